@@ -1,0 +1,171 @@
+//! Checks run before anything is created. Hard failures stop `up` with the fix; soft ones are
+//! warnings (the cluster may still work, but users of kind hit these most often).
+
+use std::net::TcpListener;
+
+use bollard::models::SystemInfo;
+
+use super::ClusterError;
+
+/// What the full platform (Argo CD, Traefik, Sealed Secrets, Backstage) needs to run well.
+pub const RECOMMENDED_MEMORY_BYTES: i64 = 6 * 1024 * 1024 * 1024;
+pub const RECOMMENDED_CPUS: i64 = 2;
+pub const RECOMMENDED_FREE_DISK_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+/// kind's recommendation (known-issues: "Pod errors due to too many open files").
+pub const INOTIFY_WATCHES: u64 = 524_288;
+pub const INOTIFY_INSTANCES: u64 = 512;
+
+/// Hard failures from the Docker host: rootless Docker without cgroup v2 or without delegation.
+pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
+    let rootless = info.security_options.iter().flatten().any(|o| o.contains("name=rootless"));
+    if !rootless {
+        return Ok(());
+    }
+    if info.cgroup_version.as_ref().map(|v| v.to_string()).as_deref() != Some("2") {
+        return Err(ClusterError::Preflight(
+            "rootless Docker needs cgroup v2 to run Kubernetes nodes. Boot the host with cgroup v2 \
+             (systemd.unified_cgroup_hierarchy=1), see https://kind.sigs.k8s.io/docs/user/rootless/"
+                .into(),
+        ));
+    }
+    let delegated = info.memory_limit.unwrap_or(false) && info.pids_limit.unwrap_or(false) && info.cpu_shares.unwrap_or(false);
+    if !delegated {
+        return Err(ClusterError::Preflight(
+            "rootless Docker lacks delegated cgroup controllers (memory, pids, cpu). Run \
+             `sudo mkdir -p /etc/systemd/system/user@.service.d` and add `[Service]\\nDelegate=yes` in \
+             delegate.conf there, then `sudo systemctl daemon-reload` and log in again"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Soft warnings about the Docker host's size and cgroup version.
+pub fn resource_warnings(info: &SystemInfo) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(mem) = info.mem_total.filter(|m| *m > 0 && *m < RECOMMENDED_MEMORY_BYTES) {
+        warnings.push(format!(
+            "Docker has {:.1} GiB of memory; the full platform wants at least {} GiB. Give Docker more memory \
+             (Docker Desktop: Settings → Resources) or expect evictions",
+            mem as f64 / (1u64 << 30) as f64,
+            RECOMMENDED_MEMORY_BYTES >> 30
+        ));
+    }
+    if let Some(cpus) = info.ncpu.filter(|c| *c > 0 && *c < RECOMMENDED_CPUS) {
+        warnings.push(format!("Docker has {cpus} CPU; the platform wants at least {RECOMMENDED_CPUS}. Expect a slow start"));
+    }
+    if info.cgroup_version.as_ref().map(|v| v.to_string()).as_deref() == Some("1") {
+        warnings.push("the Docker host uses cgroup v1, which Kubernetes has deprecated; cgroup v2 is recommended".into());
+    }
+    warnings
+}
+
+/// Linux inotify limits below kind's recommendation, with the lines that fix them.
+pub fn inotify_warning(watches: u64, instances: u64) -> Option<String> {
+    (watches < INOTIFY_WATCHES || instances < INOTIFY_INSTANCES).then(|| {
+        format!(
+            "inotify limits are low (max_user_watches={watches}, max_user_instances={instances}); pods may fail with \
+             \"too many open files\". Raise them:\n  sudo sysctl fs.inotify.max_user_watches={INOTIFY_WATCHES}\n  \
+             sudo sysctl fs.inotify.max_user_instances={INOTIFY_INSTANCES}\n(add both to /etc/sysctl.conf to keep them)"
+        )
+    })
+}
+
+/// Read this host's inotify limits (only meaningful when Docker runs on this Linux host).
+pub fn host_inotify_warning() -> Option<String> {
+    let read = |name: &str| std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}")).ok()?.trim().parse::<u64>().ok();
+    inotify_warning(read("max_user_watches")?, read("max_user_instances")?)
+}
+
+/// Free space under Docker's root dir, when that directory is on this host.
+pub fn disk_warning(docker_root: &str) -> Option<String> {
+    let stat = rustix::fs::statvfs(docker_root).ok()?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    (free < RECOMMENDED_FREE_DISK_BYTES).then(|| {
+        format!(
+            "only {:.1} GiB free under {docker_root}; node images and platform images need about {} GiB. \
+             Free space (`docker system prune`) before starting",
+            free as f64 / (1u64 << 30) as f64,
+            RECOMMENDED_FREE_DISK_BYTES >> 30
+        )
+    })
+}
+
+/// Can `address:port` be bound right now? The error names the port and the fix.
+pub fn check_port(address: &str, port: u16, what: &str) -> Result<(), ClusterError> {
+    let addr = if address.contains(':') { format!("[{address}]:{port}") } else { format!("{address}:{port}") };
+    match TcpListener::bind(&addr) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let flag = match what {
+                "HTTP ingress" => "--http-port",
+                "HTTPS ingress" => "--https-port",
+                "Kubernetes API" => "--api-port",
+                _ => "a different port",
+            };
+            Err(ClusterError::PortUnavailable { port, address: address.to_owned(), what: what.to_owned(), reason: e.to_string(), flag })
+        }
+    }
+}
+
+/// A free port on `address`, picked once (kind's apiServerPort 0) and then kept in the node spec.
+pub fn free_port(address: &str) -> Result<u16, ClusterError> {
+    let listener = TcpListener::bind((address, 0)).map_err(|e| {
+        ClusterError::Preflight(format!("cannot find a free port on {address} for the Kubernetes API: {e}"))
+    })?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| ClusterError::Preflight(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::SystemInfoCgroupVersionEnum;
+
+    #[test]
+    fn low_inotify_limits_warn_with_the_sysctl_lines() {
+        let w = inotify_warning(8192, 128).expect("warn");
+        assert!(w.contains("sysctl fs.inotify.max_user_watches=524288"));
+        assert!(w.contains("sysctl fs.inotify.max_user_instances=512"));
+        assert!(inotify_warning(524_288, 512).is_none());
+    }
+
+    #[test]
+    fn small_docker_hosts_warn() {
+        let info = SystemInfo { mem_total: Some(2 << 30), ncpu: Some(1), ..Default::default() };
+        let w = resource_warnings(&info);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("2.0 GiB"));
+        let big = SystemInfo { mem_total: Some(16 << 30), ncpu: Some(8), ..Default::default() };
+        assert!(resource_warnings(&big).is_empty());
+    }
+
+    #[test]
+    fn rootless_needs_cgroup_v2_and_delegation() {
+        let rootless = |v2: bool, delegated: bool| SystemInfo {
+            security_options: Some(vec!["name=seccomp,profile=default".into(), "name=rootless".into()]),
+            cgroup_version: Some(if v2 { SystemInfoCgroupVersionEnum::_2 } else { SystemInfoCgroupVersionEnum::_1 }),
+            memory_limit: Some(delegated),
+            pids_limit: Some(delegated),
+            cpu_shares: Some(delegated),
+            ..Default::default()
+        };
+        let err = check_rootless(&rootless(false, true)).expect_err("v1");
+        assert!(err.to_string().contains("cgroup v2"), "{err}");
+        let err = check_rootless(&rootless(true, false)).expect_err("no delegation");
+        assert!(err.to_string().contains("Delegate=yes"), "{err}");
+        check_rootless(&rootless(true, true)).expect("ok");
+        check_rootless(&SystemInfo::default()).expect("rootful is fine");
+    }
+
+    #[test]
+    fn a_taken_port_is_named_with_its_flag() {
+        let held = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = held.local_addr().expect("addr").port();
+        let err = check_port("127.0.0.1", port, "HTTP ingress").expect_err("taken");
+        let msg = err.to_string();
+        assert!(msg.contains(&port.to_string()) && msg.contains("--http-port"), "{msg}");
+        drop(held);
+        check_port("127.0.0.1", port, "HTTP ingress").expect("free again");
+        assert_ne!(free_port("127.0.0.1").expect("free"), 0);
+    }
+}

@@ -1,0 +1,9 @@
+//! Slipway's capabilities, shared by the CLI and the GUI.
+//!
+//! Nothing here prints or knows about a front end: long operations report through a
+//! [`progress::ProgressSink`], and every error says what happened and what to do.
+
+pub mod bundle;
+pub mod cluster;
+pub mod platform;
+pub mod progress;

@@ -1,0 +1,251 @@
+//! The `up` / `down` / `stop` / `status` pipeline.
+//!
+//! `up` is a list of steps (data: id, title, timeout, retries) run in order by one small runner.
+//! Every step checks before it writes, so a re-run resumes where a failed run stopped and a
+//! healthy platform is left untouched.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::cluster::{BOOT_TIMEOUT, Cluster, ClusterError, ClusterSpec, ClusterStatus};
+use crate::progress::{ProgressEvent, ProgressSink, StepOutcome, StepReporter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("step `{step}` failed: {source}")]
+    Step { step: &'static str, source: ClusterError },
+    #[error("step `{step}` did not finish within {secs} s; re-run `slipway up` to resume it")]
+    Timeout { step: &'static str, secs: u64 },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+impl PlatformError {
+    /// The id of the step that failed, if a step failed.
+    pub fn step(&self) -> Option<&'static str> {
+        match self {
+            Self::Step { step, .. } | Self::Timeout { step, .. } => Some(step),
+            Self::Cluster(_) => None,
+        }
+    }
+}
+
+/// Options of `slipway up`.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// Delete an existing cluster first.
+    pub recreate: bool,
+    /// How long a node may take to boot.
+    pub boot_timeout: Duration,
+    /// How long to wait for every node to be Ready.
+    pub ready_timeout: Duration,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        Self { recreate: false, boot_timeout: BOOT_TIMEOUT, ready_timeout: Duration::from_secs(300) }
+    }
+}
+
+/// The steps of `up`, in order. Ids are stable: front ends and logs key on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepId {
+    Preflight,
+    NodeImage,
+    Network,
+    Nodes,
+    KubeadmConfig,
+    ControlPlane,
+    Cni,
+    Storage,
+    Join,
+    NodeLabels,
+    NodesReady,
+    Kubeconfig,
+}
+
+/// One step's static description.
+pub struct StepDef {
+    pub id: StepId,
+    pub key: &'static str,
+    pub title: &'static str,
+    pub timeout: Duration,
+    /// Extra attempts for transient errors (daemon hiccups), with a short pause between.
+    pub retries: u32,
+}
+
+const fn step(id: StepId, key: &'static str, title: &'static str, timeout_secs: u64, retries: u32) -> StepDef {
+    StepDef { id, key, title, timeout: Duration::from_secs(timeout_secs), retries }
+}
+
+/// `slipway up`, as data.
+pub const UP_STEPS: &[StepDef] = &[
+    step(StepId::Preflight, "preflight", "Check Docker, ports and host limits", 60, 1),
+    step(StepId::NodeImage, "node-image", "Make sure the node image is present", 1800, 0),
+    step(StepId::Network, "network", "Make sure the Docker network exists", 60, 2),
+    step(StepId::Nodes, "nodes", "Create or start the node containers", 300, 1),
+    step(StepId::KubeadmConfig, "kubeadm-config", "Write the kubeadm config on each node", 60, 2),
+    step(StepId::ControlPlane, "control-plane", "Start the control plane (kubeadm init)", 600, 0),
+    step(StepId::Cni, "cni", "Install the pod network (CNI)", 120, 3),
+    step(StepId::Storage, "storage", "Install the default StorageClass", 120, 3),
+    step(StepId::Join, "join", "Join the workloads node", 600, 1),
+    step(StepId::NodeLabels, "node-labels", "Label the platform and workloads nodes", 60, 3),
+    step(StepId::NodesReady, "nodes-ready", "Wait until every node is Ready", 900, 0),
+    step(StepId::Kubeconfig, "kubeconfig", "Export the kubeconfig context", 30, 1),
+];
+
+/// What one `up` run did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpReport {
+    pub cluster: String,
+    pub steps: Vec<StepReport>,
+    /// Nothing was changed: the platform was already up.
+    pub up_to_date: bool,
+    pub elapsed_ms: u128,
+    pub status: ClusterStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    pub id: &'static str,
+    pub outcome: StepOutcome,
+    pub attempts: u32,
+}
+
+/// Bring the cluster up, resuming whatever a previous run left.
+pub async fn up(spec: ClusterSpec, options: &UpOptions, sink: &dyn ProgressSink) -> Result<UpReport, PlatformError> {
+    let started = Instant::now();
+    let mut cluster = Cluster::connect(spec).await?;
+    let mut steps = Vec::new();
+    for def in UP_STEPS {
+        let (outcome, attempts) = run_step(def, sink, &mut cluster, options).await?;
+        steps.push(StepReport { id: def.key, outcome, attempts });
+    }
+    let status = cluster.status().await?;
+    Ok(UpReport {
+        cluster: cluster.spec().name.clone(),
+        up_to_date: steps.iter().all(|s| !s.outcome.is_change()),
+        steps,
+        elapsed_ms: started.elapsed().as_millis(),
+        status,
+    })
+}
+
+async fn execute(id: StepId, c: &mut Cluster, r: StepReporter<'_>, o: &UpOptions) -> Result<StepOutcome, ClusterError> {
+    match id {
+        StepId::Preflight => c.preflight(r, o.recreate).await,
+        StepId::NodeImage => c.ensure_image(r).await,
+        StepId::Network => c.ensure_network(r).await,
+        StepId::Nodes => c.ensure_nodes(r, o.boot_timeout).await,
+        StepId::KubeadmConfig => c.write_kubeadm_config(r).await,
+        StepId::ControlPlane => c.init_control_plane(r).await,
+        StepId::Cni => c.install_cni(r).await,
+        StepId::Storage => c.install_storage(r).await,
+        StepId::Join => c.join_workers(r).await,
+        StepId::NodeLabels => c.label_nodes(r).await,
+        StepId::NodesReady => c.wait_ready(r, o.ready_timeout).await,
+        StepId::Kubeconfig => c.export_kubeconfig(r).await,
+    }
+}
+
+/// Run one step with its timeout and retry policy, reporting start and end.
+async fn run_step(
+    def: &StepDef,
+    sink: &dyn ProgressSink,
+    cluster: &mut Cluster,
+    options: &UpOptions,
+) -> Result<(StepOutcome, u32), PlatformError> {
+    let reporter = StepReporter { id: def.key, sink };
+    // Waits with their own limit must fit inside the step's.
+    let timeout = match def.id {
+        StepId::NodesReady => def.timeout.max(options.ready_timeout + Duration::from_secs(30)),
+        StepId::Nodes => def.timeout.max(options.boot_timeout * 2),
+        _ => def.timeout,
+    };
+    let mut attempt = 1;
+    loop {
+        sink.emit(ProgressEvent::StepStarted { id: def.key, title: def.title, attempt, at: Timestamp::now() });
+        let result = tokio::time::timeout(timeout, execute(def.id, cluster, reporter, options)).await;
+        let error = match result {
+            Ok(Ok(outcome)) => {
+                sink.emit(ProgressEvent::StepFinished { id: def.key, outcome: outcome.clone(), attempt, at: Timestamp::now() });
+                return Ok((outcome, attempt));
+            }
+            Ok(Err(e)) if e.is_transient() && attempt <= def.retries => {
+                reporter.warn(format!("attempt {attempt} failed, retrying: {e}"));
+                finish_failed(sink, def.key, attempt, e.to_string());
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                continue;
+            }
+            Ok(Err(source)) => PlatformError::Step { step: def.key, source },
+            Err(_) => PlatformError::Timeout { step: def.key, secs: timeout.as_secs() },
+        };
+        finish_failed(sink, def.key, attempt, error.to_string());
+        return Err(error);
+    }
+}
+
+fn finish_failed(sink: &dyn ProgressSink, id: &'static str, attempt: u32, error: String) {
+    sink.emit(ProgressEvent::StepFinished { id, outcome: StepOutcome::Failed { error }, attempt, at: Timestamp::now() });
+}
+
+/// Remove the cluster and its kubeconfig entries.
+pub async fn down(spec: ClusterSpec, sink: &dyn ProgressSink) -> Result<StepOutcome, PlatformError> {
+    let cluster = Cluster::connect(spec).await?;
+    single_step("delete", "Delete the cluster", sink, cluster.delete(StepReporter { id: "delete", sink })).await
+}
+
+/// Stop the node containers, keeping their state for the next `up`.
+pub async fn stop(spec: ClusterSpec, sink: &dyn ProgressSink) -> Result<StepOutcome, PlatformError> {
+    let cluster = Cluster::connect(spec).await?;
+    single_step("stop", "Stop the nodes", sink, cluster.stop(StepReporter { id: "stop", sink })).await
+}
+
+/// The cluster's kubeconfig (context `kind-<name>`) as YAML.
+pub async fn kubeconfig(spec: ClusterSpec) -> Result<String, PlatformError> {
+    Ok(Cluster::connect(spec).await?.kubeconfig_yaml().await?)
+}
+
+pub async fn status(spec: ClusterSpec) -> Result<ClusterStatus, PlatformError> {
+    Ok(Cluster::connect(spec).await?.status().await?)
+}
+
+async fn single_step(
+    id: &'static str,
+    title: &'static str,
+    sink: &dyn ProgressSink,
+    work: impl Future<Output = Result<StepOutcome, ClusterError>>,
+) -> Result<StepOutcome, PlatformError> {
+    sink.emit(ProgressEvent::StepStarted { id, title, attempt: 1, at: Timestamp::now() });
+    match work.await {
+        Ok(outcome) => {
+            sink.emit(ProgressEvent::StepFinished { id, outcome: outcome.clone(), attempt: 1, at: Timestamp::now() });
+            Ok(outcome)
+        }
+        Err(source) => {
+            let error = PlatformError::Step { step: id, source };
+            finish_failed(sink, id, 1, error.to_string());
+            Err(error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_ids_are_unique_and_kebab_case() {
+        let mut keys: Vec<_> = UP_STEPS.iter().map(|s| s.key).collect();
+        assert!(keys.iter().all(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), UP_STEPS.len());
+        assert_eq!(UP_STEPS[0].key, "preflight", "nothing is created before preflight");
+    }
+}
