@@ -1,0 +1,217 @@
+//! The command line: parse, call one core function, render the result.
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI's job is printing")]
+
+mod progress;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use slipway_core::cluster::{ClusterSpec, Overrides};
+use slipway_core::platform::{self, UpOptions, UpReport};
+
+#[derive(Parser)]
+#[command(name = "slipway", version, about = "A local internal developer platform: Kubernetes, Argo CD, Backstage.")]
+#[command(long_about = "A local internal developer platform in one command.\n\nWithout a subcommand, Slipway opens its desktop window.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// More log output on stderr (-v: info, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create or repair the cluster (resumes a half-done run; does nothing on a healthy one).
+    Up(UpArgs),
+    /// Delete the cluster, its node volumes and its kubeconfig entries.
+    Down(ClusterArgs),
+    /// Stop the node containers, keeping their state; `slipway up` starts them again.
+    Stop(ClusterArgs),
+    /// Show the cluster's nodes, ports and kubeconfig context.
+    Status(StatusArgs),
+    /// Print the cluster's kubeconfig (context kind-<name>) to stdout.
+    Kubeconfig(ClusterArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct ClusterArgs {
+    /// Cluster name (kind-compatible: lower-case letters, digits, '.' and '-').
+    #[arg(long, env = "SLIPWAY_CLUSTER")]
+    name: Option<String>,
+}
+
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Node image (default: the kindest/node image pinned by digest in the embedded config).
+    #[arg(long, value_name = "REF")]
+    node_image: Option<String>,
+    /// Host port for HTTP ingress on the platform node.
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
+    /// Host port for HTTPS ingress on the platform node.
+    #[arg(long, value_name = "PORT")]
+    https_port: Option<u16>,
+    /// Address the ingress ports listen on (127.0.0.1 by default; 0.0.0.0 exposes them to the network).
+    #[arg(long, value_name = "ADDR")]
+    listen_address: Option<String>,
+    /// Host port for the Kubernetes API (default: a free port, chosen once and kept).
+    #[arg(long, value_name = "PORT")]
+    api_port: Option<u16>,
+    /// Delete an existing cluster first and make it anew.
+    #[arg(long)]
+    recreate: bool,
+    /// How long to wait for the nodes to be Ready, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    wait: u64,
+    /// How long a node may take to boot, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = slipway_core::cluster::BOOT_TIMEOUT.as_secs())]
+    boot_timeout: u64,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+impl ClusterArgs {
+    fn spec(&self) -> anyhow::Result<ClusterSpec> {
+        let overrides = Overrides { name: self.name.clone(), ..Overrides::default() };
+        Ok(ClusterSpec::embedded_default()?.with_overrides(&overrides)?)
+    }
+}
+
+impl UpArgs {
+    fn spec(&self) -> anyhow::Result<ClusterSpec> {
+        let overrides = Overrides {
+            name: self.cluster.name.clone(),
+            node_image: self.node_image.clone(),
+            http_port: self.http_port,
+            https_port: self.https_port,
+            listen_address: self.listen_address.clone(),
+            api_server_port: self.api_port,
+        };
+        Ok(ClusterSpec::embedded_default()?.with_overrides(&overrides)?)
+    }
+}
+
+pub fn run(command: Command, verbose: u8) -> ExitCode {
+    init_logging(verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Core errors carry their causes in their own message; the chain would repeat them.
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Up(args) => {
+            let options = UpOptions {
+                recreate: args.recreate,
+                boot_timeout: Duration::from_secs(args.boot_timeout),
+                ready_timeout: Duration::from_secs(args.wait),
+            };
+            let sink = progress::Terminal::new();
+            let report = platform::up(args.spec()?, &options, &sink).await;
+            sink.finish();
+            print_up(&report?);
+        }
+        Command::Down(args) => {
+            let sink = progress::Terminal::new();
+            let outcome = platform::down(args.spec()?, &sink).await;
+            sink.finish();
+            outcome?;
+        }
+        Command::Stop(args) => {
+            let sink = progress::Terminal::new();
+            let outcome = platform::stop(args.spec()?, &sink).await;
+            sink.finish();
+            outcome?;
+        }
+        Command::Status(args) => {
+            let status = platform::status(args.cluster.spec()?).await?;
+            match args.output {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&status).context("encode status")?),
+                Format::Table => print_status(&status),
+            }
+        }
+        Command::Kubeconfig(args) => print!("{}", platform::kubeconfig(args.spec()?).await?),
+    }
+    Ok(())
+}
+
+fn print_up(report: &UpReport) {
+    let secs = report.elapsed_ms as f64 / 1000.0;
+    if report.up_to_date {
+        println!("Cluster {:?} is up; all is up to date, nothing changed ({secs:.1} s).", report.cluster);
+    } else {
+        println!("Cluster {:?} is up ({secs:.1} s).", report.cluster);
+    }
+    if let Some(api) = &report.status.api_server {
+        println!("  Kubernetes API  {api}   (kubectl --context {})", report.status.context);
+    }
+    for address in &report.status.ingress {
+        println!("  Ingress         {address}");
+    }
+}
+
+fn print_status(status: &slipway_core::cluster::ClusterStatus) {
+    if !status.exists {
+        println!("Cluster {:?} does not exist. Run `slipway up` to create it.", status.name);
+        return;
+    }
+    let health = if status.healthy { "healthy" } else { "not healthy" };
+    println!("Cluster {:?}: {health}", status.name);
+    println!("{:<28} {:<14} {:<10} {:<6} IMAGE", "NODE", "ROLE", "STATE", "READY");
+    for n in &status.nodes {
+        let ready = n.ready.map_or("?", |r| if r { "yes" } else { "no" });
+        let state = serde_json::to_value(n.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        println!("{:<28} {:<14} {:<10} {:<6} {}", n.name, n.role, state, ready, n.image);
+    }
+    if let Some(api) = &status.api_server {
+        println!("API server: {api}");
+    }
+    for address in &status.ingress {
+        println!("Ingress:    {address}");
+    }
+    let ctx = if status.context_present { "present" } else { "missing (run `slipway up`)" };
+    match &status.kubeconfig {
+        Some(path) => println!("Context:    {} in {} ({ctx})", status.context, path.display()),
+        None => println!("Context:    {} ({ctx})", status.context),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "error",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG").unwrap_or_else(|_| default.into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,12 @@
+//! Platform commands.
+
+use slipway_core::cluster::{ClusterSpec, ClusterStatus};
+
+use super::CommandError;
+
+/// The default cluster's status.
+#[tauri::command]
+pub async fn platform_status() -> Result<ClusterStatus, CommandError> {
+    let spec = ClusterSpec::embedded_default().map_err(|e| CommandError { code: "config", message: e.to_string() })?;
+    slipway_core::platform::status(spec).await.map_err(|e| CommandError { code: "status", message: e.to_string() })
+}

@@ -1,0 +1,15 @@
+//! Slipway: with a subcommand it is the CLI; without one it opens the desktop app.
+
+mod cli;
+mod commands;
+mod gui;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    match args.command {
+        Some(command) => cli::run(command, args.verbose),
+        None => gui::run(),
+    }
+}
