@@ -1,0 +1,217 @@
+//! Harness for the end-to-end tests: the real `slipway` binary against the real Docker daemon
+//! and the SIMULATED node image (`tests/sim-node`, built by `scripts/sim-node-image.sh`).
+//!
+//! Every test cluster gets its own name, Docker network, free host ports and kubeconfig file, and
+//! is removed on drop, so leftovers or a running platform never break a run. Tests that need
+//! Docker fail (never skip) when it is not there.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use serde_json::Value;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The `slipway` binary under test (`SLIPWAY_BIN`, else the workspace's debug build).
+pub fn slipway_bin() -> PathBuf {
+    let path = std::env::var_os("SLIPWAY_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+        target.join("debug").join("slipway")
+    });
+    assert!(path.exists(), "{} is missing: build it first with `cargo build -p slipway` (scripts/test.sh does)", path.display());
+    path
+}
+
+/// Fail loudly when Docker is unavailable: these tests must never pass by skipping.
+pub fn require_docker() {
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let out = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!("Docker daemon unavailable ({}); scripts/test.sh starts one", String::from_utf8_lossy(&o.stderr).trim()),
+            Err(e) => panic!("docker CLI unavailable ({e}); install docker.io (scripts/setup.sh)"),
+        }
+    });
+}
+
+/// The simulated node image reference (`SLIPWAY_SIM_IMAGE`, else built now).
+pub fn sim_image() -> String {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            if let Ok(image) = std::env::var("SLIPWAY_SIM_IMAGE") {
+                return image;
+            }
+            require_docker();
+            let out = Command::new("bash").arg(root().join("scripts/sim-node-image.sh")).output().expect("run sim-node-image.sh");
+            assert!(out.status.success(), "sim-node-image.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        })
+        .clone()
+}
+
+/// A variant of the simulated image with a fault switched on (`SLIPWAY_SIM_FAULT`).
+pub fn faulty_sim_image(fault: &str) -> String {
+    let base = sim_image();
+    let tag = format!("{base}-{fault}");
+    let exists = Command::new("docker").args(["image", "inspect", &tag]).output().is_ok_and(|o| o.status.success());
+    if !exists {
+        let created = docker(&["create", &base]);
+        let id = created.trim();
+        docker(&["commit", "--change", &format!("ENV SLIPWAY_SIM_FAULT={fault}"), id, &tag]);
+        docker(&["rm", id]);
+    }
+    tag
+}
+
+/// Run the docker CLI (the independent peer to Slipway's bollard calls) and return stdout.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("run docker");
+    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `docker inspect` of one object as JSON.
+pub fn inspect(name: &str) -> Value {
+    let v: Value = serde_json::from_str(&docker(&["inspect", name])).expect("inspect json");
+    v[0].clone()
+}
+
+/// A free TCP port on 127.0.0.1 (released at once; the tests use it moments later).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// What one CLI run printed, and how long it took.
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub secs: f64,
+}
+
+impl Run {
+    fn from(out: Output, secs: f64) -> Self {
+        Self {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            secs,
+        }
+    }
+
+    /// Panic with both streams unless the run succeeded.
+    pub fn expect_ok(self, what: &str) -> Self {
+        assert!(self.ok, "{what} failed\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A throwaway cluster with its own name, network, ports and kubeconfig.
+pub struct TestCluster {
+    pub name: String,
+    pub network: String,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub kubeconfig: PathBuf,
+    _home: tempfile::TempDir,
+}
+
+impl TestCluster {
+    pub fn new(label: &str) -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        require_docker();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t{}-{label}-{n}", std::process::id());
+        let home = tempfile::tempdir().expect("temp dir");
+        Self {
+            network: format!("slipway-test-{name}"),
+            kubeconfig: home.path().join("kube").join("config"),
+            http_port: free_port(),
+            https_port: free_port(),
+            name,
+            _home: home,
+        }
+    }
+
+    pub fn control_plane(&self) -> String {
+        format!("{}-control-plane", self.name)
+    }
+
+    pub fn worker(&self) -> String {
+        format!("{}-worker", self.name)
+    }
+
+    /// `slipway <args…> --name <name>` with this cluster's environment.
+    pub fn slipway(&self, args: &[&str]) -> Run {
+        let started = Instant::now();
+        let out = Command::new(slipway_bin())
+            .args(args)
+            .args(["--name", &self.name])
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network)
+            .env("SLIPWAY_UNPRIVILEGED_NODES", "1")
+            .env_remove("SLIPWAY_CLUSTER")
+            .output()
+            .expect("run slipway");
+        Run::from(out, started.elapsed().as_secs_f64())
+    }
+
+    /// `slipway up` with the simulated image (or `image`) and this cluster's ports.
+    pub fn up_with(&self, image: &str, extra: &[&str]) -> Run {
+        let (http, https) = (self.http_port.to_string(), self.https_port.to_string());
+        let mut args = vec!["up", "--node-image", image, "--http-port", &http, "--https-port", &https];
+        args.extend_from_slice(extra);
+        self.slipway(&args)
+    }
+
+    pub fn up(&self) -> Run {
+        self.up_with(&sim_image(), &[])
+    }
+
+    /// Node containers of this cluster (by kind's label), running or not.
+    pub fn containers(&self) -> Vec<String> {
+        docker(&["ps", "-a", "--filter", &format!("label=io.x-k8s.kind.cluster={}", self.name), "--format", "{{.Names}}"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `kubectl`-free look at the simulated control-plane's state.
+    pub fn node_file(&self, node: &str, path: &str) -> String {
+        docker(&["exec", node, "cat", path])
+    }
+
+    pub fn kubeconfig_yaml(&self) -> Value {
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig written");
+        serde_saphyr::from_str(&text).expect("kubeconfig is YAML")
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for c in self.containers() {
+            let _ = Command::new("docker").args(["rm", "-f", "-v", &c]).output();
+        }
+        let _ = Command::new("docker").args(["network", "rm", &self.network]).output();
+    }
+}
+
+/// GET `path` from `127.0.0.1:port` with raw HTTP/1.0; returns the body.
+pub fn http_get(port: u16) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    stream.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or(response))
+}

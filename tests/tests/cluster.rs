@@ -1,0 +1,218 @@
+//! End to end: the real `slipway` binary makes kind-compatible clusters on the real Docker
+//! daemon, with the SIMULATED node image standing in for kindest/node.
+#![allow(clippy::print_stdout, reason = "timings are printed for the test log")]
+
+use std::net::TcpListener;
+
+use serde_json::Value;
+use slipway_e2e::{TestCluster, docker, faulty_sim_image, http_get, inspect, sim_image};
+
+const UNRELATED_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster: {server: 'https://prod.example:6443'}\nusers:\n- name: prod\n  user: {token: keep-me}\ncontexts:\n- name: prod\n  context: {cluster: prod, user: prod}\ncurrent-context: prod\n";
+
+fn names(config: &Value, key: &str) -> Vec<String> {
+    config[key].as_array().into_iter().flatten().filter_map(|e| e["name"].as_str().map(str::to_owned)).collect()
+}
+
+#[test]
+fn up_makes_a_kind_compatible_two_node_cluster_and_down_removes_it() {
+    let c = TestCluster::new("up");
+    std::fs::create_dir_all(c.kubeconfig.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&c.kubeconfig, UNRELATED_KUBECONFIG).expect("seed kubeconfig");
+
+    let first = c.up().expect_ok("first up");
+    println!("first up (cluster only, simulated image): {:.2} s", first.secs);
+
+    // Network and containers, as `docker` itself reports them.
+    let net = inspect(&c.network);
+    assert_eq!(net["Driver"], "bridge");
+    assert_eq!(net["Options"]["com.docker.network.bridge.enable_ip_masquerade"], "true");
+    let attached: Vec<&str> = net["Containers"].as_object().expect("containers").values().filter_map(|v| v["Name"].as_str()).collect();
+    assert!(attached.contains(&c.control_plane().as_str()) && attached.contains(&c.worker().as_str()), "{attached:?}");
+    let mut containers = c.containers();
+    containers.sort();
+    assert_eq!(containers, [c.control_plane(), c.worker()]);
+
+    for (node, role) in [(c.control_plane(), "control-plane"), (c.worker(), "worker")] {
+        let i = inspect(&node);
+        assert_eq!(i["Config"]["Hostname"], node.as_str());
+        assert_eq!(i["Config"]["Labels"]["io.x-k8s.kind.cluster"], c.name.as_str());
+        assert_eq!(i["Config"]["Labels"]["io.x-k8s.kind.role"], role);
+        assert_eq!(i["Config"]["Tty"], true);
+        let hc = &i["HostConfig"];
+        assert_eq!(hc["Tmpfs"], serde_json::json!({"/tmp": "", "/run": ""}));
+        assert_eq!(hc["RestartPolicy"], serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 1}));
+        assert_eq!(hc["CgroupnsMode"], "private");
+        assert_eq!(hc["NetworkMode"], c.network.as_str());
+        let opts: Vec<&str> = hc["SecurityOpt"].as_array().expect("security opts").iter().filter_map(Value::as_str).collect();
+        assert_eq!(opts, ["seccomp=unconfined", "apparmor=unconfined"]);
+        assert_eq!(hc["Privileged"], false, "the test-only switch drops privileged (unit tests check the real spec)");
+        let var_volume = i["Mounts"].as_array().expect("mounts").iter().any(|m| m["Type"] == "volume" && m["Destination"] == "/var");
+        assert!(var_volume, "anonymous /var volume: {}", i["Mounts"]);
+    }
+    let ports = &inspect(&c.control_plane())["HostConfig"]["PortBindings"];
+    assert_eq!(ports["80/tcp"][0], serde_json::json!({"HostIp": "127.0.0.1", "HostPort": c.http_port.to_string()}));
+    assert_eq!(ports["443/tcp"][0], serde_json::json!({"HostIp": "127.0.0.1", "HostPort": c.https_port.to_string()}));
+    assert_eq!(ports["6443/tcp"][0]["HostIp"], "127.0.0.1");
+    let api_port = ports["6443/tcp"][0]["HostPort"].as_str().expect("api port").to_owned();
+    assert!(inspect(&c.worker())["HostConfig"]["PortBindings"].as_object().is_none_or(|m| m.is_empty()));
+
+    // The published ingress ports reach the platform node.
+    assert_eq!(http_get(c.http_port).expect("8880 stand-in").trim(), format!("slipway-sim-node {} 80", c.control_plane()));
+    assert_eq!(http_get(c.https_port).expect("8843 stand-in").trim(), format!("slipway-sim-node {} 443", c.control_plane()));
+
+    // kubeadm init ran before the worker joined; CNI and storage came from the node's manifests.
+    let events: Vec<String> = c.node_file(&c.control_plane(), "/var/lib/sim-kube/events").lines().map(|l| l.split_once(' ').map_or(l, |x| x.1).to_owned()).collect();
+    let pos = |needle: &str| events.iter().position(|e| e.starts_with(needle)).unwrap_or_else(|| panic!("no {needle:?} in {events:?}"));
+    assert!(pos("init ") < pos(&format!("register {}", c.worker())), "{events:?}");
+    assert!(events.iter().any(|e| e.starts_with("apply ") && e.ends_with("sim-kindnet")), "{events:?}");
+    assert!(events.iter().any(|e| e.starts_with("apply ") && e.ends_with("sim-storage")), "{events:?}");
+    let cni: Vec<String> = docker(&["exec", &c.control_plane(), "sh", "-c", "grep -l sim-kindnet /var/lib/sim-kube/applied/*.yaml | xargs cat"]).lines().map(str::to_owned).collect();
+    assert!(cni.iter().any(|l| l.contains("10.244.0.0/16")), "pod subnet templated in: {cni:?}");
+    assert!(cni.iter().any(|l| l.contains(&format!("{}:6443", c.control_plane()))), "endpoint patched in: {cni:?}");
+    let cp_conf = c.node_file(&c.control_plane(), "/kind/kubeadm.conf");
+    assert!(cp_conf.contains("apiVersion: kubeadm.k8s.io/v1beta4"), "{cp_conf}");
+    let worker_nodes = c.node_file(&c.control_plane(), &format!("/var/lib/sim-kube/nodes/{}", c.worker()));
+    assert_eq!(worker_nodes.trim(), "slipway.dev/pool=workloads");
+    let cp_labels = c.node_file(&c.control_plane(), &format!("/var/lib/sim-kube/nodes/{}", c.control_plane()));
+    assert!(cp_labels.contains("ingress-ready=true") && cp_labels.contains("slipway.dev/pool=platform"), "{cp_labels}");
+
+    // Kubeconfig: kind-<name> at the published API port, 0600, the unrelated context intact.
+    let kc = c.kubeconfig_yaml();
+    let ctx = format!("kind-{}", c.name);
+    assert_eq!(kc["current-context"], ctx.as_str());
+    assert_eq!(names(&kc, "contexts"), ["prod".to_owned(), ctx.clone()]);
+    assert_eq!(names(&kc, "users"), ["prod".to_owned(), ctx.clone()]);
+    assert_eq!(kc["users"][0]["user"]["token"], "keep-me");
+    assert_eq!(kc["clusters"][1]["cluster"]["server"], format!("https://127.0.0.1:{api_port}"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&c.kubeconfig).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    let status: Value = serde_json::from_str(&c.slipway(&["status", "-o", "json"]).expect_ok("status").stdout).expect("status json");
+    assert_eq!(status["healthy"], true, "{status}");
+    assert_eq!(status["contextPresent"], true);
+    assert_eq!(status["nodes"].as_array().map(Vec::len), Some(2));
+    assert!(status["nodes"].as_array().expect("nodes").iter().all(|n| n["ready"] == true && n["state"] == "running"));
+
+    // Second up: nothing created, nothing changed, fast.
+    let ids_before = docker(&["inspect", "--format", "{{.Id}}", &c.control_plane(), &c.worker()]);
+    let second = c.up().expect_ok("second up");
+    println!("second up on a healthy cluster: {:.2} s (first: {:.2} s)", second.secs, first.secs);
+    assert!(second.stdout.contains("all is up to date"), "{}", second.stdout);
+    assert!(!second.stderr.contains("] done:"), "no step may report a change:\n{}", second.stderr);
+    assert_eq!(docker(&["inspect", "--format", "{{.Id}}", &c.control_plane(), &c.worker()]), ids_before);
+
+    // kubeconfig printed for scripts.
+    let printed = c.slipway(&["kubeconfig"]).expect_ok("kubeconfig");
+    assert!(printed.stdout.contains(&format!("https://127.0.0.1:{api_port}")), "{}", printed.stdout);
+
+    // Down twice: no error; nodes and our kubeconfig entries gone; the network stays (kind's rule).
+    c.slipway(&["down"]).expect_ok("down");
+    c.slipway(&["down"]).expect_ok("second down");
+    assert!(c.containers().is_empty());
+    let kc = c.kubeconfig_yaml();
+    assert_eq!(names(&kc, "contexts"), ["prod"]);
+    assert_eq!(names(&kc, "clusters"), ["prod"]);
+    assert_eq!(kc["users"][0]["user"]["token"], "keep-me");
+    inspect(&c.network);
+    let gone: Value = serde_json::from_str(&c.slipway(&["status", "-o", "json"]).expect_ok("status after down").stdout).expect("json");
+    assert_eq!(gone["exists"], false);
+}
+
+#[test]
+fn stop_then_up_starts_the_same_containers_and_verifies_them() {
+    let c = TestCluster::new("stop");
+    c.up().expect_ok("up");
+    let ids = docker(&["inspect", "--format", "{{.Id}}", &c.control_plane(), &c.worker()]);
+
+    c.slipway(&["stop"]).expect_ok("stop");
+    let states = docker(&["inspect", "--format", "{{.State.Status}}", &c.control_plane(), &c.worker()]);
+    assert_eq!(states.lines().collect::<Vec<_>>(), ["exited", "exited"]);
+    let stopped: Value = serde_json::from_str(&c.slipway(&["status", "-o", "json"]).expect_ok("status").stdout).expect("json");
+    assert_eq!(stopped["healthy"], false);
+
+    let again = c.up().expect_ok("up after stop");
+    assert!(again.stderr.contains("started stopped node(s)"), "{}", again.stderr);
+    assert!(again.stderr.contains("[nodes-ready]"), "readiness re-verified:\n{}", again.stderr);
+    assert_eq!(docker(&["inspect", "--format", "{{.Id}}", &c.control_plane(), &c.worker()]), ids, "same containers");
+    let states = docker(&["inspect", "--format", "{{.State.Status}}", &c.control_plane(), &c.worker()]);
+    assert_eq!(states.lines().collect::<Vec<_>>(), ["running", "running"]);
+    assert!(http_get(c.http_port).is_ok(), "ingress port mapped again after restart");
+}
+
+#[test]
+fn a_taken_host_port_fails_preflight_before_anything_is_created() {
+    let c = TestCluster::new("port");
+    let _holder = TcpListener::bind(("127.0.0.1", c.http_port)).expect("hold the port");
+    let run = c.up();
+    assert!(!run.ok, "up must fail");
+    assert!(run.stderr.contains(&format!("port {}", c.http_port)) && run.stderr.contains("--http-port"), "{}", run.stderr);
+    assert!(run.stderr.contains("preflight"), "{}", run.stderr);
+    assert!(c.containers().is_empty(), "nothing created");
+    let network = std::process::Command::new("docker").args(["network", "inspect", &c.network]).output().expect("docker");
+    assert!(!network.status.success(), "network not created either");
+}
+
+#[test]
+fn unreachable_docker_is_a_clear_error() {
+    let c = TestCluster::new("nodocker");
+    let out = std::process::Command::new(slipway_e2e::slipway_bin())
+        .args(["up", "--name", &c.name])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("KUBECONFIG", &c.kubeconfig)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("cannot reach the Docker daemon") && stderr.contains("Start Docker"), "{stderr}");
+}
+
+#[test]
+fn a_node_that_never_boots_times_out_with_its_log_and_is_cleaned_up() {
+    let c = TestCluster::new("noboot");
+    let run = c.up_with(&faulty_sim_image("no-boot"), &["--boot-timeout", "3"]);
+    assert!(!run.ok);
+    assert!(run.stderr.contains("did not finish booting within 3 s"), "{}", run.stderr);
+    assert!(run.stderr.contains("simulated fault: never reaching the multi-user target"), "last log lines included:\n{}", run.stderr);
+    assert!(run.stderr.contains("removed the half-made node"), "{}", run.stderr);
+    assert!(c.containers().is_empty(), "half-made nodes removed: {:?}", c.containers());
+    // The same command with a good image resumes from a clean slate.
+    c.up().expect_ok("up after the failed boot");
+}
+
+#[test]
+fn nodes_that_never_turn_ready_fail_the_ready_step_and_up_resumes() {
+    let c = TestCluster::new("notready");
+    let run = c.up_with(&faulty_sim_image("never-ready"), &["--wait", "2"]);
+    assert!(!run.ok);
+    assert!(run.stderr.contains("step `nodes-ready` failed") && run.stderr.contains("NotReady"), "{}", run.stderr);
+    assert_eq!(c.containers().len(), 2, "the cluster is kept for resuming");
+}
+
+#[test]
+fn a_different_spec_is_reported_with_the_fix_and_recreate_applies_it() {
+    let c = TestCluster::new("spec");
+    c.up().expect_ok("up");
+    let other = slipway_e2e::free_port().to_string();
+    let image = sim_image();
+    let https = c.https_port.to_string();
+    let run = c.slipway(&["up", "--node-image", &image, "--http-port", &other, "--https-port", &https]);
+    assert!(!run.ok);
+    assert!(run.stderr.contains("differs from the requested one"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("127.0.0.1:{}", c.http_port)) && run.stderr.contains(&other), "{}", run.stderr);
+    assert!(run.stderr.contains("slipway down") && run.stderr.contains("--recreate"), "{}", run.stderr);
+
+    c.slipway(&["up", "--node-image", &image, "--http-port", &other, "--https-port", &https, "--recreate"]).expect_ok("recreate");
+    let ports = &inspect(&c.control_plane())["HostConfig"]["PortBindings"];
+    assert_eq!(ports["80/tcp"][0]["HostPort"], other.as_str());
+}
+
+#[test]
+fn invalid_names_are_refused_with_the_rule() {
+    let out = std::process::Command::new(slipway_e2e::slipway_bin()).args(["up", "--name", "Bad_Name"]).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("invalid cluster name") && stderr.contains("^[a-z0-9.-]+$"), "{stderr}");
+}
