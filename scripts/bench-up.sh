@@ -44,7 +44,8 @@ cli_run() {
     -p "127.0.0.1:$api:6443" -p "127.0.0.1:$http:80" -p "127.0.0.1:$https:443" -e KUBECONFIG=/etc/kubernetes/admin.conf "$image" >/dev/null
   docker run -d --name "$wk" --hostname "$wk" --label io.x-k8s.kind.role=worker "${common[@]}" "$image" >/dev/null
   for n in "$cp" "$wk"; do
-    timeout 60 sh -c "docker logs -f $n 2>&1 | grep -q -m1 'Reached target .*Multi-User System'"
+    # `docker logs -f | grep -m1` would hang (logs -f outlives grep), so poll as a script would.
+    until docker logs "$n" 2>&1 | grep -q 'Reached target .*Multi-User System'; do sleep 0.05; done
     docker exec "$n" cat /kind/version >/dev/null
     docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n" >/dev/null
   done

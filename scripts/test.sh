@@ -15,3 +15,6 @@ echo "test: simulated node image $SLIPWAY_SIM_IMAGE" >&2
 
 cargo build --workspace --locked
 cargo test --workspace --locked -- --nocapture
+
+# Benchmarks print their figures; they assert nothing about time.
+bash scripts/bench-up.sh
