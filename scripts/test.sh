@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): installs what the tests need, starts dockerd if none answers,
-# builds the simulated node image, the UI and the whole workspace (Tauri included), runs all tests.
+# fetches the real kubectl and helm, builds the simulated node image, the UI and the whole
+# workspace (Tauri included), runs all tests and prints the benchmarks' figures.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,11 +11,13 @@ bash scripts/setup.sh
 source scripts/docker-daemon.sh
 
 SLIPWAY_SIM_IMAGE=$(bash scripts/sim-node-image.sh)
-export SLIPWAY_SIM_IMAGE
-echo "test: simulated node image $SLIPWAY_SIM_IMAGE" >&2
+SLIPWAY_TOOLS=$(bash scripts/fetch-tools.sh)
+export SLIPWAY_SIM_IMAGE SLIPWAY_TOOLS
+echo "test: simulated node image $SLIPWAY_SIM_IMAGE; kubectl and helm in $SLIPWAY_TOOLS" >&2
 
 cargo build --workspace --locked
 cargo test --workspace --locked -- --nocapture
 
 # Benchmarks print their figures; they assert nothing about time.
 bash scripts/bench-up.sh
+cargo bench -p slipway-e2e --bench portforward --locked

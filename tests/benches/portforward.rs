@@ -1,0 +1,103 @@
+//! Port-forward throughput and set-up time through kube-sim (kube-rs client, WebSocket
+//! channel protocol), next to a direct TCP connection to the same echo server (the floor).
+//! Prints figures; asserts nothing about time. Run: `cargo bench -p slipway-e2e --bench portforward`.
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use slipway_e2e::kube_sim::KubeSim;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+const BYTES: usize = 64 * 1024 * 1024;
+const CONNECTS: u32 = 20;
+
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Send BYTES and read them back concurrently; MB/s of payload.
+async fn throughput<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> f64 {
+    let chunk = vec![7u8; 256 * 1024];
+    let (mut r, mut w) = tokio::io::split(stream);
+    let started = Instant::now();
+    let send = async {
+        let mut sent = 0;
+        while sent < BYTES {
+            w.write_all(&chunk).await.expect("write");
+            sent += chunk.len();
+        }
+    };
+    let recv = async {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut got = 0;
+        while got < BYTES {
+            let n = r.read(&mut buf).await.expect("read");
+            assert!(n > 0, "stream closed early");
+            got += n;
+        }
+    };
+    tokio::join!(send, recv);
+    BYTES as f64 / 1e6 / started.elapsed().as_secs_f64()
+}
+
+async fn ping<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
+    stream.write_all(b"x").await.expect("write");
+    let mut b = [0u8; 1];
+    stream.read_exact(&mut b).await.expect("read");
+}
+
+#[tokio::main]
+async fn main() {
+    let echo = echo_server().await;
+    let sim = KubeSim::start().await.expect("kube-sim");
+    let client = sim.client().await.expect("client");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "echo", "annotations": {"kube-sim.slipway.dev/port-8080": echo.to_string()}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})).expect("pod");
+    pods.create(&PostParams::default(), &pod).await.expect("pod");
+    pods.patch_status("echo", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Running"}}))).await.expect("status");
+
+    let mut direct = tokio::net::TcpStream::connect(echo).await.expect("direct");
+    direct.set_nodelay(true).expect("nodelay");
+    let direct_mbs = throughput(&mut direct).await;
+
+    let mut pf = pods.portforward("echo", &[8080]).await.expect("portforward");
+    let mut forwarded = pf.take_stream(8080).expect("stream");
+    let forwarded_mbs = throughput(&mut forwarded).await;
+    drop(forwarded);
+    let _ = pf.join().await;
+
+    let mut direct_setup = Duration::ZERO;
+    let mut forward_setup = Duration::ZERO;
+    for _ in 0..CONNECTS {
+        let t = Instant::now();
+        let mut s = tokio::net::TcpStream::connect(echo).await.expect("connect");
+        ping(&mut s).await;
+        direct_setup += t.elapsed();
+        let t = Instant::now();
+        let mut pf = pods.portforward("echo", &[8080]).await.expect("portforward");
+        let mut s = pf.take_stream(8080).expect("stream");
+        ping(&mut s).await;
+        forward_setup += t.elapsed();
+        drop(s);
+        let _ = pf.join().await;
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(CONNECTS);
+    println!("port-forward bench ({} MiB echoed each way):", BYTES >> 20);
+    println!("  direct TCP (floor)              {direct_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(direct_setup));
+    println!("  kube-sim port-forward (kube-rs) {forwarded_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(forward_setup));
+    println!("  real kubectl port-forward       not measured: kube-sim implements the WebSocket channel protocol, not SPDY/3.1");
+}

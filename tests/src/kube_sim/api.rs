@@ -1,0 +1,560 @@
+//! HTTP handling of the simulated API server: auth, faults, discovery, CRUD, patch, watch.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::registry::ResourceType;
+use super::store::{self, ApiError, fields_match, labels_match};
+
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+fn json_response(code: u16, value: &Value) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(full(serde_json::to_vec(value).unwrap_or_default()))
+        .unwrap_or_else(|_| Response::new(full("")))
+}
+
+fn error_response(e: &ApiError) -> Response<Body> {
+    json_response(e.code, &e.status())
+}
+
+/// Objects a fresh cluster has.
+pub fn seed(shared: &Shared) {
+    let mut state = shared.state();
+    let ns = state.resource("", "v1", "namespaces").ok();
+    if let Some(ns) = ns {
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            state.commit(&ns, "", name, Some(json!({"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})), false);
+        }
+    }
+    if let Ok(svc) = state.resource("", "v1", "services") {
+        state.commit(&svc, "default", "kubernetes", Some(json!({"spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}})), false);
+    }
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else { continue };
+        // Small frames (watch events, port-forward chunks) must not wait for delayed ACKs.
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(tcp).await else { return };
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(req, shared).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+/// Parsed query parameters.
+#[derive(Default)]
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(q: Option<&str>) -> Self {
+        Self(q.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default())
+    }
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1"))
+    }
+}
+
+async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
+    let latency = *shared.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let authorized = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {}", shared.token));
+    if !authorized {
+        return error_response(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+    }
+    if let Some(code) = take_http_fault(&shared, req.method(), req.uri().path()) {
+        return error_response(&ApiError::new(code, "InternalError", format!("injected fault (kube-sim): HTTP {code}")));
+    }
+    if std::env::var_os("KUBE_SIM_LOG").is_some() {
+        #[allow(clippy::print_stderr, reason = "opt-in request log of a test tool")]
+        {
+            let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            eprintln!("kube-sim: {} {} content-type={ct} accept={accept}", req.method(), req.uri());
+        }
+    }
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let query = Query::parse(req.uri().query());
+    match discovery(&shared, &path) {
+        Some(Ok(v)) => return json_response(200, &v),
+        Some(Err(e)) => return error_response(&e),
+        None => {}
+    }
+    let Some(target) = Target::parse(&shared, &path) else {
+        return error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+    };
+    let target = match target {
+        Ok(t) => t,
+        Err(e) => return error_response(&e),
+    };
+    if target.subresource.as_deref() == Some("portforward") {
+        return super::portforward::handle(req, shared, target.namespace, target.name.unwrap_or_default()).await;
+    }
+    let method = req.method().clone();
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return error_response(&ApiError::new(400, "BadRequest", "unreadable body")),
+    };
+    if method == Method::GET && target.name.is_none() && query.flag("watch") {
+        return watch(shared, target, query);
+    }
+    let before = shared.state().rv;
+    // DELETE bodies (DeleteOptions) change nothing here: deletion is immediate.
+    let body = if method == Method::DELETE {
+        Bytes::new()
+    } else if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        match super::protobuf::decode(&body) {
+            Ok(v) => Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
+            Err(e) => return error_response(&ApiError::new(415, "UnsupportedMediaType", e)),
+        }
+    } else {
+        body
+    };
+    let result = crud(&shared, &method, &target, &query, &content_type, &body);
+    shared.publish(before);
+    match result {
+        Ok((code, v)) => json_response(code, &v),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn take_http_fault(shared: &Shared, method: &Method, path: &str) -> Option<u16> {
+    let mut faults = shared.http_faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = faults.iter().position(|f| path.contains(&f.path_contains) && f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str())))?;
+    let code = faults[i].status;
+    faults[i].times = faults[i].times.saturating_sub(1);
+    if faults[i].times == 0 {
+        faults.remove(i);
+    }
+    Some(code)
+}
+
+fn discovery(shared: &Shared, path: &str) -> Option<Result<Value, ApiError>> {
+    let state = shared.state();
+    let reg = &state.registry;
+    let v = match path {
+        "/version" => json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-kube-sim", "platform": "linux/amd64", "goVersion": "go1.25 (simulated)", "compiler": "gc"}),
+        "/healthz" | "/readyz" | "/livez" => return Some(Ok(json!("ok"))),
+        "/api" => json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}),
+        "/apis" => {
+            let groups: Vec<Value> = reg
+                .groups()
+                .into_iter()
+                .map(|(g, versions)| {
+                    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+                    json!({"name": g, "versions": vs, "preferredVersion": vs[0]})
+                })
+                .collect();
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        }
+        "/api/v1" => return Some(reg.resource_list("", "v1").ok_or_else(|| ApiError::new(404, "NotFound", "no v1"))),
+        "/openapi/v3" => {
+            let mut paths = serde_json::Map::new();
+            paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=kube-sim"}));
+            for (g, versions) in reg.groups() {
+                for v in versions {
+                    paths.insert(format!("apis/{g}/{v}"), json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=kube-sim")}));
+                }
+            }
+            json!({"paths": paths})
+        }
+        p if p.starts_with("/openapi/v3/") => {
+            let gv = &p["/openapi/v3/".len()..];
+            let (group, version) = match gv.strip_prefix("api/") {
+                Some(v) => ("", v),
+                None => gv.strip_prefix("apis/")?.split_once('/')?,
+            };
+            return Some(openapi_v3(reg, group, version));
+        }
+        p if p.starts_with("/apis/") && p.matches('/').count() == 2 => {
+            let g = &p["/apis/".len()..];
+            let versions = reg.groups().into_iter().find(|(name, _)| name == g)?.1;
+            let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+            json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": vs, "preferredVersion": vs[0]})
+        }
+        p if p.starts_with("/apis/") && p.matches('/').count() == 3 => {
+            let rest = &p["/apis/".len()..];
+            let (g, v) = rest.split_once('/')?;
+            return Some(reg.resource_list(g, v).ok_or_else(|| ApiError::new(404, "NotFound", format!("{g}/{v} not served"))));
+        }
+        _ => return None,
+    };
+    Some(Ok(v))
+}
+
+/// A minimal OpenAPI v3 document for one group/version: the PATCH operations with their GVK and
+/// the `fieldValidation` parameter, which is what kubectl checks before it relies on server-side
+/// field validation instead of downloading schemas. No object schemas are served.
+fn openapi_v3(reg: &super::registry::Registry, group: &str, version: &str) -> Result<Value, ApiError> {
+    let types: Vec<&ResourceType> = reg.types.iter().filter(|t| t.group == group && t.version == version).collect();
+    if types.is_empty() {
+        return Err(ApiError::new(404, "NotFound", format!("no OpenAPI document for {group}/{version}")));
+    }
+    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let mut paths = serde_json::Map::new();
+    for t in types {
+        let path = if t.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", t.plural)
+        };
+        let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
+        let params: Vec<Value> = ["fieldValidation", "fieldManager", "dryRun", "force"]
+            .iter()
+            .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
+            .collect();
+        paths.insert(path, json!({
+            "get": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get", "responses": {"200": {"description": "OK"}}},
+            "patch": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch", "parameters": params, "responses": {"200": {"description": "OK"}}},
+        }));
+    }
+    Ok(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (kube-sim)", "version": "v1.35.0"}, "paths": paths, "components": {"schemas": {}}}))
+}
+
+/// What a resource path names.
+pub struct Target {
+    pub rt: ResourceType,
+    pub namespace: String,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+    /// The request named no namespace for a namespaced resource: list across all.
+    pub all_namespaces: bool,
+}
+
+impl Target {
+    fn parse(shared: &Shared, path: &str) -> Option<Result<Self, ApiError>> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (group, version, rest) = match segs.as_slice() {
+            ["api", v, rest @ ..] => ("", *v, rest),
+            ["apis", g, v, rest @ ..] => (*g, *v, rest),
+            _ => return None,
+        };
+        let state = shared.state();
+        let resolve = |plural: &str| state.resource(group, version, plural);
+        let namespaced_plural = |p: &str| state.registry.by_plural(group, version, p).is_some_and(|t| t.namespaced);
+        let build = |rt: Result<ResourceType, ApiError>, ns: &str, name: Option<&&str>, sub: Option<&&str>, all: bool| {
+            rt.map(|rt| Target {
+                rt,
+                namespace: ns.to_owned(),
+                name: name.map(|s| (*s).to_owned()),
+                subresource: sub.map(|s| (*s).to_owned()),
+                all_namespaces: all,
+            })
+        };
+        Some(match rest {
+            ["namespaces", ns, plural, tail @ ..] if namespaced_plural(plural) => build(resolve(plural), ns, tail.first(), tail.get(1), false),
+            [plural, tail @ ..] => {
+                let rt = resolve(plural);
+                let all = rt.as_ref().is_ok_and(|t| t.namespaced);
+                build(rt, "", tail.first(), tail.get(1), all)
+            }
+            [] => return None,
+        })
+    }
+}
+
+fn crud(shared: &Shared, method: &Method, t: &Target, query: &Query, content_type: &str, body: &[u8]) -> Result<(u16, Value), ApiError> {
+    let mut state = shared.state();
+    let rt = &t.rt;
+    let ns = t.namespace.as_str();
+    if rt.namespaced && !t.all_namespaces && rt.kind != "Namespace" {
+        let ns_type = state.resource("", "v1", "namespaces")?;
+        if state.get(&ns_type, "", ns).is_err() && *method != Method::GET {
+            return Err(ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found")));
+        }
+    }
+    let dry_run = query.get("dryRun").is_some();
+    match (method.clone(), t.name.as_deref()) {
+        (Method::GET, None) => {
+            let label = query.get("labelSelector").unwrap_or("");
+            let field = query.get("fieldSelector").unwrap_or("");
+            let items: Vec<Value> = state
+                .list(rt, (!t.all_namespaces).then_some(ns))
+                .into_iter()
+                .filter(|o| labels_match(label, &o["metadata"]["labels"]) && fields_match(field, o))
+                .collect();
+            Ok((200, json!({"apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind), "metadata": {"resourceVersion": state.rv.to_string()}, "items": items})))
+        }
+        (Method::GET, Some(name)) => Ok((200, state.get(rt, ns, name)?)),
+        (Method::POST, None) => {
+            let mut obj = parse_body(body)?;
+            let name = match obj["metadata"]["name"].as_str() {
+                Some(n) if !n.is_empty() => n.to_owned(),
+                _ => match obj["metadata"]["generateName"].as_str() {
+                    Some(prefix) => format!("{prefix}{:05x}", state.rv + 1),
+                    None => return Err(ApiError::new(422, "Invalid", "metadata.name: Required value")),
+                },
+            };
+            if let Some(body_ns) = obj["metadata"]["namespace"].as_str().filter(|b| rt.namespaced && !b.is_empty() && *b != ns) {
+                return Err(ApiError::new(400, "BadRequest", format!("the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({ns})")));
+            }
+            if state.get(rt, ns, &name).is_ok() {
+                return Err(ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", rt.plural)));
+            }
+            validate(rt, &mut obj)?;
+            if dry_run {
+                return Ok((201, obj));
+            }
+            obj["metadata"]["name"] = json!(name);
+            let stored = state.commit(rt, ns, &name, Some(obj), true).unwrap_or_default();
+            Ok((201, stored))
+        }
+        (Method::PUT, Some(name)) => {
+            let mut obj = parse_body(body)?;
+            let existing = state.get(rt, ns, name)?;
+            if let Some(rv) = obj["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty())
+                && existing["metadata"]["resourceVersion"] != rv {
+                    return Err(ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", rt.plural)));
+                }
+            keep_status_rules(rt, t.subresource.as_deref(), &existing, &mut obj);
+            validate(rt, &mut obj)?;
+            if dry_run {
+                return Ok((200, obj));
+            }
+            Ok((200, state.commit(rt, ns, name, Some(obj), true).unwrap_or_default()))
+        }
+        (Method::PATCH, Some(name)) => {
+            let existing = state.get(rt, ns, name).ok();
+            let mut obj = match content_type.split(';').next().unwrap_or("") {
+                "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                    if query.get("fieldManager").is_none_or(str::is_empty) {
+                        return Err(ApiError::new(400, "BadRequest", "fieldManager is required for apply requests"));
+                    }
+                    let applied = parse_body(body)?;
+                    if applied["kind"] != rt.kind.as_str() {
+                        return Err(ApiError::new(400, "BadRequest", format!("apply patch kind {} does not match {}", applied["kind"], rt.kind)));
+                    }
+                    match &existing {
+                        Some(live) => store::apply_merge(live, &applied),
+                        None => applied,
+                    }
+                }
+                "application/merge-patch+json" => {
+                    let mut live = existing.clone().ok_or_else(|| ApiError::not_found(rt, name))?;
+                    json_patch::merge(&mut live, &parse_body(body)?);
+                    live
+                }
+                "application/strategic-merge-patch+json" => {
+                    let mut live = existing.clone().ok_or_else(|| ApiError::not_found(rt, name))?;
+                    store::strategic_merge(&mut live, &parse_body(body)?);
+                    live
+                }
+                "application/json-patch+json" => {
+                    let mut live = existing.clone().ok_or_else(|| ApiError::not_found(rt, name))?;
+                    let ops: json_patch::Patch = serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+                    json_patch::patch(&mut live, &ops).map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+                    live
+                }
+                other => return Err(ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other})"))),
+            };
+            if let Some(live) = &existing {
+                keep_status_rules(rt, t.subresource.as_deref(), live, &mut obj);
+            }
+            validate(rt, &mut obj)?;
+            if dry_run {
+                return Ok((200, obj));
+            }
+            let code = if existing.is_some() { 200 } else { 201 };
+            Ok((code, state.commit(rt, ns, name, Some(obj), true).unwrap_or_default()))
+        }
+        (Method::DELETE, Some(name)) => {
+            if dry_run {
+                return Ok((200, state.get(rt, ns, name)?));
+            }
+            Ok((200, state.delete(rt, ns, name, true)?))
+        }
+        (Method::DELETE, None) => {
+            let label = query.get("labelSelector").unwrap_or("");
+            let doomed: Vec<Value> = state.list(rt, Some(ns)).into_iter().filter(|o| labels_match(label, &o["metadata"]["labels"])).collect();
+            for o in &doomed {
+                let _ = state.delete(rt, ns, o["metadata"]["name"].as_str().unwrap_or_default(), true);
+            }
+            Ok((200, json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})))
+        }
+        _ => Err(ApiError::new(405, "MethodNotAllowed", format!("{method} is not supported here"))),
+    }
+}
+
+/// Writes to a resource with a status subresource keep the live status; writes to `/status`
+/// change only the status.
+fn keep_status_rules(rt: &ResourceType, sub: Option<&str>, live: &Value, obj: &mut Value) {
+    if !rt.status {
+        return;
+    }
+    if sub == Some("status") {
+        let status = obj["status"].clone();
+        *obj = live.clone();
+        obj["status"] = status;
+    } else if let Some(status) = live.get("status") {
+        obj["status"] = status.clone();
+    } else if let Some(o) = obj.as_object_mut() {
+        o.remove("status");
+    }
+}
+
+/// The checks and conversions a real API server makes that clients rely on
+/// (a Secret's `stringData` is folded into base64 `data`).
+fn validate(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+    if rt.kind == "Secret" {
+        use base64::Engine;
+        if let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
+            for (k, v) in string_data {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+                obj["data"][k] = json!(encoded);
+            }
+        }
+        if let Some(data) = obj["data"].as_object() {
+            for (k, v) in data {
+                let ok = v.as_str().is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok());
+                if !ok {
+                    return Err(ApiError::new(400, "BadRequest", format!("Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data in data.{k}")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::new(400, "BadRequest", "body is not UTF-8"))?;
+    serde_json::from_str(text)
+        .or_else(|_| serde_saphyr::from_str(text))
+        .map_err(|e| ApiError::new(400, "BadRequest", format!("cannot parse the object: {e}")))
+}
+
+/// A watch: optional replay from `resourceVersion` (or the current state as ADDED), then live
+/// events, bookmarks every second when asked, until `timeoutSeconds` or a dropped connection.
+fn watch(shared: Arc<Shared>, t: Target, query: Query) -> Response<Body> {
+    let label = query.get("labelSelector").unwrap_or("").to_owned();
+    let field = query.get("fieldSelector").unwrap_or("").to_owned();
+    let bookmarks = query.flag("allowWatchBookmarks");
+    let timeout = query.get("timeoutSeconds").and_then(|s| s.parse().ok()).map_or(Duration::from_secs(1800), Duration::from_secs);
+    // Streaming lists (kubectl wait, newer informers): initial state, then a bookmark saying so.
+    let initial_events = query.flag("sendInitialEvents");
+    let since: Option<u64> = query.get("resourceVersion").and_then(|s| s.parse().ok()).filter(|rv| *rv > 0 && !initial_events);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1024);
+    let mut live = shared.events.subscribe();
+    let mut dropped = shared.drop_generation.subscribe();
+    let matches = {
+        let (t_group, t_plural, ns, all) = (t.rt.group.clone(), t.rt.plural.clone(), t.namespace.clone(), t.all_namespaces || !t.rt.namespaced);
+        move |e: &store::WatchEvent| {
+            e.group == t_group && e.plural == t_plural && (all || e.namespace == ns) && labels_match(&label, &e.object["metadata"]["labels"]) && fields_match(&field, &e.object)
+        }
+    };
+    let initial: Vec<(u64, &'static str, Value)> = {
+        let state = shared.state();
+        match since {
+            Some(rv) => {
+                let oldest = state.events.front().map_or(0, |e| e.rv);
+                if rv + 1 < oldest {
+                    let gone = ApiError::new(410, "Expired", format!("too old resource version: {rv} ({oldest})"));
+                    vec![(0, "ERROR", gone.status())]
+                } else {
+                    state.events.iter().filter(|e| e.rv > rv && matches(e)).map(|e| (e.rv, e.kind, e.object.clone())).collect()
+                }
+            }
+            None => state
+                .list(&t.rt, (!t.all_namespaces && t.rt.namespaced).then_some(t.namespace.as_str()))
+                .into_iter()
+                .map(|o| (0, "ADDED", o))
+                .filter(|(_, _, o)| matches(&store::WatchEvent { rv: 0, group: t.rt.group.clone(), plural: t.rt.plural.clone(), namespace: o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(), kind: "ADDED", object: o.clone() }))
+                .collect(),
+        }
+    };
+    let api_version = t.rt.api_version();
+    let kind = t.rt.kind.clone();
+    tokio::spawn(async move {
+        let line = |kind: &str, object: &Value| {
+            let mut s = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+            s.push(b'\n');
+            Ok(Frame::data(Bytes::from(s)))
+        };
+        let mut last_rv = since.unwrap_or(0);
+        for (rv, kind, object) in initial {
+            last_rv = last_rv.max(rv);
+            if tx.send(line(kind, &object)).await.is_err() {
+                return;
+            }
+        }
+        if initial_events {
+            let rv = shared.state().rv;
+            last_rv = last_rv.max(rv);
+            let end = json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
+            if tx.send(line("BOOKMARK", &end)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = dropped.changed() => return,
+                _ = tick.tick(), if bookmarks => {
+                    let rv = shared.state().rv;
+                    let bookmark = json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": rv.to_string()}});
+                    if tx.send(line("BOOKMARK", &bookmark)).await.is_err() { return; }
+                }
+                event = live.recv() => match event {
+                    Ok(e) if e.rv > last_rv && matches(&e) => {
+                        last_rv = e.rv;
+                        if tx.send(line(e.kind, &e.object)).await.is_err() { return; }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(_) => return,
+                },
+            }
+        }
+    });
+    let stream = tokio_stream_from(rx);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::TRANSFER_ENCODING, "chunked")
+        .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
+        .unwrap_or_else(|_| Response::new(full("")))
+}
+
+fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}

@@ -1,0 +1,252 @@
+//! SIMULATED controllers: they give objects the status real controllers would, so readiness
+//! waits finish; each is switchable and takes faults (delay, never-ready, failure, degraded).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::registry::ResourceType;
+
+/// How the simulated controllers misbehave. Object keys are `namespace/name` (or `*`).
+#[derive(Debug, Default, Clone)]
+pub struct Faults {
+    /// Controllers switched off, by kind (`Deployment`, `Application`, `Service` …).
+    pub disabled: HashSet<String>,
+    /// How long a workload takes to turn ready after it changes.
+    pub ready_delay: Duration,
+    /// Workloads that never turn ready.
+    pub never_ready: HashSet<String>,
+    /// Workloads whose rollout fails (`Progressing=False`, `ProgressDeadlineExceeded`).
+    pub failing: HashSet<String>,
+    /// Argo CD Applications reported `Degraded`.
+    pub degraded: HashSet<String>,
+    /// Argo CD Applications that never become `Synced`.
+    pub never_synced: HashSet<String>,
+}
+
+impl Faults {
+    fn hit(set: &HashSet<String>, key: &str) -> bool {
+        set.contains(key) || set.contains("*")
+    }
+}
+
+const WORKLOADS: &[(&str, &str)] = &[("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets")];
+
+pub async fn run(shared: Arc<Shared>) {
+    let mut first_seen: HashMap<(String, String, u64), Instant> = HashMap::new();
+    loop {
+        tokio::select! {
+            () = shared.changed.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        let faults = shared.faults.lock().map(|f| f.clone()).unwrap_or_default();
+        let before = shared.state().rv;
+        reconcile(&shared, &faults, &mut first_seen);
+        if shared.state().rv != before {
+            // Publish without waking ourselves into a busy loop: events only.
+            let events: Vec<_> = shared.state().events.iter().filter(|e| e.rv > before).cloned().collect();
+            for e in events {
+                let _ = shared.events.send(e);
+            }
+        }
+    }
+}
+
+fn key(o: &Value) -> String {
+    format!("{}/{}", o["metadata"]["namespace"].as_str().unwrap_or_default(), o["metadata"]["name"].as_str().unwrap_or_default())
+}
+
+fn types(shared: &Shared, group: &str, plural: &str) -> Option<ResourceType> {
+    shared.state().registry.types.iter().find(|t| t.group == group && t.plural == plural).cloned()
+}
+
+fn set_status(shared: &Shared, t: &ResourceType, o: &Value, status: Value) {
+    if o["status"] == status {
+        return;
+    }
+    let mut new = o.clone();
+    new["status"] = status;
+    let ns = o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+    let name = o["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    shared.state().commit(t, &ns, &name, Some(new), false);
+}
+
+fn condition(kind: &str, status: bool, reason: &str) -> Value {
+    json!({"type": kind, "status": if status { "True" } else { "False" }, "reason": reason, "message": format!("{reason} (simulated)"), "lastTransitionTime": "2026-01-01T00:00:00Z", "lastUpdateTime": "2026-01-01T00:00:00Z"})
+}
+
+fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String, String, u64), Instant>) {
+    let enabled = |kind: &str| !faults.disabled.contains(kind);
+    let list = |t: &ResourceType| shared.state().list(t, None);
+
+    if let Some(t) = types(shared, "apiextensions.k8s.io", "customresourcedefinitions").filter(|_| enabled("CustomResourceDefinition")) {
+        for crd in list(&t) {
+            let status = json!({
+                "conditions": [condition("NamesAccepted", true, "NoConflicts"), condition("Established", true, "InitialNamesAccepted")],
+                "acceptedNames": crd["spec"]["names"], "storedVersions": crd["spec"]["versions"].as_array().into_iter().flatten().filter(|v| v["storage"] == true).map(|v| v["name"].clone()).collect::<Vec<_>>(),
+            });
+            set_status(shared, &t, &crd, status);
+        }
+    }
+
+    for (group, plural) in WORKLOADS {
+        let Some(t) = types(shared, group, plural) else { continue };
+        if !enabled(&t.kind) {
+            continue;
+        }
+        for o in list(&t) {
+            let k = key(&o);
+            let generation = o["metadata"]["generation"].as_u64().unwrap_or(1);
+            let seen = *first_seen.entry((t.kind.clone(), k.clone(), generation)).or_insert_with(Instant::now);
+            let replicas = if t.kind == "DaemonSet" { 1 } else { o["spec"]["replicas"].as_u64().unwrap_or(1) };
+            let waiting = seen.elapsed() < faults.ready_delay;
+            let never = Faults::hit(&faults.never_ready, &k);
+            let failing = Faults::hit(&faults.failing, &k);
+            let ready = !(waiting || never || failing);
+            ensure_pods(shared, &o, replicas, ready);
+            let n = if ready { replicas } else { 0 };
+            let status = match t.kind.as_str() {
+                "DaemonSet" => json!({"observedGeneration": generation, "currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberReady": n, "numberAvailable": n, "updatedNumberScheduled": 1, "numberMisscheduled": 0}),
+                "StatefulSet" => json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": n, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": n, "currentRevision": "sim", "updateRevision": "sim"}),
+                _ => {
+                    let progressing = if failing { condition("Progressing", false, "ProgressDeadlineExceeded") } else if ready { condition("Progressing", true, "NewReplicaSetAvailable") } else { condition("Progressing", true, "ReplicaSetUpdated") };
+                    let available = if ready { condition("Available", true, "MinimumReplicasAvailable") } else { condition("Available", false, "MinimumReplicasUnavailable") };
+                    let mut s = json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": n, "availableReplicas": n, "conditions": [available, progressing]});
+                    if !ready {
+                        s["unavailableReplicas"] = json!(replicas);
+                    }
+                    s
+                }
+            };
+            set_status(shared, &t, &o, status);
+        }
+    }
+
+    if let Some(t) = types(shared, "batch", "jobs").filter(|_| enabled("Job")) {
+        for job in list(&t) {
+            let k = key(&job);
+            let status = if Faults::hit(&faults.failing, &k) {
+                json!({"failed": 1, "conditions": [condition("Failed", true, "BackoffLimitExceeded")]})
+            } else if Faults::hit(&faults.never_ready, &k) {
+                json!({"active": 1})
+            } else {
+                json!({"succeeded": 1, "startTime": "2026-01-01T00:00:00Z", "completionTime": "2026-01-01T00:00:01Z", "conditions": [condition("Complete", true, "Completed")]})
+            };
+            set_status(shared, &t, &job, status);
+        }
+    }
+
+    if let (Some(svc_t), Some(ep_t), Some(pod_t)) = (types(shared, "", "services"), types(shared, "", "endpoints"), types(shared, "", "pods"))
+        && enabled("Service") {
+            let pods = list(&pod_t);
+            for svc in list(&svc_t) {
+                let Some(selector) = svc["spec"]["selector"].as_object() else { continue };
+                let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
+                let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+                let ready: Vec<Value> = pods
+                    .iter()
+                    .filter(|p| p["metadata"]["namespace"] == ns && p["metadata"]["deletionTimestamp"].is_null())
+                    .filter(|p| selector.iter().all(|(k, v)| p["metadata"]["labels"][k] == *v))
+                    .filter(|p| p["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
+                    .map(|p| json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"], "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]}}))
+                    .collect();
+                let ports: Vec<Value> = svc["spec"]["ports"].as_array().into_iter().flatten().map(|p| json!({"name": p["name"], "port": p.get("targetPort").filter(|t| t.is_u64()).unwrap_or(&p["port"]), "protocol": p["protocol"].as_str().unwrap_or("TCP")})).collect();
+                let subsets = if ready.is_empty() { json!([]) } else { json!([{"addresses": ready, "ports": ports}]) };
+                let existing = shared.state().get(&ep_t, ns, name).ok();
+                if existing.as_ref().is_none_or(|e| e["subsets"] != subsets) {
+                    let mut ep = existing.unwrap_or_else(|| json!({"metadata": {"name": name, "namespace": ns, "labels": svc["metadata"]["labels"]}}));
+                    ep["subsets"] = subsets;
+                    shared.state().commit(&ep_t, ns, name, Some(ep), false);
+                }
+            }
+        }
+
+    if let Some(t) = types(shared, "argoproj.io", "applications").filter(|_| enabled("Application")) {
+        for app in list(&t) {
+            let name = app["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let synced = !Faults::hit(&faults.never_synced, &name);
+            let health = if Faults::hit(&faults.degraded, &name) { "Degraded" } else if synced { "Healthy" } else { "Progressing" };
+            let mut status = app["status"].clone();
+            if !status.is_object() {
+                status = json!({});
+            }
+            status["sync"] = json!({"status": if synced { "Synced" } else { "OutOfSync" }, "revision": "kube-sim"});
+            status["health"] = json!({"status": health});
+            status["operationState"] = json!({"phase": if synced { "Succeeded" } else { "Running" }});
+            set_status(shared, &t, &app, status);
+        }
+    }
+
+    if let Some(t) = types(shared, "", "namespaces") {
+        for ns in list(&t).into_iter().filter(|n| n["status"]["phase"].is_null()) {
+            set_status(shared, &t, &ns, json!({"phase": "Active"}));
+        }
+    }
+}
+
+/// Keep `replicas` pods for a workload; ready or not as told. Deleted pods are replaced.
+fn ensure_pods(shared: &Shared, owner: &Value, replicas: u64, ready: bool) {
+    let Some(pod_t) = types(shared, "", "pods") else { return };
+    let ns = owner["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+    let name = owner["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let uid = owner["metadata"]["uid"].clone();
+    let template = &owner["spec"]["template"];
+    let owned: Vec<Value> = shared
+        .state()
+        .list(&pod_t, Some(&ns))
+        .into_iter()
+        .filter(|p| p["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.iter().any(|r| r["uid"] == uid)))
+        .collect();
+    let pod_status = |ip: &str| {
+        json!({
+            "phase": if ready { "Running" } else { "Pending" },
+            "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "172.18.0.2",
+            "conditions": [condition("Ready", ready, if ready { "PodReady" } else { "ContainersNotReady" }), condition("ContainersReady", ready, "Simulated")],
+            "containerStatuses": template["spec"]["containers"].as_array().into_iter().flatten().map(|c| json!({"name": c["name"], "ready": ready, "restartCount": 0, "image": c["image"], "started": ready})).collect::<Vec<_>>(),
+        })
+    };
+    for pod in &owned {
+        let ip = pod["status"]["podIP"].as_str().unwrap_or("10.244.0.10").to_owned();
+        set_status(shared, &pod_t, pod, pod_status(&ip));
+    }
+    for _ in owned.len() as u64..replicas {
+        let mut state = shared.state();
+        let n = state.rv + 1;
+        let pod_name = format!("{name}-sim-{n:05x}");
+        let ip = format!("10.244.{}.{}", (n / 250) % 250, n % 250 + 2);
+        let mut meta = template["metadata"].clone();
+        if !meta.is_object() {
+            meta = json!({});
+        }
+        meta["name"] = json!(pod_name);
+        meta["namespace"] = json!(ns);
+        meta["ownerReferences"] = json!([{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": name, "uid": uid, "controller": true}]);
+        let mut spec = template["spec"].clone();
+        if !spec.is_object() {
+            spec = json!({});
+        }
+        spec["nodeName"] = json!("kube-sim-node");
+        let pod = json!({"metadata": meta, "spec": spec, "status": pod_status(&ip)});
+        state.commit(&pod_t, &ns, &pod_name, Some(pod), false);
+    }
+    for extra in owned.iter().skip(replicas as usize) {
+        let pod_name = extra["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let _ = shared.state().delete(&pod_t, &ns, &pod_name, false);
+    }
+}
+
+pub fn set_node(shared: &Shared, name: &str, ready: bool, labels: &[(&str, &str)]) {
+    let Some(t) = types(shared, "", "nodes") else { return };
+    let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    let node = json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": {},
+        "status": {"conditions": [condition("Ready", ready, if ready { "KubeletReady" } else { "KubeletNotReady" })]},
+    });
+    let before = shared.state().rv;
+    shared.state().commit(&t, "", name, Some(node), false);
+    shared.publish(before);
+}

@@ -1,0 +1,185 @@
+//! kube-sim: a SIMULATED Kubernetes API server for tests (never shipped).
+//!
+//! In-memory state behind real HTTPS with a generated CA and bearer-token auth; legacy
+//! discovery; CRUD for built-in kinds and run-time CRDs; server-side apply (simplified: the
+//! applied config is merged into the live object), merge, strategic-merge and JSON patches;
+//! list and watch with resume and bookmarks; `status` subresources; namespace and owner
+//! cascade on delete; WebSocket port-forward (the channel protocol kube-rs speaks) to a
+//! per-pod TCP target; simulated controllers with fault injection; HTTP-level faults.
+//! Its fidelity is checked by running the real kubectl and helm against it (tests/tests/kube_sim.rs).
+
+mod api;
+mod controllers;
+mod portforward;
+mod protobuf;
+pub mod registry;
+pub mod store;
+mod tls;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{Notify, broadcast, watch};
+
+pub use controllers::Faults;
+use store::{State, WatchEvent};
+
+/// An HTTP fault: requests whose method and path match get `status` instead of an answer.
+#[derive(Debug, Clone)]
+pub struct HttpFault {
+    pub method: Option<String>,
+    pub path_contains: String,
+    pub status: u16,
+    /// How many requests to fail (then the rule is dropped).
+    pub times: u32,
+}
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    events: broadcast::Sender<WatchEvent>,
+    /// Wakes the simulated controllers after a write.
+    changed: Notify,
+    token: String,
+    pub(crate) faults: Mutex<Faults>,
+    http_faults: Mutex<Vec<HttpFault>>,
+    latency: Mutex<Duration>,
+    /// Bumped to drop every open watch and port-forward (a lost API connection).
+    drop_generation: watch::Sender<u64>,
+    /// (namespace, pod, port) → where port-forwards to that pod port go.
+    forward_targets: Mutex<HashMap<(String, String, u16), SocketAddr>>,
+}
+
+impl Shared {
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publish the events a write produced and wake the controllers.
+    pub(crate) fn publish(&self, from_rv: u64) {
+        let events: Vec<WatchEvent> = self.state().events.iter().filter(|e| e.rv > from_rv).cloned().collect();
+        for e in events {
+            let _ = self.events.send(e);
+        }
+        self.changed.notify_one();
+    }
+}
+
+/// A running simulated API server.
+pub struct KubeSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    ca_pem: String,
+    server_task: tokio::task::JoinHandle<()>,
+    controller_task: tokio::task::JoinHandle<()>,
+}
+
+impl KubeSim {
+    /// Serve on 127.0.0.1 with a random port.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0".parse().map_err(std::io::Error::other)?, &[]).await
+    }
+
+    /// Serve on `addr`; the certificate also names `extra_names` (e.g. a node's hostname).
+    pub async fn start_on(addr: SocketAddr, extra_names: &[String]) -> std::io::Result<Self> {
+        let certs = tls::Certs::generate(extra_names).map_err(std::io::Error::other)?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (events, _) = broadcast::channel(65_536);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            events,
+            changed: Notify::new(),
+            token: certs.token.clone(),
+            faults: Mutex::new(Faults::default()),
+            http_faults: Mutex::new(Vec::new()),
+            latency: Mutex::new(Duration::ZERO),
+            drop_generation: watch::channel(0).0,
+            forward_targets: Mutex::new(HashMap::new()),
+        });
+        api::seed(&shared);
+        let server_task = tokio::spawn(api::serve(listener, certs.server_config.clone(), shared.clone()));
+        let controller_task = tokio::spawn(controllers::run(shared.clone()));
+        Ok(Self { shared, addr, ca_pem: certs.ca_pem, server_task, controller_task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn server_url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// A kubeconfig for this server (context `kube-sim`), CA-verified, token auth.
+    pub fn kubeconfig(&self) -> String {
+        self.kubeconfig_for(&self.server_url())
+    }
+
+    /// The same kubeconfig pointing at another URL (a published port, a hostname in the cert).
+    pub fn kubeconfig_for(&self, server: &str) -> String {
+        tls::kubeconfig(server, &self.ca_pem, &self.shared.token)
+    }
+
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig())
+    }
+
+    /// A kube-rs client for this server.
+    pub async fn client(&self) -> kube::Result<kube::Client> {
+        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig()).map_err(kube::Error::InferKubeconfig)?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.map_err(kube::Error::InferKubeconfig)?;
+        kube::Client::try_from(config)
+    }
+
+    /// Writes made by clients since start (controllers' writes not included).
+    pub fn client_writes(&self) -> u64 {
+        self.shared.state().client_writes
+    }
+
+    /// An object as stored, for assertions (`group` "" for core).
+    pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+        let state = self.shared.state();
+        state.objects.get(&(group.to_owned(), plural.to_owned()))?.get(&(namespace.to_owned(), name.to_owned())).cloned()
+    }
+
+    /// Change the simulated controllers' behaviour (delays, never-ready, degraded …).
+    pub fn faults(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut self.shared.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.shared.changed.notify_one();
+    }
+
+    pub fn inject_http_fault(&self, fault: HttpFault) {
+        self.shared.http_faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(fault);
+    }
+
+    pub fn set_latency(&self, latency: Duration) {
+        *self.shared.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = latency;
+    }
+
+    /// Drop every open watch and port-forward connection, as a restarting API server would.
+    pub fn drop_connections(&self) {
+        self.shared.drop_generation.send_modify(|g| *g += 1);
+    }
+
+    /// Send port-forwards to `pod`'s `port` to `target` (also settable with the pod annotation
+    /// `kube-sim.slipway.dev/port-<port>: host:port`).
+    pub fn set_forward_target(&self, namespace: &str, pod: &str, port: u16, target: SocketAddr) {
+        self.shared.forward_targets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert((namespace.into(), pod.into(), port), target);
+    }
+
+    /// Register a node, Ready or not.
+    pub fn set_node(&self, name: &str, ready: bool, labels: &[(&str, &str)]) {
+        controllers::set_node(&self.shared, name, ready, labels);
+    }
+}
+
+impl Drop for KubeSim {
+    fn drop(&mut self) {
+        self.server_task.abort();
+        self.controller_task.abort();
+    }
+}

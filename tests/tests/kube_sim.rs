@@ -1,0 +1,413 @@
+//! kube-sim's fidelity, checked with clients no one here wrote: the real kubectl 1.35 and
+//! helm 4.1, and kube-rs.
+#![allow(clippy::print_stdout, reason = "figures are printed for the test log")]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::{Discovery, Scope};
+use kube::runtime::{WatchStreamExt, wait::await_condition, watcher};
+use serde_json::{Value, json};
+use slipway_e2e::kube_sim::{HttpFault, KubeSim};
+use slipway_e2e::tools_dir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BUNDLE: &str = include_str!("fixtures/bundle.yaml");
+
+struct Env {
+    sim: KubeSim,
+    _dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+async fn env() -> Env {
+    let sim = KubeSim::start().await.expect("start kube-sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    Env { sim, _dir: dir, kubeconfig }
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+async fn tool(name: &str, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Out {
+    let mut cmd = tokio::process::Command::new(tools_dir().join(name));
+    cmd.arg("--kubeconfig").arg(kubeconfig).args(args).env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")));
+    cmd.stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn tool");
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes()).await.expect("stdin");
+    }
+    let out = child.wait_with_output().await.expect("tool output");
+    Out { ok: out.status.success(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+}
+
+async fn kubectl(e: &Env, args: &[&str]) -> Out {
+    tool("kubectl", &e.kubeconfig, args, None).await
+}
+
+fn expect(out: Out, what: &str) -> Out {
+    assert!(out.ok, "{what} failed\nstdout: {}\nstderr: {}", out.stdout, out.stderr);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_kubectl_applies_gets_waits_and_deletes() {
+    let e = env().await;
+    let bundle = e.kubeconfig.with_file_name("bundle.yaml");
+    std::fs::write(&bundle, BUNDLE).expect("bundle");
+    let file = bundle.to_str().expect("utf-8 path");
+
+    // As against a real API server, a custom resource whose CRD is created by the same apply
+    // cannot be validated on the first pass; once the CRD is Established, the bundle applies whole.
+    let first = kubectl(&e, &["apply", "--server-side", "-f", file]).await;
+    assert!(first.stdout.contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.slipway.dev serverside-applied"), "{}{}", first.stdout, first.stderr);
+    expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/widgets.example.slipway.dev", "--timeout=10s"]).await, "wait for CRD");
+    let applied = expect(kubectl(&e, &["apply", "--server-side", "-f", file]).await, "apply");
+    for obj in ["namespace/demo", "widget.example.slipway.dev/w1", "deployment.apps/web", "service/web", "secret/creds", "ingress.networking.k8s.io/web"] {
+        assert!(applied.stdout.contains(&format!("{obj} serverside-applied")), "{obj}: {}", applied.stdout);
+    }
+
+    let got: Value = serde_json::from_str(&expect(kubectl(&e, &["get", "-f", file, "-o", "json"]).await, "get").stdout).expect("json");
+    let items = got["items"].as_array().expect("items");
+    assert_eq!(items.len(), 7);
+    let find = |kind: &str| items.iter().find(|i| i["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"));
+    assert_eq!(find("Widget")["spec"]["size"], 3);
+    assert_eq!(find("Deployment")["spec"]["replicas"], 2);
+    assert_eq!(find("Ingress")["spec"]["rules"][0]["host"], "web.local");
+    assert_eq!(find("Secret")["data"]["token"], "bm90LWEtcmVhbC10b2tlbg==", "stringData stored as data, as the API server does");
+    assert_eq!(find("CustomResourceDefinition")["status"]["conditions"][1]["type"], "Established");
+
+    // Re-applying the same bundle changes nothing: same resourceVersions, no writes.
+    let versions = |v: &Value| v["items"].as_array().map(|i| i.iter().map(|o| o["metadata"]["resourceVersion"].clone()).collect::<Vec<_>>());
+    let writes = e.sim.client_writes();
+    expect(kubectl(&e, &["apply", "--server-side", "-f", file]).await, "re-apply");
+    let again: Value = serde_json::from_str(&expect(kubectl(&e, &["get", "-f", file, "-o", "json"]).await, "get").stdout).expect("json");
+    assert_eq!(versions(&again), versions(&got), "unchanged objects keep their resourceVersion");
+    assert_eq!(e.sim.client_writes(), writes, "a no-op apply writes nothing");
+
+    expect(kubectl(&e, &["wait", "--for=condition=Available", "deployment/web", "-n", "demo", "--timeout=10s"]).await, "wait Available");
+    let pods: Value = serde_json::from_str(&expect(kubectl(&e, &["get", "pods", "-n", "demo", "-l", "app=web", "-o", "json"]).await, "pods").stdout).expect("json");
+    assert_eq!(pods["items"].as_array().map(Vec::len), Some(2), "the simulated controller made the backing pods");
+
+    e.sim.faults(|f| {
+        f.never_ready.insert("demo/stuck".into());
+    });
+    let stuck = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: stuck, namespace: demo}\nspec:\n  selector: {matchLabels: {app: stuck}}\n  template:\n    metadata: {labels: {app: stuck}}\n    spec: {containers: [{name: c, image: busybox}]}\n";
+    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(stuck)).await, "apply stuck");
+    let timed_out = kubectl(&e, &["wait", "--for=condition=Available", "deployment/stuck", "-n", "demo", "--timeout=2s"]).await;
+    assert!(!timed_out.ok && timed_out.stderr.contains("timed out"), "{}", timed_out.stderr);
+
+    expect(kubectl(&e, &["delete", "namespace", "demo", "--timeout=20s"]).await, "delete namespace");
+    assert!(e.sim.object("apps", "deployments", "demo", "web").is_none());
+    assert!(e.sim.object("", "secrets", "demo", "creds").is_none());
+    assert!(e.sim.object("", "pods", "demo", "").is_none());
+    let left = expect(kubectl(&e, &["get", "all,secrets,ingresses,widgets", "-n", "demo", "-o", "name"]).await, "get after delete");
+    assert_eq!(left.stdout.trim(), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_helm_installs_upgrades_lists_and_uninstalls() {
+    let e = env().await;
+    let chart = e.kubeconfig.with_file_name("chart");
+    std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.0\"\n").expect("Chart.yaml");
+    std::fs::write(chart.join("values.yaml"), "message: hello\nreplicas: 1\n").expect("values");
+    std::fs::write(
+        chart.join("templates/app.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  message: {{ .Values.message | quote }}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector: {matchLabels: {app: {{ .Release.Name }}}}\n  template:\n    metadata: {labels: {app: {{ .Release.Name }}}}\n    spec:\n      containers: [{name: app, image: \"busybox:1.36\"}]\n",
+    )
+    .expect("template");
+    let chart = chart.to_str().expect("utf-8");
+
+    expect(tool("helm", &e.kubeconfig, &["install", "rel", chart, "-n", "apps", "--create-namespace", "--wait", "--timeout", "30s"], None).await, "helm install");
+    expect(tool("helm", &e.kubeconfig, &["upgrade", "rel", chart, "-n", "apps", "--set", "message=bye"], None).await, "helm upgrade");
+    let listed: Value = serde_json::from_str(&expect(tool("helm", &e.kubeconfig, &["list", "-A", "-o", "json"], None).await, "helm list").stdout).expect("json");
+    assert_eq!(listed[0]["name"], "rel");
+    assert_eq!(listed[0]["revision"], "2");
+    assert_eq!(listed[0]["status"], "deployed");
+    // Release records are Secrets, as helm stores them; the upgrade reached the objects.
+    for rev in ["v1", "v2"] {
+        let secret = e.sim.object("", "secrets", "apps", &format!("sh.helm.release.v1.rel.{rev}")).expect("release secret");
+        assert_eq!(secret["type"], "helm.sh/release.v1");
+        assert_eq!(secret["metadata"]["labels"]["owner"], "helm");
+    }
+    assert_eq!(e.sim.object("", "configmaps", "apps", "rel-config").expect("configmap")["data"]["message"], "bye");
+
+    expect(tool("helm", &e.kubeconfig, &["uninstall", "rel", "-n", "apps"], None).await, "helm uninstall");
+    let listed = expect(tool("helm", &e.kubeconfig, &["list", "-A", "-o", "json"], None).await, "helm list");
+    assert_eq!(listed.stdout.trim(), "[]");
+    assert!(e.sim.object("apps", "deployments", "apps", "rel").is_none());
+    assert!(e.sim.object("", "secrets", "apps", "sh.helm.release.v1.rel.v2").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_applies_through_discovery_watches_and_awaits() {
+    let e = env().await;
+    let client = e.sim.client().await.expect("client");
+
+    // Server-side apply of arbitrary objects via discovery, CRD first.
+    let docs: Vec<DynamicObject> = serde_saphyr::from_multiple(BUNDLE).expect("bundle");
+    let pp = PatchParams::apply("slipway-test").force();
+    for pass in 0..2 {
+        let discovery = Discovery::new(client.clone()).run().await.expect("discovery");
+        for obj in docs.iter().filter(|o| (pass == 0) == (o.types.as_ref().is_some_and(|t| t.kind == "CustomResourceDefinition" || t.kind == "Namespace"))) {
+            let gvk = kube::core::GroupVersionKind::try_from(obj.types.as_ref().expect("types")).expect("gvk");
+            let (ar, caps) = discovery.resolve_gvk(&gvk).unwrap_or_else(|| panic!("{gvk:?} not discovered"));
+            let api: Api<DynamicObject> = match caps.scope {
+                Scope::Cluster => Api::all_with(client.clone(), &ar),
+                Scope::Namespaced => Api::namespaced_with(client.clone(), obj.metadata.namespace.as_deref().unwrap_or("default"), &ar),
+            };
+            api.patch(obj.metadata.name.as_deref().expect("name"), &pp, &Patch::Apply(obj)).await.expect("apply");
+        }
+    }
+    let widget = e.sim.object("example.slipway.dev", "widgets", "demo", "w1").expect("custom resource");
+    assert_eq!(widget["spec"]["size"], 3);
+
+    // A watcher sees create, update and delete.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "demo");
+    let mut events = Box::pin(watcher(cms.clone(), watcher::Config::default()));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let collector = tokio::spawn(async move {
+        while let Some(Ok(event)) = events.next().await {
+            let (kind, obj) = match event {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => ("apply", o),
+                watcher::Event::Delete(o) => ("delete", o),
+                watcher::Event::Init => continue,
+                watcher::Event::InitDone => {
+                    let _ = tx.send(("ready", None));
+                    continue;
+                }
+            };
+            let v = obj.data.as_ref().and_then(|d| d.get("v")).cloned();
+            if tx.send((kind, v)).is_err() {
+                return;
+            }
+        }
+    });
+    while next_event(&mut rx).await.0 != "ready" {}
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"v": "1"}})).expect("cm");
+    cms.create(&PostParams::default(), &cm).await.expect("create");
+    assert_eq!(next_event(&mut rx).await, ("apply", Some("1".into())));
+    cms.patch("c", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "2"}}))).await.expect("update");
+    assert_eq!(next_event(&mut rx).await, ("apply", Some("2".into())));
+    cms.delete("c", &Default::default()).await.expect("delete");
+    assert_eq!(next_event(&mut rx).await, ("delete", Some("2".into())));
+    collector.abort();
+
+    // await_condition: the simulated controller makes the Deployment available.
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "demo");
+    let available = |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref()).and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Available" && c.status == "True"))
+    };
+    tokio::time::timeout(Duration::from_secs(10), await_condition(deploys, "web", available)).await.expect("available in time").expect("watch");
+}
+
+type Events = tokio::sync::mpsc::UnboundedReceiver<(&'static str, Option<String>)>;
+
+async fn next_event(rx: &mut Events) -> (&'static str, Option<String>) {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("watch event in time").expect("stream open")
+}
+
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+async fn running_pod(sim: &KubeSim, client: &kube::Client, name: &str, target: std::net::SocketAddr) -> Api<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": name, "annotations": {"kube-sim.slipway.dev/port-8080": target.to_string()}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})).expect("pod");
+    pods.create(&PostParams::default(), &pod).await.expect("create pod");
+    // A bare pod has no controller: mark it running as the kubelet would.
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Running", "podIP": "10.244.0.9"}}))).await.expect("status");
+    let _ = sim;
+    pods
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_port_forward_round_trips_bytes() {
+    let e = env().await;
+    let client = e.sim.client().await.expect("client");
+    let pods = running_pod(&e.sim, &client, "echo", echo_server().await).await;
+
+    let mut pf = pods.portforward("echo", &[8080]).await.expect("portforward");
+    let mut stream = pf.take_stream(8080).expect("stream");
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut r, mut w) = tokio::io::split(&mut stream);
+    let send = async {
+        w.write_all(&payload).await.expect("write");
+    };
+    let mut back = vec![0u8; payload.len()];
+    let recv = async {
+        r.read_exact(&mut back).await.expect("read back");
+    };
+    tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(send, recv) }).await.expect("round trip in time");
+    assert_eq!(back, payload);
+    drop(stream);
+    let _ = pf.join().await;
+
+    // No target for a port: the error channel says so, as the kubelet would.
+    let mut pf = pods.portforward("echo", &[9999]).await.expect("portforward");
+    let err = pf.take_error(9999).expect("error channel");
+    let message = tokio::time::timeout(Duration::from_secs(5), err).await.expect("error in time").expect("an error message");
+    assert!(message.contains("9999"), "{message}");
+
+    // A pod that does not exist is a 404, not a hang.
+    assert!(pods.portforward("missing", &[8080]).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_faults_latency_and_dropped_watches() {
+    let e = env().await;
+    let client = e.sim.client().await.expect("client");
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+
+    e.sim.inject_http_fault(HttpFault { method: Some("GET".into()), path_contains: "/configmaps".into(), status: 500, times: 1 });
+    let err = cms.list(&Default::default()).await.expect_err("injected 500");
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 500), "{err:?}");
+    cms.list(&Default::default()).await.expect("the fault was used up");
+
+    e.sim.set_latency(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    cms.list(&Default::default()).await.expect("slow list");
+    let slow = started.elapsed();
+    e.sim.set_latency(Duration::ZERO);
+    assert!(slow >= Duration::from_millis(200), "latency injected: {slow:?}");
+
+    // A dropped watch connection: kube-rs's watcher reconnects and keeps delivering.
+    let mut events = Box::pin(watcher(cms.clone(), watcher::Config::default()).default_backoff().applied_objects());
+    let cm = |n: &str| serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": n}})).expect("cm");
+    cms.create(&PostParams::default(), &cm("before")).await.expect("create");
+    let first = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("event").expect("item").expect("ok");
+    assert_eq!(first.metadata.name.as_deref(), Some("before"));
+    e.sim.drop_connections();
+    cms.create(&PostParams::default(), &cm("after")).await.expect("create");
+    let recovered = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(ev) = events.next().await {
+            if let Ok(c) = ev
+                && c.metadata.name.as_deref() == Some("after") {
+                    return true;
+                }
+        }
+        false
+    })
+    .await
+    .expect("recovered in time");
+    assert!(recovered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kube_sim_binary_serves_and_writes_its_kubeconfig() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = dir.path().join("kc");
+    let bin = std::env::var_os("CARGO_BIN_EXE_kube-sim").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kube-sim")));
+    let mut child = tokio::process::Command::new(bin).arg("--kubeconfig").arg(&kubeconfig).kill_on_drop(true).spawn().expect("spawn kube-sim");
+    for _ in 0..100 {
+        if kubeconfig.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(kubeconfig.exists(), "kubeconfig written once serving");
+    let out = tool("kubectl", &kubeconfig, &["get", "namespaces", "-o", "name"], None).await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("namespace/kube-system"), "{}", out.stdout);
+    let version = tool("kubectl", &kubeconfig, &["version", "-o", "json"], None).await;
+    assert!(version.stdout.contains("kube-sim"), "the server names itself a simulation: {}", version.stdout);
+    let _ = child.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_controllers_patches_selectors_and_resume() {
+    let e = env().await;
+    let client = e.sim.client().await.expect("client");
+    let apply = |yaml: &'static str| {
+        let kc = e.kubeconfig.clone();
+        async move { tool("kubectl", &kc, &["apply", "--server-side", "-f", "-"], Some(yaml)).await }
+    };
+    e.sim.faults(|f| {
+        f.degraded.insert("broken".into());
+    });
+    let objects = "apiVersion: v1\nkind: Namespace\nmetadata: {name: ctl}\n---\n\
+apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db, namespace: ctl}\nspec:\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: db, image: postgres}]}\n---\n\
+apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: ctl}\nspec:\n  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec: {containers: [{name: a, image: agent}]}\n---\n\
+apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ctl, labels: {tier: data}}\nspec:\n  selector: {app: db}\n  ports: [{name: pg, port: 5432, targetPort: 5432}]\n---\n\
+apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: m, image: migrate}]}\n";
+    expect(apply(objects).await, "apply workloads");
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: applications.argoproj.io}\nspec:\n  group: argoproj.io\n  scope: Namespaced\n  names: {plural: applications, singular: application, kind: Application}\n  versions: [{name: v1alpha1, served: true, storage: true, subresources: {status: {}}, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]\n";
+    expect(apply(crd).await, "apply Application CRD");
+    expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/applications.argoproj.io", "--timeout=10s"]).await, "CRD established");
+    let apps = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: good, namespace: ctl}\nspec: {project: default}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: broken, namespace: ctl}\nspec: {project: default}\n";
+    expect(apply(apps).await, "apply Applications");
+    e.sim.set_node("worker-1", false, &[("slipway.dev/pool", "workloads")]);
+
+    let get = |kind: &'static str, name: &'static str| {
+        let kc = e.kubeconfig.clone();
+        async move {
+            let out = tool("kubectl", &kc, &["get", kind, name, "-n", "ctl", "-o", "json"], None).await;
+            serde_json::from_str::<Value>(&out.stdout).unwrap_or(Value::Null)
+        }
+    };
+    let settled = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let ep = get("endpoints", "db").await;
+            let app = get("applications.argoproj.io", "broken").await;
+            if ep["subsets"][0]["addresses"].as_array().is_some_and(|a| !a.is_empty()) && app["status"]["health"]["status"] == "Degraded" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(settled.is_ok(), "controllers settled");
+    assert_eq!(get("statefulset", "db").await["status"]["readyReplicas"], 1);
+    assert_eq!(get("daemonset", "agent").await["status"]["numberReady"], 1);
+    assert_eq!(get("job", "migrate").await["status"]["succeeded"], 1);
+    assert_eq!(get("endpoints", "db").await["subsets"][0]["ports"][0]["port"], 5432);
+    let good = get("applications.argoproj.io", "good").await;
+    assert_eq!((good["status"]["sync"]["status"].clone(), good["status"]["health"]["status"].clone()), (json!("Synced"), json!("Healthy")));
+    let node = e.sim.object("", "nodes", "", "worker-1").expect("node");
+    assert_eq!(node["status"]["conditions"][0]["status"], "False");
+
+    // Patch flavours and selectors through kube-rs.
+    let svcs: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), "ctl");
+    svcs.patch("db", &PatchParams::default(), &Patch::Strategic(json!({"spec": {"ports": [{"name": "pg", "port": 6432}]}}))).await.expect("strategic");
+    svcs.patch("db", &PatchParams::default(), &Patch::Json::<()>(serde_json::from_value(json!([{"op": "add", "path": "/metadata/labels/extra", "value": "yes"}])).expect("json patch"))).await.expect("json patch");
+    let svc = e.sim.object("", "services", "ctl", "db").expect("svc");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 6432, "named list entry merged");
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 5432, "other fields kept");
+    assert_eq!(svc["metadata"]["labels"]["extra"], "yes");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "ctl");
+    let by_label = pods.list(&kube::api::ListParams::default().labels("app in (db, agent)")).await.expect("list");
+    assert_eq!(by_label.items.len(), 2);
+    let first = by_label.items[0].metadata.name.clone().expect("name");
+    let by_field = pods.list(&kube::api::ListParams::default().fields(&format!("metadata.name={first}"))).await.expect("list");
+    assert_eq!(by_field.items.len(), 1);
+
+    // A watch resumed from an older resourceVersion replays what happened since.
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "ctl");
+    let rv = cms.list(&Default::default()).await.expect("list").metadata.resource_version.expect("rv");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "later"}})).expect("cm");
+    cms.create(&PostParams::default(), &cm).await.expect("create");
+    let mut stream = Box::pin(cms.watch(&kube::api::WatchParams::default(), &rv).await.expect("watch"));
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("replayed").expect("event").expect("ok");
+    assert!(matches!(first, kube::api::WatchEvent::Added(ref c) if c.metadata.name.as_deref() == Some("later")), "{first:?}");
+}
