@@ -45,7 +45,7 @@ cli_run() {
   docker run -d --name "$wk" --hostname "$wk" --label io.x-k8s.kind.role=worker "${common[@]}" "$image" >/dev/null
   for n in "$cp" "$wk"; do
     # `docker logs -f | grep -m1` would hang (logs -f outlives grep), so poll as a script would.
-    until docker logs "$n" 2>&1 | grep -q 'Reached target .*Multi-User System'; do sleep 0.05; done
+    until docker logs "$n" 2>&1 | grep 'Reached target .*Multi-User System' >/dev/null; do sleep 0.05; done
     docker exec "$n" cat /kind/version >/dev/null
     docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n" >/dev/null
   done

@@ -6,9 +6,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.tools/bin"
 version_ok() {
-  [ -x "$bin/kubectl" ] && [ -x "$bin/helm" ] &&
-    "$bin/kubectl" version --client 2>/dev/null | grep -q 'Client Version: v1\.35\.' &&
-    "$bin/helm" version --short 2>/dev/null | grep -q '^v4\.1\.'
+  [ -x "$bin/kubectl" ] && [ -x "$bin/helm" ] || return 1
+  # Capture first: `grep -q` closing the pipe early would fail the pipeline under pipefail.
+  local k h
+  k=$("$bin/kubectl" version --client 2>/dev/null) || return 1
+  h=$("$bin/helm" version --short 2>/dev/null) || return 1
+  [[ $k == *"Client Version: v1.35."* && $h == v4.1.* ]]
 }
 if ! version_ok; then
   work=$(mktemp -d)
