@@ -1,5 +1,6 @@
-//! Port-forward throughput and set-up time through kube-sim (kube-rs client, WebSocket
-//! channel protocol), next to a direct TCP connection to the same echo server (the floor).
+//! Port-forward throughput and set-up time, side by side in one run: a direct TCP connection to
+//! an echo server (the floor), kube-rs's raw port-forward through kube-sim (WebSocket channel
+//! protocol), and Slipway's forward helper (local listener, pod resolution, reconnects).
 //! Prints figures; asserts nothing about time. Run: `cargo bench -p slipway-e2e --bench portforward`.
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
@@ -95,9 +96,28 @@ async fn main() {
         drop(s);
         let _ = pf.join().await;
     }
+    // Slipway's forward helper: a local listener in front of the same pod.
+    let forwards = slipway_core::forward::Forwards::default();
+    let spec = slipway_core::forward::parse(&["pod/echo".to_owned(), ":8080".to_owned()], "default").expect("spec").remove(0);
+    let info = forwards.start(sim.client().await.expect("client"), spec, std::net::Ipv4Addr::LOCALHOST.into()).await.expect("forward");
+    let local = info.listeners[0].0;
+    let mut through = tokio::net::TcpStream::connect(local).await.expect("connect");
+    through.set_nodelay(true).expect("nodelay");
+    let slipway_mbs = throughput(&mut through).await;
+    drop(through);
+    let mut slipway_setup = Duration::ZERO;
+    for _ in 0..CONNECTS {
+        let t = Instant::now();
+        let mut s = tokio::net::TcpStream::connect(local).await.expect("connect");
+        s.set_nodelay(true).expect("nodelay");
+        ping(&mut s).await;
+        slipway_setup += t.elapsed();
+    }
+
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(CONNECTS);
     println!("port-forward bench ({} MiB echoed each way):", BYTES >> 20);
     println!("  direct TCP (floor)              {direct_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(direct_setup));
     println!("  kube-sim port-forward (kube-rs) {forwarded_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(forward_setup));
+    println!("  slipway forward (via kube-sim)  {slipway_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(slipway_setup));
     println!("  real kubectl port-forward       not measured: kube-sim implements the WebSocket channel protocol, not SPDY/3.1");
 }

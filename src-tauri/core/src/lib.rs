@@ -5,5 +5,8 @@
 
 pub mod bundle;
 pub mod cluster;
+pub mod forward;
+pub mod hosts;
+pub mod k8s;
 pub mod platform;
 pub mod progress;

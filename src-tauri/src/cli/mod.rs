@@ -1,6 +1,8 @@
 //! The command line: parse, call one core function, render the result.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI's job is printing")]
 
+mod forward;
+mod hosts;
 mod progress;
 
 use std::process::ExitCode;
@@ -34,6 +36,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the cluster's kubeconfig (context kind-<name>) to stdout.
     Kubeconfig(ClusterArgs),
+    /// Manage Slipway's block in the hosts file (argocd.local, backstage.local, Ingress hosts).
+    Hosts(hosts::HostsArgs),
+    /// Forward local ports to pods, services or deployments; reconnects when pods are replaced.
+    Forward(forward::ForwardArgs),
 }
 
 #[derive(Args, Clone)]
@@ -41,6 +47,18 @@ pub struct ClusterArgs {
     /// Cluster name (kind-compatible: lower-case letters, digits, '.' and '-').
     #[arg(long, env = "SLIPWAY_CLUSTER")]
     name: Option<String>,
+}
+
+impl ClusterArgs {
+    /// The kubeconfig context of this cluster, unless `--context` overrides it.
+    fn kube_target(&self, context: Option<String>) -> anyhow::Result<slipway_core::k8s::KubeTarget> {
+        let name = self.spec()?.name;
+        let mut target = slipway_core::k8s::KubeTarget::cluster(&name);
+        if context.is_some() {
+            target.context = context;
+        }
+        Ok(target)
+    }
 }
 
 #[derive(Args)]
@@ -161,6 +179,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Kubeconfig(args) => print!("{}", platform::kubeconfig(args.spec()?).await?),
+        Command::Hosts(args) => hosts::run(args).await?,
+        Command::Forward(args) => forward::run(args).await?,
     }
     Ok(())
 }

@@ -55,12 +55,24 @@ pub async fn handle(mut req: Request<Incoming>, shared: Arc<Shared>, namespace: 
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let upgrade = hyper::upgrade::on(&mut req);
     let mut dropped = shared.drop_generation.subscribe();
+    let mut events = shared.events.subscribe();
+    // The kubelet's stream ends with its pod: a deleted pod ends the session.
+    let pod_gone = async move {
+        loop {
+            match events.recv().await {
+                Ok(e) if e.kind == "DELETED" && e.plural == "pods" && e.namespace == namespace && e.object["metadata"]["name"] == pod.as_str() => return,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                _ => {}
+            }
+        }
+    };
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         tokio::select! {
             () = session(ws, ports, targets) => {}
             _ = dropped.changed() => {}
+            () = pod_gone => {}
         }
     });
     Response::builder()

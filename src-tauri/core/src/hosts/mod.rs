@@ -1,0 +1,324 @@
+//! The hosts-file helper: Slipway's names (`argocd.local`, `backstage.local`, every Ingress host)
+//! in one tagged block, never touching another byte.
+//!
+//! Writes are atomic (temp file + rename; in place where the file cannot be replaced, e.g. a
+//! bind-mounted /etc/hosts), keep a backup, preserve mode and owner, and refuse a file that
+//! changed since it was read. A file the user cannot write goes through the OS's elevation
+//! prompt, with the new content passed by file.
+
+mod block;
+pub mod elevate;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use block::{BEGIN, END, HostEntry, HostsText};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} changed while Slipway was updating it; nothing was written. Re-run the command")]
+    Changed { path: PathBuf },
+    #[error("cannot write {path} ({source}); add these lines yourself, as administrator:\n{block}")]
+    NotWritable { path: PathBuf, source: std::io::Error, block: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Elevation(String),
+}
+
+type Result<T> = std::result::Result<T, HostsError>;
+
+/// The system hosts file.
+pub fn default_path() -> PathBuf {
+    if cfg!(windows) {
+        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+        PathBuf::from(root).join("System32").join("drivers").join("etc").join("hosts")
+    } else {
+        PathBuf::from("/etc/hosts")
+    }
+}
+
+/// The platform's own names under `domain` (`argocd.local`, `backstage.local`).
+pub fn platform_hosts(domain: &str) -> Vec<String> {
+    ["argocd", "backstage"].iter().map(|h| format!("{h}.{}", domain.trim_start_matches('.'))).collect()
+}
+
+/// The names the block should hold: the platform's, plus every Ingress host in the cluster.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Desired {
+    pub names: Vec<String>,
+    /// Why the cluster's Ingress hosts are not included, when they are not.
+    pub cluster_skipped: Option<String>,
+}
+
+pub async fn desired(domain: &str, cluster: &crate::k8s::KubeTarget) -> Desired {
+    let mut names = platform_hosts(domain);
+    let from_cluster = async { crate::k8s::ingress_hosts(&cluster.client().await?).await };
+    let cluster_skipped = match from_cluster.await {
+        Ok(hosts) => {
+            names.extend(hosts);
+            None
+        }
+        Err(e) => Some(e.to_string()),
+    };
+    Desired { names, cluster_skipped }
+}
+
+/// The block's entries for `names`: 127.0.0.1, plus ::1 where a missing IPv6 answer stalls
+/// lookups (macOS resolves `.local` through mDNS and waits for the AAAA query otherwise).
+pub fn entries_for(names: &[String], ipv6: bool) -> Vec<HostEntry> {
+    let mut names: Vec<String> = names.iter().map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let mut entries = vec![HostEntry { address: "127.0.0.1".into(), names: names.clone() }];
+    if ipv6 {
+        entries.push(HostEntry { address: "::1".into(), names });
+    }
+    entries
+}
+
+/// Whether to write `::1` entries by default on this OS.
+pub const DEFAULT_IPV6: bool = cfg!(target_os = "macos");
+
+/// What `apply` or `remove` would do to the file, computed from one read of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub path: PathBuf,
+    pub current: Vec<HostEntry>,
+    pub desired: Vec<HostEntry>,
+    /// `+`/`-` lines of the block's change (empty when nothing changes).
+    pub diff: Vec<String>,
+    #[serde(skip)]
+    original: String,
+    #[serde(skip)]
+    new_text: String,
+}
+
+impl Plan {
+    pub fn changes(&self) -> bool {
+        self.original != self.new_text
+    }
+
+    /// The block as a user would add it by hand.
+    pub fn block(&self) -> String {
+        HostsText::parse(&self.new_text).block
+    }
+}
+
+/// Plan setting the block to `desired` (an empty list removes the block).
+pub fn plan(path: &Path, desired: Vec<HostEntry>) -> Result<Plan> {
+    let original = match fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(HostsError::Read { path: path.to_owned(), source }),
+    };
+    let doc = HostsText::parse(&original);
+    let current = doc.entries();
+    let new_text = doc.with_entries(&desired);
+    let line = |e: &HostEntry| format!("{} {}", e.address, e.names.join(" "));
+    let mut diff: Vec<String> = current.iter().filter(|e| !desired.contains(e)).map(|e| format!("- {}", line(e))).collect();
+    diff.extend(desired.iter().filter(|e| !current.contains(e)).map(|e| format!("+ {}", line(e))));
+    Ok(Plan { path: path.to_owned(), current, desired, diff, original, new_text })
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "camelCase")]
+pub enum WriteOutcome {
+    Unchanged,
+    Written { backup: PathBuf },
+}
+
+/// Where the previous version is kept.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".slipway-backup");
+    PathBuf::from(p)
+}
+
+fn digest(text: &str) -> String {
+    sha1_smol::Sha1::from(text.as_bytes()).digest().to_string()
+}
+
+impl Plan {
+    /// Fingerprint of the content this plan was computed from (for the elevated writer).
+    pub fn expected(&self) -> String {
+        digest(&self.original)
+    }
+
+    pub fn new_text(&self) -> &str {
+        &self.new_text
+    }
+}
+
+/// Write the plan. Permission problems come back as [`HostsError::NotWritable`] so the caller
+/// can elevate ([`elevate::write_elevated`]) or show the block to add by hand.
+pub fn write(plan: &Plan) -> Result<WriteOutcome> {
+    if !plan.changes() {
+        return Ok(WriteOutcome::Unchanged);
+    }
+    write_checked(&plan.path, &plan.new_text, &plan.expected()).map_err(|e| match e {
+        HostsError::Write { path, source } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            HostsError::NotWritable { path, source, block: plan.block() }
+        }
+        other => other,
+    })
+}
+
+/// Replace `path` with `content` if it still has the fingerprint `expected`; keep a backup and
+/// the file's mode and owner. Also what the elevated `slipway hosts write-file` runs.
+pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<WriteOutcome> {
+    let werr = |source| HostsError::Write { path: path.to_owned(), source };
+    let current = match fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(HostsError::Read { path: path.to_owned(), source }),
+    };
+    if digest(&current) != expected {
+        return Err(HostsError::Changed { path: path.to_owned() });
+    }
+    if current == content {
+        return Ok(WriteOutcome::Unchanged);
+    }
+    let meta = fs::metadata(path).ok();
+    let backup = backup_path(path);
+    if meta.is_some() {
+        fs::write(&backup, &current).map_err(werr)?;
+        if let Some(m) = &meta {
+            copy_ownership(m, &backup);
+        }
+    }
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let replaced = (|| -> std::io::Result<()> {
+        let mut tmp = tempfile::Builder::new().prefix(".slipway-hosts").tempfile_in(dir)?;
+        tmp.write_all(content.as_bytes())?;
+        tmp.as_file().sync_all()?;
+        if let Some(m) = &meta {
+            fs::set_permissions(tmp.path(), m.permissions())?;
+            copy_ownership(m, tmp.path());
+        }
+        // Last look before the swap: refuse if someone wrote meanwhile.
+        let now = fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        if digest(&now) != expected {
+            return Err(std::io::Error::other("changed"));
+        }
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    })();
+    match replaced {
+        Ok(()) => {}
+        Err(e) if e.to_string() == "changed" => return Err(HostsError::Changed { path: path.to_owned() }),
+        // A bind-mounted or locked file cannot be replaced: write it in place instead.
+        Err(e) if matches!(e.raw_os_error(), Some(16 | 18)) || e.kind() == std::io::ErrorKind::ResourceBusy => {
+            fs::write(path, content).map_err(werr)?;
+        }
+        Err(e) => return Err(werr(e)),
+    }
+    Ok(WriteOutcome::Written { backup })
+}
+
+#[cfg(unix)]
+fn copy_ownership(meta: &fs::Metadata, path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    // Only root can give a file away; for anyone else the owner is already right.
+    let _ = std::os::unix::fs::chown(path, Some(meta.uid()), Some(meta.gid()));
+}
+
+#[cfg(not(unix))]
+fn copy_ownership(_: &fs::Metadata, _: &Path) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        let mut n = platform_hosts("local");
+        n.push("shop.local".into());
+        n
+    }
+
+    #[test]
+    fn apply_twice_changes_nothing_and_the_backup_restores_the_original() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("hosts");
+        let original = "127.0.0.1 localhost\n# keep me\n";
+        fs::write(&path, original).expect("seed");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        let p = plan(&path, entries_for(&names(), true)).expect("plan");
+        assert_eq!(p.diff.len(), 2, "{:?}", p.diff);
+        assert!(matches!(write(&p).expect("write"), WriteOutcome::Written { .. }));
+        let written = fs::read_to_string(&path).expect("read");
+        assert!(written.starts_with(original));
+        assert!(written.contains("127.0.0.1 argocd.local backstage.local shop.local"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o644, "mode kept");
+        }
+        let again = plan(&path, entries_for(&names(), true)).expect("plan");
+        assert!(!again.changes() && again.diff.is_empty());
+        assert_eq!(write(&again).expect("write"), WriteOutcome::Unchanged);
+        assert_eq!(fs::read_to_string(backup_path(&path)).expect("backup"), original, "backup holds the original");
+
+        let removed = plan(&path, Vec::new()).expect("plan remove");
+        write(&removed).expect("remove");
+        assert_eq!(fs::read_to_string(&path).expect("read"), original);
+    }
+
+    #[test]
+    fn a_file_changed_after_reading_is_not_overwritten() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("hosts");
+        fs::write(&path, "127.0.0.1 localhost\n").expect("seed");
+        let p = plan(&path, entries_for(&names(), false)).expect("plan");
+        fs::write(&path, "127.0.0.1 localhost\n10.1.1.1 added.by.someone.else\n").expect("concurrent edit");
+        let err = write(&p).expect_err("must refuse");
+        assert!(matches!(err, HostsError::Changed { .. }), "{err}");
+        assert!(fs::read_to_string(&path).expect("read").contains("added.by.someone.else"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_unwritable_file_reports_the_block_to_add() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("hosts");
+        fs::write(&path, "127.0.0.1 localhost\n").expect("seed");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o555)).expect("chmod dir");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).expect("chmod file");
+        let p = plan(&path, entries_for(&names(), false)).expect("plan");
+        let result = write(&p);
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("restore");
+        if rustix::process::geteuid().is_root() {
+            // Root ignores permission bits; the write simply succeeds.
+            assert!(result.is_ok());
+            return;
+        }
+        let err = result.expect_err("read-only");
+        assert!(matches!(err, HostsError::NotWritable { .. }), "{err}");
+        assert!(err.to_string().contains("# BEGIN slipway") && err.to_string().contains("argocd.local"), "{err}");
+    }
+
+    #[test]
+    fn entries_are_sorted_deduplicated_and_ipv6_optional() {
+        let e = entries_for(&["b.local".into(), "A.local".into(), "b.local".into()], true);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].names, ["a.local", "b.local"]);
+        assert_eq!(e[1].address, "::1");
+        assert!(entries_for(&[], true).is_empty());
+        assert_eq!(platform_hosts(".dev.test"), ["argocd.dev.test", "backstage.dev.test"]);
+    }
+}

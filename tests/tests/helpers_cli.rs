@@ -1,0 +1,115 @@
+//! The `slipway hosts` and `slipway forward` commands, run as a user would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use slipway_e2e::kube_sim::KubeSim;
+use slipway_e2e::slipway_bin;
+
+const ORIGINAL: &str = "127.0.0.1\tlocalhost\r\n::1 ip6-localhost ip6-loopback\r\n# a comment\r\n10.0.0.5 db.internal db";
+
+fn slipway(args: &[&str], kubeconfig: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(slipway_bin()).args(args).env("KUBECONFIG", kubeconfig).output().expect("run slipway");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, ORIGINAL).expect("seed");
+    let file = hosts.to_str().expect("utf-8");
+    let no_cluster = dir.path().join("absent-kubeconfig");
+
+    // No cluster: the platform hosts are written and the skip is said.
+    let (ok, stdout, stderr) = slipway(&["hosts", "apply", "--hosts-file", file, "--name", "nothing-here"], &no_cluster);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stderr.contains("Ingress hosts were skipped"), "{stderr}");
+    let written = std::fs::read_to_string(&hosts).expect("read");
+    assert!(written.starts_with(&format!("{ORIGINAL}\r\n# BEGIN slipway\r\n")), "outside bytes kept, CRLF followed: {written:?}");
+    assert!(written.contains("127.0.0.1 argocd.local backstage.local\r\n"), "{written:?}");
+    let (ok, stdout, _) = slipway(&["hosts", "apply", "--hosts-file", file, "--name", "nothing-here"], &no_cluster);
+    assert!(ok && stdout.contains("up to date"), "apply twice = no change: {stdout}");
+
+    // With a cluster: its Ingress hosts join; dry-run shows the diff and writes nothing.
+    let sim = KubeSim::start().await.expect("sim");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: shop, namespace: default}\nspec:\n  rules: [{host: shop.local}]\n";
+    let mut apply = Command::new(slipway_e2e::tools_dir().join("kubectl"))
+        .args(["--kubeconfig", kubeconfig.to_str().expect("utf-8"), "apply", "--server-side", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("kubectl");
+    apply.stdin.take().expect("stdin").write_all(ingress.as_bytes()).expect("write");
+    assert!(apply.wait().expect("kubectl").success());
+    let (ok, stdout, _) = slipway(&["hosts", "apply", "--dry-run", "--hosts-file", file, "--context", "kube-sim"], &kubeconfig);
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("- 127.0.0.1 argocd.local backstage.local") && stdout.contains("+ 127.0.0.1 argocd.local backstage.local shop.local"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&hosts).expect("read"), written, "dry run wrote nothing");
+    let (ok, stdout, _) = slipway(&["hosts", "show", "--hosts-file", file, "--context", "kube-sim"], &kubeconfig);
+    assert!(ok && stdout.contains("current: 127.0.0.1 argocd.local backstage.local") && stdout.contains("shop.local"), "{stdout}");
+    let (ok, _, stderr) = slipway(&["hosts", "apply", "--hosts-file", file, "--context", "kube-sim"], &kubeconfig);
+    assert!(ok, "{stderr}");
+    assert!(std::fs::read_to_string(&hosts).expect("read").contains("backstage.local shop.local"));
+
+    // Remove: exactly the original bytes again; the backup holds the previous version.
+    let (ok, stdout, stderr) = slipway(&["hosts", "remove", "--hosts-file", file], &no_cluster);
+    assert!(ok, "{stdout}{stderr}");
+    assert_eq!(std::fs::read_to_string(&hosts).expect("read"), ORIGINAL);
+    let backup = std::fs::read_to_string(dir.path().join("hosts.slipway-backup")).expect("backup");
+    assert!(backup.contains("shop.local"), "backup is the file before the last write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_runs_in_the_foreground_and_carries_bytes() {
+    let sim = KubeSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let echo = std::net::TcpListener::bind("127.0.0.1:0").expect("echo");
+    let echo_addr = echo.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for mut s in echo.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let client = sim.client().await.expect("client");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, "default");
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "echo", "annotations": {"kube-sim.slipway.dev/port-9000": echo_addr.to_string()}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})).expect("pod");
+    pods.create(&Default::default(), &pod).await.expect("pod");
+    pods.patch_status("echo", &Default::default(), &kube::api::Patch::Merge(serde_json::json!({"status": {"phase": "Running"}}))).await.expect("status");
+
+    let mut child = Command::new(slipway_bin())
+        .args(["forward", "--context", "kube-sim", "pod/echo", ":9000"])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipway forward");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
+    assert!(line.starts_with("Forwarding from 127.0.0.1:") && line.contains("-> default/pod/echo:9000"), "{line}");
+    let local: std::net::SocketAddr = line.split_whitespace().nth(2).expect("address").parse().expect("socket address");
+    let mut s = std::net::TcpStream::connect(local).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(b"hello through slipway").expect("write");
+    let mut back = [0u8; 21];
+    s.read_exact(&mut back).expect("read");
+    assert_eq!(&back, b"hello through slipway");
+    child.kill().expect("stop");
+    let _ = child.wait();
+
+    // Bad specs are refused before anything starts, with the fix.
+    let (ok, _, stderr) = slipway(&["forward", "--context", "kube-sim", "80", "svc/x"], &kubeconfig);
+    assert!(!ok && stderr.contains("start with pod/NAME"), "{stderr}");
+}
