@@ -6,29 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::json;
 use slipway_e2e::kube_sim::KubeSim;
+use slipway_e2e::{echo_server, forwarding_pod};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const BYTES: usize = 64 * 1024 * 1024;
 const CONNECTS: u32 = 20;
-
-async fn echo_server() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let _ = s.set_nodelay(true);
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
 
 /// Send BYTES and read them back concurrently; MB/s of payload.
 async fn throughput<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> f64 {
@@ -66,10 +49,7 @@ async fn main() {
     let echo = echo_server().await;
     let sim = KubeSim::start().await.expect("kube-sim");
     let client = sim.client().await.expect("client");
-    let pods: Api<Pod> = Api::namespaced(client, "default");
-    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "echo", "annotations": {"kube-sim.slipway.dev/port-8080": echo.to_string()}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})).expect("pod");
-    pods.create(&PostParams::default(), &pod).await.expect("pod");
-    pods.patch_status("echo", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Running"}}))).await.expect("status");
+    let pods = forwarding_pod(&client, "echo", 8080, echo).await;
 
     let mut direct = tokio::net::TcpStream::connect(echo).await.expect("direct");
     direct.set_nodelay(true).expect("nodelay");

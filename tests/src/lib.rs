@@ -215,6 +215,39 @@ impl Drop for TestCluster {
     }
 }
 
+/// A TCP echo server on 127.0.0.1 (the stand-in for a pod's port), running until the runtime ends.
+pub async fn echo_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind echo server");
+    let addr = listener.local_addr().expect("echo address");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A bare Running pod in `default` whose `port` kube-sim forwards to `target`.
+pub async fn forwarding_pod(client: &kube::Client, name: &str, port: u16, target: std::net::SocketAddr) -> kube::Api<k8s_openapi::api::core::v1::Pod> {
+    use kube::api::{Patch, PatchParams, PostParams};
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client.clone(), "default");
+    let pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "annotations": {format!("kube-sim.slipway.dev/port-{port}"): target.to_string()}},
+        "spec": {"containers": [{"name": "c", "image": "x"}]}
+    }))
+    .expect("pod");
+    pods.create(&PostParams::default(), &pod).await.expect("create pod");
+    // A bare pod has no controller: mark it running as the kubelet would.
+    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": {"phase": "Running", "podIP": "10.244.0.9"}})))
+        .await
+        .expect("pod status");
+    pods
+}
+
 /// GET `path` from `127.0.0.1:port` with raw HTTP/1.0; returns the body.
 pub fn http_get(port: u16) -> std::io::Result<String> {
     use std::io::{Read, Write};

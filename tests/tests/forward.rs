@@ -9,25 +9,12 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use slipway_core::forward::{self, ForwardState, Forwards};
+use slipway_e2e::echo_server;
 use slipway_e2e::kube_sim::KubeSim;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-
-async fn echo_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
 
 /// A Deployment `name` in `ns` whose pods' port 8080 (named `http`) goes to `target`, behind a
 /// Service with port 80 → targetPort `http`.
@@ -67,14 +54,28 @@ fn svc_spec(ns: &str, name: &str) -> forward::ForwardSpec {
     forward::parse(&tokens, ns).expect("spec").remove(0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_forward_round_trips_bytes_and_is_listed() {
+/// kube-sim with `shop/web` behind an echo server, and one forward to `svc/web` started.
+struct Fixture {
+    sim: KubeSim,
+    client: kube::Client,
+    forwards: Forwards,
+    events: tokio::sync::broadcast::Receiver<forward::ForwardEvent>,
+    id: u64,
+    local: SocketAddr,
+}
+
+async fn shop_forward() -> Fixture {
     let sim = KubeSim::start().await.expect("sim");
     let client = backend(&sim, "shop", "web", echo_server().await).await;
     let forwards = Forwards::default();
-    let mut events = forwards.subscribe();
-    let info = forwards.start(client, svc_spec("shop", "web"), LOCALHOST).await.expect("start");
-    let local = info.listeners[0].0;
+    let events = forwards.subscribe();
+    let info = forwards.start(client.clone(), svc_spec("shop", "web"), LOCALHOST).await.expect("start");
+    Fixture { sim, client, forwards, events, id: info.id, local: info.listeners[0].0 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_forward_round_trips_bytes_and_is_listed() {
+    let Fixture { sim: _sim, forwards, mut events, id, local, .. } = shop_forward().await;
     assert_eq!(local.ip(), LOCALHOST, "bound to loopback");
     assert_ne!(local.port(), 0, "a local port was chosen");
 
@@ -90,7 +91,7 @@ async fn a_service_forward_round_trips_bytes_and_is_listed() {
     }
     assert!(states.iter().any(|s| matches!(s, ForwardState::Ready { .. })), "{states:?}");
 
-    assert!(forwards.stop(info.id));
+    assert!(forwards.stop(id));
     assert!(forwards.list().is_empty());
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(TcpStream::connect(local).await.is_err(), "the listener closed with the forward");
@@ -98,11 +99,7 @@ async fn a_service_forward_round_trips_bytes_and_is_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_forward_survives_its_pod_being_replaced() {
-    let sim = KubeSim::start().await.expect("sim");
-    let client = backend(&sim, "shop", "web", echo_server().await).await;
-    let forwards = Forwards::default();
-    let info = forwards.start(client.clone(), svc_spec("shop", "web"), LOCALHOST).await.expect("start");
-    let local = info.listeners[0].0;
+    let Fixture { sim: _sim, client, forwards, local, .. } = shop_forward().await;
     assert_eq!(tokio::time::timeout(Duration::from_secs(20), echo_once(local, b"warm-up")).await.expect("time").expect("echo"), b"warm-up");
 
     // A client keeps sending over one connection, reconnecting when it breaks.
@@ -141,12 +138,7 @@ async fn the_forward_survives_its_pod_being_replaced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_forward_recovers_from_a_dropped_api_connection() {
-    let sim = KubeSim::start().await.expect("sim");
-    let client = backend(&sim, "shop", "web", echo_server().await).await;
-    let forwards = Forwards::default();
-    let mut events = forwards.subscribe();
-    let info = forwards.start(client, svc_spec("shop", "web"), LOCALHOST).await.expect("start");
-    let local = info.listeners[0].0;
+    let Fixture { sim, mut events, local, .. } = shop_forward().await;
     let mut conn = TcpStream::connect(local).await.expect("connect");
     conn.write_all(b"one").await.expect("send");
     let mut buf = [0u8; 3];

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use slipway_e2e::kube_sim::KubeSim;
-use slipway_e2e::slipway_bin;
+use slipway_e2e::{echo_server, forwarding_pod, slipway_bin};
 
 const ORIGINAL: &str = "127.0.0.1\tlocalhost\r\n::1 ip6-localhost ip6-loopback\r\n# a comment\r\n10.0.0.5 db.internal db";
 
@@ -69,25 +69,8 @@ async fn forward_runs_in_the_foreground_and_carries_bytes() {
     let dir = tempfile::tempdir().expect("tmp");
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let echo = std::net::TcpListener::bind("127.0.0.1:0").expect("echo");
-    let echo_addr = echo.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for mut s in echo.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = s.read(&mut buf) {
-                    if n == 0 || s.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
     let client = sim.client().await.expect("client");
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, "default");
-    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "echo", "annotations": {"kube-sim.slipway.dev/port-9000": echo_addr.to_string()}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})).expect("pod");
-    pods.create(&Default::default(), &pod).await.expect("pod");
-    pods.patch_status("echo", &Default::default(), &kube::api::Patch::Merge(serde_json::json!({"status": {"phase": "Running"}}))).await.expect("status");
+    forwarding_pod(&client, "echo", 9000, echo_server().await).await;
 
     let mut child = Command::new(slipway_bin())
         .args(["forward", "--context", "kube-sim", "pod/echo", ":9000"])

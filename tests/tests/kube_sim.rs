@@ -13,7 +13,7 @@ use kube::discovery::{Discovery, Scope};
 use kube::runtime::{WatchStreamExt, wait::await_condition, watcher};
 use serde_json::{Value, json};
 use slipway_e2e::kube_sim::{HttpFault, KubeSim};
-use slipway_e2e::tools_dir;
+use slipway_e2e::{echo_server, forwarding_pod, tools_dir};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BUNDLE: &str = include_str!("fixtures/bundle.yaml");
@@ -218,35 +218,11 @@ async fn next_event(rx: &mut Events) -> (&'static str, Option<String>) {
     tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("watch event in time").expect("stream open")
 }
 
-async fn echo_server() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    addr
-}
-
-async fn running_pod(sim: &KubeSim, client: &kube::Client, name: &str, target: std::net::SocketAddr) -> Api<Pod> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": name, "annotations": {"kube-sim.slipway.dev/port-8080": target.to_string()}}, "spec": {"containers": [{"name": "c", "image": "x"}]}})).expect("pod");
-    pods.create(&PostParams::default(), &pod).await.expect("create pod");
-    // A bare pod has no controller: mark it running as the kubelet would.
-    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Running", "podIP": "10.244.0.9"}}))).await.expect("status");
-    let _ = sim;
-    pods
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_rs_port_forward_round_trips_bytes() {
     let e = env().await;
     let client = e.sim.client().await.expect("client");
-    let pods = running_pod(&e.sim, &client, "echo", echo_server().await).await;
+    let pods = forwarding_pod(&client, "echo", 8080, echo_server().await).await;
 
     let mut pf = pods.portforward("echo", &[8080]).await.expect("portforward");
     let mut stream = pf.take_stream(8080).expect("stream");
