@@ -96,3 +96,68 @@ async fn forward_runs_in_the_foreground_and_carries_bytes() {
     let (ok, _, stderr) = slipway(&["forward", "--context", "kube-sim", "80", "svc/x"], &kubeconfig);
     assert!(!ok && stderr.contains("start with pod/NAME"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privileged_local_ports_work_where_allowed_and_name_the_fix_where_not() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = KubeSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    std::fs::set_permissions(&kubeconfig, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    forwarding_pod(&sim.client().await.expect("client"), "echo", 9000, echo_server().await).await;
+    // The checkout may sit in a folder only root can enter: run a copy the other user can reach.
+    let bin = dir.path().join("slipway");
+    std::fs::copy(slipway_bin(), &bin).expect("copy slipway");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let forward_80 = |as_nobody: bool| {
+        let mut cmd = if as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+            c
+        } else {
+            Command::new(slipway_bin())
+        };
+        cmd.args(["forward", "--context", "kube-sim", "pod/echo", "80:9000"])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("spawn slipway forward")
+    };
+    let first_line = |child: &mut std::process::Child| {
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+        line
+    };
+    let unprivileged_start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(1024);
+
+    // An ordinary user: refused with the fix, unless the OS allows it.
+    let mut child = forward_80(true);
+    if unprivileged_start > 80 {
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains("port 80") && stderr.contains("privileged") && stderr.contains("8080:80") && stderr.contains("ip_unprivileged_port_start"), "{stderr}");
+    } else {
+        assert!(first_line(&mut child).starts_with("Forwarding from 127.0.0.1:80 "));
+        child.kill().expect("stop");
+        let _ = child.wait();
+    }
+
+    // Root (this test's user in CI) may bind it, as the seed's `port-forward svc/backstage 80:80` does.
+    if rustix::process::geteuid().is_root() && std::net::TcpListener::bind("127.0.0.1:80").is_ok() {
+        let mut child = forward_80(false);
+        let line = first_line(&mut child);
+        assert!(line.starts_with("Forwarding from 127.0.0.1:80 "), "{line}");
+        let mut s = std::net::TcpStream::connect("127.0.0.1:80").expect("connect :80");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        s.write_all(b"port80").expect("write");
+        let mut back = [0u8; 6];
+        s.read_exact(&mut back).expect("read");
+        assert_eq!(&back, b"port80");
+        child.kill().expect("stop");
+        let _ = child.wait();
+    }
+}
