@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod cluster;
 pub mod forward;
+pub mod helm;
 pub mod hosts;
 pub mod k8s;
 pub mod platform;

@@ -1,5 +1,8 @@
-//! The Kubernetes API through kube-rs: connecting to a kubeconfig context, and the reads the
-//! helpers need.
+//! The Kubernetes API through kube-rs: connecting to a kubeconfig context, server-side apply of
+//! bundles, named waits, and the reads the helpers need.
+
+pub mod apply;
+pub mod wait;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +19,10 @@ pub enum K8sError {
     Timeout(String),
     #[error("the Kubernetes API refused the request: {0}")]
     Api(#[from] kube::Error),
+    #[error("invalid manifest: {0}")]
+    Manifest(String),
+    #[error("{what} did not happen within {secs} s ({state})")]
+    NotReady { what: String, secs: u64, state: String },
 }
 
 /// Which cluster to talk to: a kubeconfig file (default: kubectl's rules) and a context.
