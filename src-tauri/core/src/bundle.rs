@@ -14,3 +14,142 @@ pub fn text(path: &str) -> Option<String> {
 
 /// Path of the cluster definition inside the bundle.
 pub const CLUSTER_CONFIG: &str = "cluster/kind-config.yaml";
+
+/// Every YAML document of every bundle file, with its path.
+pub fn documents() -> Result<Vec<(String, serde_json::Value)>, String> {
+    let mut docs = Vec::new();
+    for path in Bundle::iter() {
+        if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+            continue;
+        }
+        let text = text(&path).ok_or_else(|| format!("{path} is not UTF-8"))?;
+        let parsed: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).map_err(|e| format!("{path}: {e}"))?;
+        docs.extend(parsed.into_iter().filter(|d| !d.is_null()).map(|d| (path.to_string(), d)));
+    }
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn doc(path: &str) -> Value {
+        let docs = documents().expect("bundle parses");
+        docs.into_iter().find(|(p, _)| p == path).map(|(_, d)| d).unwrap_or_else(|| panic!("{path} missing"))
+    }
+
+    fn kinds(path: &str) -> Vec<Value> {
+        documents().expect("bundle parses").into_iter().filter(|(p, _)| p == path).map(|(_, d)| d).collect()
+    }
+
+    /// Anywhere in `v`: a toleration list that tolerates the control-plane taint.
+    fn tolerates_control_plane(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => m.iter().any(|(k, v)| {
+                (k == "tolerations" && v.as_array().is_some_and(|t| t.iter().any(|t| t["key"] == "node-role.kubernetes.io/control-plane" && t["effect"] == "NoSchedule")))
+                    || tolerates_control_plane(v)
+            }),
+            Value::Array(a) => a.iter().any(tolerates_control_plane),
+            _ => false,
+        }
+    }
+
+    /// Anywhere in `v`: a nodeSelector for the platform node.
+    fn selects_platform_node(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => m.iter().any(|(k, v)| (k == "nodeSelector" && v["slipway.dev/pool"] == "platform") || selects_platform_node(v)),
+            Value::Array(a) => a.iter().any(selects_platform_node),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn every_yaml_document_parses() {
+        let docs = documents().expect("bundle parses");
+        assert!(docs.len() >= 15, "{} documents", docs.len());
+    }
+
+    #[test]
+    fn components_are_pinned_and_their_pods_run_on_the_platform_node() {
+        let components: Vec<String> = Bundle::iter().filter(|p| p.starts_with("platform/components/")).map(|p| p.to_string()).collect();
+        let names: Vec<String> = components.iter().map(|p| doc(p)["name"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(names.len(), 4);
+        for expected in ["argo-cd", "traefik", "sealed-secrets", "backstage"] {
+            assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        }
+        for path in &components {
+            let c = doc(path);
+            let name = c["name"].as_str().unwrap_or_default();
+            let version = c["chart"]["version"].as_str().unwrap_or_default();
+            let parts: Vec<&str> = version.split('.').collect();
+            assert!(parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()), "{name}: chart version {version:?} must be pinned exactly");
+            assert!(c["chart"]["repo"].as_str().is_some_and(|r| r.starts_with("https://") || r.starts_with("oci://")), "{name}: repo");
+            assert!(c["namespace"].is_string() && c["release"].is_string(), "{name}: namespace and release");
+            let values = doc(&format!("platform/values/{name}.yaml"));
+            assert!(tolerates_control_plane(&values), "{name}: platform pods must tolerate the control-plane taint");
+            let on_platform = selects_platform_node(&values);
+            assert!(on_platform, "{name}: platform pods must select the platform node");
+        }
+    }
+
+    #[test]
+    fn traefik_owns_the_host_ports_on_the_ingress_node_and_is_the_default_class() {
+        let v = doc("platform/values/traefik.yaml");
+        assert_eq!(v["ports"]["web"]["hostPort"], 80);
+        assert_eq!(v["ports"]["websecure"]["hostPort"], 443);
+        assert_eq!(v["nodeSelector"]["ingress-ready"], "true");
+        assert_eq!(v["ingressClass"], serde_json::json!({"enabled": true, "isDefaultClass": true, "name": "traefik"}));
+        assert_eq!(v["service"]["spec"]["type"], "ClusterIP");
+    }
+
+    #[test]
+    fn no_floating_latest_tags() {
+        for path in Bundle::iter() {
+            let text = text(&path).unwrap_or_default();
+            for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+                assert!(!line.contains(":latest") && !line.trim().ends_with("tag: latest") && !line.contains("version: latest"), "{path}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn projects_draw_the_seed_boundaries() {
+        let projects = kinds("bootstrap/projects.yaml");
+        let by_name = |n: &str| projects.iter().find(|p| p["metadata"]["name"] == n).cloned().unwrap_or_else(|| panic!("project {n}"));
+        assert_eq!(by_name("platform")["spec"]["clusterResourceWhitelist"], serde_json::json!([{"group": "*", "kind": "*"}]));
+        let workloads = by_name("workloads");
+        assert_eq!(workloads["spec"]["clusterResourceWhitelist"], serde_json::json!([{"group": "", "kind": "Namespace"}]));
+        assert!(workloads["spec"]["destinations"].as_array().is_some_and(|d| d.iter().all(|d| d["namespace"].as_str().is_some_and(|n| n.starts_with("team-")))));
+        assert_eq!(by_name("bootstrap")["spec"]["destinations"][0]["namespace"], "argocd");
+        assert_eq!(doc("bootstrap/root-app.yaml")["spec"]["project"], "bootstrap");
+        assert_eq!(doc("bootstrap/platform-appset.yaml")["spec"]["template"]["spec"]["project"], "platform");
+    }
+
+    #[test]
+    fn workloads_are_discovered_by_an_anchored_topic_with_a_labelled_token_and_short_requeue() {
+        let appset = doc("bootstrap/workloads-appset.yaml");
+        let scm = &appset["spec"]["generators"][0]["scmProvider"];
+        let filter = scm["filters"][0]["labelMatch"].as_str().unwrap_or_default();
+        assert_eq!(filter, "^idp-managed$");
+        assert!(scm["requeueAfterSeconds"].as_u64().is_some_and(|s| s <= 300), "short requeue");
+        assert!(scm["github"]["tokenRef"]["secretName"].is_string());
+        assert_eq!(appset["spec"]["template"]["spec"]["project"], "workloads");
+        let registry = doc("bootstrap/workloads-registry-appset.yaml");
+        assert_eq!(registry["spec"]["generators"][0]["git"]["files"][0]["path"], "services/*.yaml");
+    }
+
+    #[test]
+    fn default_hosts_and_backstage_config() {
+        assert_eq!(doc("platform/values/argo-cd.yaml")["global"]["domain"], "argocd.local");
+        let overlay = text("ingress/overlays/local/kustomization.yaml").unwrap_or_default();
+        assert!(overlay.contains("value: backstage.local"));
+        let cfg = doc("backstage/app-config.yaml");
+        assert_eq!(cfg["auth"]["providers"]["guest"]["dangerouslyAllowOutsideDevelopment"], true);
+        assert_eq!(cfg["integrations"]["github"][0]["token"], "${GITHUB_TOKEN}", "token from the environment (a Secret), never inline");
+        assert!(cfg["catalog"]["rules"][0]["allow"].as_array().is_some_and(|a| a.contains(&Value::from("Template"))));
+        assert_eq!(cfg["backend"]["auth"]["externalAccess"][0]["type"], "static");
+        assert!(cfg["catalog"]["locations"][0]["target"].as_str().is_some_and(|t| t.ends_with("templates/nodejs-v24/template.yaml")));
+    }
+}

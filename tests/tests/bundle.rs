@@ -1,0 +1,50 @@
+//! The embedded bundle as real tools see it: kustomize renders the ingress overlay, and the
+//! bootstrap objects apply to an API server that serves Argo CD's CRDs.
+
+use std::time::Duration;
+
+use slipway_core::bundle;
+use slipway_core::k8s::apply;
+use slipway_e2e::kube_sim::KubeSim;
+use slipway_e2e::{root, tools_dir};
+
+fn argo_crd(kind: &str, plural: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.argoproj.io}}\nspec:\n  group: argoproj.io\n  scope: Namespaced\n  names: {{plural: {plural}, singular: {}, kind: {kind}}}\n  versions: [{{name: v1alpha1, served: true, storage: true, subresources: {{status: {{}}}}, schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}]\n",
+        kind.to_lowercase()
+    )
+}
+
+#[test]
+fn real_kubectl_kustomize_renders_the_ingress_overlay_with_the_local_host() {
+    let out = std::process::Command::new(tools_dir().join("kubectl"))
+        .args(["kustomize"])
+        .arg(root().join("embedded-manifests/ingress/overlays/local"))
+        .output()
+        .expect("kubectl kustomize");
+    let rendered = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(rendered.contains("host: backstage.local") && rendered.contains("ingressClassName: traefik"), "{rendered}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_objects_apply_to_an_api_server() {
+    let sim = KubeSim::start().await.expect("sim");
+    let client = sim.client().await.expect("client");
+    let crds = [("AppProject", "appprojects"), ("ApplicationSet", "applicationsets"), ("Application", "applications")]
+        .iter()
+        .map(|(k, p)| argo_crd(k, p))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let setup = format!("{crds}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n");
+    apply::apply(&client, &apply::parse(&setup).expect("crds"), "test", "default", Duration::from_secs(10)).await.expect("argo CRDs");
+    for file in ["bootstrap/projects.yaml", "bootstrap/platform-appset.yaml", "bootstrap/workloads-appset.yaml", "bootstrap/root-app.yaml"] {
+        let objects = apply::parse(&bundle::text(file).expect("embedded")).expect(file);
+        let report = apply::apply(&client, &objects, "slipway", "argocd", Duration::from_secs(10)).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(report.changed.len(), objects.len(), "{file}");
+    }
+    for project in ["bootstrap", "platform", "workloads"] {
+        assert!(sim.object("argoproj.io", "appprojects", "argocd", project).is_some(), "{project}");
+    }
+    assert!(sim.object("argoproj.io", "applicationsets", "argocd", "workloads").is_some());
+}
