@@ -387,3 +387,49 @@ apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec
     let first = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("replayed").expect("event").expect("ok");
     assert!(matches!(first, kube::api::WatchEvent::Added(ref c) if c.metadata.name.as_deref() == Some("later")), "{first:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_generator_application_sets_make_applications_like_argo_cd() {
+    let e = env().await;
+    let crd = |kind: &str, plural: &str| format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.argoproj.io}}\nspec:\n  group: argoproj.io\n  scope: Namespaced\n  names: {{plural: {plural}, singular: {}, kind: {kind}}}\n  versions: [{{name: v1alpha1, served: true, storage: true, subresources: {{status: {{}}}}, schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}]\n", kind.to_lowercase());
+    let setup = format!("{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n", crd("ApplicationSet", "applicationsets"), crd("Application", "applications"));
+    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&setup)).await, "CRDs");
+    expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io", "--timeout=10s"]).await, "established");
+    e.sim.faults(|f| {
+        f.degraded.insert("backstage".into());
+    });
+    let set = |elements: &str| format!("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: platform, namespace: argocd}}\nspec:\n  goTemplate: true\n  generators:\n  - list:\n      elements: {elements}\n  template:\n    metadata: {{name: '{{{{ .name }}}}'}}\n    spec:\n      project: platform\n      source: {{repoURL: '{{{{ .chart.repo }}}}', chart: '{{{{ .name }}}}', targetRevision: '{{{{ .chart.version }}}}'}}\n      destination: {{server: https://kubernetes.default.svc, namespace: '{{{{ .name }}}}'}}\n");
+    let two = set("[{name: traefik, chart: {repo: 'https://traefik.github.io/charts', version: 41.3.0}}, {name: backstage, chart: {repo: 'https://backstage.github.io/charts', version: 2.8.2}}]");
+    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&two)).await, "appset");
+    let state = |name: &'static str| {
+        let kc = e.kubeconfig.clone();
+        async move {
+            let out = tool("kubectl", &kc, &["get", "applications.argoproj.io", name, "-n", "argocd", "-o", "json"], None).await;
+            serde_json::from_str::<Value>(&out.stdout).unwrap_or(Value::Null)
+        }
+    };
+    let settled = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let (t, b) = (state("traefik").await, state("backstage").await);
+            if t["status"]["health"]["status"] == "Healthy" && b["status"]["health"]["status"] == "Degraded" {
+                return (t, b);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let (traefik, _) = settled.expect("Applications generated and reconciled");
+    assert_eq!(traefik["spec"]["source"]["targetRevision"], "41.3.0", "element values rendered into the template");
+    assert_eq!(traefik["spec"]["destination"]["namespace"], "traefik");
+    assert_eq!(traefik["status"]["sync"]["status"], "Synced");
+
+    let one = set("[{name: traefik, chart: {repo: 'https://traefik.github.io/charts', version: 41.3.0}}]");
+    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&one)).await, "shrink appset");
+    let pruned = tokio::time::timeout(Duration::from_secs(10), async {
+        while e.sim.object("argoproj.io", "applications", "argocd", "backstage").is_some() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(pruned.is_ok(), "an element's removal deletes its Application");
+}

@@ -164,6 +164,13 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
             }
         }
 
+    if let (Some(sets), Some(apps)) = (types(shared, "argoproj.io", "applicationsets"), types(shared, "argoproj.io", "applications"))
+        && enabled("ApplicationSet") {
+            for set in list(&sets) {
+                generate_applications(shared, &sets, &apps, &set);
+            }
+        }
+
     if let Some(t) = types(shared, "argoproj.io", "applications").filter(|_| enabled("Application")) {
         for app in list(&t) {
             let name = app["metadata"]["name"].as_str().unwrap_or_default().to_owned();
@@ -184,6 +191,80 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
         for ns in list(&t).into_iter().filter(|n| n["status"]["phase"].is_null()) {
             set_status(shared, &t, &ns, json!({"phase": "Active"}));
         }
+    }
+}
+
+/// The list generator as Argo CD's ApplicationSet controller runs it: one Application per
+/// element, `{{ .key }}` / `{{key}}` placeholders filled from the element (nested keys with
+/// dots), owned by the set; Applications for removed elements are deleted. Other generators
+/// need Git or GitHub and are reported as not simulated.
+fn generate_applications(shared: &Shared, sets: &ResourceType, apps: &ResourceType, set: &Value) {
+    let ns = set["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+    let uid = set["metadata"]["uid"].clone();
+    let mut wanted = Vec::new();
+    let mut unsupported = Vec::new();
+    for generator in set["spec"]["generators"].as_array().into_iter().flatten() {
+        match generator.get("list") {
+            Some(list) => wanted.extend(list["elements"].as_array().into_iter().flatten().map(|e| render(&set["spec"]["template"], e))),
+            None => unsupported.extend(generator.as_object().into_iter().flat_map(|g| g.keys().cloned())),
+        }
+    }
+    let names: Vec<String> = wanted.iter().filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned)).collect();
+    for mut app in wanted {
+        let Some(name) = app["metadata"]["name"].as_str().map(str::to_owned) else { continue };
+        app["metadata"]["namespace"] = json!(ns);
+        app["metadata"]["ownerReferences"] = json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "name": set["metadata"]["name"], "uid": uid, "controller": true}]);
+        let existing = shared.state().get(apps, &ns, &name).ok();
+        let unchanged = existing.as_ref().is_some_and(|e| e["spec"] == app["spec"] && e["metadata"]["labels"] == app["metadata"]["labels"]);
+        if !unchanged {
+            if let Some(e) = &existing {
+                app["status"] = e["status"].clone();
+            }
+            shared.state().commit(apps, &ns, &name, Some(app), false);
+        }
+    }
+    let owned: Vec<String> = shared
+        .state()
+        .list(apps, Some(&ns))
+        .into_iter()
+        .filter(|a| a["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.iter().any(|r| r["uid"] == uid)))
+        .filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned))
+        .collect();
+    for stale in owned.iter().filter(|n| !names.contains(n)) {
+        let _ = shared.state().delete(apps, &ns, stale, false);
+    }
+    let condition = if unsupported.is_empty() {
+        condition("ResourcesUpToDate", true, "ApplicationSetUpToDate")
+    } else {
+        json!({"type": "ErrorOccurred", "status": "True", "reason": "GeneratorNotSimulated", "message": format!("kube-sim simulates only the list generator, not {unsupported:?}")})
+    };
+    set_status(shared, sets, set, json!({"conditions": [condition]}));
+}
+
+/// Fill `{{ .a.b }}`, `{{.a}}` and `{{a}}` placeholders in every string of `template`.
+fn render(template: &Value, element: &Value) -> Value {
+    fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out)),
+            Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+            other => out.push((prefix.to_owned(), other.to_string())),
+        }
+    }
+    let mut params = Vec::new();
+    flatten("", element, &mut params);
+    match template {
+        Value::String(s) => {
+            let mut out = s.clone();
+            for (k, v) in &params {
+                for pattern in [format!("{{{{ .{k} }}}}"), format!("{{{{.{k}}}}}"), format!("{{{{{k}}}}}"), format!("{{{{ {k} }}}}")] {
+                    out = out.replace(&pattern, v);
+                }
+            }
+            Value::String(out)
+        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), render(v, element))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|v| render(v, element)).collect()),
+        other => other.clone(),
     }
 }
 

@@ -5,7 +5,9 @@
 //! applied config is merged into the live object), merge, strategic-merge and JSON patches;
 //! list and watch with resume and bookmarks; `status` subresources; namespace and owner
 //! cascade on delete; WebSocket port-forward (the channel protocol kube-rs speaks) to a
-//! per-pod TCP target; simulated controllers with fault injection; HTTP-level faults.
+//! per-pod TCP target; simulated controllers with fault injection (including Argo CD's:
+//! list-generator ApplicationSets make Applications, which become Synced/Healthy or Degraded);
+//! HTTP-level faults.
 //! Its fidelity is checked by running the real kubectl and helm against it (tests/tests/kube_sim.rs).
 
 mod api;
