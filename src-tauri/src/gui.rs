@@ -10,6 +10,14 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<
 }
 
 pub fn run() -> ExitCode {
+    // GTK aborts without a display; say what to do instead.
+    if cfg!(target_os = "linux") && std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        #[allow(clippy::print_stderr, reason = "no window to show the error in")]
+        {
+            eprintln!("error: no graphical display (DISPLAY/WAYLAND_DISPLAY unset), so the desktop window cannot open. Use the CLI: `slipway --help`");
+        }
+        return ExitCode::FAILURE;
+    }
     match builder(tauri::Builder::default()).run(tauri::generate_context!()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -216,3 +216,11 @@ fn invalid_names_are_refused_with_the_rule() {
     assert!(!out.status.success());
     assert!(stderr.contains("invalid cluster name") && stderr.contains("^[a-z0-9.-]+$"), "{stderr}");
 }
+
+#[test]
+fn without_a_display_the_gui_says_to_use_the_cli() {
+    let out = std::process::Command::new(slipway_e2e::slipway_bin()).env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no graphical display") && stderr.contains("slipway --help"), "{stderr}");
+}
