@@ -48,3 +48,32 @@ async fn the_bootstrap_objects_apply_to_an_api_server() {
     }
     assert!(sim.object("argoproj.io", "applicationsets", "argocd", "workloads").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_mode_platform_applications_are_generated_with_their_pins_and_values() {
+    let sim = KubeSim::start().await.expect("sim");
+    let client = sim.client().await.expect("client");
+    let crds = [("ApplicationSet", "applicationsets"), ("Application", "applications")].iter().map(|(k, p)| argo_crd(k, p)).collect::<Vec<_>>().join("---\n");
+    let setup = format!("{crds}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n");
+    apply::apply(&client, &apply::parse(&setup).expect("crds"), "test", "default", Duration::from_secs(10)).await.expect("argo CRDs");
+    let set = slipway_core::platform::gitops::local_platform_appset("local").expect("local appset");
+    let objects = apply::parse(&serde_json::to_string(&set).expect("json")).expect("parse");
+    apply::apply(&client, &objects, "slipway", "argocd", Duration::from_secs(10)).await.expect("apply appset");
+    let apps = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let found: Vec<serde_json::Value> = ["backstage", "sealed-secrets", "traefik"].iter().filter_map(|n| sim.object("argoproj.io", "applications", "argocd", n)).collect();
+            if found.len() == 3 && found.iter().all(|a| a["status"]["health"]["status"] == "Healthy") {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("three Applications, Synced and Healthy");
+    let traefik = &apps[2];
+    assert_eq!(traefik["spec"]["source"]["chart"], "traefik");
+    assert_eq!(traefik["spec"]["source"]["targetRevision"], "41.3.0");
+    assert_eq!(traefik["spec"]["destination"]["namespace"], "traefik");
+    let values: serde_json::Value = serde_saphyr::from_str(traefik["spec"]["source"]["helm"]["values"].as_str().expect("values")).expect("YAML");
+    assert_eq!(values["ports"]["web"]["hostPort"], 80);
+}

@@ -4,6 +4,8 @@
 //! Every step checks before it writes, so a re-run resumes where a failed run stopped and a
 //! healthy platform is left untouched.
 
+pub mod gitops;
+
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;

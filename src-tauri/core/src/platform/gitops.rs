@@ -1,0 +1,102 @@
+//! The GitOps side of the platform, from the embedded bundle: Argo CD's helm release, and for a
+//! platform without a GitHub connection ("local mode") the platform ApplicationSet rewritten to a
+//! list generator with the values inline, since Argo CD has no repository to read them from.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::bundle::{self, BundleError};
+use crate::helm::{Chart, Release};
+
+/// A platform component: a pinned chart and where it runs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Component {
+    pub name: String,
+    pub namespace: String,
+    pub release: String,
+    pub chart: Chart,
+}
+
+/// Traefik, Sealed Secrets and Backstage: the components Argo CD deploys.
+pub fn components() -> Result<Vec<Component>, BundleError> {
+    let mut paths: Vec<String> = bundle::Bundle::iter().filter(|p| p.starts_with("platform/components/") && p.ends_with(".yaml")).map(|p| p.to_string()).collect();
+    paths.sort();
+    paths.iter().map(|p| bundle::yaml(p)).collect()
+}
+
+/// A component's values, with the default `.local` host names moved to `domain`.
+pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
+    let path = format!("platform/values/{component}.yaml");
+    let text = bundle::text(&path).ok_or_else(|| BundleError::Missing(path.clone()))?;
+    let domain = domain.trim_start_matches('.');
+    let text = text.replace("argocd.local", &format!("argocd.{domain}")).replace("backstage.local", &format!("backstage.{domain}"));
+    serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid { path, reason: e.to_string() })
+}
+
+/// Argo CD, installed by helm before anything else.
+pub fn argo_cd_release(domain: &str) -> Result<Release, BundleError> {
+    let c: Component = bundle::yaml(bundle::ARGO_CD)?;
+    Ok(Release { name: c.release, namespace: c.namespace, values: values(&c.name, domain)?, chart: c.chart })
+}
+
+/// `bootstrap/platform-appset.yaml` for local mode: a list generator, one element per
+/// component carrying its chart pin and its values as YAML, and a single chart source.
+pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
+    const PATH: &str = "bootstrap/platform-appset.yaml";
+    let mut set: Value = bundle::yaml(PATH)?;
+    let mut elements = Vec::new();
+    for c in components()? {
+        let values = serde_saphyr::to_string(&values(&c.name, domain)?).map_err(|e| BundleError::Invalid { path: c.name.clone(), reason: e.to_string() })?;
+        elements.push(json!({"name": c.name, "namespace": c.namespace, "release": c.release, "chart": c.chart_json(), "values": values}));
+    }
+    set["spec"]["generators"] = json!([{"list": {"elements": elements}}]);
+    let spec = set["spec"]["template"]["spec"].as_object_mut().ok_or_else(|| BundleError::Invalid { path: PATH.into(), reason: "no template.spec".into() })?;
+    spec.remove("sources");
+    spec.insert(
+        "source".into(),
+        json!({
+            "repoURL": "{{ .chart.repo }}",
+            "chart": "{{ .chart.name }}",
+            "targetRevision": "{{ .chart.version }}",
+            "helm": {"releaseName": "{{ .release }}", "values": "{{ .values }}"},
+        }),
+    );
+    Ok(set)
+}
+
+impl Component {
+    fn chart_json(&self) -> Value {
+        json!({"repo": self.chart.repo, "name": self.chart.name, "version": self.chart.version})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argo_cd_release_follows_the_domain() {
+        let r = argo_cd_release("dev.test").expect("release");
+        assert_eq!((r.name.as_str(), r.namespace.as_str(), r.chart.name.as_str()), ("argocd", "argocd", "argo-cd"));
+        assert_eq!(r.values["global"]["domain"], "argocd.dev.test");
+        assert_eq!(argo_cd_release("local").expect("release").values["global"]["domain"], "argocd.local");
+    }
+
+    #[test]
+    fn local_mode_lists_every_component_with_inline_values() {
+        let set = local_platform_appset("dev.test").expect("appset");
+        let elements = set["spec"]["generators"][0]["list"]["elements"].as_array().expect("list generator");
+        let names: Vec<&str> = elements.iter().filter_map(|e| e["name"].as_str()).collect();
+        assert_eq!(names, ["backstage", "sealed-secrets", "traefik"]);
+        let backstage = &elements[0];
+        let values: Value = serde_saphyr::from_str(backstage["values"].as_str().expect("values text")).expect("values YAML");
+        assert_eq!(values["backstage"]["appConfig"]["app"]["baseUrl"], "http://backstage.dev.test:8880");
+        assert_eq!(backstage["chart"]["version"], "2.8.2");
+        let spec = &set["spec"]["template"]["spec"];
+        assert!(spec.get("sources").is_none(), "no repository to read values from");
+        assert_eq!(spec["source"]["helm"]["values"], "{{ .values }}");
+        assert_eq!(spec["project"], "platform");
+        let generators = set["spec"]["generators"].as_array().expect("generators");
+        assert!(generators.iter().all(|g| g.as_object().is_some_and(|g| g.keys().all(|k| k == "list"))), "only the list generator");
+    }
+}
