@@ -433,3 +433,48 @@ async fn list_generator_application_sets_make_applications_like_argo_cd() {
     .await;
     assert!(pruned.is_ok(), "an element's removal deletes its Application");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_state_dir_the_binary_restarts_with_its_objects_and_credentials() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let kubeconfig = dir.path().join("kc");
+    let port = slipway_e2e::free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let server = format!("https://127.0.0.1:{port}");
+    let start = |kc: &Path| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_kube-sim"))
+            .args(["--listen", &listen, "--state-dir"])
+            .arg(&state)
+            .args(["--server-url", &server, "--kubeconfig"])
+            .arg(kc)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn kube-sim")
+    };
+    let wait_for = |path: PathBuf| async move {
+        for _ in 0..100 {
+            if path.exists() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} never written", path.display());
+    };
+    let mut first = start(&kubeconfig);
+    wait_for(kubeconfig.clone()).await;
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: default}\ndata: {k: v}\n";
+    let created = tool("kubectl", &kubeconfig, &["apply", "--server-side", "-f", "-", "-o", "jsonpath={.metadata.resourceVersion}"], Some(cm)).await;
+    assert!(created.ok, "{}", created.stderr);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let _ = first.kill().await;
+
+    // Restarted: the old kubeconfig (same CA, token and URL) still works and the object is there.
+    let second_kc = dir.path().join("kc2");
+    let mut second = start(&second_kc);
+    wait_for(second_kc).await;
+    let got = tool("kubectl", &kubeconfig, &["get", "configmap", "keep", "-o", "jsonpath={.data.k} {.metadata.resourceVersion}"], None).await;
+    assert!(got.ok, "{}", got.stderr);
+    assert_eq!(got.stdout, format!("v {}", created.stdout), "same object, same resourceVersion");
+    let _ = second.kill().await;
+}

@@ -1,5 +1,7 @@
-//! `kube-sim --kubeconfig PATH [--listen ADDR] [--name HOST]…`: serve the SIMULATED Kubernetes
-//! API server (test harness only), write a kubeconfig once serving, run until killed.
+//! `kube-sim --kubeconfig PATH [--listen ADDR] [--name HOST]… [--state-dir DIR] [--server-url URL]`:
+//! serve the SIMULATED Kubernetes API server (test harness only), write a kubeconfig once serving
+//! (pointing at `--server-url` when given, e.g. a published port), run until killed. With
+//! `--state-dir` a restart keeps its CA, token and objects.
 #![allow(clippy::print_stderr, reason = "a test tool reporting on its terminal")]
 
 use std::net::SocketAddr;
@@ -11,6 +13,8 @@ async fn main() -> std::process::ExitCode {
     let mut kubeconfig: Option<PathBuf> = None;
     let mut listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut names = Vec::new();
+    let mut state_dir: Option<PathBuf> = None;
+    let mut server_url: Option<String> = None;
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().unwrap_or_else(|| {
             eprintln!("kube-sim: {flag} needs a value");
@@ -26,8 +30,10 @@ async fn main() -> std::process::ExitCode {
                 }
             },
             "--name" => names.push(value("--name")),
+            "--state-dir" => state_dir = Some(PathBuf::from(value("--state-dir"))),
+            "--server-url" => server_url = Some(value("--server-url")),
             "-h" | "--help" => {
-                eprintln!("usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]...\nA SIMULATED Kubernetes API server for tests.");
+                eprintln!("usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]... [--state-dir DIR] [--server-url URL]\nA SIMULATED Kubernetes API server for tests.");
                 return std::process::ExitCode::SUCCESS;
             }
             other => {
@@ -40,18 +46,35 @@ async fn main() -> std::process::ExitCode {
         eprintln!("kube-sim: --kubeconfig PATH is required");
         return std::process::ExitCode::from(2);
     };
-    let sim = match slipway_e2e::kube_sim::KubeSim::start_on(listen, &names).await {
+    let sim = match slipway_e2e::kube_sim::KubeSim::start_with(listen, &names, state_dir.as_deref()).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kube-sim: cannot serve on {listen}: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    if let Err(e) = sim.write_kubeconfig(&kubeconfig) {
+    let written = match &server_url {
+        Some(url) => std::fs::write(&kubeconfig, sim.kubeconfig_for(url)),
+        None => sim.write_kubeconfig(&kubeconfig),
+    };
+    if let Err(e) = written {
         eprintln!("kube-sim: cannot write {}: {e}", kubeconfig.display());
         return std::process::ExitCode::FAILURE;
     }
     eprintln!("kube-sim (simulated API server) serving on {}; kubeconfig {}", sim.server_url(), kubeconfig.display());
-    let _ = tokio::signal::ctrl_c().await;
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kube-sim: cannot watch for SIGTERM: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    // Give the state writer one more turn before exiting.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    drop(sim);
     std::process::ExitCode::SUCCESS
 }

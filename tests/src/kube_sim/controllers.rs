@@ -35,9 +35,20 @@ impl Faults {
 
 const WORKLOADS: &[(&str, &str)] = &[("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets")];
 
-pub async fn run(shared: Arc<Shared>) {
+pub async fn run(shared: Arc<Shared>, snapshot: Option<std::path::PathBuf>) {
     let mut first_seen: HashMap<(String, String, u64), Instant> = HashMap::new();
+    let mut saved_rv = None;
     loop {
+        if let Some(path) = &snapshot {
+            let rv = shared.state().rv;
+            if saved_rv != Some(rv) {
+                let data = serde_json::to_vec(&shared.state().snapshot()).unwrap_or_default();
+                let tmp = path.with_extension("json.tmp");
+                if std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path)).is_ok() {
+                    saved_rv = Some(rv);
+                }
+            }
+        }
         tokio::select! {
             () = shared.changed.notified() => {}
             () = tokio::time::sleep(Duration::from_millis(100)) => {}

@@ -87,7 +87,17 @@ impl KubeSim {
 
     /// Serve on `addr`; the certificate also names `extra_names` (e.g. a node's hostname).
     pub async fn start_on(addr: SocketAddr, extra_names: &[String]) -> std::io::Result<Self> {
-        let certs = tls::Certs::generate(extra_names).map_err(std::io::Error::other)?;
+        Self::start_with(addr, extra_names, None).await
+    }
+
+    /// Like [`start_on`](Self::start_on), keeping certificates, token and objects in
+    /// `state_dir` (as an API server keeps them in etcd), so a restart resumes where it stopped.
+    pub async fn start_with(addr: SocketAddr, extra_names: &[String], state_dir: Option<&Path>) -> std::io::Result<Self> {
+        let certs = match state_dir {
+            Some(dir) => tls::Certs::load_or_generate(dir, extra_names),
+            None => tls::Certs::generate(extra_names),
+        }
+        .map_err(std::io::Error::other)?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (events, _) = broadcast::channel(65_536);
@@ -102,9 +112,14 @@ impl KubeSim {
             drop_generation: watch::channel(0).0,
             forward_targets: Mutex::new(HashMap::new()),
         });
-        api::seed(&shared);
+        let snapshot = state_dir.map(|d| d.join("objects.json"));
+        let restored = snapshot.as_deref().and_then(|p| std::fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        match &restored {
+            Some(saved) => shared.state().restore(saved),
+            None => api::seed(&shared),
+        }
         let server_task = tokio::spawn(api::serve(listener, certs.server_config.clone(), shared.clone()));
-        let controller_task = tokio::spawn(controllers::run(shared.clone()));
+        let controller_task = tokio::spawn(controllers::run(shared.clone(), snapshot));
         Ok(Self { shared, addr, ca_pem: certs.ca_pem, server_task, controller_task })
     }
 

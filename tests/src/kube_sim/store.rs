@@ -120,6 +120,30 @@ fn spec_part(obj: &Value) -> Value {
 }
 
 impl State {
+    /// Everything needed to restart with the same objects and resource versions.
+    pub fn snapshot(&self) -> Value {
+        let objects: Vec<Value> = self
+            .objects
+            .iter()
+            .flat_map(|((group, plural), m)| m.iter().map(move |((ns, name), o)| json!({"group": group, "plural": plural, "namespace": ns, "name": name, "object": o})))
+            .collect();
+        json!({"rv": self.rv, "uidCounter": self.uid_counter, "objects": objects})
+    }
+
+    /// Load a [`snapshot`](Self::snapshot); CRDs in it are served again.
+    pub fn restore(&mut self, snapshot: &Value) {
+        self.rv = snapshot["rv"].as_u64().unwrap_or(0);
+        self.uid_counter = snapshot["uidCounter"].as_u64().unwrap_or(0);
+        for entry in snapshot["objects"].as_array().into_iter().flatten() {
+            let s = |k: &str| entry[k].as_str().unwrap_or_default().to_owned();
+            let object = entry["object"].clone();
+            if s("plural") == "customresourcedefinitions" {
+                self.registry.add_crd(&object);
+            }
+            self.objects.entry((s("group"), s("plural"))).or_default().insert((s("namespace"), s("name")), object);
+        }
+    }
+
     pub fn resource(&self, group: &str, version: &str, plural: &str) -> Result<ResourceType, ApiError> {
         self.registry
             .by_plural(group, version, plural)
