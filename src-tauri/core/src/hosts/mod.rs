@@ -198,30 +198,35 @@ pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<Write
         }
     }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let replaced = (|| -> std::io::Result<()> {
-        let mut tmp = tempfile::Builder::new().prefix(".slipway-hosts").tempfile_in(dir)?;
-        tmp.write_all(content.as_bytes())?;
-        tmp.as_file().sync_all()?;
+    /// Why the swap did not happen.
+    enum Swap {
+        Changed,
+        Io(std::io::Error),
+    }
+    let replaced = (|| -> std::result::Result<(), Swap> {
+        let mut tmp = tempfile::Builder::new().prefix(".slipway-hosts").tempfile_in(dir).map_err(Swap::Io)?;
+        tmp.write_all(content.as_bytes()).map_err(Swap::Io)?;
+        tmp.as_file().sync_all().map_err(Swap::Io)?;
         if let Some(m) = &meta {
-            fs::set_permissions(tmp.path(), m.permissions())?;
+            fs::set_permissions(tmp.path(), m.permissions()).map_err(Swap::Io)?;
             copy_ownership(m, tmp.path());
         }
         // Last look before the swap: refuse if someone wrote meanwhile.
         let now = fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         if digest(&now) != expected {
-            return Err(std::io::Error::other("changed"));
+            return Err(Swap::Changed);
         }
-        tmp.persist(path).map_err(|e| e.error)?;
+        tmp.persist(path).map_err(|e| Swap::Io(e.error))?;
         Ok(())
     })();
     match replaced {
         Ok(()) => {}
-        Err(e) if e.to_string() == "changed" => return Err(HostsError::Changed { path: path.to_owned() }),
+        Err(Swap::Changed) => return Err(HostsError::Changed { path: path.to_owned() }),
         // A bind-mounted or locked file cannot be replaced: write it in place instead.
-        Err(e) if matches!(e.raw_os_error(), Some(16 | 18)) || e.kind() == std::io::ErrorKind::ResourceBusy => {
+        Err(Swap::Io(e)) if matches!(e.raw_os_error(), Some(16 | 18)) || e.kind() == std::io::ErrorKind::ResourceBusy => {
             fs::write(path, content).map_err(werr)?;
         }
-        Err(e) => return Err(werr(e)),
+        Err(Swap::Io(e)) => return Err(werr(e)),
     }
     Ok(WriteOutcome::Written { backup })
 }
