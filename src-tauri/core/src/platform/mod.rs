@@ -5,19 +5,48 @@
 //! healthy platform is left untouched.
 
 pub mod gitops;
+pub mod install;
 
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::bundle::BundleError;
 use crate::cluster::{BOOT_TIMEOUT, Cluster, ClusterError, ClusterSpec, ClusterStatus};
+use crate::helm::HelmError;
+use crate::k8s::K8sError;
 use crate::progress::{ProgressEvent, ProgressSink, StepOutcome, StepReporter};
+
+/// What a step can fail with: the error of the layer it drives.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Kube(#[from] K8sError),
+    #[error(transparent)]
+    Helm(#[from] HelmError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+impl StepError {
+    /// Worth another attempt: a daemon or API server was briefly unavailable.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StepError::Cluster(e) => e.is_transient(),
+            StepError::Kube(K8sError::Api(kube::Error::Api(s))) => s.code >= 500 || s.code == 429,
+            StepError::Kube(K8sError::Api(kube::Error::HyperError(_) | kube::Error::Service(_))) => true,
+            _ => false,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     #[error("step `{step}` failed: {source}")]
-    Step { step: &'static str, source: ClusterError },
+    Step { step: &'static str, source: StepError },
     #[error("step `{step}` did not finish within {secs} s; re-run `slipway up` to resume it")]
     Timeout { step: &'static str, secs: u64 },
     #[error(transparent)]
@@ -69,8 +98,8 @@ pub enum StepId {
 }
 
 /// One step's static description.
-pub struct StepDef {
-    pub id: StepId,
+pub struct StepDef<Id = StepId> {
+    pub id: Id,
     pub key: &'static str,
     pub title: &'static str,
     pub timeout: Duration,
@@ -78,8 +107,18 @@ pub struct StepDef {
     pub retries: u32,
 }
 
-const fn step(id: StepId, key: &'static str, title: &'static str, timeout_secs: u64, retries: u32) -> StepDef {
+const fn step<Id>(id: Id, key: &'static str, title: &'static str, timeout_secs: u64, retries: u32) -> StepDef<Id> {
     StepDef { id, key, title, timeout: Duration::from_secs(timeout_secs), retries }
+}
+
+/// A pipeline: what each of its step ids does. The runner ([`run_steps`]) is shared.
+pub(crate) trait Stage {
+    type Id: Copy;
+    async fn execute(&mut self, id: Self::Id, reporter: StepReporter<'_>) -> Result<StepOutcome, StepError>;
+    /// A step's time limit (a step with its own wait inside may need longer than its default).
+    fn timeout(&self, def: &StepDef<Self::Id>) -> Duration {
+        def.timeout
+    }
 }
 
 /// `slipway up`, as data.
@@ -121,15 +160,11 @@ pub struct StepReport {
 /// Bring the cluster up, resuming whatever a previous run left.
 pub async fn up(spec: ClusterSpec, options: &UpOptions, sink: &dyn ProgressSink) -> Result<UpReport, PlatformError> {
     let started = Instant::now();
-    let mut cluster = Cluster::connect(spec).await?;
-    let mut steps = Vec::new();
-    for def in UP_STEPS {
-        let (outcome, attempts) = run_step(def, sink, &mut cluster, options).await?;
-        steps.push(StepReport { id: def.key, outcome, attempts });
-    }
-    let status = cluster.status().await?;
+    let mut stage = ClusterStage { cluster: Cluster::connect(spec).await?, options };
+    let steps = run_steps(UP_STEPS, sink, &mut stage).await?;
+    let status = stage.cluster.status().await?;
     Ok(UpReport {
-        cluster: cluster.spec().name.clone(),
+        cluster: stage.cluster.spec().name.clone(),
         up_to_date: steps.iter().all(|s| !s.outcome.is_change()),
         steps,
         elapsed_ms: started.elapsed().as_millis(),
@@ -137,41 +172,61 @@ pub async fn up(spec: ClusterSpec, options: &UpOptions, sink: &dyn ProgressSink)
     })
 }
 
-async fn execute(id: StepId, c: &mut Cluster, r: StepReporter<'_>, o: &UpOptions) -> Result<StepOutcome, ClusterError> {
-    match id {
-        StepId::Preflight => c.preflight(r, o.recreate).await,
-        StepId::NodeImage => c.ensure_image(r).await,
-        StepId::Network => c.ensure_network(r).await,
-        StepId::Nodes => c.ensure_nodes(r, o.boot_timeout).await,
-        StepId::KubeadmConfig => c.write_kubeadm_config(r).await,
-        StepId::ControlPlane => c.init_control_plane(r).await,
-        StepId::Cni => c.install_cni(r).await,
-        StepId::Storage => c.install_storage(r).await,
-        StepId::Join => c.join_workers(r).await,
-        StepId::NodeLabels => c.label_nodes(r).await,
-        StepId::NodesReady => c.wait_ready(r, o.ready_timeout).await,
-        StepId::Kubeconfig => c.export_kubeconfig(r).await,
+/// The cluster part of `up`.
+struct ClusterStage<'a> {
+    cluster: Cluster,
+    options: &'a UpOptions,
+}
+
+impl Stage for ClusterStage<'_> {
+    type Id = StepId;
+
+    async fn execute(&mut self, id: StepId, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+        let (c, o) = (&mut self.cluster, self.options);
+        Ok(match id {
+            StepId::Preflight => c.preflight(r, o.recreate).await?,
+            StepId::NodeImage => c.ensure_image(r).await?,
+            StepId::Network => c.ensure_network(r).await?,
+            StepId::Nodes => c.ensure_nodes(r, o.boot_timeout).await?,
+            StepId::KubeadmConfig => c.write_kubeadm_config(r).await?,
+            StepId::ControlPlane => c.init_control_plane(r).await?,
+            StepId::Cni => c.install_cni(r).await?,
+            StepId::Storage => c.install_storage(r).await?,
+            StepId::Join => c.join_workers(r).await?,
+            StepId::NodeLabels => c.label_nodes(r).await?,
+            StepId::NodesReady => c.wait_ready(r, o.ready_timeout).await?,
+            StepId::Kubeconfig => c.export_kubeconfig(r).await?,
+        })
+    }
+
+    fn timeout(&self, def: &StepDef) -> Duration {
+        // Waits with their own limit must fit inside the step's.
+        match def.id {
+            StepId::NodesReady => def.timeout.max(self.options.ready_timeout + Duration::from_secs(30)),
+            StepId::Nodes => def.timeout.max(self.options.boot_timeout * 2),
+            _ => def.timeout,
+        }
     }
 }
 
+/// Run `steps` in order, stopping at the first failure.
+pub(crate) async fn run_steps<S: Stage>(steps: &[StepDef<S::Id>], sink: &dyn ProgressSink, stage: &mut S) -> Result<Vec<StepReport>, PlatformError> {
+    let mut reports = Vec::new();
+    for def in steps {
+        let (outcome, attempts) = run_step(def, sink, stage).await?;
+        reports.push(StepReport { id: def.key, outcome, attempts });
+    }
+    Ok(reports)
+}
+
 /// Run one step with its timeout and retry policy, reporting start and end.
-async fn run_step(
-    def: &StepDef,
-    sink: &dyn ProgressSink,
-    cluster: &mut Cluster,
-    options: &UpOptions,
-) -> Result<(StepOutcome, u32), PlatformError> {
+async fn run_step<S: Stage>(def: &StepDef<S::Id>, sink: &dyn ProgressSink, stage: &mut S) -> Result<(StepOutcome, u32), PlatformError> {
     let reporter = StepReporter { id: def.key, sink };
-    // Waits with their own limit must fit inside the step's.
-    let timeout = match def.id {
-        StepId::NodesReady => def.timeout.max(options.ready_timeout + Duration::from_secs(30)),
-        StepId::Nodes => def.timeout.max(options.boot_timeout * 2),
-        _ => def.timeout,
-    };
+    let timeout = stage.timeout(def);
     let mut attempt = 1;
     loop {
         sink.emit(ProgressEvent::StepStarted { id: def.key, title: def.title, attempt, at: Timestamp::now() });
-        let result = tokio::time::timeout(timeout, execute(def.id, cluster, reporter, options)).await;
+        let result = tokio::time::timeout(timeout, stage.execute(def.id, reporter)).await;
         let error = match result {
             Ok(Ok(outcome)) => {
                 sink.emit(ProgressEvent::StepFinished { id: def.key, outcome: outcome.clone(), attempt, at: Timestamp::now() });
@@ -230,7 +285,7 @@ async fn single_step(
             Ok(outcome)
         }
         Err(source) => {
-            let error = PlatformError::Step { step: id, source };
+            let error = PlatformError::Step { step: id, source: source.into() };
             finish_failed(sink, id, 1, error.to_string());
             Err(error)
         }

@@ -1,0 +1,58 @@
+//! The platform install stage with the real helm 4 against kube-sim: Argo CD (a stand-in chart
+//! with the pinned name and version), the GitOps source in local mode, every platform
+//! Application Synced and Healthy; then a write-free re-run and a failing component.
+
+use std::time::Duration;
+
+use slipway_core::helm::{ChartSource, KubeContext};
+use slipway_core::platform::PlatformError;
+use slipway_core::platform::install::{InstallOptions, install};
+use slipway_core::progress::{Recorder, StepOutcome};
+use slipway_e2e::kube_sim::KubeSim;
+use slipway_e2e::{root, tools_dir};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
+    let sim = KubeSim::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kube = KubeContext { kubeconfig: dir.path().join("kubeconfig"), context: "kube-sim".into() };
+    sim.write_kubeconfig(&kube.kubeconfig).expect("kubeconfig");
+    let options = InstallOptions {
+        domain: "dev.test".into(),
+        charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
+        helm: Some(tools_dir().join("helm")),
+        helm_timeout: Duration::from_secs(120),
+        app_timeout: Duration::from_secs(20),
+    };
+
+    let sink = Recorder::default();
+    let steps = install(&kube, &options, &sink).await.expect("install");
+    let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
+    assert_eq!(ids, ["argocd", "argocd-ready", "gitops-source", "platform-apps"]);
+    assert!(steps[0].outcome.is_change() && steps[2].outcome.is_change(), "{steps:?}");
+    assert_eq!(sim.object("", "configmaps", "argocd", "argocd-cm").expect("chart installed")["data"]["url"], "http://argocd.dev.test", "domain reached Argo CD's values");
+    for app in ["traefik", "sealed-secrets", "backstage"] {
+        let a = sim.object("argoproj.io", "applications", "argocd", app).expect("Application");
+        assert_eq!(a["status"]["health"]["status"], "Healthy", "{app}");
+        assert_eq!(a["spec"]["project"], "platform");
+    }
+    for project in ["bootstrap", "platform", "workloads"] {
+        assert!(sim.object("argoproj.io", "appprojects", "argocd", project).is_some());
+    }
+
+    // Healthy platform: every step up to date, no write reaches the API server.
+    let writes = sim.client_writes();
+    let again = install(&kube, &options, &Recorder::default()).await.expect("re-run");
+    assert!(again.iter().all(|s| matches!(s.outcome, StepOutcome::UpToDate { .. })), "{again:?}");
+    assert_eq!(sim.client_writes(), writes, "zero writes on a healthy platform");
+
+    // A Degraded component stops the run at the step that waits for it, naming it.
+    sim.faults(|f| {
+        f.degraded.insert("backstage".into());
+    });
+    let err = install(&kube, &options, &Recorder::default()).await.expect_err("degraded");
+    assert!(matches!(&err, PlatformError::Step { step: "platform-apps", .. }), "{err}");
+    assert!(err.to_string().contains("backstage") && err.to_string().contains("Degraded"), "{err}");
+    sim.faults(|f| f.degraded.clear());
+    install(&kube, &options, &Recorder::default()).await.expect("resumes once the fault is gone");
+}
