@@ -215,6 +215,15 @@ impl Drop for TestCluster {
     }
 }
 
+/// A namespaced, schemaless CRD `<plural>.<group>` (v1alpha1, with a status subresource), as
+/// test fixtures need them (Argo CD's kinds, mostly).
+pub fn crd_yaml(group: &str, kind: &str, plural: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.{group}}}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{plural: {plural}, singular: {}, kind: {kind}}}\n  versions: [{{name: v1alpha1, served: true, storage: true, subresources: {{status: {{}}}}, schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}]\n",
+        kind.to_lowercase()
+    )
+}
+
 /// A TCP echo server on 127.0.0.1 (the stand-in for a pod's port), running until the runtime ends.
 pub async fn echo_server() -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind echo server");

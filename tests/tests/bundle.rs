@@ -9,10 +9,7 @@ use slipway_e2e::kube_sim::KubeSim;
 use slipway_e2e::{root, tools_dir};
 
 fn argo_crd(kind: &str, plural: &str) -> String {
-    format!(
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.argoproj.io}}\nspec:\n  group: argoproj.io\n  scope: Namespaced\n  names: {{plural: {plural}, singular: {}, kind: {kind}}}\n  versions: [{{name: v1alpha1, served: true, storage: true, subresources: {{status: {{}}}}, schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}]\n",
-        kind.to_lowercase()
-    )
+    slipway_e2e::crd_yaml("argoproj.io", kind, plural)
 }
 
 #[test]

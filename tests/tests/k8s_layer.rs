@@ -6,7 +6,7 @@ use slipway_core::k8s::{K8sError, apply, wait};
 use slipway_e2e::kube_sim::KubeSim;
 
 const BUNDLE: &str = include_str!("fixtures/bundle.yaml");
-const APPS: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: applications.argoproj.io}\nspec:\n  group: argoproj.io\n  scope: Namespaced\n  names: {plural: applications, singular: application, kind: Application}\n  versions: [{name: v1alpha1, served: true, storage: true, subresources: {status: {}}, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: traefik, namespace: argocd}\nspec: {project: platform}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: backstage, namespace: argocd}\nspec: {project: platform}\n";
+const APPS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: traefik, namespace: argocd}\nspec: {project: platform}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: backstage, namespace: argocd}\nspec: {project: platform}\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_with_its_crd_applies_in_one_pass_and_reapplies_without_writes() {
@@ -40,7 +40,8 @@ async fn waits_report_what_state_they_ended_in() {
         f.degraded.insert("backstage".into());
         f.never_ready.insert("demo/web".into());
     });
-    apply::apply(&client, &apply::parse(APPS).expect("parse"), "slipway", "default", Duration::from_secs(10)).await.expect("apply apps");
+    let apps = format!("{}---\n{APPS}", slipway_e2e::crd_yaml("argoproj.io", "Application", "applications"));
+    apply::apply(&client, &apply::parse(&apps).expect("parse"), "slipway", "default", Duration::from_secs(10)).await.expect("apply apps");
     apply::apply(&client, &apply::parse(BUNDLE).expect("parse"), "slipway", "default", Duration::from_secs(10)).await.expect("apply bundle");
 
     wait::application_healthy(&client, "argocd", "traefik", Duration::from_secs(10)).await.expect("traefik healthy");

@@ -328,8 +328,8 @@ apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: ctl}\ns
 apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ctl, labels: {tier: data}}\nspec:\n  selector: {app: db}\n  ports: [{name: pg, port: 5432, targetPort: 5432}]\n---\n\
 apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: m, image: migrate}]}\n";
     expect(apply(objects).await, "apply workloads");
-    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: applications.argoproj.io}\nspec:\n  group: argoproj.io\n  scope: Namespaced\n  names: {plural: applications, singular: application, kind: Application}\n  versions: [{name: v1alpha1, served: true, storage: true, subresources: {status: {}}, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]\n";
-    expect(apply(crd).await, "apply Application CRD");
+    let crd = slipway_e2e::crd_yaml("argoproj.io", "Application", "applications");
+    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&crd)).await, "apply Application CRD");
     expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/applications.argoproj.io", "--timeout=10s"]).await, "CRD established");
     let apps = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: good, namespace: ctl}\nspec: {project: default}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: broken, namespace: ctl}\nspec: {project: default}\n";
     expect(apply(apps).await, "apply Applications");
@@ -391,7 +391,7 @@ apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_generator_application_sets_make_applications_like_argo_cd() {
     let e = env().await;
-    let crd = |kind: &str, plural: &str| format!("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {plural}.argoproj.io}}\nspec:\n  group: argoproj.io\n  scope: Namespaced\n  names: {{plural: {plural}, singular: {}, kind: {kind}}}\n  versions: [{{name: v1alpha1, served: true, storage: true, subresources: {{status: {{}}}}, schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}}}]\n", kind.to_lowercase());
+    let crd = |kind: &str, plural: &str| slipway_e2e::crd_yaml("argoproj.io", kind, plural);
     let setup = format!("{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n", crd("ApplicationSet", "applicationsets"), crd("Application", "applications"));
     expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&setup)).await, "CRDs");
     expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io", "--timeout=10s"]).await, "established");
