@@ -1,6 +1,7 @@
 //! Writing the hosts file with the OS's elevation prompt: only the write runs elevated, as
 //! `slipway hosts write-file` with the new content in a private temp file (argv only, no shell
-//! string on Linux; macOS's prompt takes a shell command, so every argument is quoted).
+//! string on Linux; macOS's and Windows' prompts take a command string, so every argument is
+//! quoted for it).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -32,12 +33,17 @@ pub enum Elevator {
     Sudo(PathBuf),
     /// macOS's administrator prompt through osascript.
     Osascript,
+    /// Windows' UAC prompt through PowerShell's `Start-Process -Verb RunAs`.
+    Uac,
 }
 
 /// Pick the platform's standard elevation for this session.
 pub fn choose(interactive_terminal: bool) -> Option<Elevator> {
     if cfg!(target_os = "macos") {
         return Some(Elevator::Osascript);
+    }
+    if cfg!(windows) {
+        return Some(Elevator::Uac);
     }
     if cfg!(target_os = "linux") {
         let desktop = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
@@ -65,6 +71,13 @@ pub fn command(elevator: &Elevator, helper: &[OsString]) -> Vec<OsString> {
             let quoted: Vec<String> = helper.iter().map(|a| shell_quote(&a.to_string_lossy())).collect();
             let script = format!("do shell script \"{}\" with administrator privileges", quoted.join(" ").replace('\\', "\\\\").replace('"', "\\\""));
             vec!["osascript".into(), "-e".into(), script.into()]
+        }
+        Elevator::Uac => {
+            // PowerShell single-quoted strings: a quote is doubled; each argument is one array item.
+            let ps = |a: &OsString| format!("'{}'", a.to_string_lossy().replace('\'', "''"));
+            let (exe, args) = helper.split_first().map_or((String::new(), Vec::new()), |(e, a)| (ps(e), a.iter().map(ps).collect()));
+            let command = format!("Start-Process -Wait -Verb RunAs -FilePath {exe} -ArgumentList @({})", args.join(","));
+            vec!["powershell".into(), "-NoProfile".into(), "-NonInteractive".into(), "-Command".into(), command.into()]
         }
     }
 }
@@ -112,5 +125,9 @@ mod tests {
         assert!(script.starts_with("do shell script \"'/opt/slipway' 'hosts' 'write-file'"), "{script}");
         assert!(script.contains("ho'\\\\''sts"), "single quote escaped: {script}");
         assert!(script.ends_with("with administrator privileges"));
+        let win = command(&Elevator::Uac, &helper);
+        let ps = win[4].to_string_lossy();
+        assert!(ps.starts_with("Start-Process -Wait -Verb RunAs -FilePath '/opt/slipway' -ArgumentList @('hosts','write-file'"), "{ps}");
+        assert!(ps.contains("ho''sts"), "PowerShell quote doubled: {ps}");
     }
 }
