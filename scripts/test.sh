@@ -10,12 +10,14 @@ bash scripts/setup.sh
 # shellcheck source=scripts/docker-daemon.sh
 source scripts/docker-daemon.sh
 
-SLIPWAY_SIM_IMAGE=$(bash scripts/sim-node-image.sh)
 SLIPWAY_TOOLS=$(bash scripts/fetch-tools.sh)
-export SLIPWAY_SIM_IMAGE SLIPWAY_TOOLS
-echo "test: simulated node image $SLIPWAY_SIM_IMAGE; kubectl and helm in $SLIPWAY_TOOLS" >&2
+export SLIPWAY_TOOLS
 
 cargo build --workspace --locked
+# The simulated node image carries the kube-sim just built and the real kubectl.
+SLIPWAY_SIM_IMAGE=$(KUBECTL="$SLIPWAY_TOOLS/kubectl" bash scripts/sim-node-image.sh)
+export SLIPWAY_SIM_IMAGE
+echo "test: simulated node image $SLIPWAY_SIM_IMAGE; kubectl and helm in $SLIPWAY_TOOLS" >&2
 cargo test --workspace --locked -- --nocapture
 
 # Benchmarks print their figures; they assert nothing about time.

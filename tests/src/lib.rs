@@ -61,7 +61,13 @@ pub fn sim_image() -> String {
                 return image;
             }
             require_docker();
-            let out = Command::new("bash").arg(root().join("scripts/sim-node-image.sh")).output().expect("run sim-node-image.sh");
+            let kube_sim = slipway_bin().with_file_name("kube-sim");
+            let out = Command::new("bash")
+                .arg(root().join("scripts/sim-node-image.sh"))
+                .env("KUBE_SIM", kube_sim)
+                .env("KUBECTL", tools_dir().join("kubectl"))
+                .output()
+                .expect("run sim-node-image.sh");
             assert!(out.status.success(), "sim-node-image.sh failed: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
         })
@@ -185,6 +191,18 @@ impl TestCluster {
 
     pub fn up(&self) -> Run {
         self.up_with(&sim_image(), &[])
+    }
+
+    /// The real kubectl against this cluster's exported context; `-o json` appended.
+    pub fn kubectl_json(&self, args: &[&str]) -> Value {
+        let out = Command::new(tools_dir().join("kubectl"))
+            .args(args)
+            .args(["-o", "json", "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .output()
+            .expect("run kubectl");
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("kubectl printed JSON")
     }
 
     /// Node containers of this cluster (by kind's label), running or not.

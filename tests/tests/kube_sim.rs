@@ -333,7 +333,7 @@ apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec
     expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/applications.argoproj.io", "--timeout=10s"]).await, "CRD established");
     let apps = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: good, namespace: ctl}\nspec: {project: default}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: broken, namespace: ctl}\nspec: {project: default}\n";
     expect(apply(apps).await, "apply Applications");
-    e.sim.set_node("worker-1", false, &[("slipway.dev/pool", "workloads")]);
+    e.sim.set_node("worker-1", &[("slipway.dev/pool", "workloads")]);
 
     let get = |kind: &'static str, name: &'static str| {
         let kc = e.kubeconfig.clone();
@@ -361,7 +361,11 @@ apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec
     let good = get("applications.argoproj.io", "good").await;
     assert_eq!((good["status"]["sync"]["status"].clone(), good["status"]["health"]["status"].clone()), (json!("Synced"), json!("Healthy")));
     let node = e.sim.object("", "nodes", "", "worker-1").expect("node");
-    assert_eq!(node["status"]["conditions"][0]["status"], "False");
+    assert_eq!(node["status"]["conditions"][0]["status"], "False", "no pod network yet: {node}");
+    assert!(node["status"]["conditions"][0]["message"].as_str().is_some_and(|m| m.contains("cni plugin not initialized")), "{node}");
+    // The simulated kubelet turns the node Ready once a pod network (a kube-system DaemonSet) runs.
+    expect(apply("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: cni, namespace: kube-system}\nspec:\n  selector: {matchLabels: {app: cni}}\n  template:\n    metadata: {labels: {app: cni}}\n    spec: {containers: [{name: c, image: cni}]}\n").await, "apply CNI");
+    expect(kubectl(&e, &["wait", "--for=condition=Ready", "node/worker-1", "--timeout=10s"]).await, "node Ready");
 
     // Patch flavours and selectors through kube-rs.
     let svcs: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), "ctl");

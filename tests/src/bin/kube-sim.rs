@@ -1,7 +1,9 @@
-//! `kube-sim --kubeconfig PATH [--listen ADDR] [--name HOST]… [--state-dir DIR] [--server-url URL]`:
-//! serve the SIMULATED Kubernetes API server (test harness only), write a kubeconfig once serving
-//! (pointing at `--server-url` when given, e.g. a published port), run until killed. With
-//! `--state-dir` a restart keeps its CA, token and objects.
+//! `kube-sim --kubeconfig PATH [--listen ADDR] [--name HOST]… [--state-dir DIR] [--server-url URL]
+//! [--ingress-listen ADDR] [--faults JSON]`: serve the SIMULATED Kubernetes API server (test
+//! harness only), write a kubeconfig once serving (pointing at `--server-url` when given, e.g. a
+//! published port), run until killed. With `--state-dir` a restart keeps its CA, token and
+//! objects; `--ingress-listen` also serves the simulated Traefik; `--faults` sets the simulated
+//! controllers' faults (the JSON of `POST /sim/faults`'s `controllers`).
 #![allow(clippy::print_stderr, reason = "a test tool reporting on its terminal")]
 
 use std::net::SocketAddr;
@@ -15,6 +17,8 @@ async fn main() -> std::process::ExitCode {
     let mut names = Vec::new();
     let mut state_dir: Option<PathBuf> = None;
     let mut server_url: Option<String> = None;
+    let mut ingress: Option<SocketAddr> = None;
+    let mut faults: Option<String> = None;
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().unwrap_or_else(|| {
             eprintln!("kube-sim: {flag} needs a value");
@@ -32,8 +36,16 @@ async fn main() -> std::process::ExitCode {
             "--name" => names.push(value("--name")),
             "--state-dir" => state_dir = Some(PathBuf::from(value("--state-dir"))),
             "--server-url" => server_url = Some(value("--server-url")),
+            "--faults" => faults = Some(value("--faults")),
+            "--ingress-listen" => match value("--ingress-listen").parse() {
+                Ok(a) => ingress = Some(a),
+                Err(e) => {
+                    eprintln!("kube-sim: --ingress-listen wants HOST:PORT ({e})");
+                    return std::process::ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
-                eprintln!("usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]... [--state-dir DIR] [--server-url URL]\nA SIMULATED Kubernetes API server for tests.");
+                eprintln!("usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]... [--state-dir DIR] [--server-url URL] [--ingress-listen ADDR] [--faults JSON]\nA SIMULATED Kubernetes API server for tests.");
                 return std::process::ExitCode::SUCCESS;
             }
             other => {
@@ -53,10 +65,31 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let written = match &server_url {
-        Some(url) => std::fs::write(&kubeconfig, sim.kubeconfig_for(url)),
-        None => sim.write_kubeconfig(&kubeconfig),
+    if let Some(json) = &faults {
+        match serde_json::from_str::<slipway_e2e::kube_sim::Faults>(json) {
+            Ok(f) => sim.faults(|current| *current = f),
+            Err(e) => {
+                eprintln!("kube-sim: --faults: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(addr) = ingress {
+        match sim.serve_ingress(addr).await {
+            Ok(a) => eprintln!("kube-sim: simulated Traefik on http://{a}"),
+            Err(e) => {
+                eprintln!("kube-sim: cannot serve the simulated ingress on {addr}: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    // Written whole, then renamed: whoever waits for the file never reads half of it.
+    let text = match &server_url {
+        Some(url) => sim.kubeconfig_for(url),
+        None => sim.kubeconfig(),
     };
+    let partial = kubeconfig.with_extension("partial");
+    let written = std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, &kubeconfig));
     if let Err(e) = written {
         eprintln!("kube-sim: cannot write {}: {e}", kubeconfig.display());
         return std::process::ExitCode::FAILURE;

@@ -99,6 +99,9 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     if !authorized {
         return error_response(&ApiError::new(401, "Unauthorized", "Unauthorized"));
     }
+    if req.uri().path().starts_with("/sim/") {
+        return control(req, &shared).await;
+    }
     if let Some(code) = take_http_fault(&shared, req.method(), req.uri().path()) {
         return error_response(&ApiError::new(code, "InternalError", format!("injected fault (kube-sim): HTTP {code}")));
     }
@@ -153,6 +156,37 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
     match result {
         Ok((code, v)) => json_response(code, &v),
         Err(e) => error_response(&e),
+    }
+}
+
+/// The simulation's own control path, for tests driving a kube-sim they cannot reach in
+/// process (inside a node container): `GET /sim/writes` → `{"clientWrites": N}`;
+/// `POST /sim/faults` with `{"controllers": Faults, "http": [HttpFault]}` replaces all faults.
+/// Both work with `kubectl get --raw` / `kubectl create --raw`.
+async fn control(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Control {
+        #[serde(default)]
+        controllers: super::Faults,
+        #[serde(default)]
+        http: Vec<super::HttpFault>,
+    }
+    match (req.method().clone(), req.uri().path()) {
+        (Method::GET, "/sim/writes") => json_response(200, &json!({"clientWrites": shared.state().client_writes})),
+        (Method::POST, "/sim/faults") => {
+            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            match serde_json::from_slice::<Control>(&body) {
+                Ok(c) => {
+                    *shared.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = c.controllers;
+                    *shared.http_faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = c.http;
+                    shared.changed.notify_one();
+                    json_response(201, &json!({"kind": "Status", "status": "Success"}))
+                }
+                Err(e) => error_response(&ApiError::new(400, "BadRequest", format!("faults: {e}"))),
+            }
+        }
+        _ => error_response(&ApiError::new(404, "NotFound", "kube-sim control paths: GET /sim/writes, POST /sim/faults")),
     }
 }
 

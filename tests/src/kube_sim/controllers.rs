@@ -11,7 +11,9 @@ use super::Shared;
 use super::registry::ResourceType;
 
 /// How the simulated controllers misbehave. Object keys are `namespace/name` (or `*`).
-#[derive(Debug, Default, Clone)]
+/// Also settable over HTTP (`POST /sim/faults`, camelCase JSON) when kube-sim runs in a node.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
     /// Controllers switched off, by kind (`Deployment`, `Application`, `Service` …).
     pub disabled: HashSet<String>,
@@ -25,6 +27,8 @@ pub struct Faults {
     pub degraded: HashSet<String>,
     /// Argo CD Applications that never become `Synced`.
     pub never_synced: HashSet<String>,
+    /// The simulated kubelets never report their node Ready.
+    pub nodes_never_ready: bool,
 }
 
 impl Faults {
@@ -198,6 +202,26 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
         }
     }
 
+    // Simulated kubelet: a node is Ready once a pod network (a DaemonSet in kube-system) exists.
+    if let (Some(nodes), Some(ds)) = (types(shared, "", "nodes"), types(shared, "apps", "daemonsets"))
+        && enabled("Node") {
+        let cni = !shared.state().list(&ds, Some("kube-system")).is_empty();
+        let ready = cni && !faults.nodes_never_ready;
+        let reason = if ready { "KubeletReady" } else { "KubeletNotReady" };
+        for node in list(&nodes) {
+            let mut c = condition("Ready", ready, reason);
+            if !cni {
+                c["message"] = json!("container runtime network not ready: cni plugin not initialized (simulated)");
+            }
+            let mut status = node["status"].clone();
+            if !status.is_object() {
+                status = json!({});
+            }
+            status["conditions"] = json!([c]);
+            set_status(shared, &nodes, &node, status);
+        }
+    }
+
     if let Some(t) = types(shared, "", "namespaces") {
         for ns in list(&t).into_iter().filter(|n| n["status"]["phase"].is_null()) {
             set_status(shared, &t, &ns, json!({"phase": "Active"}));
@@ -330,14 +354,11 @@ fn ensure_pods(shared: &Shared, owner: &Value, replicas: u64, ready: bool) {
     }
 }
 
-pub fn set_node(shared: &Shared, name: &str, ready: bool, labels: &[(&str, &str)]) {
+/// Register a node; the simulated kubelet reports it Ready once a pod network exists.
+pub fn set_node(shared: &Shared, name: &str, labels: &[(&str, &str)]) {
     let Some(t) = types(shared, "", "nodes") else { return };
     let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
-    let node = json!({
-        "metadata": {"name": name, "labels": labels},
-        "spec": {},
-        "status": {"conditions": [condition("Ready", ready, if ready { "KubeletReady" } else { "KubeletNotReady" })]},
-    });
+    let node = json!({"metadata": {"name": name, "labels": labels}, "spec": {}});
     let before = shared.state().rv;
     shared.state().commit(&t, "", name, Some(node), false);
     shared.publish(before);

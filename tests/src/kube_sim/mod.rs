@@ -12,6 +12,7 @@
 
 mod api;
 mod controllers;
+mod ingress;
 mod portforward;
 mod protobuf;
 pub mod registry;
@@ -31,8 +32,10 @@ pub use controllers::Faults;
 use store::{State, WatchEvent};
 
 /// An HTTP fault: requests whose method and path match get `status` instead of an answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpFault {
+    #[serde(default)]
     pub method: Option<String>,
     pub path_contains: String,
     pub status: u16,
@@ -77,6 +80,7 @@ pub struct KubeSim {
     ca_pem: String,
     server_task: tokio::task::JoinHandle<()>,
     controller_task: tokio::task::JoinHandle<()>,
+    extra_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl KubeSim {
@@ -120,7 +124,15 @@ impl KubeSim {
         }
         let server_task = tokio::spawn(api::serve(listener, certs.server_config.clone(), shared.clone()));
         let controller_task = tokio::spawn(controllers::run(shared.clone(), snapshot));
-        Ok(Self { shared, addr, ca_pem: certs.ca_pem, server_task, controller_task })
+        Ok(Self { shared, addr, ca_pem: certs.ca_pem, server_task, controller_task, extra_tasks: Mutex::new(Vec::new()) })
+    }
+
+    /// Serve the SIMULATED Traefik on `addr`: host-routed HTTP from the stored Ingresses.
+    pub async fn serve_ingress(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        self.extra_tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(tokio::spawn(ingress::serve(listener, self.shared.clone())));
+        Ok(local)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -188,9 +200,9 @@ impl KubeSim {
         self.shared.forward_targets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert((namespace.into(), pod.into(), port), target);
     }
 
-    /// Register a node, Ready or not.
-    pub fn set_node(&self, name: &str, ready: bool, labels: &[(&str, &str)]) {
-        controllers::set_node(&self.shared, name, ready, labels);
+    /// Register a node (Ready once a DaemonSet in `kube-system`, the pod network, exists).
+    pub fn set_node(&self, name: &str, labels: &[(&str, &str)]) {
+        controllers::set_node(&self.shared, name, labels);
     }
 }
 
@@ -198,5 +210,8 @@ impl Drop for KubeSim {
     fn drop(&mut self) {
         self.server_task.abort();
         self.controller_task.abort();
+        for t in self.extra_tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
+            t.abort();
+        }
     }
 }

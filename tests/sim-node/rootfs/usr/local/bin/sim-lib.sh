@@ -7,9 +7,12 @@ config_labels() {
        /name: node-labels/ { want = 1; next }
        want && /value:/ { sub(/.*value: */, ""); gsub(/"/, ""); print; exit }' "$1"
 }
-register_node() { # name, comma-separated labels
-  f="$STATE/nodes/$1"
-  : > "$f"
-  echo "$2" | tr ',' '\n' | grep . >> "$f"
+# Register a Node with the API server (as its kubelet would): name, comma-separated labels,
+# kubeconfig. An existing Node is kept.
+register_node() {
+  labels=$(printf '"kubernetes.io/hostname":"%s"' "$1")
+  for kv in $(echo "$2" | tr ',' ' '); do labels=$(printf '%s,"%s":"%s"' "$labels" "${kv%%=*}" "${kv#*=}"); done
+  out=$(printf '{"apiVersion":"v1","kind":"Node","metadata":{"name":"%s","labels":{%s}}}' "$1" "$labels" \
+    | kubectl --kubeconfig "$3" create -f - 2>&1) || case "$out" in *AlreadyExists*) ;; *) echo "$out" >&2; return 1 ;; esac
   event "register $1"
 }
