@@ -21,6 +21,13 @@ pub fn yaml<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, BundleError
     serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid { path: path.to_owned(), reason: e.to_string() })
 }
 
+/// Every YAML document of one bundle file (empty documents skipped).
+pub fn yaml_documents(path: &str) -> Result<Vec<serde_json::Value>, BundleError> {
+    let text = text(path).ok_or_else(|| BundleError::Missing(path.to_owned()))?;
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).map_err(|e| BundleError::Invalid { path: path.to_owned(), reason: e.to_string() })?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
 /// The text of one bundle file, if present.
 pub fn text(path: &str) -> Option<String> {
     Bundle::get(path).and_then(|f| String::from_utf8(f.data.into_owned()).ok())

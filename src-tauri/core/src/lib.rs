@@ -11,3 +11,4 @@ pub mod hosts;
 pub mod k8s;
 pub mod platform;
 pub mod progress;
+pub mod secrets;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use slipway_core::cluster::{ClusterSpec, Overrides};
-use slipway_core::platform::{self, UpOptions, UpReport};
+use slipway_core::helm::ChartSource;
+use slipway_core::platform::{self, PlatformStatus, UpOptions, UpReport};
 
 #[derive(Parser)]
 #[command(name = "slipway", version, about = "A local internal developer platform: Kubernetes, Argo CD, Backstage.")]
@@ -26,14 +27,16 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Create or repair the cluster (resumes a half-done run; does nothing on a healthy one).
+    /// Create or repair the cluster and the platform on it (resumes a half-done run; does nothing on a healthy one).
     Up(UpArgs),
     /// Delete the cluster, its node volumes and its kubeconfig entries.
     Down(ClusterArgs),
     /// Stop the node containers, keeping their state; `slipway up` starts them again.
     Stop(ClusterArgs),
-    /// Show the cluster's nodes, ports and kubeconfig context.
+    /// Show the cluster's nodes, ports and kubeconfig context, and each platform component's state.
     Status(StatusArgs),
+    /// Print Argo CD's initial `admin` password to stdout (sign in at the Argo CD URL `up` printed).
+    ArgocdPassword(ClusterArgs),
     /// Print the cluster's kubeconfig (context kind-<name>) to stdout.
     Kubeconfig(ClusterArgs),
     /// Manage Slipway's block in the hosts file (argocd.local, backstage.local, Ingress hosts).
@@ -89,6 +92,23 @@ pub struct UpArgs {
     /// How long a node may take to boot, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = slipway_core::cluster::BOOT_TIMEOUT.as_secs())]
     boot_timeout: u64,
+    /// Make or repair the cluster only; install no platform on it.
+    #[arg(long)]
+    cluster_only: bool,
+    /// Where charts come from: a local folder (offline use), an `oci://` registry or a Helm
+    /// repository URL holding every chart. Default: each chart's upstream repository.
+    #[arg(long, value_name = "DIR|URL", env = "SLIPWAY_CHARTS")]
+    charts: Option<String>,
+    /// Domain of the platform's host names (`local`: argocd.local, backstage.local).
+    #[arg(long, value_name = "DOMAIN", env = "SLIPWAY_DOMAIN", default_value = "local")]
+    domain: String,
+    /// The helm binary to run (default: `helm` on PATH).
+    #[arg(long, value_name = "PATH", env = "SLIPWAY_HELM")]
+    helm: Option<std::path::PathBuf>,
+    /// How long each platform component (Argo CD, each Application, each route) may take to
+    /// become ready, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 900)]
+    app_timeout: u64,
 }
 
 #[derive(Args)]
@@ -114,6 +134,22 @@ impl ClusterArgs {
 }
 
 impl UpArgs {
+    fn options(&self, spec: &ClusterSpec) -> UpOptions {
+        let mut options = UpOptions::with_platform(spec);
+        options.recreate = self.recreate;
+        options.boot_timeout = Duration::from_secs(self.boot_timeout);
+        options.ready_timeout = Duration::from_secs(self.wait);
+        options.platform = options.platform.filter(|_| !self.cluster_only).map(|mut p| {
+            p.domain.clone_from(&self.domain);
+            p.charts = self.charts.as_deref().map_or(ChartSource::Upstream, ChartSource::parse);
+            p.helm.clone_from(&self.helm);
+            p.app_timeout = Duration::from_secs(self.app_timeout);
+            p.routing_timeout = p.app_timeout.min(p.routing_timeout);
+            p
+        });
+        options
+    }
+
     fn spec(&self) -> anyhow::Result<ClusterSpec> {
         let overrides = Overrides {
             name: self.cluster.name.clone(),
@@ -149,13 +185,10 @@ pub fn run(command: Command, verbose: u8) -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => {
-            let options = UpOptions {
-                recreate: args.recreate,
-                boot_timeout: Duration::from_secs(args.boot_timeout),
-                ready_timeout: Duration::from_secs(args.wait),
-            };
+            let spec = args.spec()?;
+            let options = args.options(&spec);
             let sink = progress::Terminal::new();
-            let report = platform::up(args.spec()?, &options, &sink).await;
+            let report = platform::up(spec, &options, &sink).await;
             sink.finish();
             print_up(&report?);
         }
@@ -179,6 +212,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             }
         }
         Command::Kubeconfig(args) => print!("{}", platform::kubeconfig(args.spec()?).await?),
+        Command::ArgocdPassword(args) => match platform::argocd_password(args.spec()?).await? {
+            Some(password) => println!("{password}"),
+            None => anyhow::bail!("Argo CD has no initial admin password Secret (argocd/argocd-initial-admin-secret): it was deleted after the password was changed, or Argo CD is not installed yet (`slipway up`)"),
+        },
         Command::Hosts(args) => hosts::run(args).await?,
         Command::Forward(args) => forward::run(args).await?,
     }
@@ -198,9 +235,15 @@ fn print_up(report: &UpReport) {
     for address in &report.status.ingress {
         println!("  Ingress         {address}");
     }
+    if let Some(p) = &report.platform {
+        println!("  Argo CD         {}   (user {}; password: slipway argocd-password)", p.argocd_url, p.argocd_user);
+        println!("  Backstage       {}", p.backstage_url);
+        println!("  {} must resolve to the ingress address: `slipway hosts apply` adds them.", p.hosts.join(" and "));
+    }
 }
 
-fn print_status(status: &slipway_core::cluster::ClusterStatus) {
+fn print_status(platform: &PlatformStatus) {
+    let status = &platform.cluster;
     if !status.exists {
         println!("Cluster {:?} does not exist. Run `slipway up` to create it.", status.name);
         return;
@@ -223,6 +266,13 @@ fn print_status(status: &slipway_core::cluster::ClusterStatus) {
     match &status.kubeconfig {
         Some(path) => println!("Context:    {} in {} ({ctx})", status.context, path.display()),
         None => println!("Context:    {} ({ctx})", status.context),
+    }
+    if !platform.components.is_empty() {
+        println!();
+        println!("{:<16} {:<28} HEALTH", "COMPONENT", "SYNC");
+        for c in &platform.components {
+            println!("{:<16} {:<28} {}", c.name, c.sync, c.health);
+        }
     }
 }
 

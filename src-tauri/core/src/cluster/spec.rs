@@ -268,6 +268,18 @@ impl ClusterSpec {
     }
 
     /// `kind-<name>`: kubeconfig cluster, user and context name.
+    /// Where the platform node's HTTP ingress (container port 80) is reachable from this host:
+    /// its published port, on loopback when it listens on every address.
+    pub fn http_ingress(&self) -> std::net::SocketAddr {
+        let mapping = self.nodes.iter().flat_map(|n| &n.port_mappings).find(|m| m.container_port == 80 && m.protocol == "tcp");
+        let (address, port) = mapping.map_or(("127.0.0.1", 80), |m| (m.listen_address.as_str(), m.host_port));
+        let ip = match address.parse::<std::net::IpAddr>() {
+            Ok(ip) if !ip.is_unspecified() => ip,
+            _ => std::net::IpAddr::from([127, 0, 0, 1]),
+        };
+        std::net::SocketAddr::new(ip, port)
+    }
+
     pub fn context_name(&self) -> String {
         format!("kind-{}", self.name)
     }

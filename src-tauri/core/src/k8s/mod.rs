@@ -52,6 +52,13 @@ impl KubeTarget {
     }
 }
 
+/// One key of a Secret, as text; `None` when the Secret or the key does not exist.
+pub async fn secret_value(client: &kube::Client, namespace: &str, name: &str, key: &str) -> Result<Option<String>, K8sError> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = tokio::time::timeout(Duration::from_secs(10), api.get_opt(name)).await.map_err(|_| K8sError::Timeout(format!("reading Secret {namespace}/{name}")))??;
+    Ok(secret.and_then(|s| s.data?.remove(key)).map(|v| String::from_utf8_lossy(&v.0).into_owned()))
+}
+
 /// Every host named by an Ingress rule in the cluster.
 pub async fn ingress_hosts(client: &kube::Client) -> Result<Vec<String>, K8sError> {
     let api: Api<Ingress> = Api::all(client.clone());

@@ -1,20 +1,23 @@
-//! The platform on a running cluster: Argo CD by helm, then the GitOps source (local mode: the
-//! AppProjects and the platform ApplicationSet applied directly), then every platform
-//! Application Synced and Healthy. Each step checks first, so a healthy platform sees no writes.
-//!
-//! Not yet part of `up`: the simulated node image does not serve a real API yet (see the
-//! README); the stage runs against any cluster reachable through a kubeconfig.
+//! The platform on a running cluster: Argo CD by helm, the Secrets Slipway owns (from the
+//! keyring), the GitOps source (local mode: the AppProjects, the platform ApplicationSet and the
+//! UI Ingresses applied directly), every platform Application Synced and Healthy, then routing
+//! checked by HTTP. Each step checks first, so a healthy platform sees no writes.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use base64::Engine;
+use serde_json::json;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, ListParams};
 
-use super::gitops;
-use super::{PlatformError, Stage, StepDef, StepError, StepReport, run_steps, step};
+use super::{PlatformError, Stage, StepDef, StepError, StepReport, gitops, routing, run_steps, step};
 use crate::helm::{ChartSource, Helm, KubeContext};
 use crate::k8s::{self, K8sError, apply, wait};
 use crate::progress::{ProgressSink, StepOutcome, StepReporter};
+use crate::secrets::{Keyring, accounts};
 
 /// Field manager of everything Slipway applies.
 pub const FIELD_MANAGER: &str = "slipway";
@@ -23,32 +26,55 @@ pub const FIELD_MANAGER: &str = "slipway";
 pub enum InstallStep {
     ArgoCd,
     ArgoCdReady,
+    Secrets,
     GitopsSource,
     PlatformApps,
+    Routing,
 }
 
 pub const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
     step(InstallStep::ArgoCd, "argocd", "Install Argo CD (helm)", 900, 1),
     step(InstallStep::ArgoCdReady, "argocd-ready", "Wait for Argo CD", 600, 0),
-    step(InstallStep::GitopsSource, "gitops-source", "Apply the AppProjects and ApplicationSets", 120, 3),
+    step(InstallStep::Secrets, "secrets", "Create the Secrets Slipway owns, from the keyring", 60, 2),
+    step(InstallStep::GitopsSource, "gitops-source", "Apply the AppProjects, ApplicationSets and Ingresses", 120, 3),
     step(InstallStep::PlatformApps, "platform-apps", "Wait until Traefik, Sealed Secrets and Backstage are Synced and Healthy", 1800, 0),
+    step(InstallStep::Routing, "routing", "Check Argo CD and Backstage through the ingress port", 300, 0),
 ];
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
+    /// The cluster's name: keyring entries are kept per cluster.
+    pub cluster: String,
     /// Domain of the platform host names (`local` → `argocd.local`, `backstage.local`).
     pub domain: String,
+    /// Where the platform node's HTTP ingress port is published (`127.0.0.1:8880`).
+    pub ingress: SocketAddr,
+    /// The keyring (the OS keyring unless given; tests pass a mock store).
+    pub keyring: Option<Keyring>,
     pub charts: ChartSource,
     /// A helm binary to use instead of the one on PATH.
     pub helm: Option<std::path::PathBuf>,
     pub helm_timeout: Duration,
     /// How long each platform Application may take to become Synced and Healthy.
     pub app_timeout: Duration,
+    /// How long each UI may take to answer through the ingress port.
+    pub routing_timeout: Duration,
 }
 
-impl Default for InstallOptions {
-    fn default() -> Self {
-        Self { domain: "local".into(), charts: ChartSource::Upstream, helm: None, helm_timeout: Duration::from_secs(600), app_timeout: Duration::from_secs(900) }
+impl InstallOptions {
+    /// The defaults for a cluster whose HTTP ingress is published at `ingress`.
+    pub fn new(cluster: &str, ingress: SocketAddr) -> Self {
+        Self {
+            cluster: cluster.to_owned(),
+            domain: "local".into(),
+            ingress,
+            keyring: None,
+            charts: ChartSource::Upstream,
+            helm: None,
+            helm_timeout: Duration::from_secs(600),
+            app_timeout: Duration::from_secs(900),
+            routing_timeout: Duration::from_secs(120),
+        }
     }
 }
 
@@ -59,7 +85,8 @@ struct InstallStage<'a> {
     options: &'a InstallOptions,
 }
 
-const ARGO_NAMESPACE: &str = "argocd";
+/// Where Argo CD and its Applications live.
+pub const ARGO_NAMESPACE: &str = "argocd";
 
 impl Stage for InstallStage<'_> {
     type Id = InstallStep;
@@ -68,8 +95,10 @@ impl Stage for InstallStage<'_> {
         match id {
             InstallStep::ArgoCd => self.argo_cd(r).await,
             InstallStep::ArgoCdReady => self.argo_cd_ready(r).await,
+            InstallStep::Secrets => self.owned_secrets(r).await,
             InstallStep::GitopsSource => self.gitops_source().await,
             InstallStep::PlatformApps => self.platform_apps(r).await,
+            InstallStep::Routing => self.routing(r).await,
         }
     }
 
@@ -77,6 +106,7 @@ impl Stage for InstallStage<'_> {
         match def.id {
             InstallStep::ArgoCd => def.timeout.max(self.options.helm_timeout + Duration::from_secs(60)),
             InstallStep::PlatformApps => def.timeout.max(self.options.app_timeout * 3 + Duration::from_secs(30)),
+            InstallStep::Routing => def.timeout.max(self.options.routing_timeout * 2 + Duration::from_secs(10)),
             _ => def.timeout,
         }
     }
@@ -121,11 +151,41 @@ impl InstallStage<'_> {
         Ok(StepOutcome::up_to_date(format!("{} Deployments available", names.len())))
     }
 
-    /// Local mode: the AppProjects and the platform ApplicationSet with inline values.
+    /// Backstage's `backstage-secrets` (its API token for Slipway, and the GitHub token once
+    /// connected) and Argo CD's SCM token Secret: made from the keyring, applied only if different.
+    async fn owned_secrets(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+        let keyring = match &self.options.keyring {
+            Some(k) => k.clone(),
+            None => Keyring::os()?,
+        };
+        let (api_token, created) = keyring.get_or_create(&accounts::backstage_api_token(&self.options.cluster))?;
+        if created {
+            r.detail("made Backstage's API token and kept it in the keyring");
+        }
+        let github = keyring.get(accounts::GITHUB_TOKEN)?;
+        let mut backstage = BTreeMap::from([("SLIPWAY_API_TOKEN", api_token)]);
+        if let Some(token) = &github {
+            backstage.insert("GITHUB_TOKEN", token.clone());
+        }
+        let mut objects = vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "backstage"}}), owned_secret("backstage", "backstage-secrets", &backstage, &[])];
+        match github {
+            Some(token) => objects.push(owned_secret(ARGO_NAMESPACE, "slipway-scm-token", &BTreeMap::from([("token", token)]), &[("argocd.argoproj.io/secret-type", "scm-creds")])),
+            None => r.detail("GitHub not connected: no SCM token for the workloads ApplicationSet yet"),
+        }
+        self.apply(objects).await
+    }
+
+    /// Local mode: the AppProjects, the platform ApplicationSet with inline values, and the
+    /// Ingresses of the UIs whose charts do not make their own.
     async fn gitops_source(&mut self) -> Result<StepOutcome, StepError> {
-        let mut objects = apply::parse(&crate::bundle::text("bootstrap/projects.yaml").unwrap_or_default())?;
-        let set = gitops::local_platform_appset(&self.options.domain)?;
-        objects.extend(apply::parse(&serde_json::to_string(&set).unwrap_or_default())?);
+        let mut objects: Vec<serde_json::Value> = crate::bundle::yaml_documents("bootstrap/projects.yaml")?;
+        objects.push(gitops::local_platform_appset(&self.options.domain)?);
+        objects.extend(routing::ingresses(&self.options.domain)?);
+        self.apply(objects).await
+    }
+
+    async fn apply(&self, objects: Vec<serde_json::Value>) -> Result<StepOutcome, StepError> {
+        let objects = objects.into_iter().map(serde_json::from_value).collect::<Result<Vec<_>, _>>().map_err(|e| K8sError::Manifest(e.to_string()))?;
         let report = apply::apply(&self.client, &objects, FIELD_MANAGER, ARGO_NAMESPACE, Duration::from_secs(60)).await?;
         Ok(if report.changed.is_empty() {
             StepOutcome::up_to_date(format!("{} objects current", report.unchanged.len()))
@@ -143,6 +203,28 @@ impl InstallStage<'_> {
         let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
         Ok(StepOutcome::up_to_date(format!("{} Synced and Healthy", names.join(", "))))
     }
+
+    async fn routing(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+        let mut answers = Vec::new();
+        for host in crate::hosts::platform_hosts(&self.options.domain) {
+            r.detail(format!("GET http://{host}/ through {}", self.options.ingress));
+            let status = routing::wait_routed(self.options.ingress, &host, self.options.routing_timeout).await?;
+            answers.push(format!("{host} → {status}"));
+        }
+        Ok(StepOutcome::up_to_date(answers.join(", ")))
+    }
+}
+
+/// A Secret Slipway owns; the values never leave this object (no logs, no outcome text).
+fn owned_secret(namespace: &str, name: &str, data: &BTreeMap<&str, String>, labels: &[(&str, &str)]) -> serde_json::Value {
+    let b64 = |v: &String| base64::engine::general_purpose::STANDARD.encode(v);
+    let mut all_labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
+    all_labels.insert("app.kubernetes.io/managed-by", "slipway");
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace, "labels": all_labels},
+        "data": data.iter().map(|(k, v)| ((*k).to_owned(), b64(v))).collect::<BTreeMap<_, _>>(),
+    })
 }
 
 /// Install or repair the platform on the cluster `kube` points at.

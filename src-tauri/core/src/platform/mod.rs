@@ -1,11 +1,14 @@
 //! The `up` / `down` / `stop` / `status` pipeline.
 //!
-//! `up` is a list of steps (data: id, title, timeout, retries) run in order by one small runner.
-//! Every step checks before it writes, so a re-run resumes where a failed run stopped and a
-//! healthy platform is left untouched.
+//! `up` is two lists of steps (data: id, title, timeout, retries) run in order by one small
+//! runner: the cluster ([`UP_STEPS`]: preflight → nodes → kubeadm → CNI → join → Ready →
+//! kubeconfig), then the platform ([`install::INSTALL_STEPS`]: Argo CD by helm → owned Secrets →
+//! GitOps source → Applications Synced/Healthy → routing by HTTP). Every step checks before it
+//! writes, so a re-run resumes where a failed run stopped and a healthy platform is left untouched.
 
 pub mod gitops;
 pub mod install;
+pub mod routing;
 
 use std::time::{Duration, Instant};
 
@@ -14,8 +17,10 @@ use serde::Serialize;
 
 use crate::bundle::BundleError;
 use crate::cluster::{BOOT_TIMEOUT, Cluster, ClusterError, ClusterSpec, ClusterStatus};
-use crate::helm::HelmError;
-use crate::k8s::K8sError;
+use crate::helm::{HelmError, KubeContext};
+use crate::k8s::{self, K8sError};
+use crate::secrets::{Keyring, accounts};
+use install::InstallOptions;
 use crate::progress::{ProgressEvent, ProgressSink, StepOutcome, StepReporter};
 
 /// What a step can fail with: the error of the layer it drives.
@@ -29,6 +34,8 @@ pub enum StepError {
     Helm(#[from] HelmError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 impl StepError {
@@ -51,6 +58,8 @@ pub enum PlatformError {
     Timeout { step: &'static str, secs: u64 },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Kube(#[from] K8sError),
 }
 
 impl PlatformError {
@@ -58,7 +67,7 @@ impl PlatformError {
     pub fn step(&self) -> Option<&'static str> {
         match self {
             Self::Step { step, .. } | Self::Timeout { step, .. } => Some(step),
-            Self::Cluster(_) => None,
+            Self::Cluster(_) | Self::Kube(_) => None,
         }
     }
 }
@@ -72,11 +81,19 @@ pub struct UpOptions {
     pub boot_timeout: Duration,
     /// How long to wait for every node to be Ready.
     pub ready_timeout: Duration,
+    /// The platform on top of the cluster; `None` makes (or repairs) the cluster only.
+    pub platform: Option<InstallOptions>,
 }
 
-impl Default for UpOptions {
-    fn default() -> Self {
-        Self { recreate: false, boot_timeout: BOOT_TIMEOUT, ready_timeout: Duration::from_secs(300) }
+impl UpOptions {
+    /// Cluster only, default timeouts.
+    pub fn cluster_only() -> Self {
+        Self { recreate: false, boot_timeout: BOOT_TIMEOUT, ready_timeout: Duration::from_secs(300), platform: None }
+    }
+
+    /// Cluster and platform with the platform defaults for `spec` (its name and ingress port).
+    pub fn with_platform(spec: &ClusterSpec) -> Self {
+        Self { platform: Some(InstallOptions::new(&spec.name, spec.http_ingress())), ..Self::cluster_only() }
     }
 }
 
@@ -147,6 +164,29 @@ pub struct UpReport {
     pub up_to_date: bool,
     pub elapsed_ms: u128,
     pub status: ClusterStatus,
+    /// Where the platform answers, when `up` installed it.
+    pub platform: Option<PlatformSummary>,
+}
+
+/// What a user needs after `up`: the UIs' URLs and how to sign in to Argo CD.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformSummary {
+    pub argocd_url: String,
+    pub backstage_url: String,
+    /// Argo CD's user; its initial password is read on request, never shown by default.
+    pub argocd_user: &'static str,
+    /// The names that must resolve to the ingress address (`slipway hosts apply` writes them).
+    pub hosts: Vec<String>,
+}
+
+impl PlatformSummary {
+    fn new(options: &InstallOptions) -> Self {
+        let port = options.ingress.port();
+        let url = |host: &str| if port == 80 { format!("http://{host}") } else { format!("http://{host}:{port}") };
+        let hosts = crate::hosts::platform_hosts(&options.domain);
+        Self { argocd_url: url(&hosts[0]), backstage_url: url(&hosts[1]), argocd_user: "admin", hosts }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,18 +197,34 @@ pub struct StepReport {
     pub attempts: u32,
 }
 
-/// Bring the cluster up, resuming whatever a previous run left.
+/// Bring the cluster and the platform up, resuming whatever a previous run left.
 pub async fn up(spec: ClusterSpec, options: &UpOptions, sink: &dyn ProgressSink) -> Result<UpReport, PlatformError> {
     let started = Instant::now();
     let mut stage = ClusterStage { cluster: Cluster::connect(spec).await?, options };
-    let steps = run_steps(UP_STEPS, sink, &mut stage).await?;
-    let status = stage.cluster.status().await?;
+    let mut steps = run_steps(UP_STEPS, sink, &mut stage).await?;
+    let mut status = stage.cluster.status().await?;
+    let platform = match &options.platform {
+        None => None,
+        Some(install_options) => {
+            let kubeconfig = match status.kubeconfig.clone() {
+                Some(path) => path,
+                None => crate::cluster::kubeconfig::merge_target().map_err(ClusterError::from)?,
+            };
+            let kube = KubeContext { kubeconfig, context: status.context.clone() };
+            steps.extend(install::install(&kube, install_options, sink).await?);
+            Some(PlatformSummary::new(install_options))
+        }
+    };
+    if platform.is_some() {
+        status = stage.cluster.status().await?;
+    }
     Ok(UpReport {
         cluster: stage.cluster.spec().name.clone(),
         up_to_date: steps.iter().all(|s| !s.outcome.is_change()),
         steps,
         elapsed_ms: started.elapsed().as_millis(),
         status,
+        platform,
     })
 }
 
@@ -251,10 +307,18 @@ fn finish_failed(sink: &dyn ProgressSink, id: &'static str, attempt: u32, error:
     sink.emit(ProgressEvent::StepFinished { id, outcome: StepOutcome::Failed { error }, attempt, at: Timestamp::now() });
 }
 
-/// Remove the cluster and its kubeconfig entries.
+/// Remove the cluster, its kubeconfig entries and the keyring entries kept for it.
 pub async fn down(spec: ClusterSpec, sink: &dyn ProgressSink) -> Result<StepOutcome, PlatformError> {
+    let account = accounts::backstage_api_token(&spec.name);
     let cluster = Cluster::connect(spec).await?;
-    single_step("delete", "Delete the cluster", sink, cluster.delete(StepReporter { id: "delete", sink })).await
+    let reporter = StepReporter { id: "delete", sink };
+    let outcome = single_step("delete", "Delete the cluster", sink, cluster.delete(reporter)).await?;
+    // The API token belonged to that cluster's Backstage: a new cluster gets a new one.
+    match Keyring::os().and_then(|k| k.delete(&account)) {
+        Ok(_) => {}
+        Err(e) => reporter.warn(format!("could not remove {account} from the keyring: {e}")),
+    }
+    Ok(outcome)
 }
 
 /// Stop the node containers, keeping their state for the next `up`.
@@ -268,8 +332,70 @@ pub async fn kubeconfig(spec: ClusterSpec) -> Result<String, PlatformError> {
     Ok(Cluster::connect(spec).await?.kubeconfig_yaml().await?)
 }
 
-pub async fn status(spec: ClusterSpec) -> Result<ClusterStatus, PlatformError> {
-    Ok(Cluster::connect(spec).await?.status().await?)
+/// The cluster and, when its API answers, every platform component.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformStatus {
+    #[serde(flatten)]
+    pub cluster: ClusterStatus,
+    pub components: Vec<ComponentStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    pub name: String,
+    /// `Synced`/`OutOfSync` for Argo CD Applications; helm's release status for Argo CD.
+    pub sync: String,
+    /// `Healthy`, `Progressing`, `Degraded`, `Missing` …
+    pub health: String,
+}
+
+pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> {
+    let cluster = Cluster::connect(spec).await?.status().await?;
+    let components = if cluster.healthy && cluster.context_present {
+        let target = k8s::KubeTarget { kubeconfig: cluster.kubeconfig.clone(), context: Some(cluster.context.clone()) };
+        components(&target.client().await?).await?
+    } else {
+        Vec::new()
+    };
+    Ok(PlatformStatus { cluster, components })
+}
+
+/// Argo CD (its Deployments) and each platform Application, as the cluster reports them.
+async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, PlatformError> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Api, DynamicObject, ListParams};
+    let within = |what: &str| K8sError::Timeout(format!("reading {what}"));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), install::ARGO_NAMESPACE);
+    let list = tokio::time::timeout(Duration::from_secs(10), deployments.list(&ListParams::default())).await.map_err(|_| within("Argo CD"))?.map_err(K8sError::from)?;
+    let ready = list.items.iter().filter(|d| d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) > 0).count();
+    let health = match (list.items.len(), ready) {
+        (0, _) => "Missing",
+        (n, r) if n == r => "Healthy",
+        _ => "Progressing",
+    };
+    let mut out = vec![ComponentStatus { name: "argo-cd".into(), sync: format!("{ready}/{} Deployments available", list.items.len()), health: health.into() }];
+    let apps: Api<DynamicObject> = Api::namespaced_with(client.clone(), install::ARGO_NAMESPACE, &k8s::wait::application_resource());
+    for c in gitops::components().map_err(|e| PlatformError::Step { step: "status", source: e.into() })? {
+        let app = tokio::time::timeout(Duration::from_secs(10), apps.get_opt(&c.name)).await.map_err(|_| within("Applications"))?;
+        // No Application CRD yet (Argo CD not installed) reads as missing, not as a failure.
+        let (sync, health) = match app {
+            Ok(Some(a)) => k8s::wait::application_state(&a),
+            Ok(None) => ("Missing".into(), "Missing".into()),
+            Err(kube::Error::Api(s)) if s.code == 404 => ("Missing".into(), "Missing".into()),
+            Err(e) => return Err(K8sError::from(e).into()),
+        };
+        out.push(ComponentStatus { name: c.name, sync, health });
+    }
+    Ok(out)
+}
+
+/// Argo CD's initial `admin` password, from the Secret Argo CD creates at first start.
+pub async fn argocd_password(spec: ClusterSpec) -> Result<Option<String>, PlatformError> {
+    let status = Cluster::connect(spec).await?.status().await?;
+    let target = k8s::KubeTarget { kubeconfig: status.kubeconfig, context: Some(status.context) };
+    Ok(k8s::secret_value(&target.client().await?, install::ARGO_NAMESPACE, "argocd-initial-admin-secret", "password").await?)
 }
 
 async fn single_step(

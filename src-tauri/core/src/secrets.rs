@@ -1,0 +1,159 @@
+//! Slipway's secrets (GitHub token, Backstage's external-access token, …) live only in the OS
+//! keyring: the kernel keyring (keyutils) on Linux, which needs no desktop session, the Keychain
+//! on macOS, the Credential Manager on Windows. Nothing here logs or returns a secret in an error.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use keyring_core::api::CredentialStore;
+use keyring_core::{Entry, Error as KeyringError};
+
+/// The keyring service name of every Slipway entry.
+pub const SERVICE: &str = "dev.slipway";
+
+/// Keyring accounts (the "user" part of an entry).
+pub mod accounts {
+    /// The GitHub token (one per user; the GitHub issue reads it from a prompt).
+    pub const GITHUB_TOKEN: &str = "github-token";
+
+    /// The static token Slipway presents to Backstage's API, one per cluster.
+    pub fn backstage_api_token(cluster: &str) -> String {
+        format!("backstage-api-token/{cluster}")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("no OS keyring is available ({0}); {FIX}")]
+    Unavailable(String),
+    #[error("the OS keyring failed on `{account}`: {reason}")]
+    Store { account: String, reason: String },
+}
+
+#[cfg(target_os = "linux")]
+const FIX: &str = "Slipway keeps tokens only there. On Linux it uses the kernel keyring: make sure the keyctl/add_key system calls are allowed (a container's seccomp profile may block them)";
+#[cfg(not(target_os = "linux"))]
+const FIX: &str = "Slipway keeps tokens only there; unlock or enable the system keychain and try again";
+
+/// A handle on one credential store.
+#[derive(Clone)]
+pub struct Keyring {
+    store: Arc<CredentialStore>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring").field("store", &self.store.vendor()).finish()
+    }
+}
+
+impl Keyring {
+    /// The platform's keyring.
+    pub fn os() -> Result<Self, SecretsError> {
+        #[cfg(target_os = "linux")]
+        let store = linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>);
+        #[cfg(target_os = "macos")]
+        let store = apple_native_keyring_store::keychain::Store::new().map(|s| s as Arc<CredentialStore>);
+        #[cfg(windows)]
+        let store = windows_native_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>);
+        let keyring = Self { store: store.map_err(|e| SecretsError::Unavailable(e.to_string()))? };
+        // The kernel keyring can be compiled out or blocked: find out now, not mid-pipeline.
+        keyring.get("probe").map_err(|e| SecretsError::Unavailable(e.to_string()))?;
+        Ok(keyring)
+    }
+
+    /// Any store: tests use keyring-core's mock store.
+    pub fn with_store(store: Arc<CredentialStore>) -> Self {
+        Self { store }
+    }
+
+    fn entry(&self, account: &str) -> Result<Entry, SecretsError> {
+        Entry::new_in_store(&self.store, SERVICE, account).map_err(|e| store_error(account, &e))
+    }
+
+    pub fn get(&self, account: &str) -> Result<Option<String>, SecretsError> {
+        match self.entry(account)?.get_password() {
+            Ok(secret) => Ok(Some(secret)),
+            Err(KeyringError::NoEntry) => Ok(None),
+            Err(e) => Err(store_error(account, &e)),
+        }
+    }
+
+    pub fn set(&self, account: &str, secret: &str) -> Result<(), SecretsError> {
+        self.entry(account)?.set_password(secret).map_err(|e| store_error(account, &e))
+    }
+
+    /// Remove an entry; `false` when there was none.
+    pub fn delete(&self, account: &str) -> Result<bool, SecretsError> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(KeyringError::NoEntry) => Ok(false),
+            Err(e) => Err(store_error(account, &e)),
+        }
+    }
+
+    /// The entry's secret, made with [`random_token`] and kept first if there is none yet.
+    /// The flag says whether it was created.
+    pub fn get_or_create(&self, account: &str) -> Result<(String, bool), SecretsError> {
+        if let Some(secret) = self.get(account)? {
+            return Ok((secret, false));
+        }
+        let secret = random_token()?;
+        self.set(account, &secret)?;
+        Ok((secret, true))
+    }
+}
+
+/// Keyring errors can quote what was stored (bad encodings carry the bytes): never pass those on.
+fn store_error(account: &str, e: &KeyringError) -> SecretsError {
+    let reason = match e {
+        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => "the stored value is unreadable; delete the entry and let Slipway make a new one".to_owned(),
+        other => other.to_string(),
+    };
+    SecretsError::Store { account: account.to_owned(), reason }
+}
+
+/// 32 random bytes from the OS, URL-safe base64: a bearer token for Backstage.
+pub fn random_token() -> Result<String, SecretsError> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| SecretsError::Store { account: "random token".into(), reason: e.to_string() })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mock() -> Keyring {
+        Keyring::with_store(keyring_core::mock::Store::new().expect("mock store"))
+    }
+
+    #[test]
+    fn get_or_create_keeps_the_first_token() {
+        let k = mock();
+        assert_eq!(k.get("a").expect("get"), None);
+        let (first, created) = k.get_or_create("a").expect("create");
+        assert!(created && first.len() >= 43, "{first}");
+        assert_eq!(k.get_or_create("a").expect("again"), (first.clone(), false));
+        assert!(k.delete("a").expect("delete"));
+        assert!(!k.delete("a").expect("second delete"));
+        assert_ne!(k.get_or_create("a").expect("new").0, first, "a fresh token after delete");
+    }
+
+    #[test]
+    fn errors_never_carry_the_stored_bytes() {
+        let e = store_error("github-token", &KeyringError::BadEncoding(b"ghp_secret".to_vec()));
+        assert!(!e.to_string().contains("ghp_secret"), "{e}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_keyring_round_trips() {
+        // The real OS store (keyutils): CI machines allow it; a blocked syscall must fail loudly.
+        let k = Keyring::os().expect("kernel keyring");
+        let account = format!("unit-test/{}", std::process::id());
+        k.set(&account, "value").expect("set");
+        assert_eq!(k.get(&account).expect("get").as_deref(), Some("value"));
+        assert!(k.delete(&account).expect("delete"));
+    }
+}
