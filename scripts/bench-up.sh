@@ -28,7 +28,7 @@ slipway_times=()
 for i in $(seq "$runs"); do
   cleanup
   t0=$(now)
-  "$bin" up --name "$name" --node-image "$image" --http-port "$http" --https-port "$https" --api-port "$api" >/dev/null 2>"$work/up.log" \
+  "$bin" up --cluster-only --name "$name" --node-image "$image" --http-port "$http" --https-port "$https" --api-port "$api" >/dev/null 2>"$work/up.log" \
     || { cat "$work/up.log" >&2; exit 1; }
   slipway_times+=("$(since "$t0")")
   # Keep what Slipway rendered, so the CLI run writes the same files.

@@ -181,16 +181,53 @@ impl TestCluster {
         Run::from(out, started.elapsed().as_secs_f64())
     }
 
-    /// `slipway up` with the simulated image (or `image`) and this cluster's ports.
+    /// `slipway up --cluster-only` with the simulated image (or `image`) and this cluster's ports.
     pub fn up_with(&self, image: &str, extra: &[&str]) -> Run {
+        let mut args = vec!["--cluster-only"];
+        args.extend_from_slice(extra);
+        self.up_args(image, &args)
+    }
+
+    /// `slipway up --cluster-only`: the cluster without the platform.
+    pub fn up(&self) -> Run {
+        self.up_with(&sim_image(), &[])
+    }
+
+    /// The whole `slipway up`: cluster, then the platform from the stand-in charts in
+    /// `charts` (default: tests/tests/fixtures/charts) with the real helm.
+    pub fn platform_up(&self, charts: Option<&Path>, extra: &[&str]) -> Run {
+        let charts = charts.map_or_else(|| root().join("tests/tests/fixtures/charts"), Path::to_path_buf);
+        let helm = tools_dir().join("helm");
+        let (charts, helm) = (charts.to_string_lossy().into_owned(), helm.to_string_lossy().into_owned());
+        let mut args = vec!["--charts", charts.as_str(), "--helm", helm.as_str()];
+        args.extend_from_slice(extra);
+        self.up_args(&sim_image(), &args)
+    }
+
+    fn up_args(&self, image: &str, extra: &[&str]) -> Run {
         let (http, https) = (self.http_port.to_string(), self.https_port.to_string());
         let mut args = vec!["up", "--node-image", image, "--http-port", &http, "--https-port", &https];
         args.extend_from_slice(extra);
         self.slipway(&args)
     }
 
-    pub fn up(&self) -> Run {
-        self.up_with(&sim_image(), &[])
+    /// kube-sim's client-write counter, through its control path (`GET /sim/writes`).
+    pub fn sim_writes(&self) -> u64 {
+        self.kubectl_raw(&["get", "--raw", "/sim/writes"])["clientWrites"].as_u64().expect("clientWrites")
+    }
+
+    /// Replace kube-sim's faults (`POST /sim/faults`): `{"controllers": {...}, "http": [...]}`.
+    pub fn sim_faults(&self, faults: &Value) {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), faults.to_string()).expect("write faults");
+        let path = file.path().to_string_lossy().into_owned();
+        self.kubectl_raw(&["create", "--raw", "/sim/faults", "-f", &path]);
+    }
+
+    fn kubectl_raw(&self, args: &[&str]) -> Value {
+        let out = Command::new(tools_dir().join("kubectl")).args(args).arg("--kubeconfig").arg(&self.kubeconfig).output().expect("run kubectl");
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("kubectl printed JSON")
     }
 
     /// The real kubectl against this cluster's exported context; `-o json` appended.

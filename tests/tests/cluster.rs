@@ -205,13 +205,13 @@ fn a_different_spec_is_reported_with_the_fix_and_recreate_applies_it() {
     let other = slipway_e2e::free_port().to_string();
     let image = sim_image();
     let https = c.https_port.to_string();
-    let run = c.slipway(&["up", "--node-image", &image, "--http-port", &other, "--https-port", &https]);
+    let run = c.slipway(&["up", "--cluster-only", "--node-image", &image, "--http-port", &other, "--https-port", &https]);
     assert!(!run.ok);
     assert!(run.stderr.contains("differs from the requested one"), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("127.0.0.1:{}", c.http_port)) && run.stderr.contains(&other), "{}", run.stderr);
     assert!(run.stderr.contains("slipway down") && run.stderr.contains("--recreate"), "{}", run.stderr);
 
-    c.slipway(&["up", "--node-image", &image, "--http-port", &other, "--https-port", &https, "--recreate"]).expect_ok("recreate");
+    c.slipway(&["up", "--cluster-only", "--node-image", &image, "--http-port", &other, "--https-port", &https, "--recreate"]).expect_ok("recreate");
     let ports = &inspect(&c.control_plane())["HostConfig"]["PortBindings"];
     assert_eq!(ports["80/tcp"][0]["HostPort"], other.as_str());
 }

@@ -1,6 +1,7 @@
-//! The platform install stage with the real helm 4 against kube-sim: Argo CD (a stand-in chart
-//! with the pinned name and version), the GitOps source in local mode, every platform
-//! Application Synced and Healthy; then a write-free re-run and a failing component.
+//! The platform install stage with the real helm 4 against an in-process kube-sim: Argo CD (a
+//! stand-in chart with the pinned name and version), the owned Secrets from a mock keyring, the
+//! GitOps source in local mode, every platform Application Synced and Healthy, routing through
+//! the simulated Traefik; then a write-free re-run and a failing component.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use slipway_core::helm::{ChartSource, KubeContext};
 use slipway_core::platform::PlatformError;
 use slipway_core::platform::install::{InstallOptions, install};
 use slipway_core::progress::{Recorder, StepOutcome};
+use slipway_core::secrets::{Keyring, accounts};
 use slipway_e2e::kube_sim::KubeSim;
 use slipway_e2e::{root, tools_dir};
 
@@ -17,8 +19,15 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
     let kube = KubeContext { kubeconfig: dir.path().join("kubeconfig"), context: "kube-sim".into() };
     sim.write_kubeconfig(&kube.kubeconfig).expect("kubeconfig");
+    let ingress = sim.serve_ingress("127.0.0.1:0".parse().expect("addr")).await.expect("ingress");
+    let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("mock keyring"));
+    keyring.set(accounts::GITHUB_TOKEN, "ghp_test_token").expect("GitHub token");
     let options = InstallOptions {
+        cluster: "sim".into(),
         domain: "dev.test".into(),
+        ingress,
+        keyring: Some(keyring.clone()),
+        routing_timeout: Duration::from_secs(10),
         charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
         helm: Some(tools_dir().join("helm")),
         helm_timeout: Duration::from_secs(120),
@@ -28,8 +37,17 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     let sink = Recorder::default();
     let steps = install(&kube, &options, &sink).await.expect("install");
     let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-    assert_eq!(ids, ["argocd", "argocd-ready", "gitops-source", "platform-apps"]);
-    assert!(steps[0].outcome.is_change() && steps[2].outcome.is_change(), "{steps:?}");
+    assert_eq!(ids, ["argocd", "argocd-ready", "secrets", "gitops-source", "platform-apps", "routing"]);
+    assert!(steps[0].outcome.is_change() && steps[2].outcome.is_change() && steps[3].outcome.is_change(), "{steps:?}");
+    let b64 = |v: &str| { use base64::Engine; base64::engine::general_purpose::STANDARD.encode(v) };
+    let token = keyring.get(&accounts::backstage_api_token("sim")).expect("keyring").expect("token made");
+    let secret = sim.object("", "secrets", "backstage", "backstage-secrets").expect("Backstage's Secret");
+    assert_eq!(secret["data"]["SLIPWAY_API_TOKEN"], b64(&token).as_str());
+    assert_eq!(secret["data"]["GITHUB_TOKEN"], b64("ghp_test_token").as_str());
+    let scm = sim.object("", "secrets", "argocd", "slipway-scm-token").expect("SCM token Secret");
+    assert_eq!(scm["metadata"]["labels"]["argocd.argoproj.io/secret-type"], "scm-creds");
+    assert!(sim.object("networking.k8s.io", "ingresses", "backstage", "backstage").is_some_and(|i| i["spec"]["rules"][0]["host"] == "backstage.dev.test"));
+    assert!(sim.object("networking.k8s.io", "ingresses", "argocd", "argocd-server").is_some_and(|i| i["spec"]["rules"][0]["host"] == "argocd.dev.test"), "the chart's own Ingress");
     assert_eq!(sim.object("", "configmaps", "argocd", "argocd-cm").expect("chart installed")["data"]["url"], "http://argocd.dev.test", "domain reached Argo CD's values");
     for app in ["traefik", "sealed-secrets", "backstage"] {
         let a = sim.object("argoproj.io", "applications", "argocd", app).expect("Application");

@@ -64,8 +64,9 @@ pub async fn apply(client: &kube::Client, objects: &[DynamicObject], manager: &s
                 Scope::Namespaced => Api::namespaced_with(client.clone(), obj.metadata.namespace.as_deref().unwrap_or(default_namespace), ar),
             };
             let name = obj.metadata.name.as_deref().unwrap_or_default();
-            let before = api.get_opt(name).await?.and_then(|o| o.metadata.resource_version);
-            let after = api.patch(name, &params, &Patch::Apply(obj)).await?.metadata.resource_version;
+            let failed = |source| K8sError::Apply { object: label(obj), source };
+            let before = api.get_opt(name).await.map_err(failed)?.and_then(|o| o.metadata.resource_version);
+            let after = api.patch(name, &params, &Patch::Apply(obj)).await.map_err(failed)?.metadata.resource_version;
             if before.is_some() && before == after {
                 report.unchanged.push(label(obj));
             } else {

@@ -19,10 +19,22 @@ pub enum K8sError {
     Timeout(String),
     #[error("the Kubernetes API refused the request: {0}")]
     Api(#[from] kube::Error),
+    #[error("applying {object}: {source}")]
+    Apply { object: String, source: kube::Error },
     #[error("invalid manifest: {0}")]
     Manifest(String),
     #[error("{what} did not happen within {secs} s ({state})")]
     NotReady { what: String, secs: u64, state: String },
+}
+
+impl K8sError {
+    /// The API call's error, when the API server (or the way to it) failed.
+    pub fn api_error(&self) -> Option<&kube::Error> {
+        match self {
+            Self::Api(e) | Self::Apply { source: e, .. } => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Which cluster to talk to: a kubeconfig file (default: kubectl's rules) and a context.

@@ -105,6 +105,7 @@ impl Stage for InstallStage<'_> {
     fn timeout(&self, def: &StepDef<InstallStep>) -> Duration {
         match def.id {
             InstallStep::ArgoCd => def.timeout.max(self.options.helm_timeout + Duration::from_secs(60)),
+            InstallStep::ArgoCdReady => def.timeout.max(self.options.app_timeout * 3 + Duration::from_secs(30)),
             InstallStep::PlatformApps => def.timeout.max(self.options.app_timeout * 3 + Duration::from_secs(30)),
             InstallStep::Routing => def.timeout.max(self.options.routing_timeout * 2 + Duration::from_secs(10)),
             _ => def.timeout,
@@ -146,7 +147,7 @@ impl InstallStage<'_> {
         }
         for name in &names {
             r.detail(format!("waiting for {name}"));
-            wait::deployment_available(&self.client, ARGO_NAMESPACE, name, Duration::from_secs(300)).await?;
+            wait::deployment_available(&self.client, ARGO_NAMESPACE, name, self.options.app_timeout).await?;
         }
         Ok(StepOutcome::up_to_date(format!("{} Deployments available", names.len())))
     }

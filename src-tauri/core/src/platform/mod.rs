@@ -43,8 +43,11 @@ impl StepError {
     pub fn is_transient(&self) -> bool {
         match self {
             StepError::Cluster(e) => e.is_transient(),
-            StepError::Kube(K8sError::Api(kube::Error::Api(s))) => s.code >= 500 || s.code == 429,
-            StepError::Kube(K8sError::Api(kube::Error::HyperError(_) | kube::Error::Service(_))) => true,
+            StepError::Kube(e) => match e.api_error() {
+                Some(kube::Error::Api(s)) => s.code >= 500 || s.code == 429,
+                Some(kube::Error::HyperError(_) | kube::Error::Service(_)) => true,
+                _ => false,
+            },
             _ => false,
         }
     }

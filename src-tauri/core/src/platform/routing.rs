@@ -13,14 +13,17 @@ use serde_json::Value;
 use crate::bundle::{self, BundleError};
 use crate::k8s::K8sError;
 
-/// `ingress/base` with each host set for `domain`, as the `overlays/local` patch does for `local`.
+/// The Ingresses `ingress/base/kustomization.yaml` lists, each host set to `<name>.<domain>` as
+/// the `overlays/local` patch does for `local`.
 pub fn ingresses(domain: &str) -> Result<Vec<Value>, BundleError> {
     let domain = domain.trim_start_matches('.');
+    let kustomization: Value = bundle::yaml("ingress/base/kustomization.yaml")?;
     let mut out = Vec::new();
-    for path in ["ingress/base/backstage.yaml"] {
-        let mut ingress: Value = bundle::yaml(path)?;
+    for resource in kustomization["resources"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        let path = format!("ingress/base/{resource}");
+        let mut ingress: Value = bundle::yaml(&path)?;
         let name = ingress["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        let host = ingress.pointer_mut("/spec/rules/0/host").ok_or_else(|| BundleError::Invalid { path: path.into(), reason: "no spec.rules[0].host".into() })?;
+        let host = ingress.pointer_mut("/spec/rules/0/host").ok_or_else(|| BundleError::Invalid { path: path.clone(), reason: "no spec.rules[0].host".into() })?;
         *host = Value::String(format!("{name}.{domain}"));
         out.push(ingress);
     }
