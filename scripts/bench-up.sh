@@ -4,7 +4,7 @@
 # Needs: a Docker daemon, the slipway binary (SLIPWAY_BIN or target/debug/slipway), the image.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${SLIPWAY_BIN:-$root/target/debug/slipway}
+bin=${SLIPWAY_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/slipway}
 image=${SLIPWAY_SIM_IMAGE:-$(bash "$root/scripts/sim-node-image.sh")}
 runs=${BENCH_RUNS:-3}
 work=$(mktemp -d)

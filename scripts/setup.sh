@@ -29,6 +29,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The tests check Slipway's Sealed Secrets encryption against an independent implementation on
+# Python's `cryptography` (OpenSSL), from PyPI.
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  echo "setup: installing python3 cryptography (PyPI)" >&2
+  python3 -m pip install --quiet 'cryptography>=42' 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages 'cryptography>=42'
+fi
+
 echo "setup: building the UI" >&2
 cd "$root/ui"
 npm ci --no-audit --no-fund --loglevel=error

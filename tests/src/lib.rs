@@ -168,16 +168,20 @@ impl TestCluster {
 
     /// `slipway <args…> --name <name>` with this cluster's environment.
     pub fn slipway(&self, args: &[&str]) -> Run {
+        self.run(self.command().args(args).args(["--name", &self.name]))
+    }
+
+    /// The `slipway` binary with this cluster's environment (KUBECONFIG, network) and no arguments.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(slipway_bin());
+        c.env("KUBECONFIG", &self.kubeconfig).env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network).env("SLIPWAY_UNPRIVILEGED_NODES", "1").env_remove("SLIPWAY_CLUSTER");
+        c
+    }
+
+    /// Run a command made by [`command`](Self::command), timing it.
+    pub fn run(&self, command: &mut Command) -> Run {
         let started = Instant::now();
-        let out = Command::new(slipway_bin())
-            .args(args)
-            .args(["--name", &self.name])
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network)
-            .env("SLIPWAY_UNPRIVILEGED_NODES", "1")
-            .env_remove("SLIPWAY_CLUSTER")
-            .output()
-            .expect("run slipway");
+        let out = command.output().expect("run slipway");
         Run::from(out, started.elapsed().as_secs_f64())
     }
 

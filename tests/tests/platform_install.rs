@@ -8,7 +8,7 @@ use std::time::Duration;
 use slipway_core::helm::{ChartSource, KubeContext};
 use slipway_core::platform::PlatformError;
 use slipway_core::platform::install::{InstallOptions, install};
-use slipway_core::progress::{Recorder, StepOutcome};
+use slipway_core::progress::{ProgressEvent, Recorder, StepOutcome};
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_e2e::kube_sim::KubeSim;
 use slipway_e2e::{root, tools_dir};
@@ -26,7 +26,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         cluster: "sim".into(),
         domain: "dev.test".into(),
         ingress,
-        keyring: Some(keyring.clone()),
+        keyring: keyring.clone(),
         routing_timeout: Duration::from_secs(10),
         charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
         helm: Some(tools_dir().join("helm")),
@@ -37,7 +37,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     let sink = Recorder::default();
     let steps = install(&kube, &options, &sink).await.expect("install");
     let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-    assert_eq!(ids, ["argocd", "argocd-ready", "secrets", "gitops-source", "platform-apps", "routing"]);
+    assert_eq!(ids, ["argocd", "argocd-ready", "secrets", "gitops-source", "platform-apps", "sealing-key", "routing"]);
     assert!(steps[0].outcome.is_change() && steps[2].outcome.is_change() && steps[3].outcome.is_change(), "{steps:?}");
     let b64 = |v: &str| { use base64::Engine; base64::engine::general_purpose::STANDARD.encode(v) };
     let token = keyring.get(&accounts::backstage_api_token("sim")).expect("keyring").expect("token made");
@@ -73,4 +73,15 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     assert!(err.to_string().contains("backstage") && err.to_string().contains("Degraded"), "{err}");
     sim.faults(|f| f.degraded.clear());
     install(&kube, &options, &Recorder::default()).await.expect("resumes once the fault is gone");
+    let escrowed = keyring.get(&accounts::sealing_keys("sim")).expect("keyring").expect("sealing key escrowed");
+    assert!(escrowed.contains("sealed-secrets-key"), "the controller's key");
+
+    // Without a keyring the platform still comes up, and the user is told what that costs.
+    let no_keyring = InstallOptions { keyring: Keyring::unavailable("keyctl blocked (test)"), ..options.clone() };
+    let sink = Recorder::default();
+    install(&kube, &no_keyring, &sink).await.expect("up without a keyring");
+    let warnings: Vec<String> = sink.events().into_iter().filter_map(|e| match e { ProgressEvent::Warning { message, .. } => Some(message), _ => None }).collect();
+    assert!(warnings.iter().any(|w| w.contains("will not survive a re-created cluster") && w.contains("--backup-key")), "{warnings:?}");
+    let secret = sim.object("", "secrets", "backstage", "backstage-secrets").expect("still there");
+    assert_eq!(secret["data"]["SLIPWAY_API_TOKEN"], b64(&token).as_str(), "the token in the cluster is kept, not replaced");
 }

@@ -13,7 +13,7 @@ use slipway_core::platform::gitops;
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_e2e::{Run, TestCluster, root, tools_dir};
 
-const INSTALL_STEPS: [&str; 6] = ["argocd", "argocd-ready", "secrets", "gitops-source", "platform-apps", "routing"];
+const INSTALL_STEPS: [&str; 7] = ["argocd", "argocd-ready", "secrets", "gitops-source", "platform-apps", "sealing-key", "routing"];
 
 /// The `[step] <verb>` lines of a run, in order.
 fn outcomes(run: &Run) -> Vec<(String, String)> {
@@ -93,7 +93,8 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
     }
 
     // The Secret Slipway owns holds the token kept in the OS keyring, and no output shows it.
-    let keyring = Keyring::os().expect("OS keyring");
+    let keyring = Keyring::os();
+    assert_eq!(keyring.unavailable_reason(), None, "the kernel keyring works on this machine");
     let account = accounts::backstage_api_token(&c.name);
     let token = keyring.get(&account).expect("keyring").expect("token kept");
     let secret = c.kubectl_json(&["get", "secret", "backstage-secrets", "-n", "backstage"]);
@@ -124,8 +125,44 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
     let password = c.slipway(&["argocd-password"]).expect_ok("password");
     assert_eq!(password.stdout.trim().len(), 16, "the initial admin password");
 
+    // Sealed Secrets' key is escrowed in the keyring, and can be backed up by hand (0600).
+    let escrow = accounts::sealing_keys(&c.name);
+    let key = active_key(&c);
+    let kept = keyring.get(&escrow).expect("keyring").expect("key escrowed");
+    assert!(kept.contains(key["metadata"]["name"].as_str().expect("name")), "the escrowed key is the active one");
+    let backup = tempfile::tempdir().expect("tmp").keep().join("sealing-key.yaml");
+    let out = c.run(c.command().args(["seal", "--cluster", &c.name, "--backup-key"]).arg(&backup)).expect_ok("backup");
+    assert!(out.stderr.contains("PRIVATE keys"), "{}", out.stderr);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&backup).expect("backup").permissions().mode() & 0o777, 0o600);
+    }
+    // kubeseal's job without kubeseal: the certificate from the controller through the API.
+    let sealed = c.run(c.command().args(["seal", "--cluster", &c.name, "--name", "db", "--namespace", "shop", "--from-literal", "k=v", "-o", "json"])).expect_ok("seal");
+    assert!(sealed.stdout.contains("\"SealedSecret\""), "{}", sealed.stdout);
+
     c.slipway(&["down"]).expect_ok("down");
     assert_eq!(keyring.get(&account).expect("keyring"), None, "down forgets the cluster's token");
+    assert!(keyring.get(&escrow).expect("keyring").is_some(), "down keeps the sealing key for the next cluster");
+
+    // A re-created cluster gets the same key back, before Argo CD deploys Sealed Secrets.
+    let again = c.platform_up(None, &["--app-timeout", "60"]).expect_ok("up after down");
+    assert!(again.stderr.contains("restoring 1 escrowed Sealed Secrets key"), "{}", again.stderr);
+    let restored = active_key(&c);
+    assert_eq!((&restored["metadata"]["name"], &restored["data"]), (&key["metadata"]["name"], &key["data"]), "the same key");
+    let app = c.kubectl_json(&["get", "application", "sealed-secrets", "-n", "argocd"]);
+    let rv = |o: &Value| o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<u64>().ok()).expect("resourceVersion");
+    assert!(rv(&restored) < rv(&app), "the key was in place before the sealed-secrets Application existed");
+    c.slipway(&["down"]).expect_ok("down");
+    keyring.delete(&escrow).expect("clean up the test's escrow");
+}
+
+/// The one active Sealed Secrets key Secret in kube-system.
+fn active_key(c: &TestCluster) -> Value {
+    let list = c.kubectl_json(&["get", "secrets", "-n", "kube-system", "-l", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{list}");
+    items[0].clone()
 }
 
 /// The stand-in charts with the Argo CD chart broken the way a bad chart breaks helm.

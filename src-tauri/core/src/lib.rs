@@ -11,4 +11,5 @@ pub mod hosts;
 pub mod k8s;
 pub mod platform;
 pub mod progress;
+pub mod sealing;
 pub mod secrets;

@@ -20,6 +20,11 @@ pub mod accounts {
     pub fn backstage_api_token(cluster: &str) -> String {
         format!("backstage-api-token/{cluster}")
     }
+
+    /// Sealed Secrets' sealing keys of a cluster (JSON), kept across re-creates of that cluster.
+    pub fn sealing_keys(cluster: &str) -> String {
+        format!("sealed-secrets-keys/{cluster}")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,40 +40,56 @@ const FIX: &str = "Slipway keeps tokens only there. On Linux it uses the kernel 
 #[cfg(not(target_os = "linux"))]
 const FIX: &str = "Slipway keeps tokens only there; unlock or enable the system keychain and try again";
 
-/// A handle on one credential store.
+/// A handle on one credential store, or on the reason there is none: callers decide whether a
+/// missing keyring is fatal (the GitHub token) or worth a warning (Sealed Secrets' key escrow).
 #[derive(Clone)]
 pub struct Keyring {
-    store: Arc<CredentialStore>,
+    store: Result<Arc<CredentialStore>, String>,
 }
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring").field("store", &self.store.vendor()).finish()
+        match &self.store {
+            Ok(s) => f.debug_struct("Keyring").field("store", &s.vendor()).finish(),
+            Err(reason) => f.debug_struct("Keyring").field("unavailable", reason).finish(),
+        }
     }
 }
 
 impl Keyring {
-    /// The platform's keyring.
-    pub fn os() -> Result<Self, SecretsError> {
+    /// The platform's keyring, probed once (the kernel keyring can be compiled out or blocked).
+    pub fn os() -> Self {
         #[cfg(target_os = "linux")]
         let store = linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>);
         #[cfg(target_os = "macos")]
         let store = apple_native_keyring_store::keychain::Store::new().map(|s| s as Arc<CredentialStore>);
         #[cfg(windows)]
         let store = windows_native_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>);
-        let keyring = Self { store: store.map_err(|e| SecretsError::Unavailable(e.to_string()))? };
-        // The kernel keyring can be compiled out or blocked: find out now, not mid-pipeline.
-        keyring.get("probe").map_err(|e| SecretsError::Unavailable(e.to_string()))?;
-        Ok(keyring)
+        let keyring = Self { store: store.map_err(|e| e.to_string()) };
+        match keyring.get("probe") {
+            Ok(_) => keyring,
+            Err(e) => Self::unavailable(e.to_string()),
+        }
     }
 
     /// Any store: tests use keyring-core's mock store.
     pub fn with_store(store: Arc<CredentialStore>) -> Self {
-        Self { store }
+        Self { store: Ok(store) }
+    }
+
+    /// No keyring, for `reason`: every operation fails with [`SecretsError::Unavailable`].
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        Self { store: Err(reason.into()) }
+    }
+
+    /// Why there is no keyring, if there is none.
+    pub fn unavailable_reason(&self) -> Option<&str> {
+        self.store.as_ref().err().map(String::as_str)
     }
 
     fn entry(&self, account: &str) -> Result<Entry, SecretsError> {
-        Entry::new_in_store(&self.store, SERVICE, account).map_err(|e| store_error(account, &e))
+        let store = self.store.as_ref().map_err(|reason| SecretsError::Unavailable(reason.clone()))?;
+        Entry::new_in_store(store, SERVICE, account).map_err(|e| store_error(account, &e))
     }
 
     pub fn get(&self, account: &str) -> Result<Option<String>, SecretsError> {
@@ -141,6 +162,13 @@ mod tests {
     }
 
     #[test]
+    fn an_unavailable_keyring_says_why_and_how_to_fix_it() {
+        let k = Keyring::unavailable("keyctl: operation not permitted");
+        let err = k.get("a").expect_err("unavailable");
+        assert!(err.to_string().contains("operation not permitted") && err.to_string().contains("Slipway keeps tokens only there"), "{err}");
+    }
+
+    #[test]
     fn errors_never_carry_the_stored_bytes() {
         let e = store_error("github-token", &KeyringError::BadEncoding(b"ghp_secret".to_vec()));
         assert!(!e.to_string().contains("ghp_secret"), "{e}");
@@ -150,7 +178,8 @@ mod tests {
     #[test]
     fn the_kernel_keyring_round_trips() {
         // The real OS store (keyutils): CI machines allow it; a blocked syscall must fail loudly.
-        let k = Keyring::os().expect("kernel keyring");
+        let k = Keyring::os();
+        assert_eq!(k.unavailable_reason(), None, "kernel keyring");
         let account = format!("unit-test/{}", std::process::id());
         k.set(&account, "value").expect("set");
         assert_eq!(k.get(&account).expect("get").as_deref(), Some("value"));

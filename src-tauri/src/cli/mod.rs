@@ -4,6 +4,7 @@
 mod forward;
 mod hosts;
 mod progress;
+mod seal;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,6 +44,8 @@ pub enum Command {
     Hosts(hosts::HostsArgs),
     /// Forward local ports to pods, services or deployments; reconnects when pods are replaced.
     Forward(forward::ForwardArgs),
+    /// Seal a Secret for Sealed Secrets (no kubeseal needed); back up or restore the sealing key.
+    Seal(seal::SealArgs),
 }
 
 #[derive(Args, Clone)]
@@ -218,6 +221,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         },
         Command::Hosts(args) => hosts::run(args).await?,
         Command::Forward(args) => forward::run(args).await?,
+        Command::Seal(args) => seal::run(args).await?,
     }
     Ok(())
 }

@@ -120,6 +120,9 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         Some(Err(e)) => return error_response(&e),
         None => {}
     }
+    if let Some(reply) = service_proxy(&shared, &path) {
+        return reply;
+    }
     let Some(target) = Target::parse(&shared, &path) else {
         return error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource"));
     };
@@ -157,6 +160,32 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         Ok((code, v)) => json_response(code, &v),
         Err(e) => error_response(&e),
     }
+}
+
+/// `…/services/[scheme:]name[:port]/proxy/…`: the API server's service proxy. Only the simulated
+/// Sealed Secrets controller answers, with its newest active certificate at `/v1/cert.pem`.
+fn service_proxy(shared: &Shared, path: &str) -> Option<Response<Body>> {
+    let rest = path.strip_prefix("/api/v1/namespaces/")?;
+    let (namespace, rest) = rest.split_once("/services/")?;
+    let (service, target) = rest.split_once("/proxy")?;
+    let parts: Vec<&str> = service.split(':').collect();
+    let name = match parts.as_slice() {
+        [name] | [name, _] => *name,
+        [_, name, _] => *name,
+        _ => return Some(error_response(&ApiError::new(400, "BadRequest", format!("invalid service {service:?}")))),
+    };
+    if namespace == "kube-system" && name == "sealed-secrets-controller" && target == "/v1/cert.pem" {
+        let newest = super::controllers::active_sealing_keys(shared).last();
+        let cert = newest.and_then(|k| k["data"]["tls.crt"].as_str().and_then(|c| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.decode(c).ok()
+        }));
+        return Some(match cert {
+            Some(pem) => Response::builder().status(200).header(header::CONTENT_TYPE, "application/x-pem-file").body(full(pem)).unwrap_or_else(|_| Response::new(full(""))),
+            None => error_response(&ApiError::new(503, "ServiceUnavailable", format!("no endpoints available for service \"{name}\""))),
+        });
+    }
+    Some(error_response(&ApiError::new(503, "ServiceUnavailable", format!("no endpoints available for service \"{name}\" (kube-sim proxies only Sealed Secrets' /v1/cert.pem)"))))
 }
 
 /// The simulation's own control path, for tests driving a kube-sim they cannot reach in

@@ -222,11 +222,68 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
         }
     }
 
+    if enabled("SealedSecrets") && sealed_secrets_deployed(shared) {
+        ensure_sealing_key(shared);
+    }
+
     if let Some(t) = types(shared, "", "namespaces") {
         for ns in list(&t).into_iter().filter(|n| n["status"]["phase"].is_null()) {
             set_status(shared, &t, &ns, json!({"phase": "Active"}));
         }
     }
+}
+
+/// The label of Sealed Secrets' key Secrets.
+pub const SEALING_KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
+
+/// The Sealed Secrets controller runs once Argo CD reports its Application Healthy (the
+/// simulated Argo CD deploys nothing) or its Deployment exists in kube-system.
+fn sealed_secrets_deployed(shared: &Shared) -> bool {
+    let healthy_app = types(shared, "argoproj.io", "applications").is_some_and(|t| shared.state().list(&t, None).iter().any(|a| a["metadata"]["name"] == "sealed-secrets" && a["status"]["health"]["status"] == "Healthy"));
+    let deployment = types(shared, "apps", "deployments").is_some_and(|t| shared.state().get(&t, "kube-system", "sealed-secrets-controller").is_ok());
+    healthy_app || deployment
+}
+
+/// SIMULATED Sealed Secrets controller start: adopt the active key Secrets in kube-system, or
+/// make one as the controller does (an RSA key and a self-signed certificate in a
+/// `kubernetes.io/tls` Secret labelled `active`). 2048-bit here to keep tests quick (the real
+/// controller's default is 4096).
+fn ensure_sealing_key(shared: &Shared) {
+    let Some(t) = types(shared, "", "secrets") else { return };
+    if active_sealing_keys(shared).next().is_some() {
+        return;
+    }
+    let Some((cert, key)) = new_sealing_key() else { return };
+    let mut suffix = [0_u8; 5];
+    let _ = getrandom::fill(&mut suffix);
+    let name = format!("sealed-secrets-key{}", suffix.iter().map(|b| char::from(b'a' + b % 26)).collect::<String>());
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let secret = json!({
+        "metadata": {"name": name, "namespace": "kube-system", "labels": {SEALING_KEY_LABEL: "active"}},
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": b64(&cert), "tls.key": b64(&key)},
+    });
+    shared.state().commit(&t, "kube-system", &name, Some(secret), false);
+}
+
+/// The active sealing key Secrets in kube-system, oldest first.
+pub fn active_sealing_keys(shared: &Shared) -> impl Iterator<Item = Value> {
+    let mut keys: Vec<Value> = types(shared, "", "secrets").map(|t| shared.state().list(&t, Some("kube-system"))).unwrap_or_default();
+    keys.retain(|s| s["metadata"]["labels"][SEALING_KEY_LABEL] == "active");
+    keys.sort_by_key(|s| s["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
+    keys.into_iter()
+}
+
+fn new_sealing_key() -> Option<(String, String)> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let private = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).ok()?;
+    let pem = private.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).ok()?.to_string();
+    let pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).ok()?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).ok()?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "sealed-secret (kube-sim simulated controller)");
+    let cert = params.self_signed(&pair).ok()?.pem();
+    Some((cert, pem))
 }
 
 /// The list generator as Argo CD's ApplicationSet controller runs it: one Application per

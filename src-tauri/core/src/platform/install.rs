@@ -17,6 +17,7 @@ use super::{PlatformError, Stage, StepDef, StepError, StepReport, gitops, routin
 use crate::helm::{ChartSource, Helm, KubeContext};
 use crate::k8s::{self, K8sError, apply, wait};
 use crate::progress::{ProgressSink, StepOutcome, StepReporter};
+use crate::sealing::{self, SealingKey};
 use crate::secrets::{Keyring, accounts};
 
 /// Field manager of everything Slipway applies.
@@ -29,6 +30,7 @@ pub enum InstallStep {
     Secrets,
     GitopsSource,
     PlatformApps,
+    SealingKey,
     Routing,
 }
 
@@ -38,6 +40,7 @@ pub const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
     step(InstallStep::Secrets, "secrets", "Create the Secrets Slipway owns, from the keyring", 60, 2),
     step(InstallStep::GitopsSource, "gitops-source", "Apply the AppProjects, ApplicationSets and Ingresses", 120, 3),
     step(InstallStep::PlatformApps, "platform-apps", "Wait until Traefik, Sealed Secrets and Backstage are Synced and Healthy", 1800, 0),
+    step(InstallStep::SealingKey, "sealing-key", "Keep Sealed Secrets' key in the keyring", 300, 1),
     step(InstallStep::Routing, "routing", "Check Argo CD and Backstage through the ingress port", 300, 0),
 ];
 
@@ -49,8 +52,8 @@ pub struct InstallOptions {
     pub domain: String,
     /// Where the platform node's HTTP ingress port is published (`127.0.0.1:8880`).
     pub ingress: SocketAddr,
-    /// The keyring (the OS keyring unless given; tests pass a mock store).
-    pub keyring: Option<Keyring>,
+    /// Where Slipway's tokens and the escrowed sealing key live (tests pass a mock store).
+    pub keyring: Keyring,
     pub charts: ChartSource,
     /// A helm binary to use instead of the one on PATH.
     pub helm: Option<std::path::PathBuf>,
@@ -68,7 +71,7 @@ impl InstallOptions {
             cluster: cluster.to_owned(),
             domain: "local".into(),
             ingress,
-            keyring: None,
+            keyring: Keyring::os(),
             charts: ChartSource::Upstream,
             helm: None,
             helm_timeout: Duration::from_secs(600),
@@ -98,6 +101,7 @@ impl Stage for InstallStage<'_> {
             InstallStep::Secrets => self.owned_secrets(r).await,
             InstallStep::GitopsSource => self.gitops_source().await,
             InstallStep::PlatformApps => self.platform_apps(r).await,
+            InstallStep::SealingKey => self.sealing_key(r).await,
             InstallStep::Routing => self.routing(r).await,
         }
     }
@@ -108,6 +112,7 @@ impl Stage for InstallStage<'_> {
             InstallStep::ArgoCdReady => def.timeout.max(self.options.app_timeout * 3 + Duration::from_secs(30)),
             InstallStep::PlatformApps => def.timeout.max(self.options.app_timeout * 3 + Duration::from_secs(30)),
             InstallStep::Routing => def.timeout.max(self.options.routing_timeout * 2 + Duration::from_secs(10)),
+            InstallStep::SealingKey => def.timeout.max(self.options.app_timeout + Duration::from_secs(30)),
             _ => def.timeout,
         }
     }
@@ -153,17 +158,27 @@ impl InstallStage<'_> {
     }
 
     /// Backstage's `backstage-secrets` (its API token for Slipway, and the GitHub token once
-    /// connected) and Argo CD's SCM token Secret: made from the keyring, applied only if different.
+    /// connected), Argo CD's SCM token Secret, and Sealed Secrets' escrowed keys, restored before
+    /// the controller is deployed so it adopts them: all applied only if different.
     async fn owned_secrets(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
-        let keyring = match &self.options.keyring {
-            Some(k) => k.clone(),
-            None => Keyring::os()?,
+        let keyring = &self.options.keyring;
+        let api_token = match keyring.unavailable_reason() {
+            None => {
+                let (token, created) = keyring.get_or_create(&accounts::backstage_api_token(&self.options.cluster))?;
+                if created {
+                    r.detail("made Backstage's API token and kept it in the keyring");
+                }
+                token
+            }
+            Some(reason) => {
+                r.warn(format!("no OS keyring ({reason}): Backstage's API token is kept only in the cluster, and GitHub cannot be connected"));
+                match k8s::secret_value(&self.client, "backstage", "backstage-secrets", "SLIPWAY_API_TOKEN").await? {
+                    Some(token) => token,
+                    None => crate::secrets::random_token()?,
+                }
+            }
         };
-        let (api_token, created) = keyring.get_or_create(&accounts::backstage_api_token(&self.options.cluster))?;
-        if created {
-            r.detail("made Backstage's API token and kept it in the keyring");
-        }
-        let github = keyring.get(accounts::GITHUB_TOKEN)?;
+        let github = keyring.get(accounts::GITHUB_TOKEN).ok().flatten();
         let mut backstage = BTreeMap::from([("SLIPWAY_API_TOKEN", api_token)]);
         if let Some(token) = &github {
             backstage.insert("GITHUB_TOKEN", token.clone());
@@ -173,7 +188,49 @@ impl InstallStage<'_> {
             Some(token) => objects.push(owned_secret(ARGO_NAMESPACE, "slipway-scm-token", &BTreeMap::from([("token", token)]), &[("argocd.argoproj.io/secret-type", "scm-creds")])),
             None => r.detail("GitHub not connected: no SCM token for the workloads ApplicationSet yet"),
         }
+        let escrowed = self.escrowed_keys()?;
+        if !escrowed.is_empty() {
+            r.detail(format!("restoring {} escrowed Sealed Secrets key(s)", escrowed.len()));
+        }
+        objects.extend(escrowed.iter().map(sealing::key_secret));
         self.apply(objects).await
+    }
+
+    fn escrowed_keys(&self) -> Result<Vec<SealingKey>, StepError> {
+        let keyring = &self.options.keyring;
+        if keyring.unavailable_reason().is_some() {
+            return Ok(Vec::new());
+        }
+        let account = accounts::sealing_keys(&self.options.cluster);
+        Ok(keyring.get(&account)?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
+    }
+
+    /// Once the controller made (or adopted) its key, keep every active key in the keyring, so a
+    /// re-created cluster decrypts the SealedSecrets already committed to Git.
+    async fn sealing_key(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+        let deadline = tokio::time::Instant::now() + self.options.app_timeout;
+        let keys = loop {
+            let keys = sealing::active_keys(&self.client).await.map_err(|e| K8sError::Manifest(e.to_string()))?;
+            if !keys.is_empty() {
+                break keys;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(K8sError::NotReady { what: "Sealed Secrets' sealing key".into(), secs: self.options.app_timeout.as_secs(), state: format!("no Secret labelled {}=active in {}", sealing::KEY_LABEL, sealing::CONTROLLER_NAMESPACE) }.into());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        let names = names.join(", ");
+        if let Some(reason) = self.options.keyring.unavailable_reason() {
+            r.warn(format!("no OS keyring ({reason}): Sealed Secrets' key will not survive a re-created cluster; keep a copy with `slipway seal --backup-key FILE`"));
+            return Ok(StepOutcome::up_to_date(format!("{names} not escrowed (no keyring)")));
+        }
+        if self.escrowed_keys()? == keys {
+            return Ok(StepOutcome::up_to_date(format!("{names} kept in the keyring")));
+        }
+        let json = serde_json::to_string(&keys).map_err(|e| K8sError::Manifest(e.to_string()))?;
+        self.options.keyring.set(&accounts::sealing_keys(&self.options.cluster), &json)?;
+        Ok(StepOutcome::changed(format!("kept {names} in the keyring")))
     }
 
     /// Local mode: the AppProjects, the platform ApplicationSet with inline values, and the

@@ -310,14 +310,15 @@ fn finish_failed(sink: &dyn ProgressSink, id: &'static str, attempt: u32, error:
     sink.emit(ProgressEvent::StepFinished { id, outcome: StepOutcome::Failed { error }, attempt, at: Timestamp::now() });
 }
 
-/// Remove the cluster, its kubeconfig entries and the keyring entries kept for it.
+/// Remove the cluster, its kubeconfig entries and its Backstage token in the keyring. Sealed
+/// Secrets' escrowed key stays: the next cluster of that name gets it back.
 pub async fn down(spec: ClusterSpec, sink: &dyn ProgressSink) -> Result<StepOutcome, PlatformError> {
     let account = accounts::backstage_api_token(&spec.name);
     let cluster = Cluster::connect(spec).await?;
     let reporter = StepReporter { id: "delete", sink };
     let outcome = single_step("delete", "Delete the cluster", sink, cluster.delete(reporter)).await?;
     // The API token belonged to that cluster's Backstage: a new cluster gets a new one.
-    match Keyring::os().and_then(|k| k.delete(&account)) {
+    match Keyring::os().delete(&account) {
         Ok(_) => {}
         Err(e) => reporter.warn(format!("could not remove {account} from the keyring: {e}")),
     }
