@@ -37,7 +37,9 @@ for i in $(seq "$runs"); do
 done
 
 cli_run() {
-  docker network create --ipv6 --subnet fc00:f853:ccd:e793::/64 -o com.docker.network.bridge.enable_ip_masquerade=true "$net" >/dev/null
+  # kind's IPv6 subnet, or IPv4 only when another network (a real kind cluster) holds it, as Slipway does.
+  docker network create --ipv6 --subnet fc00:f853:ccd:e793::/64 -o com.docker.network.bridge.enable_ip_masquerade=true "$net" >/dev/null 2>&1 \
+    || docker network create -o com.docker.network.bridge.enable_ip_masquerade=true "$net" >/dev/null
   common=(--label "io.x-k8s.kind.cluster=$name" --net "$net" --restart on-failure:1 --init=false --cgroupns=private
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined --tmpfs /tmp --tmpfs /run -v /var -t)
   docker run -d --name "$cp" --hostname "$cp" --label io.x-k8s.kind.role=control-plane "${common[@]}" \
