@@ -3,6 +3,7 @@
 # operations run one after another with the docker CLI. Prints both medians and their ratio.
 # Needs: a Docker daemon, the slipway binary (SLIPWAY_BIN or target/debug/slipway), the image.
 set -euo pipefail
+trap 'echo "bench-up: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SLIPWAY_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/slipway}
 image=${SLIPWAY_SIM_IMAGE:-$(bash "$root/scripts/sim-node-image.sh")}
@@ -62,7 +63,7 @@ cli_run() {
   docker exec "$cp" kubectl get nodes -o json >/dev/null
   docker exec "$wk" kubeadm join --config /kind/kubeadm.conf --v=6 >/dev/null
   docker exec "$cp" kubectl get nodes -o json >/dev/null
-  docker exec "$cp" kubectl get nodes -o json | grep -q '"Ready","status":"True"'
+  docker exec "$cp" kubectl wait --for=condition=Ready nodes --all --timeout=120s >/dev/null
   docker exec "$cp" cat /etc/kubernetes/admin.conf | sed "s#server: .*#server: https://127.0.0.1:$api#" >"$work/cli-kubeconfig"
 }
 
