@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+pub mod fakes;
 pub mod kube_sim;
 
 /// The workspace root.

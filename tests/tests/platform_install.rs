@@ -21,7 +21,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     sim.write_kubeconfig(&kube.kubeconfig).expect("kubeconfig");
     let ingress = sim.serve_ingress("127.0.0.1:0".parse().expect("addr")).await.expect("ingress");
     let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("mock keyring"));
-    keyring.set(accounts::GITHUB_TOKEN, "ghp_test_token").expect("GitHub token");
+    keyring.set(&accounts::github_token(slipway_core::github::DEFAULT_API), "ghp_test_token").expect("GitHub token");
     let options = InstallOptions {
         cluster: "sim".into(),
         domain: "dev.test".into(),

@@ -3,9 +3,11 @@
 //! Nothing here prints or knows about a front end: long operations report through a
 //! [`progress::ProgressSink`], and every error says what happened and what to do.
 
+pub mod backstage;
 pub mod bundle;
 pub mod cluster;
 pub mod forward;
+pub mod github;
 pub mod helm;
 pub mod hosts;
 pub mod k8s;

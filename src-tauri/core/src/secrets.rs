@@ -13,8 +13,12 @@ pub const SERVICE: &str = "dev.slipway";
 
 /// Keyring accounts (the "user" part of an entry).
 pub mod accounts {
-    /// The GitHub token (one per user; the GitHub issue reads it from a prompt).
-    pub const GITHUB_TOKEN: &str = "github-token";
+    /// The GitHub token for one API: `github-token` for github.com, `github-token@<api>` for
+    /// GitHub Enterprise (or a test fake), so connecting one never replaces the other.
+    pub fn github_token(api: &str) -> String {
+        let api = api.trim_end_matches('/');
+        if api == crate::github::DEFAULT_API { "github-token".to_owned() } else { format!("github-token@{api}") }
+    }
 
     /// The static token Slipway presents to Backstage's API, one per cluster.
     pub fn backstage_api_token(cluster: &str) -> String {

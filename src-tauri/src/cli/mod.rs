@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI's job is printing")]
 
 mod forward;
+mod github;
 mod hosts;
 mod progress;
 mod seal;
@@ -49,6 +50,9 @@ pub enum Command {
     Seal(seal::SealArgs),
     /// Services on the platform: create one from a template.
     Service(service::ServiceArgs),
+    /// Connect GitHub (token in the OS keyring), show the connection and its rate budget.
+    #[command(name = "github")]
+    GitHub(github::GitHubArgs),
 }
 
 #[derive(Args, Clone)]
@@ -225,7 +229,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Hosts(args) => hosts::run(args).await?,
         Command::Forward(args) => forward::run(args).await?,
         Command::Seal(args) => seal::run(args).await?,
-        Command::Service(args) => service::run(args)?,
+        Command::Service(args) => service::run(args).await?,
+        Command::GitHub(args) => github::run(args).await?,
     }
     Ok(())
 }

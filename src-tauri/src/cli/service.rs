@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use slipway_core::backstage::Backstage;
+use slipway_core::github::GitHub;
+use slipway_core::secrets::{Keyring, accounts};
+use slipway_core::service::create::{self, Services};
 use slipway_core::service::{self, ServiceRequest};
 
 #[derive(Args)]
@@ -15,7 +19,8 @@ pub struct ServiceArgs {
 #[derive(Subcommand)]
 enum ServiceCommand {
     /// Create a service: a GitHub repository from the template, registered in Backstage and
-    /// deployed by Argo CD. With --dry-run, only render its files into --out.
+    /// deployed by Argo CD. Re-running resumes a failed creation; --rollback undoes it. With
+    /// --dry-run, only render its files into --out.
     Create(CreateArgs),
 }
 
@@ -33,9 +38,21 @@ struct CreateArgs {
     /// One line about the service (catalog and repository description).
     #[arg(long)]
     description: Option<String>,
-    /// GitHub user or organisation that owns the repository.
+    /// GitHub user or organisation that owns the repository (default: the token's user).
     #[arg(long)]
     owner: Option<String>,
+    /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "SLIPWAY_GITHUB_API", default_value = slipway_core::github::DEFAULT_API)]
+    github_api: String,
+    /// Backstage's URL (default: http://backstage.<domain>:8880).
+    #[arg(long, env = "SLIPWAY_BACKSTAGE_URL")]
+    backstage_url: Option<String>,
+    /// The platform cluster (its Backstage token and Argo CD).
+    #[arg(long, env = "SLIPWAY_CLUSTER", default_value = "slipway")]
+    cluster: String,
+    /// Remove what an unfinished creation of this service made (repository, catalog location).
+    #[arg(long, conflicts_with = "dry_run")]
+    rollback: bool,
     /// Platform domain: the service answers at http://<name>.<domain>:8880.
     #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local")]
     domain: String,
@@ -47,22 +64,55 @@ struct CreateArgs {
     out: Option<PathBuf>,
 }
 
-pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     match args.command {
-        ServiceCommand::Create(a) => create(a),
+        ServiceCommand::Create(a) => create(a).await,
     }
 }
 
-fn create(a: CreateArgs) -> anyhow::Result<()> {
-    let owner = a.owner.clone().context("--owner is needed (the GitHub user or organisation of the repository)")?;
-    let request = ServiceRequest { name: a.name, team: a.team, template: a.template, description: a.description, owner, domain: a.domain };
+async fn create(a: CreateArgs) -> anyhow::Result<()> {
+    if a.dry_run {
+        let owner = a.owner.clone().context("--dry-run needs --owner (the GitHub user or organisation of the repository)")?;
+        let request = ServiceRequest { name: a.name, team: a.team, template: a.template, description: a.description, owner, domain: a.domain };
+        request.validate()?;
+        let out = a.out.context("--dry-run needs --out DIR")?;
+        let files = service::render_to(&request, &out)?;
+        println!("Rendered {} files of {:?} into {}:", files.len(), request.name, out.display());
+        for path in files.keys() {
+            println!("  {path}");
+        }
+        return Ok(());
+    }
+    // Input first: a bad name is refused before any network call.
+    let mut request = ServiceRequest { name: a.name.clone(), team: a.team.clone(), template: a.template.clone(), description: a.description.clone(), owner: a.owner.clone().unwrap_or_else(|| "pending".into()), domain: a.domain.clone() };
     request.validate()?;
-    anyhow::ensure!(a.dry_run, "creating the repository needs a GitHub connection, which this version does not have yet; use --dry-run --out DIR to render the service");
-    let out = a.out.context("--dry-run needs --out DIR")?;
-    let files = service::render_to(&request, &out)?;
-    println!("Rendered {} files of {:?} into {}:", files.len(), request.name, out.display());
-    for path in files.keys() {
-        println!("  {path}");
+    let keyring = Keyring::os();
+    let github = GitHub::new(&a.github_api, &super::github::token(&keyring, &a.github_api)?)?;
+    let identity = github.identity().await?;
+    request.owner = a.owner.clone().unwrap_or_else(|| identity.login.clone());
+    let owner_is_org = request.owner != identity.login;
+    anyhow::ensure!(!owner_is_org || identity.organisations.contains(&request.owner), "{} is neither you ({}) nor one of your organisations ({})", request.owner, identity.login, identity.organisations.join(", "));
+    let backstage_token = keyring.get(&accounts::backstage_api_token(&a.cluster))?.with_context(|| format!("no Backstage token for cluster {:?} in the keyring; run `slipway up` first", a.cluster))?;
+    let backstage_url = a.backstage_url.clone().unwrap_or_else(|| format!("http://backstage.{}:8880", a.domain.trim_start_matches('.')));
+    let backstage = Backstage::new(&backstage_url, &backstage_token)?;
+    let kube = slipway_core::k8s::KubeTarget::cluster(&a.cluster).client().await.ok();
+    let services = Services { github: &github, backstage: &backstage, kube, journal_dir: create::journal_dir(), owner_is_org };
+
+    if a.rollback {
+        let undone = create::rollback(&request.owner, &request.name, &services).await?;
+        println!("Rolled back {}: removed {}.", request.name, if undone.is_empty() { "nothing (it was gone already)".to_owned() } else { undone.join(", ") });
+        return Ok(());
+    }
+    let sink = super::progress::Terminal::new();
+    let created = create::create(&request, &services, &sink).await;
+    sink.finish();
+    let created = created.with_context(|| format!("the creation stopped; run the same command again to resume, or add --rollback to remove what it made ({})", request.name))?;
+    println!("Service {:?} created.", request.name);
+    println!("  Repository  {}", created.repo_url);
+    println!("  Catalog     {}", created.catalog_entity);
+    println!("  URL         {}   (once Argo CD has deployed it)", created.service_url);
+    if let Some(b) = github.budget() {
+        println!("  GitHub      {}/{} requests left this hour", b.remaining, b.limit);
     }
     Ok(())
 }

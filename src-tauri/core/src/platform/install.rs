@@ -178,7 +178,7 @@ impl InstallStage<'_> {
                 }
             }
         };
-        let github = keyring.get(accounts::GITHUB_TOKEN).ok().flatten();
+        let github = keyring.get(&accounts::github_token(crate::github::DEFAULT_API)).ok().flatten();
         let mut backstage = BTreeMap::from([("SLIPWAY_API_TOKEN", api_token)]);
         if let Some(token) = &github {
             backstage.insert("GITHUB_TOKEN", token.clone());

@@ -36,6 +36,20 @@ pub enum StepError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
+}
+
+impl From<crate::github::GitHubError> for StepError {
+    fn from(e: crate::github::GitHubError) -> Self {
+        Self::Service(e.into())
+    }
+}
+
+impl From<crate::backstage::BackstageError> for StepError {
+    fn from(e: crate::backstage::BackstageError) -> Self {
+        Self::Service(e.into())
+    }
 }
 
 impl StepError {
@@ -43,6 +57,7 @@ impl StepError {
     pub fn is_transient(&self) -> bool {
         match self {
             StepError::Cluster(e) => e.is_transient(),
+            StepError::Service(crate::service::ServiceError::GitHub(crate::github::GitHubError::Unreachable { .. }) | crate::service::ServiceError::Backstage(crate::backstage::BackstageError::Unreachable { .. })) => true,
             StepError::Kube(e) => match e.api_error() {
                 Some(kube::Error::Api(s)) => s.code >= 500 || s.code == 429,
                 Some(kube::Error::HyperError(_) | kube::Error::Service(_)) => true,
@@ -127,7 +142,7 @@ pub struct StepDef<Id = StepId> {
     pub retries: u32,
 }
 
-const fn step<Id>(id: Id, key: &'static str, title: &'static str, timeout_secs: u64, retries: u32) -> StepDef<Id> {
+pub(crate) const fn step<Id>(id: Id, key: &'static str, title: &'static str, timeout_secs: u64, retries: u32) -> StepDef<Id> {
     StepDef { id, key, title, timeout: Duration::from_secs(timeout_secs), retries }
 }
 

@@ -1,6 +1,7 @@
 //! The golden path: a new service from a template. This module validates the request and renders
 //! the service; the same function serves the CLI (`slipway service create`) and the GUI form.
 
+pub mod create;
 pub mod template;
 
 use std::path::Path;
@@ -15,6 +16,10 @@ pub enum ServiceError {
     Io(String),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    GitHub(#[from] crate::github::GitHubError),
+    #[error(transparent)]
+    Backstage(#[from] crate::backstage::BackstageError),
 }
 
 /// What the form (or the CLI) asks for.

@@ -1,0 +1,108 @@
+//! Backstage's catalog API with the static external-access token Slipway owns: register a
+//! component's `catalog-info.yaml` (an existing location is refreshed, not an error), look an
+//! entity up, remove a location on rollback. The HTTP stack is octocrab's (bearer auth, TLS).
+
+use http::StatusCode;
+use octocrab::Octocrab;
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackstageError {
+    #[error("Backstage rejected Slipway's token ({0}); `slipway up` rewrites backstage-secrets from the keyring, then restart Backstage")]
+    Unauthorized(u16),
+    #[error("Backstage refused {what} ({status}): {message}")]
+    Refused { what: String, status: u16, message: String },
+    #[error("cannot reach Backstage at {url}: {reason}; is the platform up (`slipway status`) and {url} resolvable (`slipway hosts apply`)?")]
+    Unreachable { url: String, reason: String },
+}
+
+type Result<T> = std::result::Result<T, BackstageError>;
+
+/// A registered location and what it produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub location_id: String,
+    /// The location existed already; it was refreshed.
+    pub refreshed: bool,
+}
+
+pub struct Backstage {
+    url: String,
+    http: Octocrab,
+}
+
+impl Backstage {
+    pub fn new(url: &str, token: &str) -> Result<Self> {
+        let url = url.trim_end_matches('/').to_owned();
+        let unreachable = |reason: String| BackstageError::Unreachable { url: url.clone(), reason };
+        let http = Octocrab::builder().base_uri(url.as_str()).map_err(|e| unreachable(e.to_string()))?.personal_token(token.to_owned()).build().map_err(|e| unreachable(e.to_string()))?;
+        Ok(Self { url, http })
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(StatusCode, Value)> {
+        let response = match method {
+            "GET" => self.http._get(path).await,
+            "POST" => self.http._post(path, body).await,
+            _ => self.http._delete(path, body).await,
+        }
+        .map_err(|e| BackstageError::Unreachable { url: self.url.clone(), reason: e.to_string() })?;
+        let status = response.status();
+        let text = self.http.body_to_string(response).await.map_err(|e| BackstageError::Unreachable { url: self.url.clone(), reason: e.to_string() })?;
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(BackstageError::Unauthorized(status.as_u16()));
+        }
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+    }
+
+    fn refused(what: &str, status: StatusCode, body: &Value) -> BackstageError {
+        let message = body["error"]["message"].as_str().or(body.as_str()).unwrap_or("no message").to_owned();
+        BackstageError::Refused { what: what.to_owned(), status: status.as_u16(), message }
+    }
+
+    /// Register `target` (a `catalog-info.yaml` URL). A location that exists already (409) is
+    /// refreshed so the catalog picks up the current file.
+    pub async fn register(&self, target: &str, entity_ref: &str) -> Result<Registration> {
+        let body = json!({"type": "url", "target": target});
+        let (status, v) = self.call("POST", "/api/catalog/locations", Some(&body)).await?;
+        if status.is_success() {
+            return Ok(Registration { location_id: v["location"]["id"].as_str().unwrap_or_default().to_owned(), refreshed: false });
+        }
+        if status != StatusCode::CONFLICT {
+            return Err(Self::refused("registering the location", status, &v));
+        }
+        let (status, v) = self.call("POST", "/api/catalog/refresh", Some(&json!({"entityRef": entity_ref}))).await?;
+        if !status.is_success() {
+            return Err(Self::refused("refreshing the entity", status, &v));
+        }
+        Ok(Registration { location_id: self.location_id(target).await?.unwrap_or_default(), refreshed: true })
+    }
+
+    /// The id of the location registered for `target`, if any.
+    pub async fn location_id(&self, target: &str) -> Result<Option<String>> {
+        let (status, v) = self.call("GET", "/api/catalog/locations", None).await?;
+        if !status.is_success() {
+            return Err(Self::refused("listing locations", status, &v));
+        }
+        Ok(v.as_array().into_iter().flatten().map(|l| if l.get("data").is_some() { &l["data"] } else { l }).find(|l| l["target"] == target).and_then(|l| l["id"].as_str().map(str::to_owned)))
+    }
+
+    /// A component by name (`component:default/<name>`), if the catalog has it.
+    pub async fn component(&self, name: &str) -> Result<Option<Value>> {
+        let (status, v) = self.call("GET", &format!("/api/catalog/entities/by-name/component/default/{name}"), None).await?;
+        match status.as_u16() {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => Ok(Some(v)),
+            _ => Err(Self::refused("reading the component", status, &v)),
+        }
+    }
+
+    /// Remove a location (and the entities it produced); `false` when it was gone already.
+    pub async fn delete_location(&self, id: &str) -> Result<bool> {
+        let (status, v) = self.call("DELETE", &format!("/api/catalog/locations/{id}"), None).await?;
+        match status.as_u16() {
+            204 | 200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(Self::refused("deleting the location", status, &v)),
+        }
+    }
+}

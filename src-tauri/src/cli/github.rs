@@ -1,0 +1,92 @@
+//! `slipway github connect | status | disconnect`: the GitHub token, kept only in the OS keyring.
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use slipway_core::github::{DEFAULT_API, GitHub};
+use slipway_core::secrets::{Keyring, accounts};
+
+#[derive(Args)]
+pub struct GitHubArgs {
+    #[command(subcommand)]
+    command: GitHubCommand,
+    /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, global = true, env = "SLIPWAY_GITHUB_API", default_value = DEFAULT_API)]
+    github_api: String,
+}
+
+#[derive(Subcommand)]
+enum GitHubCommand {
+    /// Read a token (prompt, or stdin; never an argument), check it and keep it in the OS keyring.
+    Connect,
+    /// Who the kept token belongs to, its scopes, organisations and rate budget.
+    Status,
+    /// Forget the token.
+    Disconnect,
+}
+
+/// The kept token, or how to get one kept.
+pub fn token(keyring: &Keyring, api: &str) -> anyhow::Result<String> {
+    keyring.get(&accounts::github_token(api))?.context("GitHub is not connected: run `slipway github connect` (it reads the token from a prompt or stdin)")
+}
+
+pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
+    let keyring = Keyring::os();
+    match args.command {
+        GitHubCommand::Connect => {
+            if let Some(reason) = keyring.unavailable_reason() {
+                anyhow::bail!("no OS keyring ({reason}); Slipway keeps the GitHub token only there and will not write it to a file");
+            }
+            let token = read_token()?;
+            let github = GitHub::new(&args.github_api, &token)?;
+            let identity = github.identity().await?;
+            GitHub::require_scopes(&identity)?;
+            keyring.set(&accounts::github_token(&args.github_api), &token)?;
+            println!("Connected to {} as {}; the token is in the OS keyring.", args.github_api, identity.login);
+            print_identity(&identity, github.budget());
+        }
+        GitHubCommand::Status => {
+            let github = GitHub::new(&args.github_api, &token(&keyring, &args.github_api)?)?;
+            let identity = github.identity().await?;
+            let budget = github.rate_limit().await?;
+            println!("{} as {}", args.github_api, identity.login);
+            print_identity(&identity, Some(budget));
+            let missing = identity.missing_scopes();
+            if !missing.is_empty() {
+                println!("Missing scopes: {} (reconnect with a token that has them)", missing.join(", "));
+            }
+        }
+        GitHubCommand::Disconnect => {
+            let removed = keyring.delete(&accounts::github_token(&args.github_api))?;
+            println!("{}", if removed { "Forgot the GitHub token." } else { "No GitHub token was kept." });
+        }
+    }
+    Ok(())
+}
+
+fn print_identity(identity: &slipway_core::github::Identity, budget: Option<slipway_core::github::RateBudget>) {
+    match &identity.scopes {
+        Some(scopes) => println!("  scopes         {}", scopes.join(", ")),
+        None => println!("  scopes         fine-grained token (needs Administration, Contents and Workflows: write on all repositories)"),
+    }
+    let owners: Vec<&str> = std::iter::once(identity.login.as_str()).chain(identity.organisations.iter().map(String::as_str)).collect();
+    println!("  owners         {} (choose with --owner)", owners.join(", "));
+    if let Some(b) = budget {
+        let reset = jiff::Timestamp::from_second(i64::try_from(b.reset).unwrap_or(0)).map_or_else(|_| b.reset.to_string(), |t| t.to_string());
+        println!("  rate budget    {}/{} requests left, resets {reset}", b.remaining, b.limit);
+    }
+}
+
+fn read_token() -> anyhow::Result<String> {
+    let token = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("GitHub token (input hidden): ").context("cannot read the token")?
+    } else {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read the token from stdin")?;
+        text
+    };
+    let token = token.trim().to_owned();
+    anyhow::ensure!(!token.is_empty(), "no token given (paste it at the prompt, or pipe it on stdin)");
+    Ok(token)
+}

@@ -1,0 +1,414 @@
+//! SIMULATED GitHub and Backstage for tests (never shipped): stateful, following GitHub's
+//! documented REST shapes, status codes and headers (401, 403/429 with rate-limit headers, 422
+//! name exists, 409 empty repository) and Backstage's catalog API (409 existing location). Tests
+//! assert on the resulting state: repositories, their files, topics, catalog entities.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: u16, body: &Value) -> Reply {
+    let text = if body.is_null() { Vec::new() } else { serde_json::to_vec(body).unwrap_or_default() };
+    Response::builder().status(status).header("content-type", "application/json").body(Full::new(Bytes::from(text))).unwrap_or_default()
+}
+
+/// Serve `handle` on a random local port until the returned task is dropped.
+async fn serve<F>(handle: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
+where
+    F: Fn(Method, String, HashMap<String, String>, Value) -> (Reply, Duration) + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let handle = Arc::new(handle);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let handle = handle.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                        let headers = parts.headers.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect();
+                        let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+                        let (response, delay) = handle(parts.method, path, headers, json);
+                        tokio::time::sleep(delay).await;
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+/// A repository as the fake keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct FakeRepo {
+    pub description: String,
+    pub topics: Vec<String>,
+    /// The default branch's files, path → content.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// Commits on the default branch, newest last.
+    pub commits: Vec<String>,
+    /// A template copy still in progress: contents answer 409 until it is done.
+    pub empty: bool,
+}
+
+/// A fault: the `times` next requests whose method and path match get `status`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: Method,
+    pub path_contains: String,
+    pub status: u16,
+    pub times: u32,
+}
+
+#[derive(Default)]
+pub struct GitHubState {
+    pub token: String,
+    pub login: String,
+    pub orgs: Vec<String>,
+    /// `X-OAuth-Scopes`; `None` answers like a fine-grained token.
+    pub scopes: Option<String>,
+    pub repos: BTreeMap<String, FakeRepo>,
+    blobs: HashMap<String, Vec<u8>>,
+    trees: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    commits: HashMap<String, String>,
+    pub calls: u64,
+    pub remaining: u64,
+    /// Answer 403 with `x-ratelimit-remaining: 0` for this many requests.
+    pub exhausted: u32,
+    pub faults: Vec<Fault>,
+    pub latency: Duration,
+    /// Every request's method and path, in order.
+    pub log: Vec<String>,
+    next: u64,
+}
+
+impl GitHubState {
+    fn sha(&mut self) -> String {
+        self.next += 1;
+        format!("{:040x}", self.next)
+    }
+
+    fn commit(&mut self, full: &str, files: BTreeMap<String, Vec<u8>>, message: &str) -> String {
+        let tree = self.sha();
+        self.trees.insert(tree.clone(), files.clone());
+        let sha = self.sha();
+        self.commits.insert(sha.clone(), tree);
+        let _ = message;
+        if let Some(r) = self.repos.get_mut(full) {
+            r.files = files;
+            r.commits.push(sha.clone());
+            r.empty = false;
+        }
+        sha
+    }
+}
+
+/// The SIMULATED GitHub REST API.
+pub struct FakeGitHub {
+    pub state: Arc<Mutex<GitHubState>>,
+    pub addr: SocketAddr,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeGitHub {
+    /// A GitHub where `token` belongs to `login`, member of `orgs`, with classic scopes.
+    pub async fn start(token: &str, login: &str, orgs: &[&str]) -> Self {
+        let state = Arc::new(Mutex::new(GitHubState {
+            token: token.into(),
+            login: login.into(),
+            orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
+            scopes: Some("repo, read:org, workflow".into()),
+            remaining: 5000,
+            ..GitHubState::default()
+        }));
+        let shared = state.clone();
+        let (addr, task) = serve(move |method, path, headers, body| {
+            let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let delay = s.latency;
+            (github(&mut s, &method, &path, &headers, &body), delay)
+        })
+        .await;
+        Self { state, addr, _task: task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, GitHubState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn repo(&self, full: &str) -> Option<FakeRepo> {
+        self.state().repos.get(full).cloned()
+    }
+}
+
+fn github(s: &mut GitHubState, method: &Method, path: &str, headers: &HashMap<String, String>, body: &Value) -> Reply {
+    s.calls += 1;
+    s.log.push(format!("{method} {path}"));
+    let reset = jiff::Timestamp::now().as_second() + 2;
+    let with_limits = |mut r: Reply, remaining: u64| {
+        let h = r.headers_mut();
+        for (k, v) in [("x-ratelimit-limit", "5000".to_owned()), ("x-ratelimit-remaining", remaining.to_string()), ("x-ratelimit-reset", reset.to_string()), ("x-ratelimit-resource", "core".to_owned())] {
+            h.insert(k, v.parse().expect("header"));
+        }
+        r
+    };
+    if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {}", s.token)) {
+        return with_limits(reply(401, &json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})), s.remaining);
+    }
+    if s.exhausted > 0 {
+        s.exhausted -= 1;
+        return with_limits(reply(403, &json!({"message": "API rate limit exceeded for user."})), 0);
+    }
+    if let Some(i) = s.faults.iter().position(|f| f.method == method && path.contains(&f.path_contains)) {
+        let status = s.faults[i].status;
+        s.faults[i].times -= 1;
+        if s.faults[i].times == 0 {
+            s.faults.remove(i);
+        }
+        return with_limits(reply(status, &json!({"message": format!("injected fault (fake GitHub): {status}")})), s.remaining);
+    }
+    s.remaining = s.remaining.saturating_sub(1);
+    let remaining = s.remaining;
+    let mut r = route(s, method, path.split('?').next().unwrap_or(path), body);
+    if path == "/user"
+        && let Some(scopes) = &s.scopes {
+            r.headers_mut().insert("x-oauth-scopes", scopes.parse().expect("header"));
+        }
+    with_limits(r, remaining)
+}
+
+fn repo_json(full: &str, r: &FakeRepo) -> Value {
+    json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("https://github.test/{full}"), "default_branch": "main", "description": r.description, "topics": r.topics})
+}
+
+fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Reply {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["user"]) => reply(200, &json!({"login": s.login, "type": "User"})),
+        ("GET", ["user", "orgs"]) => reply(200, &json!(s.orgs.iter().map(|o| json!({"login": o})).collect::<Vec<_>>())),
+        ("GET", ["rate_limit"]) => reply(200, &json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": jiff::Timestamp::now().as_second() + 3600}}})),
+        ("POST", ["user", "repos"]) | ("POST", ["orgs", _, "repos"]) => {
+            let owner = if parts[0] == "orgs" { parts[1].to_owned() } else { s.login.clone() };
+            if parts[0] == "orgs" && !s.orgs.contains(&owner) {
+                return reply(404, &json!({"message": "Not Found"}));
+            }
+            let name = body["name"].as_str().unwrap_or_default();
+            let full = format!("{owner}/{name}");
+            if s.repos.contains_key(&full) {
+                return reply(422, &json!({"message": "Repository creation failed.", "errors": [{"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}]}));
+            }
+            s.repos.insert(full.clone(), FakeRepo { description: body["description"].as_str().unwrap_or_default().to_owned(), empty: true, ..FakeRepo::default() });
+            if body["auto_init"] == true {
+                s.commit(&full, BTreeMap::from([("README.md".to_owned(), format!("# {name}\n").into_bytes())]), "Initial commit");
+            }
+            let r = s.repos[&full].clone();
+            reply(201, &repo_json(&full, &r))
+        }
+        (m, ["repos", owner, name, rest @ ..]) => {
+            let full = format!("{owner}/{name}");
+            let Some(repo) = s.repos.get(&full).cloned() else {
+                return reply(404, &json!({"message": "Not Found"}));
+            };
+            match (m, rest) {
+                ("GET", []) => reply(200, &repo_json(&full, &repo)),
+                ("DELETE", []) => {
+                    s.repos.remove(&full);
+                    reply(204, &Value::Null)
+                }
+                ("GET", ["topics"]) => reply(200, &json!({"names": repo.topics})),
+                ("PUT", ["topics"]) => {
+                    let names: Vec<String> = body["names"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+                    if names.iter().any(|t| t.chars().any(|c| c.is_ascii_uppercase())) {
+                        return reply(422, &json!({"message": "Validation Failed", "errors": [{"message": "Topics must start with a lowercase letter or number"}]}));
+                    }
+                    if let Some(r) = s.repos.get_mut(&full) {
+                        r.topics.clone_from(&names);
+                    }
+                    reply(200, &json!({"names": names}))
+                }
+                ("GET", ["contents", file @ ..]) => {
+                    if repo.empty {
+                        return reply(409, &json!({"message": "Git Repository is empty."}));
+                    }
+                    match repo.files.get(&file.join("/")) {
+                        Some(data) => reply(200, &json!({"type": "file", "path": file.join("/"), "encoding": "base64", "content": b64(data)})),
+                        None => reply(404, &json!({"message": "Not Found"})),
+                    }
+                }
+                (_, ["git", ..]) if repo.empty => reply(409, &json!({"message": "Git Repository is empty."})),
+                ("GET", ["git", "ref", "heads", _]) => reply(200, &json!({"ref": "refs/heads/main", "object": {"sha": repo.commits.last(), "type": "commit"}})),
+                ("GET", ["git", "commits", sha]) => match s.commits.get(*sha) {
+                    Some(tree) => reply(200, &json!({"sha": sha, "tree": {"sha": tree}})),
+                    None => reply(404, &json!({"message": "Not Found"})),
+                },
+                ("POST", ["git", "blobs"]) => {
+                    let data = base64::engine::general_purpose::STANDARD.decode(body["content"].as_str().unwrap_or_default()).unwrap_or_default();
+                    let sha = s.sha();
+                    s.blobs.insert(sha.clone(), data);
+                    reply(201, &json!({"sha": sha}))
+                }
+                ("POST", ["git", "trees"]) => {
+                    let mut files = body["base_tree"].as_str().and_then(|b| s.trees.get(b)).cloned().unwrap_or_default();
+                    for entry in body["tree"].as_array().into_iter().flatten() {
+                        let data = match entry["content"].as_str() {
+                            Some(text) => text.as_bytes().to_vec(),
+                            None => entry["sha"].as_str().and_then(|b| s.blobs.get(b)).cloned().unwrap_or_default(),
+                        };
+                        files.insert(entry["path"].as_str().unwrap_or_default().to_owned(), data);
+                    }
+                    let sha = s.sha();
+                    s.trees.insert(sha.clone(), files);
+                    reply(201, &json!({"sha": sha}))
+                }
+                ("POST", ["git", "commits"]) => {
+                    let sha = s.sha();
+                    s.commits.insert(sha.clone(), body["tree"].as_str().unwrap_or_default().to_owned());
+                    reply(201, &json!({"sha": sha}))
+                }
+                ("PATCH", ["git", "refs", "heads", _]) => {
+                    let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+                    let files = s.commits.get(&sha).and_then(|t| s.trees.get(t)).cloned();
+                    match files {
+                        Some(files) => {
+                            if let Some(r) = s.repos.get_mut(&full) {
+                                r.files = files;
+                                r.commits.push(sha.clone());
+                            }
+                            reply(200, &json!({"ref": "refs/heads/main", "object": {"sha": sha}}))
+                        }
+                        None => reply(422, &json!({"message": "Object does not exist"})),
+                    }
+                }
+                _ => reply(404, &json!({"message": format!("fake GitHub does not simulate {m} /repos/{full}/{}", rest.join("/"))})),
+            }
+        }
+        _ => reply(404, &json!({"message": format!("fake GitHub does not simulate {method} {path}")})),
+    }
+}
+
+/// The SIMULATED Backstage catalog: locations whose target is a `catalog-info.yaml` in the fake
+/// GitHub (read from its state, as Backstage reads it through its GitHub integration).
+pub struct FakeBackstage {
+    pub state: Arc<Mutex<BackstageState>>,
+    pub addr: SocketAddr,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+pub struct BackstageState {
+    pub token: String,
+    /// id → target.
+    pub locations: BTreeMap<String, String>,
+    /// name → entity.
+    pub components: BTreeMap<String, Value>,
+    pub refreshes: Vec<String>,
+    pub faults: Vec<Fault>,
+    next: u64,
+}
+
+impl FakeBackstage {
+    pub async fn start(token: &str, github: Arc<Mutex<GitHubState>>) -> Self {
+        let state = Arc::new(Mutex::new(BackstageState { token: token.into(), ..BackstageState::default() }));
+        let shared = state.clone();
+        let (addr, task) = serve(move |method, path, headers, body| {
+            let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (backstage(&mut s, &github, &method, &path, &headers, &body), Duration::ZERO)
+        })
+        .await;
+        Self { state, addr, _task: task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, BackstageState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn backstage(s: &mut BackstageState, github: &Mutex<GitHubState>, method: &Method, path: &str, headers: &HashMap<String, String>, body: &Value) -> Reply {
+    if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {}", s.token)) {
+        return reply(401, &json!({"error": {"name": "AuthenticationError", "message": "Missing credentials"}}));
+    }
+    if let Some(i) = s.faults.iter().position(|f| f.method == method && path.contains(&f.path_contains)) {
+        let status = s.faults[i].status;
+        s.faults[i].times -= 1;
+        if s.faults[i].times == 0 {
+            s.faults.remove(i);
+        }
+        return reply(status, &json!({"error": {"name": "Error", "message": format!("injected fault (fake Backstage): {status}")}}));
+    }
+    let path = path.split('?').next().unwrap_or(path);
+    match (method.as_str(), path) {
+        ("POST", "/api/catalog/locations") => {
+            let target = body["target"].as_str().unwrap_or_default().to_owned();
+            if s.locations.values().any(|t| *t == target) {
+                return reply(409, &json!({"error": {"name": "ConflictError", "message": format!("Location url:{target} already exists")}}));
+            }
+            // https://github.test/<owner>/<repo>/blob/<branch>/<path>, read from the fake GitHub.
+            let rest = target.strip_prefix("https://github.test/").unwrap_or_default();
+            let parts: Vec<&str> = rest.splitn(5, '/').collect();
+            let file = match parts.as_slice() {
+                [owner, repo, "blob", _, file] => github.lock().ok().and_then(|g| g.repos.get(&format!("{owner}/{repo}")).and_then(|r| r.files.get(*file).cloned())),
+                _ => None,
+            };
+            let Some(entity) = file.and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok()) else {
+                return reply(400, &json!({"error": {"name": "NotFoundError", "message": format!("Unable to read url, NotFoundError: {target}")}}));
+            };
+            s.next += 1;
+            let id = format!("loc-{}", s.next);
+            s.locations.insert(id.clone(), target.clone());
+            if let Some(name) = entity["metadata"]["name"].as_str() {
+                s.components.insert(name.to_owned(), entity.clone());
+            }
+            reply(201, &json!({"location": {"id": id, "type": "url", "target": target}, "entities": [entity]}))
+        }
+        ("GET", "/api/catalog/locations") => reply(200, &json!(s.locations.iter().map(|(id, t)| json!({"data": {"id": id, "type": "url", "target": t}})).collect::<Vec<_>>())),
+        ("POST", "/api/catalog/refresh") => {
+            s.refreshes.push(body["entityRef"].as_str().unwrap_or_default().to_owned());
+            reply(200, &Value::Null)
+        }
+        ("GET", p) if p.starts_with("/api/catalog/entities/by-name/component/default/") => {
+            let name = &p["/api/catalog/entities/by-name/component/default/".len()..];
+            match s.components.get(name) {
+                Some(e) => reply(200, e),
+                None => reply(404, &json!({"error": {"name": "NotFoundError", "message": format!("No entity named '{name}' found")}})),
+            }
+        }
+        ("DELETE", p) if p.starts_with("/api/catalog/locations/") => {
+            let id = &p["/api/catalog/locations/".len()..];
+            match s.locations.remove(id) {
+                Some(target) => {
+                    s.components.retain(|_, e| !target.contains(&format!("/{}/blob/", e["metadata"]["name"].as_str().unwrap_or("?"))));
+                    reply(204, &Value::Null)
+                }
+                None => reply(404, &json!({"error": {"name": "NotFoundError", "message": "no such location"}})),
+            }
+        }
+        _ => reply(404, &json!({"error": {"name": "NotFoundError", "message": format!("fake Backstage does not simulate {method} {path}")}})),
+    }
+}

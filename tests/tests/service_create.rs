@@ -1,0 +1,230 @@
+//! Service creation against the SIMULATED GitHub and Backstage (tests/src/fakes.rs) and kube-sim:
+//! the end state (repository with the rendered files in one commit, topics, catalog entity,
+//! ApplicationSet refresh), a failure after each step followed by a re-run (exactly one
+//! repository and one catalog entry), rollback, rate limits, and a token that never shows.
+#![allow(clippy::print_stdout, reason = "figures are printed for the test log")]
+
+use std::time::{Duration, Instant};
+
+use http::Method;
+use serde_json::Value;
+use slipway_core::backstage::Backstage;
+use slipway_core::github::GitHub;
+use slipway_core::progress::Recorder;
+use slipway_core::service::create::{self, Journal, Services};
+use slipway_core::service::{ServiceRequest, template};
+use slipway_e2e::fakes::{Fault, FakeBackstage, FakeGitHub};
+use slipway_e2e::kube_sim::{HttpFault, KubeSim};
+
+const TOKEN: &str = "ghp_FAKE0123456789abcdefTOKEN";
+const BACKSTAGE_TOKEN: &str = "backstage-static-token";
+
+struct World {
+    github: FakeGitHub,
+    backstage: FakeBackstage,
+    sim: KubeSim,
+    journal: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> Self {
+        let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
+        let backstage = FakeBackstage::start(BACKSTAGE_TOKEN, github.state.clone()).await;
+        let sim = KubeSim::start().await.expect("sim");
+        let client = sim.client().await.expect("client");
+        // The workloads ApplicationSet as GitHub mode installs it (its CRD first).
+        let crd: Value = serde_saphyr::from_str(&slipway_e2e::crd_yaml("argoproj.io", "ApplicationSet", "applicationsets")).expect("crd");
+        let set = serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "workloads", "namespace": "argocd"}, "spec": {"generators": []}});
+        let objects = slipway_core::k8s::apply::parse(&format!("{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{}", serde_json::to_string(&crd).expect("json"), serde_json::to_string(&set).expect("json"))).expect("parse");
+        slipway_core::k8s::apply::apply(&client, &objects, "test", "argocd", Duration::from_secs(10)).await.expect("apply");
+        Self { github, backstage, sim, journal: tempfile::tempdir().expect("tmp") }
+    }
+
+    async fn create(&self, name: &str) -> Result<create::Created, slipway_core::platform::PlatformError> {
+        let gh = GitHub::new(&self.github.url(), TOKEN).expect("github");
+        let bs = Backstage::new(&self.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
+        let services = Services { github: &gh, backstage: &bs, kube: Some(self.sim.client().await.expect("client")), journal_dir: self.journal.path().to_owned(), owner_is_org: true };
+        create::create(&request(name), &services, &Recorder::default()).await
+    }
+
+    async fn rollback(&self, name: &str) -> Vec<String> {
+        let gh = GitHub::new(&self.github.url(), TOKEN).expect("github");
+        let bs = Backstage::new(&self.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
+        let services = Services { github: &gh, backstage: &bs, kube: None, journal_dir: self.journal.path().to_owned(), owner_is_org: true };
+        create::rollback("acme", name, &services).await.expect("rollback")
+    }
+
+    fn repos_named(&self, name: &str) -> usize {
+        self.github.state().repos.keys().filter(|k| k.ends_with(&format!("/{name}"))).count()
+    }
+
+    fn locations_for(&self, name: &str) -> usize {
+        self.backstage.state().locations.values().filter(|t| t.contains(&format!("/{name}/blob/"))).count()
+    }
+}
+
+fn request(name: &str) -> ServiceRequest {
+    ServiceRequest { name: name.into(), team: "payments".into(), template: "nodejs-v24".into(), description: Some("Shop API".into()), owner: "acme".into(), domain: "local".into() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refresh() {
+    let w = World::new().await;
+    w.github.state().latency = Duration::from_millis(100);
+    let started = Instant::now();
+    let created = w.create("shop-api").await.expect("create");
+    let calls = w.github.state().calls;
+    println!("service creation: {calls} GitHub calls, {:.2} s with 100 ms latency per GitHub call", started.elapsed().as_secs_f64());
+    w.github.state().latency = Duration::ZERO;
+
+    let repo = w.github.repo("acme/shop-api").expect("repository");
+    let rendered = template::render("nodejs-v24", &request("shop-api").values()).expect("render");
+    for (path, data) in &rendered {
+        assert_eq!(repo.files.get(path), Some(data), "{path} committed as rendered");
+    }
+    assert_eq!(repo.commits.len(), 2, "the initial commit, then the whole template in one commit");
+    assert_eq!(repo.topics, ["idp-managed", "team-payments"]);
+    let entity = w.backstage.state().components.get("shop-api").cloned().expect("catalog entity");
+    assert_eq!(entity["spec"]["owner"], "payments");
+    assert_eq!(entity["metadata"]["annotations"]["github.com/project-slug"], "acme/shop-api");
+    let set = w.sim.object("argoproj.io", "applicationsets", "argocd", "workloads").expect("appset");
+    assert_eq!(set["metadata"]["annotations"]["argocd.argoproj.io/application-set-refresh"], "true");
+    assert_eq!(created.repo_url, "https://github.test/acme/shop-api");
+    assert_eq!(created.service_url, "http://shop-api.local:8880");
+    assert!(Journal::load(w.journal.path(), "acme", "shop-api").is_none(), "a finished creation leaves no journal");
+
+    // Creating it again is refused: the name is taken now (by a finished service).
+    let writes = w.github.state().repos.len();
+    let again = w.create("shop-api").await.expect_err("taken");
+    assert!(again.to_string().contains("already exists on GitHub"), "{again}");
+    assert_eq!(w.github.state().repos.len(), writes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_each_step_resumes_into_exactly_one_repository_and_one_catalog_entry() {
+    let w = World::new().await;
+    let gh_fault = |method: Method, path: &str| Fault { method, path_contains: path.into(), status: 422, times: 1 };
+    // A transient API error outlasting the refresh step's own retries.
+    let refresh_attempts = create::CREATE_STEPS.iter().find(|s| s.key == "refresh").map_or(1, |s| s.retries + 1);
+    type Inject = Box<dyn Fn(&World)>;
+    let cases: Vec<(&str, &str, Inject)> = vec![
+        ("svc-files", "files", Box::new(move |w: &World| w.github.state().faults.push(gh_fault(Method::POST, "/git/trees")))),
+        ("svc-topics", "topics", Box::new(move |w: &World| w.github.state().faults.push(gh_fault(Method::PUT, "/topics")))),
+        ("svc-catalog", "catalog", Box::new(|w: &World| w.backstage.state().faults.push(Fault { method: Method::POST, path_contains: "/api/catalog/locations".into(), status: 500, times: 1 }))),
+        ("svc-refresh", "refresh", Box::new(move |w: &World| w.sim.inject_http_fault(HttpFault { method: Some("PATCH".into()), path_contains: "/applicationsets/workloads".into(), status: 500, times: refresh_attempts }))),
+    ];
+    for (name, step, inject) in cases {
+        inject(&w);
+        let err = w.create(name).await.expect_err("injected failure");
+        assert_eq!(err.step(), Some(step), "{name}: {err}");
+        assert!(Journal::load(w.journal.path(), "acme", name).is_some_and(|j| j.created_repo), "{name}: the journal remembers the repository");
+        w.sim.drop_connections();
+        w.create(name).await.unwrap_or_else(|e| panic!("{name}: the re-run resumes: {e}"));
+        assert_eq!((w.repos_named(name), w.locations_for(name)), (1, 1), "{name}: exactly one repository and one catalog entry");
+        assert!(w.backstage.state().components.contains_key(name));
+        assert_eq!(w.github.repo(&format!("acme/{name}")).expect("repo").commits.len(), 2, "{name}: the template committed once");
+    }
+
+    // Rollback removes what the failed operation made, and only that.
+    w.backstage.state().faults.push(Fault { method: Method::POST, path_contains: "/api/catalog/refresh".into(), status: 500, times: 1 });
+    w.github.state().faults.push(gh_fault(Method::PUT, "/topics"));
+    w.create("svc-undo").await.expect_err("topics fail");
+    let undone = w.rollback("svc-undo").await;
+    assert_eq!(undone, ["repository acme/svc-undo"]);
+    assert_eq!(w.repos_named("svc-undo"), 0);
+    assert_eq!(w.repos_named("svc-files"), 1, "other services untouched");
+    w.create("svc-undo").await.expect("a clean retry after the rollback");
+
+    // Rollback after the catalog step removes the location too.
+    w.sim.inject_http_fault(HttpFault { method: Some("PATCH".into()), path_contains: "/applicationsets/workloads".into(), status: 500, times: refresh_attempts });
+    w.create("svc-undo2").await.expect_err("refresh fails");
+    let undone = w.rollback("svc-undo2").await;
+    assert_eq!(undone.len(), 2, "{undone:?}");
+    assert_eq!((w.repos_named("svc-undo2"), w.locations_for("svc-undo2")), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_bad_tokens_and_rate_limits() {
+    let w = World::new().await;
+    let err = w.create("Bad_Name").await.expect_err("invalid");
+    assert!(err.to_string().contains("lower-case letters"), "{err}");
+    assert_eq!(w.github.state().calls, 0, "invalid names are rejected before any call");
+
+    let wrong = GitHub::new(&w.github.url(), "ghp_wrong").expect("client");
+    let err = wrong.identity().await.expect_err("401").to_string();
+    assert!(err.contains("401") && err.contains("slipway github connect") && !err.contains("ghp_wrong"), "{err}");
+
+    // An exhausted budget: Slipway waits for the reset (the fake's is 2 s away) and carries on.
+    w.github.state().exhausted = 1;
+    let started = Instant::now();
+    w.create("after-limit").await.expect("created after the reset");
+    assert!(started.elapsed() >= Duration::from_millis(900), "it waited for the reset");
+    let gh = GitHub::new(&w.github.url(), TOKEN).expect("client");
+    gh.identity().await.expect("identity");
+    assert!(gh.budget().is_some_and(|b| b.limit == 5000 && b.remaining < 5000), "{:?}", gh.budget());
+
+    // A budget that would take longer than Slipway waits is an error naming the reset.
+    let mut impatient = GitHub::new(&w.github.url(), TOKEN).expect("client");
+    impatient.max_wait = Duration::ZERO;
+    w.github.state().exhausted = 1;
+    let err = impatient.identity().await.expect_err("limited").to_string();
+    assert!(err.contains("rate limit") && err.contains("resets at"), "{err}");
+}
+
+/// Run the real binary off the runtime's threads (the fakes serve on them).
+async fn slipway(args: Vec<String>, stdin: &'static str, journal: std::path::PathBuf) -> (bool, String) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(slipway_e2e::slipway_bin())
+            .args(&args)
+            .env("SLIPWAY_LOG", "debug")
+            .env("XDG_STATE_HOME", journal)
+            .env("KUBECONFIG", "/nonexistent")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("slipway");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("run");
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
+    let w = World::new().await;
+    let api = w.github.url();
+    let cluster = format!("svc-cli-{}", std::process::id());
+    let keyring = slipway_core::secrets::Keyring::os();
+    assert_eq!(keyring.unavailable_reason(), None, "the kernel keyring works on this machine");
+    keyring.set(&slipway_core::secrets::accounts::backstage_api_token(&cluster), BACKSTAGE_TOKEN).expect("backstage token");
+    let journal = w.journal.path().to_owned();
+
+    let mut captured = String::new();
+    let (ok, out) = slipway(vec!["github".into(), "connect".into(), "--github-api".into(), api.clone()], "ghp_FAKE0123456789abcdefTOKEN\n", journal.clone()).await;
+    assert!(ok && out.contains("as octo") && out.contains("acme"), "{out}");
+    captured.push_str(&out);
+    let (ok, out) = slipway(vec!["github".into(), "status".into(), "--github-api".into(), api.clone()], "", journal.clone()).await;
+    assert!(ok && out.contains("requests left"), "{out}");
+    captured.push_str(&out);
+    let args: Vec<String> = ["service", "create", "--name", "cli-svc", "--team", "payments", "--owner", "acme", "--github-api", &api, "--backstage-url", &w.backstage.url(), "--cluster", &cluster].iter().map(|s| (*s).to_owned()).collect();
+    let (ok, out) = slipway(args.clone(), "", journal.clone()).await;
+    assert!(ok && out.contains("Service \"cli-svc\" created") && out.contains("https://github.test/acme/cli-svc"), "{out}");
+    captured.push_str(&out);
+    assert_eq!(w.github.repo("acme/cli-svc").expect("repo").topics, ["idp-managed", "team-payments"]);
+
+    // A refused token: the error names the fix, never the token.
+    w.github.state().token = "ghp_rotated".into();
+    let (ok, out) = slipway(args, "", journal.clone()).await;
+    assert!(!ok && out.contains("401"), "{out}");
+    captured.push_str(&out);
+
+    assert!(!captured.contains(TOKEN) && !captured.contains(BACKSTAGE_TOKEN), "a token leaked into the output:\n{captured}");
+    assert!(!captured.contains("FAKE0123"), "not even part of it");
+    let (ok, _) = slipway(vec!["github".into(), "disconnect".into(), "--github-api".into(), api], "", journal).await;
+    assert!(ok);
+    keyring.delete(&slipway_core::secrets::accounts::backstage_api_token(&cluster)).expect("clean up");
+}
