@@ -68,6 +68,10 @@ pub struct FakeRepo {
     pub commits: Vec<String>,
     /// A template copy still in progress: contents answer 409 until it is done.
     pub empty: bool,
+    /// Marked as a template repository (`POST …/generate` allowed).
+    pub is_template: bool,
+    /// A generation in progress: the template it copies and when the copy is done.
+    pub copying: Option<(String, std::time::Instant)>,
 }
 
 /// A fault: the `times` next requests whose method and path match get `status`.
@@ -98,10 +102,37 @@ pub struct GitHubState {
     pub latency: Duration,
     /// Every request's method and path, in order.
     pub log: Vec<String>,
+    /// How long GitHub takes to copy a template into a generated repository.
+    pub copy_delay: Duration,
     next: u64,
 }
 
 impl GitHubState {
+    /// A template repository holding `files` in one commit.
+    pub fn add_template(&mut self, full: &str, files: BTreeMap<String, Vec<u8>>) {
+        self.repos.insert(full.to_owned(), FakeRepo { is_template: true, empty: true, ..FakeRepo::default() });
+        self.commit(full, files, "template");
+    }
+
+    /// Finish the template copies whose time has come (GitHub does them in the background).
+    fn finish_copies(&mut self) {
+        let now = std::time::Instant::now();
+        let done: Vec<(String, String)> = self.repos.iter().filter_map(|(k, r)| r.copying.as_ref().filter(|(_, at)| *at <= now).map(|(t, _)| (k.clone(), t.clone()))).collect();
+        for (full, template) in done {
+            let files = self.repos.get(&template).map(|t| t.files.clone()).unwrap_or_default();
+            if let Some(r) = self.repos.get_mut(&full) {
+                r.copying = None;
+            }
+            self.commit(&full, files, "Initial commit");
+        }
+    }
+
+    fn blob_sha(&mut self, data: &[u8]) -> String {
+        let sha = format!("{:040x}", data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)));
+        self.blobs.insert(sha.clone(), data.to_vec());
+        sha
+    }
+
     fn sha(&mut self) -> String {
         self.next += 1;
         format!("{:040x}", self.next)
@@ -166,6 +197,7 @@ impl FakeGitHub {
 fn github(s: &mut GitHubState, method: &Method, path: &str, headers: &HashMap<String, String>, body: &Value) -> Reply {
     s.calls += 1;
     s.log.push(format!("{method} {path}"));
+    s.finish_copies();
     let reset = jiff::Timestamp::now().as_second() + 2;
     let with_limits = |mut r: Reply, remaining: u64| {
         let h = r.headers_mut();
@@ -227,6 +259,22 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
             let r = s.repos[&full].clone();
             reply(201, &repo_json(&full, &r))
         }
+        ("POST", ["repos", t_owner, t_name, "generate"]) => {
+            let template = format!("{t_owner}/{t_name}");
+            if !s.repos.get(&template).is_some_and(|r| r.is_template) {
+                return reply(404, &json!({"message": "Not Found"}));
+            }
+            let owner = body["owner"].as_str().unwrap_or(&s.login).to_owned();
+            let name = body["name"].as_str().unwrap_or_default();
+            let full = format!("{owner}/{name}");
+            if s.repos.contains_key(&full) {
+                return reply(422, &json!({"message": "Unprocessable Entity", "errors": ["Could not clone: Name already exists on this account"]}));
+            }
+            let ready = std::time::Instant::now() + s.copy_delay;
+            s.repos.insert(full.clone(), FakeRepo { description: body["description"].as_str().unwrap_or_default().to_owned(), empty: true, copying: Some((template, ready)), ..FakeRepo::default() });
+            let r = s.repos[&full].clone();
+            reply(201, &repo_json(&full, &r))
+        }
         (m, ["repos", owner, name, rest @ ..]) => {
             let full = format!("{owner}/{name}");
             let Some(repo) = s.repos.get(&full).cloned() else {
@@ -260,6 +308,15 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 }
                 (_, ["git", ..]) if repo.empty => reply(409, &json!({"message": "Git Repository is empty."})),
                 ("GET", ["git", "ref", "heads", _]) => reply(200, &json!({"ref": "refs/heads/main", "object": {"sha": repo.commits.last(), "type": "commit"}})),
+                ("GET", ["git", "trees", sha]) => {
+                    let Some(files) = s.trees.get(*sha).cloned() else { return reply(404, &json!({"message": "Not Found"})) };
+                    let entries: Vec<Value> = files.iter().map(|(p, d)| { let sha = s.blob_sha(d); json!({"path": p, "mode": "100644", "type": "blob", "sha": sha, "size": d.len()}) }).collect();
+                    reply(200, &json!({"sha": sha, "tree": entries, "truncated": false}))
+                }
+                ("GET", ["git", "blobs", sha]) => match s.blobs.get(*sha) {
+                    Some(data) => reply(200, &json!({"sha": sha, "encoding": "base64", "content": b64(data), "size": data.len()})),
+                    None => reply(404, &json!({"message": "Not Found"})),
+                },
                 ("GET", ["git", "commits", sha]) => match s.commits.get(*sha) {
                     Some(tree) => reply(200, &json!({"sha": sha, "tree": {"sha": tree}})),
                     None => reply(404, &json!({"message": "Not Found"})),

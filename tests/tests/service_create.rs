@@ -64,7 +64,7 @@ impl World {
 }
 
 fn request(name: &str) -> ServiceRequest {
-    ServiceRequest { name: name.into(), team: "payments".into(), template: "nodejs-v24".into(), description: Some("Shop API".into()), owner: "acme".into(), domain: "local".into() }
+    ServiceRequest { name: name.into(), team: "payments".into(), template: "nodejs-v24".into(), description: Some("Shop API".into()), owner: "acme".into(), domain: "local".into(), template_repo: None }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,4 +227,35 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
     let (ok, _) = slipway(vec!["github".into(), "disconnect".into(), "--github-api".into(), api], "", journal).await;
     assert!(ok);
     keyring.delete(&slipway_core::secrets::accounts::backstage_api_token(&cluster)).expect("clean up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_renders_in_place() {
+    let w = World::new().await;
+    // The template repository holds the skeleton as Backstage's template does, placeholders and all.
+    let prefix = "templates/nodejs-v24/skeleton/";
+    let skeleton: std::collections::BTreeMap<String, Vec<u8>> = slipway_core::bundle::Bundle::iter()
+        .filter(|p| p.starts_with(prefix))
+        .map(|p| (p[prefix.len()..].to_owned(), slipway_core::bundle::Bundle::get(&p).map(|f| f.data.into_owned()).unwrap_or_default()))
+        .collect();
+    w.github.state().add_template("acme/nodejs-template", skeleton);
+    w.github.state().copy_delay = Duration::from_millis(1500);
+
+    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
+    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
+    let services = Services { github: &gh, backstage: &bs, kube: Some(w.sim.client().await.expect("client")), journal_dir: w.journal.path().to_owned(), owner_is_org: true };
+    let mut req = request("tpl-svc");
+    req.template_repo = Some("acme/nodejs-template".into());
+    let started = Instant::now();
+    create::create(&req, &services, &Recorder::default()).await.expect("create from the template repository");
+    println!("service from a template repository: {} GitHub calls, {:.2} s (copy takes 1.5 s)", w.github.state().calls, started.elapsed().as_secs_f64());
+
+    let log = w.github.state().log.clone();
+    let waited = log.iter().filter(|l| l.contains("/repos/acme/tpl-svc/git/ref/heads/main")).count();
+    assert!(waited >= 2, "it polled until the copy was done: {log:?}");
+    let repo = w.github.repo("acme/tpl-svc").expect("repo");
+    let expected = template::render("nodejs-v24", &req.values()).expect("render");
+    assert_eq!(repo.files, expected, "rendered in place, exactly as from the embedded template");
+    assert_eq!(repo.commits.len(), 2, "GitHub's copy, then one render commit");
+    assert!(w.backstage.state().components.contains_key("tpl-svc"));
 }

@@ -228,15 +228,55 @@ impl GitHub {
         Ok(v["names"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect())
     }
 
-    /// Whether `path` exists on the default branch.
-    pub async fn has_file(&self, owner: &str, name: &str, path: &str) -> Result<bool> {
+    /// A file of the default branch; `None` when absent or while the repository is still empty
+    /// (409, e.g. a template copy in progress).
+    pub async fn file(&self, owner: &str, name: &str, path: &str) -> Result<Option<Vec<u8>>> {
         let (status, _, v) = self.call(Method::GET, &format!("/repos/{owner}/{name}/contents/{path}"), None).await?;
         match status.as_u16() {
-            200 => Ok(true),
-            // 409: the repository is still empty (e.g. a template copy in progress).
-            404 | 409 => Ok(false),
+            200 => Ok(Some(decode_base64(v["content"].as_str().unwrap_or_default()))),
+            404 | 409 => Ok(None),
             _ => Err(refused(&format!("GET contents/{path}"), status, &v)),
         }
+    }
+
+    /// A new repository generated from the template repository `template` (`owner/repo`, marked
+    /// as a template). GitHub copies the files asynchronously: see [`wait_populated`](Self::wait_populated).
+    pub async fn generate(&self, template: &str, owner: &str, name: &str, description: &str) -> Result<Repo> {
+        let body = json!({"owner": owner, "name": name, "description": description, "private": false, "include_all_branches": false});
+        Ok(repo_from(&self.ok(Method::POST, &format!("/repos/{template}/generate"), Some(&body)).await?))
+    }
+
+    /// Wait until the repository's default branch exists (a generated repository is empty, and
+    /// answers 409, until GitHub has copied the template), polling with a growing pause.
+    pub async fn wait_populated(&self, owner: &str, name: &str, branch: &str, timeout: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let (status, _, v) = self.call(Method::GET, &format!("/repos/{owner}/{name}/git/ref/heads/{branch}"), None).await?;
+            match status.as_u16() {
+                200 => return Ok(()),
+                404 | 409 if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+                404 | 409 => return Err(GitHubError::Refused { what: format!("waiting for {owner}/{name} to be populated from its template"), status: status.as_u16(), message: format!("still empty after {} s; run again to resume", timeout.as_secs()) }),
+                _ => return Err(refused(&format!("GET ref heads/{branch}"), status, &v)),
+            }
+        }
+    }
+
+    /// Every file of `branch` (tree listed recursively, blobs read one by one).
+    pub async fn read_files(&self, owner: &str, name: &str, branch: &str) -> Result<BTreeMap<String, Vec<u8>>> {
+        let base = format!("/repos/{owner}/{name}/git");
+        let head = self.ok(Method::GET, &format!("{base}/ref/heads/{branch}"), None).await?;
+        let commit = self.ok(Method::GET, &format!("{base}/commits/{}", head["object"]["sha"].as_str().unwrap_or_default()), None).await?;
+        let tree = self.ok(Method::GET, &format!("{base}/trees/{}?recursive=1", commit["tree"]["sha"].as_str().unwrap_or_default()), None).await?;
+        let mut files = BTreeMap::new();
+        for entry in tree["tree"].as_array().into_iter().flatten().filter(|e| e["type"] == "blob") {
+            let blob = self.ok(Method::GET, &format!("{base}/blobs/{}", entry["sha"].as_str().unwrap_or_default()), None).await?;
+            files.insert(entry["path"].as_str().unwrap_or_default().to_owned(), decode_base64(blob["content"].as_str().unwrap_or_default()));
+        }
+        Ok(files)
     }
 
     /// Write every file in one commit on `branch` (blobs, one tree on top of the branch's, one
@@ -264,6 +304,12 @@ impl GitHub {
         self.ok(Method::PATCH, &format!("{base}/refs/heads/{branch}"), Some(&json!({"sha": sha, "force": false}))).await?;
         Ok(sha)
     }
+}
+
+/// GitHub wraps base64 content at 60 columns.
+fn decode_base64(text: &str) -> Vec<u8> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default()
 }
 
 fn repo_from(v: &Value) -> Repo {

@@ -47,6 +47,10 @@ struct CreateArgs {
     /// Backstage's URL (default: http://backstage.<domain>:8880).
     #[arg(long, env = "SLIPWAY_BACKSTAGE_URL")]
     backstage_url: Option<String>,
+    /// Generate the repository from this GitHub template repository (OWNER/REPO, holding the
+    /// template's skeleton) instead of the embedded template.
+    #[arg(long, value_name = "OWNER/REPO", env = "SLIPWAY_TEMPLATE_REPO")]
+    template_repo: Option<String>,
     /// The platform cluster (its Backstage token and Argo CD).
     #[arg(long, env = "SLIPWAY_CLUSTER", default_value = "slipway")]
     cluster: String,
@@ -73,7 +77,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
 async fn create(a: CreateArgs) -> anyhow::Result<()> {
     if a.dry_run {
         let owner = a.owner.clone().context("--dry-run needs --owner (the GitHub user or organisation of the repository)")?;
-        let request = ServiceRequest { name: a.name, team: a.team, template: a.template, description: a.description, owner, domain: a.domain };
+        let request = ServiceRequest { name: a.name, team: a.team, template: a.template, description: a.description, owner, domain: a.domain, template_repo: None };
         request.validate()?;
         let out = a.out.context("--dry-run needs --out DIR")?;
         let files = service::render_to(&request, &out)?;
@@ -84,7 +88,7 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     // Input first: a bad name is refused before any network call.
-    let mut request = ServiceRequest { name: a.name.clone(), team: a.team.clone(), template: a.template.clone(), description: a.description.clone(), owner: a.owner.clone().unwrap_or_else(|| "pending".into()), domain: a.domain.clone() };
+    let mut request = ServiceRequest { name: a.name.clone(), team: a.team.clone(), template: a.template.clone(), description: a.description.clone(), owner: a.owner.clone().unwrap_or_else(|| "pending".into()), domain: a.domain.clone(), template_repo: a.template_repo.clone() };
     request.validate()?;
     let keyring = Keyring::os();
     let github = GitHub::new(&a.github_api, &super::github::token(&keyring, &a.github_api)?)?;

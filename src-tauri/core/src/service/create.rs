@@ -4,6 +4,8 @@
 //! exactly what this operation made: never an orphan repository blocking a retry.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -143,23 +145,42 @@ impl Stage for CreateStage<'_> {
                     return Ok(StepOutcome::up_to_date(format!("{} exists", repo.html_url)));
                 }
                 let description = req.values().description;
-                let repo = gh.create_repo(owner, self.services.owner_is_org, name, &description).await?;
+                let repo = match &req.template_repo {
+                    Some(template) => gh.generate(template, owner, name, &description).await?,
+                    None => gh.create_repo(owner, self.services.owner_is_org, name, &description).await?,
+                };
                 self.journal.created_repo = true;
                 self.journal.repo_url = Some(repo.html_url.clone());
                 self.save()?;
-                Ok(StepOutcome::changed(format!("created {}", repo.html_url)))
+                Ok(StepOutcome::changed(match &req.template_repo {
+                    Some(t) => format!("generated {} from {t}", repo.html_url),
+                    None => format!("created {}", repo.html_url),
+                }))
             }
             CreateStep::Files => {
                 let repo = gh.repo(owner, name).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{name} disappeared; run again to re-create it")))?;
-                // The template's catalog-info.yaml lands with the rest: present means committed.
-                if gh.has_file(owner, name, "catalog-info.yaml").await? {
+                if req.template_repo.is_some() {
+                    // GitHub copies a template asynchronously: writing before it finished fails.
+                    r.detail("waiting for GitHub to copy the template repository");
+                    gh.wait_populated(owner, name, &repo.default_branch, Duration::from_secs(90)).await?;
+                }
+                // Rendered means: catalog-info.yaml is there without placeholders.
+                if gh.file(owner, name, "catalog-info.yaml").await?.is_some_and(|f| !String::from_utf8_lossy(&f).contains("${{")) {
                     return Ok(StepOutcome::up_to_date("template committed"));
                 }
-                r.detail(format!("{} files in one commit", self.files.len()));
-                let sha = gh.commit_files(owner, name, &repo.default_branch, &self.files, &format!("Create {name} from the {} template (Slipway)", req.template)).await?;
+                let files = match &req.template_repo {
+                    None => self.files.clone(),
+                    Some(_) => {
+                        let current = gh.read_files(owner, name, &repo.default_branch).await?;
+                        let rendered = template::render_files(&req.template, &current, &req.values())?;
+                        rendered.into_iter().filter(|(path, data)| current.get(path) != Some(data)).collect()
+                    }
+                };
+                r.detail(format!("{} files in one commit", files.len()));
+                let sha = gh.commit_files(owner, name, &repo.default_branch, &files, &format!("Create {name} from the {} template (Slipway)", req.template)).await?;
                 self.journal.commit = Some(sha.clone());
                 self.save()?;
-                Ok(StepOutcome::changed(format!("committed {} files ({})", self.files.len(), &sha[..sha.len().min(7)])))
+                Ok(StepOutcome::changed(format!("committed {} files ({})", files.len(), &sha[..sha.len().min(7)])))
             }
             CreateStep::Topics => {
                 let mut topics = gh.topics(owner, name).await?;

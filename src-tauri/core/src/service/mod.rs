@@ -35,6 +35,9 @@ pub struct ServiceRequest {
     pub owner: String,
     /// Platform domain (`local`).
     pub domain: String,
+    /// A GitHub template repository (`owner/repo`) holding the skeleton, instead of the
+    /// embedded one: GitHub generates the repository, Slipway renders it in place.
+    pub template_repo: Option<String>,
 }
 
 /// The longest service name: a DNS label, and room in `<name>.<domain>` host names.
@@ -75,6 +78,10 @@ impl ServiceRequest {
         if self.owner.is_empty() || !self.owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || self.owner.starts_with('-') || self.owner.len() > 39 {
             problems.push(format!("GitHub owner {:?} is not a GitHub user or organisation name", self.owner));
         }
+        if let Some(repo) = &self.template_repo
+            && !repo.split_once('/').is_some_and(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/')) {
+                problems.push(format!("template repository {repo:?} is not OWNER/REPO"));
+            }
         if !template::TEMPLATES.iter().any(|(id, _)| *id == self.template) {
             let known: Vec<&str> = template::TEMPLATES.iter().map(|(id, _)| *id).collect();
             problems.push(format!("unknown template {:?} (available: {})", self.template, known.join(", ")));
@@ -110,7 +117,7 @@ mod tests {
     use super::*;
 
     fn request(name: &str, team: &str) -> ServiceRequest {
-        ServiceRequest { name: name.into(), team: team.into(), template: "nodejs-v24".into(), description: None, owner: "acme".into(), domain: "local".into() }
+        ServiceRequest { name: name.into(), team: team.into(), template: "nodejs-v24".into(), description: None, owner: "acme".into(), domain: "local".into(), template_repo: None }
     }
 
     #[test]

@@ -45,6 +45,17 @@ pub type Files = BTreeMap<String, Vec<u8>>;
 /// `copyWithoutTemplating` globs (GitHub workflow files, whose `${{ github.* }}` belong to
 /// Actions) are copied as they are; anywhere else an unknown `${{ values.x }}` is an error.
 pub fn render(template: &str, values: &Values) -> Result<Files, ServiceError> {
+    let prefix = format!("templates/{template}/skeleton/");
+    let skeleton: Files = bundle::Bundle::iter()
+        .filter(|p| p.starts_with(&prefix))
+        .map(|p| (p[prefix.len()..].to_owned(), bundle::Bundle::get(&p).map(|f| f.data.into_owned()).unwrap_or_default()))
+        .collect();
+    render_files(template, &skeleton, values)
+}
+
+/// Render any skeleton (the embedded one, or a GitHub template repository's files) with
+/// `template`'s rules.
+pub fn render_files(template: &str, skeleton: &Files, values: &Values) -> Result<Files, ServiceError> {
     if !TEMPLATES.iter().any(|(id, _)| *id == template) {
         let known: Vec<&str> = TEMPLATES.iter().map(|(id, _)| *id).collect();
         return Err(ServiceError::Invalid(format!("unknown template {template:?}; available: {}", known.join(", "))));
@@ -58,18 +69,14 @@ pub fn render(template: &str, values: &Values) -> Result<Files, ServiceError> {
         .flat_map(|s| s["input"]["copyWithoutTemplating"].as_array().cloned().unwrap_or_default())
         .filter_map(|g| g.as_str().map(str::to_owned))
         .collect();
-    let prefix = format!("templates/{template}/skeleton/");
     let mut files = Files::new();
-    for path in bundle::Bundle::iter().filter(|p| p.starts_with(&prefix)) {
-        let relative = path[prefix.len()..].to_owned();
-        let data = bundle::Bundle::get(&path).map(|f| f.data.into_owned()).unwrap_or_default();
-        let rendered = if verbatim.iter().any(|g| glob_match(g, &relative)) {
-            data
-        } else {
-            let text = String::from_utf8(data).map_err(|_| ServiceError::Invalid(format!("template file {relative} is not UTF-8")))?;
-            substitute(&text, values).map_err(|key| ServiceError::Invalid(format!("template file {relative} uses ${{{{ values.{key} }}}}, which Slipway does not provide")))?.into_bytes()
+    for (relative, data) in skeleton {
+        let rendered = match std::str::from_utf8(data) {
+            Ok(text) if !verbatim.iter().any(|g| glob_match(g, relative)) => substitute(text, values).map_err(|key| ServiceError::Invalid(format!("template file {relative} uses ${{{{ values.{key} }}}}, which Slipway does not provide")))?.into_bytes(),
+            // Workflows keep their Actions expressions; binary files are copied as they are.
+            _ => data.clone(),
         };
-        files.insert(relative, rendered);
+        files.insert(relative.clone(), rendered);
     }
     Ok(files)
 }
