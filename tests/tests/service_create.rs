@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use http::Method;
-use serde_json::Value;
 use slipway_core::backstage::Backstage;
 use slipway_core::github::GitHub;
 use slipway_core::progress::Recorder;
@@ -32,10 +31,11 @@ impl World {
         let backstage = FakeBackstage::start(BACKSTAGE_TOKEN, github.state.clone()).await;
         let sim = KubeSim::start().await.expect("sim");
         let client = sim.client().await.expect("client");
-        // The workloads ApplicationSet as GitHub mode installs it (its CRD first).
-        let crd: Value = serde_saphyr::from_str(&slipway_e2e::crd_yaml("argoproj.io", "ApplicationSet", "applicationsets")).expect("crd");
-        let set = serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "workloads", "namespace": "argocd"}, "spec": {"generators": []}});
-        let objects = slipway_core::k8s::apply::parse(&format!("{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{}", serde_json::to_string(&crd).expect("json"), serde_json::to_string(&set).expect("json"))).expect("parse");
+        // A workloads ApplicationSet (CRDs first). kube-sim cannot run the SCM-provider generator,
+        // so a list generator stands in for what it would find: the repository shop-api.
+        let crd = |kind: &str, plural: &str| -> String { slipway_e2e::crd_yaml("argoproj.io", kind, plural) };
+        let set = serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "workloads", "namespace": "argocd"}, "spec": {"generators": [{"list": {"elements": [{"repository": "shop-api"}]}}], "template": {"metadata": {"name": "{{ .repository }}"}, "spec": {"project": "workloads"}}}});
+        let objects = slipway_core::k8s::apply::parse(&format!("{}\n---\n{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{}", crd("ApplicationSet", "applicationsets"), crd("Application", "applications"), serde_json::to_string(&set).expect("json"))).expect("parse");
         slipway_core::k8s::apply::apply(&client, &objects, "test", "argocd", Duration::from_secs(10)).await.expect("apply");
         Self { github, backstage, sim, journal: tempfile::tempdir().expect("tmp") }
     }
@@ -91,6 +91,7 @@ async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refre
     assert_eq!(set["metadata"]["annotations"]["argocd.argoproj.io/application-set-refresh"], "true");
     assert_eq!(created.repo_url, "https://github.test/acme/shop-api");
     assert_eq!(created.service_url, "http://shop-api.local:8880");
+    assert_eq!(created.application, Some(("Synced".to_owned(), "Healthy".to_owned())), "the new Application's state is reported");
     assert!(Journal::load(w.journal.path(), "acme", "shop-api").is_none(), "a finished creation leaves no journal");
 
     // Creating it again is refused: the name is taken now (by a finished service).

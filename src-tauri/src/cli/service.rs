@@ -115,6 +115,10 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
     println!("  Repository  {}", created.repo_url);
     println!("  Catalog     {}", created.catalog_entity);
     println!("  URL         {}   (once Argo CD has deployed it)", created.service_url);
+    match &created.application {
+        Some((sync, health)) => println!("  Argo CD     application {}: {sync}, {health}", request.name),
+        None => println!("  Argo CD     no application yet: the workloads ApplicationSet picks the repository up at its next refresh"),
+    }
     if let Some(b) = github.budget() {
         println!("  GitHub      {}/{} requests left this hour", b.remaining, b.limit);
     }
