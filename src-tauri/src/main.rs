@@ -4,10 +4,8 @@ mod cli;
 mod commands;
 mod gui;
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     match args.command {
         Some(command) => cli::run(command, args.verbose),
         None => gui::run(),

@@ -6,6 +6,7 @@
 pub mod backstage;
 pub mod bundle;
 pub mod cluster;
+pub mod config;
 pub mod forward;
 pub mod github;
 pub mod helm;

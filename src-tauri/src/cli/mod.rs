@@ -58,8 +58,54 @@ pub enum Command {
 #[derive(Args, Clone)]
 pub struct ClusterArgs {
     /// Cluster name (kind-compatible: lower-case letters, digits, '.' and '-').
-    #[arg(long, env = "SLIPWAY_CLUSTER")]
+    #[arg(id = CLUSTER_ARG, long = "name", env = "SLIPWAY_CLUSTER")]
     name: Option<String>,
+}
+
+/// The argument id of the cluster name in every subcommand (`--name`, or `--cluster` where
+/// `--name` names something else), so the settings file can default it everywhere.
+const CLUSTER_ARG: &str = "cluster_name";
+
+/// Parse the command line with the settings file's values as defaults: a flag wins, then its
+/// environment variable, then the file, then the built-in default.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let config = match slipway_core::config::Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let defaults: Vec<(&str, String)> = [
+        (CLUSTER_ARG, config.cluster),
+        ("domain", config.domain),
+        ("charts", config.charts),
+        ("helm", config.helm.map(|p| p.to_string_lossy().into_owned())),
+        ("github_api", config.github_api),
+        ("owner", config.owner),
+        ("backstage_url", config.backstage_url),
+        ("template_repo", config.template_repo),
+    ]
+    .into_iter()
+    .filter_map(|(id, v)| Some((id, v?)))
+    .collect();
+    let command = with_defaults(Cli::command(), &defaults);
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+fn with_defaults(mut command: clap::Command, defaults: &[(&str, String)]) -> clap::Command {
+    for (id, value) in defaults {
+        if command.get_arguments().any(|a| a.get_id() == *id) {
+            let value = value.clone();
+            command = command.mut_arg(*id, move |a| a.default_value(value));
+        }
+    }
+    let names: Vec<String> = command.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    for name in names {
+        command = command.mut_subcommand(name, |s| with_defaults(s, defaults));
+    }
+    command
 }
 
 impl ClusterArgs {

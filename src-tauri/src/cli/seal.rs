@@ -12,7 +12,7 @@ use slipway_core::sealing::{self, Scope, SealingCert, SecretInput};
 #[command(after_help = "Examples:\n  slipway seal secret.yaml > sealed.yaml\n  kubectl create secret generic db --dry-run=client -o yaml --from-file=password=./pw | slipway seal\n  slipway seal --name db --namespace team-a --from-file password=./pw -o json\n  slipway seal --backup-key ~/sealing-key.yaml")]
 pub struct SealArgs {
     /// The cluster whose controller seals (its certificate, its keys); `--name` is the Secret's.
-    #[arg(long = "cluster", value_name = "NAME", env = "SLIPWAY_CLUSTER")]
+    #[arg(id = super::CLUSTER_ARG, long = "cluster", value_name = "NAME", env = "SLIPWAY_CLUSTER")]
     cluster_name: Option<String>,
     /// A Secret manifest (YAML or JSON, `data` or `stringData`); `-` or nothing reads stdin.
     #[arg(value_name = "FILE")]

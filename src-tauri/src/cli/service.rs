@@ -39,7 +39,7 @@ struct CreateArgs {
     #[arg(long)]
     description: Option<String>,
     /// GitHub user or organisation that owns the repository (default: the token's user).
-    #[arg(long)]
+    #[arg(long, env = "SLIPWAY_OWNER")]
     owner: Option<String>,
     /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, env = "SLIPWAY_GITHUB_API", default_value = slipway_core::github::DEFAULT_API)]
@@ -52,7 +52,7 @@ struct CreateArgs {
     #[arg(long, value_name = "OWNER/REPO", env = "SLIPWAY_TEMPLATE_REPO")]
     template_repo: Option<String>,
     /// The platform cluster (its Backstage token and Argo CD).
-    #[arg(long, env = "SLIPWAY_CLUSTER", default_value = "slipway")]
+    #[arg(id = super::CLUSTER_ARG, long = "cluster", env = "SLIPWAY_CLUSTER", default_value = "slipway")]
     cluster: String,
     /// Remove what an unfinished creation of this service made (repository, catalog location).
     #[arg(long, conflicts_with = "dry_run")]
