@@ -12,6 +12,8 @@ packages=(
   docker.io busybox-static
   # the UI toolchain
   nodejs npm
+  # a real Secret Service for the keyring test (run under dbus-run-session)
+  dbus-daemon gnome-keyring
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -260,3 +260,29 @@ async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_rende
     assert_eq!(repo.commits.len(), 2, "GitHub's copy, then one render commit");
     assert!(w.backstage.state().components.contains_key("tpl-svc"));
 }
+
+/// With a Secret Service on the session bus (GNOME Keyring here, unlocked for the test), the
+/// token goes there (it persists across reboots), not to the kernel keyring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_secret_service_the_token_is_kept_there() {
+    let w = World::new().await;
+    let api = w.github.url();
+    let bin = slipway_e2e::slipway_bin();
+    let script = format!(
+        "printf test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 90\n\
+         printf '{TOKEN}' | '{bin}' github connect --github-api '{api}' || exit 91\n\
+         '{bin}' github status --github-api '{api}'",
+        bin = bin.display()
+    );
+    let home = tempfile::tempdir().expect("home for the keyring files");
+    let home_path = home.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new("dbus-run-session").args(["--", "sh", "-c", &script]).env("HOME", home_path).env_remove("XDG_DATA_HOME").output()).await.expect("join");
+    let out = out.expect("dbus-run-session (Debian dbus-daemon; scripts/setup.sh installs it and gnome-keyring)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("token kept in  Secret Service"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+    // Outside that session the kernel keyring is used, and it never saw the token.
+    let (ok, outside) = slipway(vec!["github".into(), "status".into(), "--github-api".into(), api], "", w.journal.path().to_owned()).await;
+    assert!(!ok && outside.contains("GitHub is not connected"), "{outside}");
+}

@@ -1,6 +1,8 @@
-//! Slipway's secrets (GitHub token, Backstage's external-access token, …) live only in the OS
-//! keyring: the kernel keyring (keyutils) on Linux, which needs no desktop session, the Keychain
-//! on macOS, the Credential Manager on Windows. Nothing here logs or returns a secret in an error.
+//! Slipway's secrets (GitHub token, Backstage's external-access token, Sealed Secrets' escrowed
+//! key) live only in the OS keyring: on Linux the desktop's Secret Service (GNOME Keyring,
+//! KWallet), which keeps them across reboots, else the kernel keyring (keyutils), which needs no
+//! desktop session but forgets them at reboot; the Keychain on macOS; the Credential Manager on
+//! Windows. Nothing here logs or returns a secret in an error.
 
 use std::sync::Arc;
 
@@ -49,41 +51,56 @@ const FIX: &str = "Slipway keeps tokens only there; unlock or enable the system 
 #[derive(Clone)]
 pub struct Keyring {
     store: Result<Arc<CredentialStore>, String>,
+    /// Which store, and what that means for the user (`Secret Service`, …).
+    kind: String,
 }
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.store {
-            Ok(s) => f.debug_struct("Keyring").field("store", &s.vendor()).finish(),
+            Ok(_) => f.debug_struct("Keyring").field("store", &self.kind).finish(),
             Err(reason) => f.debug_struct("Keyring").field("unavailable", reason).finish(),
         }
     }
 }
 
 impl Keyring {
-    /// The platform's keyring, probed once (the kernel keyring can be compiled out or blocked).
+    /// The platform's keyring, probed once (a Secret Service may be locked or absent, the kernel
+    /// keyring compiled out or blocked by a container's seccomp profile).
     pub fn os() -> Self {
         #[cfg(target_os = "linux")]
-        let store = linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>);
+        return linux();
         #[cfg(target_os = "macos")]
-        let store = apple_native_keyring_store::keychain::Store::new().map(|s| s as Arc<CredentialStore>);
+        return Self::probed(apple_native_keyring_store::keychain::Store::new().map(|s| s as Arc<CredentialStore>), "macOS Keychain");
         #[cfg(windows)]
-        let store = windows_native_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>);
-        let keyring = Self { store: store.map_err(|e| e.to_string()) };
+        return Self::probed(windows_native_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>), "Windows Credential Manager");
+    }
+
+    fn probed(store: keyring_core::Result<Arc<CredentialStore>>, kind: &str) -> Self {
+        let keyring = Self { store: store.map_err(|e| e.to_string()), kind: kind.to_owned() };
         match keyring.get("probe") {
             Ok(_) => keyring,
             Err(e) => Self::unavailable(e.to_string()),
         }
     }
 
+    /// Which store holds the secrets, and for how long (for `slipway github status`).
+    pub fn describe(&self) -> String {
+        match &self.store {
+            Ok(_) => self.kind.clone(),
+            Err(reason) => format!("none ({reason})"),
+        }
+    }
+
     /// Any store: tests use keyring-core's mock store.
     pub fn with_store(store: Arc<CredentialStore>) -> Self {
-        Self { store: Ok(store) }
+        let kind = store.vendor();
+        Self { store: Ok(store), kind }
     }
 
     /// No keyring, for `reason`: every operation fails with [`SecretsError::Unavailable`].
     pub fn unavailable(reason: impl Into<String>) -> Self {
-        Self { store: Err(reason.into()) }
+        Self { store: Err(reason.into()), kind: String::new() }
     }
 
     /// Why there is no keyring, if there is none.
@@ -127,6 +144,21 @@ impl Keyring {
         self.set(account, &secret)?;
         Ok((secret, true))
     }
+}
+
+/// The session's Secret Service when there is one (it persists), else the kernel keyring.
+#[cfg(target_os = "linux")]
+fn linux() -> Keyring {
+    let mut why = "no D-Bus session bus".to_owned();
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        let service = Keyring::probed(zbus_secret_service_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>), "Secret Service (kept across reboots)");
+        match service.unavailable_reason() {
+            None => return service,
+            Some(reason) => why = format!("Secret Service: {reason}"),
+        }
+    }
+    let kernel = format!("kernel keyring (forgotten at reboot: {why}; a desktop keyring such as GNOME Keyring keeps them)");
+    Keyring::probed(linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>), &kernel)
 }
 
 /// Keyring errors can quote what was stored (bad encodings carry the bytes): never pass those on.
@@ -180,10 +212,10 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn the_kernel_keyring_round_trips() {
-        // The real OS store (keyutils): CI machines allow it; a blocked syscall must fail loudly.
+    fn the_os_keyring_round_trips() {
+        // The real OS store (Secret Service, else keyutils): a blocked one must fail loudly.
         let k = Keyring::os();
-        assert_eq!(k.unavailable_reason(), None, "kernel keyring");
+        assert_eq!(k.unavailable_reason(), None, "an OS keyring: {}", k.describe());
         let account = format!("unit-test/{}", std::process::id());
         k.set(&account, "value").expect("set");
         assert_eq!(k.get(&account).expect("get").as_deref(), Some("value"));

@@ -43,7 +43,7 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
             let identity = github.identity().await?;
             GitHub::require_scopes(&identity)?;
             keyring.set(&accounts::github_token(&args.github_api), &token)?;
-            println!("Connected to {} as {}; the token is in the OS keyring.", args.github_api, identity.login);
+            println!("Connected to {} as {}; the token is in the OS keyring: {}.", args.github_api, identity.login, keyring.describe());
             print_identity(&identity, github.budget());
         }
         GitHubCommand::Status => {
@@ -51,6 +51,7 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
             let identity = github.identity().await?;
             let budget = github.rate_limit().await?;
             println!("{} as {}", args.github_api, identity.login);
+            println!("  token kept in  {}", keyring.describe());
             print_identity(&identity, Some(budget));
             let missing = identity.missing_scopes();
             if !missing.is_empty() {
