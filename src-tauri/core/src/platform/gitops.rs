@@ -46,7 +46,9 @@ pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
     let mut set: Value = bundle::yaml(PATH)?;
     let mut elements = Vec::new();
     for c in components()? {
-        let values = serde_saphyr::to_string(&values(&c.name, domain)?).map_err(|e| BundleError::Invalid { path: c.name.clone(), reason: e.to_string() })?;
+        let mut values = values(&c.name, domain)?;
+        drop_platform_repo_references(&mut values);
+        let values = serde_saphyr::to_string(&values).map_err(|e| BundleError::Invalid { path: c.name.clone(), reason: e.to_string() })?;
         elements.push(json!({"name": c.name, "namespace": c.namespace, "release": c.release, "chart": c.chart_json(), "values": values}));
     }
     set["spec"]["generators"] = json!([{"list": {"elements": elements}}]);
@@ -62,6 +64,14 @@ pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
         }),
     );
     Ok(set)
+}
+
+/// Local mode has no platform repository: catalog locations inside it (the Software Template)
+/// would make Backstage fail on an unresolved `${SLIPWAY_PLATFORM_REPO}`, so they are left out.
+fn drop_platform_repo_references(values: &mut Value) {
+    if let Some(locations) = values.pointer_mut("/backstage/appConfig/catalog/locations").and_then(Value::as_array_mut) {
+        locations.retain(|l| !l["target"].as_str().is_some_and(|t| t.contains("${SLIPWAY_PLATFORM_REPO}")));
+    }
 }
 
 impl Component {
@@ -91,6 +101,9 @@ mod tests {
         let backstage = &elements[0];
         let values: Value = serde_saphyr::from_str(backstage["values"].as_str().expect("values text")).expect("values YAML");
         assert_eq!(values["backstage"]["appConfig"]["app"]["baseUrl"], "http://backstage.dev.test:8880");
+        let text = backstage["values"].as_str().expect("values text");
+        assert!(!text.contains("${SLIPWAY_PLATFORM_REPO}"), "no reference to a platform repository local mode does not have");
+        assert!(values["backstage"]["appConfig"]["integrations"]["github"][0]["token"] == "${GITHUB_TOKEN}", "other placeholders stay for Backstage");
         assert_eq!(backstage["chart"]["version"], "2.8.2");
         let spec = &set["spec"]["template"]["spec"];
         assert!(spec.get("sources").is_none(), "no repository to read values from");
