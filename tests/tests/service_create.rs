@@ -286,3 +286,30 @@ async fn with_a_secret_service_the_token_is_kept_there() {
     let (ok, outside) = slipway(vec!["github".into(), "status".into(), "--github-api".into(), api], "", w.journal.path().to_owned()).await;
     assert!(!ok && outside.contains("GitHub is not connected"), "{outside}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_changed() {
+    use slipway_core::platform::publish::{self, PLATFORM_REPO};
+    let w = World::new().await;
+    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
+    let first = publish::publish(&gh, "acme", true).await.expect("publish");
+    assert!(first.created && !first.changed.is_empty());
+    let repo = w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("platform repo");
+    for (path, data) in publish::files("acme") {
+        assert_eq!(repo.files.get(&path), Some(&data), "{path}");
+    }
+    assert_eq!(repo.commits.len(), 2, "the initial commit, then the bundle in one commit");
+
+    let again = publish::publish(&gh, "acme", true).await.expect("again");
+    assert!(!again.created && again.changed.is_empty(), "{again:?}");
+    assert_eq!(w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("repo").commits.len(), 2, "no commit when current");
+
+    // Someone edited a file: the next publish puts the bundle's version back, in one commit.
+    let edit = std::collections::BTreeMap::from([("bootstrap/projects.yaml".to_owned(), b"edited".to_vec())]);
+    gh.commit_files("acme", PLATFORM_REPO, "main", &edit, "an edit by hand").await.expect("edit");
+    let repaired = publish::publish(&gh, "acme", true).await.expect("repair");
+    assert_eq!(repaired.changed, ["bootstrap/projects.yaml"]);
+    let repo = w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("repo");
+    assert_eq!(repo.commits.len(), 4, "initial, bundle, the edit, the repair");
+    assert_eq!(repo.files.get("bootstrap/projects.yaml"), publish::files("acme").get("bootstrap/projects.yaml"));
+}

@@ -24,6 +24,13 @@ enum GitHubCommand {
     Status,
     /// Forget the token.
     Disconnect,
+    /// Publish the platform bundle as OWNER/slipway-platform (the repository Argo CD reads in
+    /// GitHub mode): one commit with what changed, none when it is current.
+    Publish {
+        /// GitHub user or organisation (default: the token's user).
+        #[arg(long, env = "SLIPWAY_OWNER")]
+        owner: Option<String>,
+    },
 }
 
 /// The kept token, or how to get one kept.
@@ -57,6 +64,16 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
             if !missing.is_empty() {
                 println!("Missing scopes: {} (reconnect with a token that has them)", missing.join(", "));
             }
+        }
+        GitHubCommand::Publish { owner } => {
+            let github = GitHub::new(&args.github_api, &token(&keyring, &args.github_api)?)?;
+            let identity = github.identity().await?;
+            let owner = owner.unwrap_or_else(|| identity.login.clone());
+            let org = owner != identity.login;
+            anyhow::ensure!(!org || identity.organisations.contains(&owner), "{owner} is neither you ({}) nor one of your organisations", identity.login);
+            let published = slipway_core::platform::publish::publish(&github, &owner, org).await?;
+            let what = if published.changed.is_empty() { "already current".to_owned() } else { format!("{} files in one commit", published.changed.len()) };
+            println!("{} {} ({what}).", if published.created { "Created" } else { "Published" }, published.repo_url);
         }
         GitHubCommand::Disconnect => {
             let removed = keyring.delete(&accounts::github_token(&args.github_api))?;

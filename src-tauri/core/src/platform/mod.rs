@@ -8,6 +8,7 @@
 
 pub mod gitops;
 pub mod install;
+pub mod publish;
 pub mod routing;
 
 use std::time::{Duration, Instant};
