@@ -330,6 +330,10 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 ("POST", ["git", "trees"]) => {
                     let mut files = body["base_tree"].as_str().and_then(|b| s.trees.get(b)).cloned().unwrap_or_default();
                     for entry in body["tree"].as_array().into_iter().flatten() {
+                        if entry.get("sha").is_some_and(Value::is_null) && entry.get("content").is_none() {
+                            files.remove(entry["path"].as_str().unwrap_or_default());
+                            continue;
+                        }
                         let data = match entry["content"].as_str() {
                             Some(text) => text.as_bytes().to_vec(),
                             None => entry["sha"].as_str().and_then(|b| s.blobs.get(b)).cloned().unwrap_or_default(),

@@ -313,3 +313,36 @@ async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_chang
     assert_eq!(repo.commits.len(), 4, "initial, bundle, the edit, the repair");
     assert_eq!(repo.files.get("bootstrap/projects.yaml"), publish::files("acme").get("bootstrap/projects.yaml"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_personal_account_lists_its_services_in_the_platform_repository() {
+    use slipway_core::platform::publish::{self, PLATFORM_REPO};
+    let w = World::new().await;
+    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
+    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
+    let services = Services { github: &gh, backstage: &bs, kube: None, journal_dir: w.journal.path().to_owned(), owner_is_org: false };
+    let mut req = request("mine");
+    req.owner = "octo".into();
+
+    // Without a platform repository the step says what to do first.
+    let err = create::create(&req, &services, &Recorder::default()).await.expect_err("no platform repo");
+    assert!(err.step() == Some("registry") && err.to_string().contains("slipway github publish"), "{err}");
+    publish::publish(&gh, "octo", false).await.expect("publish");
+    create::create(&req, &services, &Recorder::default()).await.expect("resumes once published");
+    let platform = w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("platform repo");
+    let entry = String::from_utf8_lossy(platform.files.get("services/mine.yaml").expect("registry entry")).into_owned();
+    let entry: serde_json::Value = serde_saphyr::from_str(&entry).expect("yaml");
+    assert_eq!((entry["name"].as_str(), entry["team"].as_str(), entry["repo"].as_str()), (Some("mine"), Some("payments"), Some("https://github.test/octo/mine.git")));
+    assert!(w.github.repo("octo/mine").is_some(), "the repository is the user's");
+
+    // Rollback of a failed personal creation removes the registry entry too.
+    let mut other = request("mine-too");
+    other.owner = "octo".into();
+    w.backstage.state().faults.push(Fault { method: Method::POST, path_contains: "/api/catalog/locations".into(), status: 500, times: 1 });
+    create::create(&other, &services, &Recorder::default()).await.expect_err("catalog fails");
+    assert!(w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("repo").files.contains_key("services/mine-too.yaml"));
+    let undone = create::rollback("octo", "mine-too", &services).await.expect("rollback");
+    assert_eq!(undone, ["services/mine-too.yaml in octo/slipway-platform", "repository octo/mine-too"]);
+    let platform = w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("repo");
+    assert!(!platform.files.contains_key("services/mine-too.yaml") && platform.files.contains_key("services/mine.yaml"));
+}

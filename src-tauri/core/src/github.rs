@@ -298,7 +298,24 @@ impl GitHub {
                 }
             }
         }
-        let tree = self.ok(Method::POST, &format!("{base}/trees"), Some(&json!({"base_tree": commit["tree"]["sha"], "tree": tree}))).await?;
+        self.commit_tree(owner, name, branch, &parent, &commit["tree"]["sha"], tree, message).await
+    }
+
+    /// Remove `paths` from `branch` in one commit.
+    pub async fn delete_files(&self, owner: &str, name: &str, branch: &str, paths: &[String], message: &str) -> Result<String> {
+        let base = format!("/repos/{owner}/{name}/git");
+        let head = self.ok(Method::GET, &format!("{base}/ref/heads/{branch}"), None).await?;
+        let parent = head["object"]["sha"].as_str().unwrap_or_default().to_owned();
+        let commit = self.ok(Method::GET, &format!("{base}/commits/{parent}"), None).await?;
+        // A tree entry with a null sha deletes that path.
+        let tree = paths.iter().map(|p| json!({"path": p, "mode": "100644", "type": "blob", "sha": null})).collect();
+        self.commit_tree(owner, name, branch, &parent, &commit["tree"]["sha"], tree, message).await
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the Git data API's own parameters")]
+    async fn commit_tree(&self, owner: &str, name: &str, branch: &str, parent: &str, base_tree: &Value, tree: Vec<Value>, message: &str) -> Result<String> {
+        let base = format!("/repos/{owner}/{name}/git");
+        let tree = self.ok(Method::POST, &format!("{base}/trees"), Some(&json!({"base_tree": base_tree, "tree": tree}))).await?;
         let new = self.ok(Method::POST, &format!("{base}/commits"), Some(&json!({"message": message, "tree": tree["sha"], "parents": [parent]}))).await?;
         let sha = new["sha"].as_str().unwrap_or_default().to_owned();
         self.ok(Method::PATCH, &format!("{base}/refs/heads/{branch}"), Some(&json!({"sha": sha, "force": false}))).await?;

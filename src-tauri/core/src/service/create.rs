@@ -12,6 +12,7 @@ use serde_json::json;
 use super::{ServiceError, ServiceRequest, template};
 use crate::backstage::Backstage;
 use crate::github::GitHub;
+use crate::platform::publish::PLATFORM_REPO;
 use crate::platform::{PlatformError, Stage, StepDef, StepError, StepReport, run_steps, step};
 use crate::progress::{ProgressSink, StepOutcome, StepReporter};
 
@@ -24,6 +25,7 @@ pub enum CreateStep {
     Repository,
     Files,
     Topics,
+    Registry,
     Catalog,
     Refresh,
 }
@@ -33,6 +35,7 @@ pub const CREATE_STEPS: &[StepDef<CreateStep>] = &[
     step(CreateStep::Repository, "repository", "Create the GitHub repository", 120, 1),
     step(CreateStep::Files, "files", "Commit the rendered template and catalog-info.yaml", 300, 1),
     step(CreateStep::Topics, "topics", "Set the idp-managed and team topics", 60, 2),
+    step(CreateStep::Registry, "registry", "List a personal account's service in the platform repository", 60, 1),
     step(CreateStep::Catalog, "catalog", "Register the component in Backstage", 60, 2),
     step(CreateStep::Refresh, "refresh", "Ask Argo CD to look for the new repository now", 60, 2),
 ];
@@ -48,6 +51,9 @@ pub struct Journal {
     pub commit: Option<String>,
     pub location_id: Option<String>,
     pub created_location: bool,
+    /// `services/<name>.yaml` written into the owner's platform repository.
+    #[serde(default)]
+    pub registry_entry: bool,
 }
 
 impl Journal {
@@ -194,6 +200,24 @@ impl Stage for CreateStage<'_> {
                 gh.set_topics(owner, name, &topics).await?;
                 Ok(StepOutcome::changed(format!("topics {}", topics.join(", "))))
             }
+            CreateStep::Registry => {
+                if self.services.owner_is_org {
+                    return Ok(StepOutcome::up_to_date("organisation: Argo CD finds the repository by its topic"));
+                }
+                // Argo CD's SCM generator cannot list a user's repositories: the registry
+                // ApplicationSet reads services/*.yaml from the platform repository instead.
+                let platform = gh.repo(owner, PLATFORM_REPO).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{PLATFORM_REPO} does not exist: publish the platform first (`slipway github publish`)")))?;
+                let repo = gh.repo(owner, name).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{name} disappeared")))?;
+                let path = registry_path(name);
+                let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nteam: {}\n", repo.html_url, req.team).into_bytes();
+                if gh.file(owner, PLATFORM_REPO, &path).await?.as_deref() == Some(&entry[..]) {
+                    return Ok(StepOutcome::up_to_date(format!("{path} listed")));
+                }
+                gh.commit_files(owner, PLATFORM_REPO, &platform.default_branch, &std::collections::BTreeMap::from([(path.clone(), entry)]), &format!("List {name} (Slipway)")).await?;
+                self.journal.registry_entry = true;
+                self.save()?;
+                Ok(StepOutcome::changed(format!("wrote {path} in {owner}/{PLATFORM_REPO}")))
+            }
             CreateStep::Catalog => {
                 let backstage = self.services.backstage;
                 if backstage.component(name).await?.is_some() {
@@ -259,6 +283,10 @@ async fn application_state(client: &kube::Client, name: &str) -> Option<(String,
     Some(crate::k8s::wait::application_state(&app))
 }
 
+fn registry_path(name: &str) -> String {
+    format!("services/{name}.yaml")
+}
+
 /// Undo what a failed creation made (per its journal): the catalog location, then the repository.
 pub async fn rollback(owner: &str, name: &str, services: &Services<'_>) -> Result<Vec<String>, ServiceError> {
     let Some(journal) = Journal::load(&services.journal_dir, owner, name) else {
@@ -269,6 +297,12 @@ pub async fn rollback(owner: &str, name: &str, services: &Services<'_>) -> Resul
         && let Some(id) = &journal.location_id
         && services.backstage.delete_location(id).await.map_err(|e| ServiceError::Io(e.to_string()))? {
             undone.push(format!("catalog location {id}"));
+        }
+    if journal.registry_entry
+        && let Some(platform) = services.github.repo(owner, PLATFORM_REPO).await?
+        && services.github.file(owner, PLATFORM_REPO, &registry_path(name)).await?.is_some() {
+            services.github.delete_files(owner, PLATFORM_REPO, &platform.default_branch, &[registry_path(name)], &format!("Unlist {name} (Slipway rollback)")).await?;
+            undone.push(format!("{} in {owner}/{PLATFORM_REPO}", registry_path(name)));
         }
     if journal.created_repo && services.github.delete_repo(owner, name).await.map_err(|e| ServiceError::Io(e.to_string()))? {
         undone.push(format!("repository {owner}/{name}"));
