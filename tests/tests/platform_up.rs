@@ -129,6 +129,8 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
     let escrow = accounts::sealing_keys(&c.name);
     let key = active_key(&c);
     let kept = keyring.get(&escrow).expect("keyring").expect("key escrowed");
+    // A keyring that forgets at reboot (the kernel's) comes with the advice to keep a copy.
+    assert_eq!(first.stderr.contains("keep a copy with `slipway seal --backup-key FILE`"), !keyring.persists(), "{}: {}", keyring.describe(), first.stderr);
     assert!(kept.contains(key["metadata"]["name"].as_str().expect("name")), "the escrowed key is the active one");
     let backup = tempfile::tempdir().expect("tmp").keep().join("sealing-key.yaml");
     let out = c.run(c.command().args(["seal", "--cluster", &c.name, "--backup-key"]).arg(&backup)).expect_ok("backup");

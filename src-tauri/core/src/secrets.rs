@@ -84,6 +84,11 @@ impl Keyring {
         }
     }
 
+    /// Whether entries survive a reboot (the kernel keyring's do not).
+    pub fn persists(&self) -> bool {
+        self.store.is_ok() && !self.kind.starts_with(KERNEL)
+    }
+
     /// Which store holds the secrets, and for how long (for `slipway github status`).
     pub fn describe(&self) -> String {
         match &self.store {
@@ -146,6 +151,9 @@ impl Keyring {
     }
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code, reason = "only Linux has a kernel keyring store"))]
+const KERNEL: &str = "kernel keyring";
+
 /// The session's Secret Service when there is one (it persists), else the kernel keyring.
 #[cfg(target_os = "linux")]
 fn linux() -> Keyring {
@@ -157,7 +165,7 @@ fn linux() -> Keyring {
             Some(reason) => why = format!("Secret Service: {reason}"),
         }
     }
-    let kernel = format!("kernel keyring (forgotten at reboot: {why}; a desktop keyring such as GNOME Keyring keeps them)");
+    let kernel = format!("{KERNEL} (forgotten at reboot: {why}; a desktop keyring such as GNOME Keyring keeps them)");
     Keyring::probed(linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>), &kernel)
 }
 

@@ -225,6 +225,9 @@ impl InstallStage<'_> {
             r.warn(format!("no OS keyring ({reason}): Sealed Secrets' key will not survive a re-created cluster; keep a copy with `slipway seal --backup-key FILE`"));
             return Ok(StepOutcome::up_to_date(format!("{names} not escrowed (no keyring)")));
         }
+        if !self.options.keyring.persists() {
+            r.warn(format!("the escrowed key is in the {}; keep a copy with `slipway seal --backup-key FILE`", self.options.keyring.describe()));
+        }
         if self.escrowed_keys()? == keys {
             return Ok(StepOutcome::up_to_date(format!("{names} kept in the keyring")));
         }
