@@ -191,11 +191,12 @@ impl ClusterArgs {
 
 impl UpArgs {
     fn options(&self, spec: &ClusterSpec) -> UpOptions {
-        let mut options = UpOptions::with_platform(spec);
+        // Cluster only: no platform options, so not even a keyring probe.
+        let mut options = if self.cluster_only { UpOptions::cluster_only() } else { UpOptions::with_platform(spec) };
         options.recreate = self.recreate;
         options.boot_timeout = Duration::from_secs(self.boot_timeout);
         options.ready_timeout = Duration::from_secs(self.wait);
-        options.platform = options.platform.filter(|_| !self.cluster_only).map(|mut p| {
+        options.platform = options.platform.map(|mut p| {
             p.domain.clone_from(&self.domain);
             p.charts = self.charts.as_deref().map_or(ChartSource::Upstream, ChartSource::parse);
             p.helm.clone_from(&self.helm);

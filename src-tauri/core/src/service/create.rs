@@ -115,9 +115,21 @@ struct CreateStage<'a> {
     services: &'a Services<'a>,
     journal: Journal,
     files: template::Files,
+    /// The service's repository once a step has seen it: later steps need not ask GitHub again.
+    repo: Option<crate::github::Repo>,
 }
 
 impl CreateStage<'_> {
+    async fn repo(&mut self) -> Result<crate::github::Repo, StepError> {
+        if let Some(repo) = &self.repo {
+            return Ok(repo.clone());
+        }
+        let (owner, name) = (&self.request.owner, &self.request.name);
+        let repo = self.services.github.repo(owner, name).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{name} disappeared; run again to re-create it")))?;
+        self.repo = Some(repo.clone());
+        Ok(repo)
+    }
+
     fn save(&self) -> Result<(), StepError> {
         self.journal.save(&self.services.journal_dir).map_err(StepError::from)
     }
@@ -150,7 +162,9 @@ impl Stage for CreateStage<'_> {
             }
             CreateStep::Repository => {
                 if let Some(repo) = gh.repo(owner, name).await? {
-                    return Ok(StepOutcome::up_to_date(format!("{} exists", repo.html_url)));
+                    let outcome = StepOutcome::up_to_date(format!("{} exists", repo.html_url));
+                    self.repo = Some(repo);
+                    return Ok(outcome);
                 }
                 let description = req.values().description;
                 let repo = match &req.template_repo {
@@ -160,13 +174,15 @@ impl Stage for CreateStage<'_> {
                 self.journal.created_repo = true;
                 self.journal.repo_url = Some(repo.html_url.clone());
                 self.save()?;
-                Ok(StepOutcome::changed(match &req.template_repo {
+                let outcome = StepOutcome::changed(match &req.template_repo {
                     Some(t) => format!("generated {} from {t}", repo.html_url),
                     None => format!("created {}", repo.html_url),
-                }))
+                });
+                self.repo = Some(repo);
+                Ok(outcome)
             }
             CreateStep::Files => {
-                let repo = gh.repo(owner, name).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{name} disappeared; run again to re-create it")))?;
+                let repo = self.repo().await?;
                 if req.template_repo.is_some() {
                     // GitHub copies a template asynchronously: writing before it finished fails.
                     r.detail("waiting for GitHub to copy the template repository");
@@ -207,7 +223,7 @@ impl Stage for CreateStage<'_> {
                 // Argo CD's SCM generator cannot list a user's repositories: the registry
                 // ApplicationSet reads services/*.yaml from the platform repository instead.
                 let platform = gh.repo(owner, PLATFORM_REPO).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{PLATFORM_REPO} does not exist: publish the platform first (`slipway github publish`)")))?;
-                let repo = gh.repo(owner, name).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{name} disappeared")))?;
+                let repo = self.repo().await?;
                 let path = registry_path(name);
                 let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nteam: {}\n", repo.html_url, req.team).into_bytes();
                 if gh.file(owner, PLATFORM_REPO, &path).await?.as_deref() == Some(&entry[..]) {
@@ -223,7 +239,7 @@ impl Stage for CreateStage<'_> {
                 if backstage.component(name).await?.is_some() {
                     return Ok(StepOutcome::up_to_date(format!("component:default/{name} in the catalog")));
                 }
-                let repo = gh.repo(owner, name).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{name} disappeared")))?;
+                let repo = self.repo().await?;
                 let registration = backstage.register(&self.catalog_url(&repo), &format!("component:default/{name}")).await?;
                 self.journal.location_id = Some(registration.location_id.clone());
                 self.journal.created_location = !registration.refreshed;
@@ -264,7 +280,7 @@ pub async fn create(request: &ServiceRequest, services: &Services<'_>, sink: &dy
     request.validate().map_err(invalid)?;
     let files = template::render(&request.template, &request.values()).map_err(invalid)?;
     let journal = Journal::load(&services.journal_dir, &request.owner, &request.name).unwrap_or_else(|| Journal { owner: request.owner.clone(), name: request.name.clone(), ..Journal::default() });
-    let mut stage = CreateStage { request, services, journal, files };
+    let mut stage = CreateStage { request, services, journal, files, repo: None };
     let steps = run_steps(CREATE_STEPS, sink, &mut stage).await?;
     stage.journal.remove(&services.journal_dir);
     let repo_url = stage.journal.repo_url.clone().unwrap_or_else(|| format!("https://github.com/{}/{}", request.owner, request.name));
