@@ -90,6 +90,10 @@ pub struct GitHubState {
     pub orgs: Vec<String>,
     /// `X-OAuth-Scopes`; `None` answers like a fine-grained token.
     pub scopes: Option<String>,
+    /// A fine-grained token without these permissions: requests whose path contains the first
+    /// part get 403 "Resource not accessible by personal access token" and
+    /// `X-Accepted-GitHub-Permissions` naming the second (e.g. `administration=write`).
+    pub lacking: Vec<(String, String)>,
     pub repos: BTreeMap<String, FakeRepo>,
     blobs: HashMap<String, Vec<u8>>,
     trees: HashMap<String, BTreeMap<String, Vec<u8>>>,
@@ -192,7 +196,29 @@ impl FakeGitHub {
     pub fn repo(&self, full: &str) -> Option<FakeRepo> {
         self.state().repos.get(full).cloned()
     }
+
+    /// This GitHub as the Git remote of the SIMULATED Argo CD in kube-sim.
+    pub fn git_remote(&self) -> Arc<dyn crate::kube_sim::git::GitSource> {
+        Arc::new(FakeGitRemote(self.state.clone()))
+    }
 }
+
+/// The fake's repositories over "Git": `https://github.test/OWNER/REPO[.git]` at the default
+/// branch, as a clone would see them (an empty repository or another branch is not found).
+struct FakeGitRemote(Arc<Mutex<GitHubState>>);
+
+impl crate::kube_sim::git::GitSource for FakeGitRemote {
+    fn files(&self, repo_url: &str, revision: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let full = repo_url.strip_prefix(WEB)?.trim_end_matches('/').trim_end_matches(".git");
+        let mut s = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.finish_copies();
+        let repo = s.repos.get(full).filter(|r| !r.empty && revision == "main")?;
+        Some(repo.files.clone())
+    }
+}
+
+/// The fake's web address (`html_url`s).
+const WEB: &str = "https://github.test/";
 
 fn github(s: &mut GitHubState, method: &Method, path: &str, headers: &HashMap<String, String>, body: &Value) -> Reply {
     s.calls += 1;
@@ -221,6 +247,11 @@ fn github(s: &mut GitHubState, method: &Method, path: &str, headers: &HashMap<St
         }
         return with_limits(reply(status, &json!({"message": format!("injected fault (fake GitHub): {status}")})), s.remaining);
     }
+    if let Some((_, permission)) = s.lacking.iter().find(|(p, _)| s.scopes.is_none() && path.contains(p.as_str())) {
+        let mut r = reply(403, &json!({"message": "Resource not accessible by personal access token", "documentation_url": "https://docs.github.com/rest"}));
+        r.headers_mut().insert("x-accepted-github-permissions", permission.parse().expect("header"));
+        return with_limits(r, s.remaining);
+    }
     s.remaining = s.remaining.saturating_sub(1);
     let remaining = s.remaining;
     let mut r = route(s, method, path.split('?').next().unwrap_or(path), body);
@@ -232,7 +263,7 @@ fn github(s: &mut GitHubState, method: &Method, path: &str, headers: &HashMap<St
 }
 
 fn repo_json(full: &str, r: &FakeRepo) -> Value {
-    json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("https://github.test/{full}"), "default_branch": "main", "description": r.description, "topics": r.topics})
+    json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("{WEB}{full}"), "default_branch": "main", "description": r.description, "topics": r.topics})
 }
 
 fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Reply {

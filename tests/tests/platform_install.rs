@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use slipway_core::helm::{ChartSource, KubeContext};
 use slipway_core::platform::PlatformError;
-use slipway_core::platform::install::{InstallOptions, install};
+use slipway_core::platform::install::{InstallOptions, Source, install};
 use slipway_core::progress::{ProgressEvent, Recorder, StepOutcome};
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_e2e::kube_sim::KubeSim;
@@ -27,6 +27,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         domain: "dev.test".into(),
         ingress,
         keyring: keyring.clone(),
+        source: Source::Local,
         routing_timeout: Duration::from_secs(10),
         charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
         helm: Some(tools_dir().join("helm")),
@@ -37,8 +38,8 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     let sink = Recorder::default();
     let steps = install(&kube, &options, &sink).await.expect("install");
     let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-    assert_eq!(ids, ["argocd", "argocd-ready", "secrets", "gitops-source", "platform-apps", "sealing-key", "routing"]);
-    assert!(steps[0].outcome.is_change() && steps[2].outcome.is_change() && steps[3].outcome.is_change(), "{steps:?}");
+    assert_eq!(ids, ["argocd", "argocd-ready", "secrets", "publish", "gitops-source", "platform-apps", "sealing-key", "routing"]);
+    assert!(steps[0].outcome.is_change() && steps[2].outcome.is_change() && steps[4].outcome.is_change(), "{steps:?}");
     let b64 = |v: &str| { use base64::Engine; base64::engine::general_purpose::STANDARD.encode(v) };
     let token = keyring.get(&accounts::backstage_api_token("sim")).expect("keyring").expect("token made");
     let secret = sim.object("", "secrets", "backstage", "backstage-secrets").expect("Backstage's Secret");

@@ -13,7 +13,7 @@ use slipway_core::platform::gitops;
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_e2e::{Run, TestCluster, root, tools_dir};
 
-const INSTALL_STEPS: [&str; 7] = ["argocd", "argocd-ready", "secrets", "gitops-source", "platform-apps", "sealing-key", "routing"];
+const INSTALL_STEPS: [&str; 8] = ["argocd", "argocd-ready", "secrets", "publish", "gitops-source", "platform-apps", "sealing-key", "routing"];
 
 /// The `[step] <verb>` lines of a run, in order.
 fn outcomes(run: &Run) -> Vec<(String, String)> {

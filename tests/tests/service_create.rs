@@ -170,6 +170,17 @@ async fn bad_input_bad_tokens_and_rate_limits() {
     w.github.state().exhausted = 1;
     let err = impatient.identity().await.expect_err("limited").to_string();
     assert!(err.contains("rate limit") && err.contains("resets at"), "{err}");
+
+    // A fine-grained token without Administration: write cannot create the repository; the
+    // error names the permission GitHub asked for, and nothing is left behind.
+    {
+        let mut s = w.github.state();
+        s.scopes = None;
+        s.lacking.push(("/orgs/acme/repos".into(), "administration=write".into()));
+    }
+    let err = w.create("no-admin").await.expect_err("lacking permission").to_string();
+    assert!(err.contains("step `repository`") && err.contains("administration=write") && err.contains("connect again") && !err.contains(TOKEN), "{err}");
+    assert_eq!(w.repos_named("no-admin"), 0);
 }
 
 /// Run the real binary off the runtime's threads (the fakes serve on them).
@@ -292,26 +303,27 @@ async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_chang
     use slipway_core::platform::publish::{self, PLATFORM_REPO};
     let w = World::new().await;
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let first = publish::publish(&gh, "acme", true).await.expect("publish");
+    let first = publish::publish(&gh, "acme", true, "local").await.expect("publish");
     assert!(first.created && !first.changed.is_empty());
+    assert_eq!((first.site.web.as_str(), first.site.repo_url()), ("https://github.test", "https://github.test/acme/slipway-platform.git".to_owned()), "the web host comes from GitHub's answer");
     let repo = w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("platform repo");
-    for (path, data) in publish::files("acme") {
+    for (path, data) in publish::files(&first.site) {
         assert_eq!(repo.files.get(&path), Some(&data), "{path}");
     }
     assert_eq!(repo.commits.len(), 2, "the initial commit, then the bundle in one commit");
 
-    let again = publish::publish(&gh, "acme", true).await.expect("again");
+    let again = publish::publish(&gh, "acme", true, "local").await.expect("again");
     assert!(!again.created && again.changed.is_empty(), "{again:?}");
     assert_eq!(w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("repo").commits.len(), 2, "no commit when current");
 
     // Someone edited a file: the next publish puts the bundle's version back, in one commit.
     let edit = std::collections::BTreeMap::from([("bootstrap/projects.yaml".to_owned(), b"edited".to_vec())]);
     gh.commit_files("acme", PLATFORM_REPO, "main", &edit, "an edit by hand").await.expect("edit");
-    let repaired = publish::publish(&gh, "acme", true).await.expect("repair");
+    let repaired = publish::publish(&gh, "acme", true, "local").await.expect("repair");
     assert_eq!(repaired.changed, ["bootstrap/projects.yaml"]);
     let repo = w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("repo");
     assert_eq!(repo.commits.len(), 4, "initial, bundle, the edit, the repair");
-    assert_eq!(repo.files.get("bootstrap/projects.yaml"), publish::files("acme").get("bootstrap/projects.yaml"));
+    assert_eq!(repo.files.get("bootstrap/projects.yaml"), publish::files(&first.site).get("bootstrap/projects.yaml"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,7 +339,7 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
     // Without a platform repository the step says what to do first.
     let err = create::create(&req, &services, &Recorder::default()).await.expect_err("no platform repo");
     assert!(err.step() == Some("registry") && err.to_string().contains("slipway github publish"), "{err}");
-    publish::publish(&gh, "octo", false).await.expect("publish");
+    publish::publish(&gh, "octo", false, "local").await.expect("publish");
     create::create(&req, &services, &Recorder::default()).await.expect("resumes once published");
     let platform = w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("platform repo");
     let entry = String::from_utf8_lossy(platform.files.get("services/mine.yaml").expect("registry entry")).into_owned();

@@ -21,6 +21,10 @@ pub const DEFAULT_API: &str = "https://api.github.com";
 /// see organisation memberships (`read:org`), write CI workflows (`workflow`).
 pub const NEEDED_SCOPES: &[&str] = &["repo", "read:org", "workflow"];
 
+/// The same needs as fine-grained permissions. GitHub cannot say which permissions a
+/// fine-grained token has; a refused call names the one it wanted (`X-Accepted-GitHub-Permissions`).
+pub const NEEDED_PERMISSIONS: &[&str] = &["administration=write", "contents=write", "metadata=read", "workflows=write", "members=read (organisations)"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum GitHubError {
     #[error("GitHub rejected the token (401): it is wrong, expired or revoked; connect again with a new one (`slipway github connect`)")]
@@ -33,6 +37,8 @@ pub enum GitHubError {
     Unreachable { api: String, reason: String },
     #[error("the token lacks {missing}; create one with {needed} (classic) or the matching fine-grained permissions")]
     MissingScopes { missing: String, needed: String },
+    #[error("the fine-grained token may not {what}: GitHub asks for the permission {accepted}; give the token {accepted} (with {all}) and connect again")]
+    MissingPermission { what: String, accepted: String, all: String },
 }
 
 type Result<T> = std::result::Result<T, GitHubError>;
@@ -139,6 +145,9 @@ impl GitHub {
                     }
                     tracing::info!(what, secs = wait.as_secs(), "GitHub rate limit: waiting");
                     tokio::time::sleep(wait).await;
+                }
+                403 if let Some(accepted) = header(&headers, "x-accepted-github-permissions") => {
+                    return Err(GitHubError::MissingPermission { what, accepted: accepted.to_owned(), all: NEEDED_PERMISSIONS.join(", ") });
                 }
                 // GitHub's own hiccups: a short retry, then the error.
                 500..=599 if attempt < 2 => tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt + 1))).await,

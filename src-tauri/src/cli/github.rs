@@ -30,6 +30,9 @@ enum GitHubCommand {
         /// GitHub user or organisation (default: the token's user).
         #[arg(long, env = "SLIPWAY_OWNER")]
         owner: Option<String>,
+        /// Domain of the platform's host names, written into the published values.
+        #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local")]
+        domain: String,
     },
 }
 
@@ -65,13 +68,13 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                 println!("Missing scopes: {} (reconnect with a token that has them)", missing.join(", "));
             }
         }
-        GitHubCommand::Publish { owner } => {
+        GitHubCommand::Publish { owner, domain } => {
             let github = GitHub::new(&args.github_api, &token(&keyring, &args.github_api)?)?;
             let identity = github.identity().await?;
             let owner = owner.unwrap_or_else(|| identity.login.clone());
             let org = owner != identity.login;
             anyhow::ensure!(!org || identity.organisations.contains(&owner), "{owner} is neither you ({}) nor one of your organisations", identity.login);
-            let published = slipway_core::platform::publish::publish(&github, &owner, org).await?;
+            let published = slipway_core::platform::publish::publish(&github, &owner, org, &domain).await?;
             let what = if published.changed.is_empty() { "already current".to_owned() } else { format!("{} files in one commit", published.changed.len()) };
             println!("{} {} ({what}).", if published.created { "Created" } else { "Published" }, published.repo_url);
         }
@@ -86,7 +89,9 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
 fn print_identity(identity: &slipway_core::github::Identity, budget: Option<slipway_core::github::RateBudget>) {
     match &identity.scopes {
         Some(scopes) => println!("  scopes         {}", scopes.join(", ")),
-        None => println!("  scopes         fine-grained token (needs Administration, Contents and Workflows: write on all repositories)"),
+        // GitHub cannot list a fine-grained token's permissions: say what is needed; a refused
+        // call later names the missing one.
+        None => println!("  scopes         fine-grained token; needs {} on the owner's repositories", slipway_core::github::NEEDED_PERMISSIONS.join(", ")),
     }
     let owners: Vec<&str> = std::iter::once(identity.login.as_str()).chain(identity.organisations.iter().map(String::as_str)).collect();
     println!("  owners         {} (choose with --owner)", owners.join(", "));

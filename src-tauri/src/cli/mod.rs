@@ -16,6 +16,8 @@ use clap::{Args, Parser, Subcommand};
 use slipway_core::cluster::{ClusterSpec, Overrides};
 use slipway_core::helm::ChartSource;
 use slipway_core::platform::{self, PlatformStatus, UpOptions, UpReport};
+use slipway_core::platform::install::Source;
+use slipway_core::secrets::accounts;
 
 #[derive(Parser)]
 #[command(name = "slipway", version, about = "A local internal developer platform: Kubernetes, Argo CD, Backstage.")]
@@ -165,6 +167,17 @@ pub struct UpArgs {
     /// become ready, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 900)]
     app_timeout: u64,
+    /// Run the platform from the embedded bundle even when GitHub is connected (no platform
+    /// repository; services are not deployed from GitHub).
+    #[arg(long)]
+    local: bool,
+    /// GitHub mode: the user or organisation that owns the platform repository and the
+    /// services (default: the token's user).
+    #[arg(long, env = "SLIPWAY_OWNER")]
+    owner: Option<String>,
+    /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "SLIPWAY_GITHUB_API", default_value = slipway_core::github::DEFAULT_API)]
+    github_api: String,
 }
 
 #[derive(Args)]
@@ -202,6 +215,11 @@ impl UpArgs {
             p.helm.clone_from(&self.helm);
             p.app_timeout = Duration::from_secs(self.app_timeout);
             p.routing_timeout = p.app_timeout.min(p.routing_timeout);
+            // GitHub mode whenever a token is kept for this API, unless asked not to.
+            let connected = || p.keyring.unavailable_reason().is_none() && p.keyring.get(&accounts::github_token(&self.github_api)).ok().flatten().is_some();
+            if !self.local && connected() {
+                p.source = Source::GitHub { api: self.github_api.clone(), owner: self.owner.clone() };
+            }
             p
         });
         options

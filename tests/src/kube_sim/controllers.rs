@@ -187,17 +187,31 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
         }
 
     if let Some(t) = types(shared, "argoproj.io", "applications").filter(|_| enabled("Application")) {
+        let git = shared.git.lock().ok().and_then(|g| g.clone());
         for app in list(&t) {
             let name = app["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-            let synced = !Faults::hit(&faults.never_synced, &name);
-            let health = if Faults::hit(&faults.degraded, &name) { "Degraded" } else if synced { "Healthy" } else { "Progressing" };
+            let compared = sync_from_git(shared, git.as_deref(), &app);
+            let synced = !Faults::hit(&faults.never_synced, &name) && compared.is_ok();
+            let health = if Faults::hit(&faults.degraded, &name) { "Degraded" } else if synced { "Healthy" } else if compared.is_err() { "Unknown" } else { "Progressing" };
             let mut status = app["status"].clone();
             if !status.is_object() {
                 status = json!({});
             }
-            status["sync"] = json!({"status": if synced { "Synced" } else { "OutOfSync" }, "revision": "kube-sim"});
+            let sync = match &compared {
+                Ok(_) if synced => "Synced",
+                Ok(_) => "OutOfSync",
+                Err(_) => "Unknown",
+            };
+            status["sync"] = json!({"status": sync, "revision": "kube-sim"});
             status["health"] = json!({"status": health});
             status["operationState"] = json!({"phase": if synced { "Succeeded" } else { "Running" }});
+            match compared {
+                Ok(resources) => {
+                    status["resources"] = json!(resources);
+                    status["conditions"] = json!([]);
+                }
+                Err(message) => status["conditions"] = json!([{"type": "ComparisonError", "message": message}]),
+            }
             set_status(shared, &t, &app, status);
         }
     }
@@ -286,19 +300,28 @@ fn new_sealing_key() -> Option<(String, String)> {
     Some((cert, pem))
 }
 
-/// The list generator as Argo CD's ApplicationSet controller runs it: one Application per
-/// element, `{{ .key }}` / `{{key}}` placeholders filled from the element (nested keys with
-/// dots), owned by the set; Applications for removed elements are deleted. Other generators
-/// need Git or GitHub and are reported as not simulated.
+/// The list and Git files generators as Argo CD's ApplicationSet controller runs them: one
+/// Application per element, `{{ .key }}` / `{{key}}` placeholders filled from the element (nested
+/// keys with dots), owned by the set; Applications for removed elements are deleted (not when a
+/// generator failed, as Argo CD keeps them then). Other generators are reported as not simulated.
 fn generate_applications(shared: &Shared, sets: &ResourceType, apps: &ResourceType, set: &Value) {
     let ns = set["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
     let uid = set["metadata"]["uid"].clone();
+    let git = shared.git.lock().ok().and_then(|g| g.clone());
     let mut wanted = Vec::new();
-    let mut unsupported = Vec::new();
+    let mut errors = Vec::new();
     for generator in set["spec"]["generators"].as_array().into_iter().flatten() {
-        match generator.get("list") {
-            Some(list) => wanted.extend(list["elements"].as_array().into_iter().flatten().map(|e| render(&set["spec"]["template"], e))),
-            None => unsupported.extend(generator.as_object().into_iter().flat_map(|g| g.keys().cloned())),
+        let elements = match (generator.get("list"), generator.get("git").filter(|g| g.get("files").is_some())) {
+            (Some(list), _) => Ok(list["elements"].as_array().cloned().unwrap_or_default()),
+            (None, Some(g)) => match &git {
+                Some(source) => super::git::files_generator(source.as_ref(), g),
+                None => Err(format!("kube-sim has no Git source to read {}", g["repoURL"])),
+            },
+            (None, None) => Err(format!("kube-sim simulates the list and Git files generators, not {:?}", generator.as_object().map(|g| g.keys().collect::<Vec<_>>()).unwrap_or_default())),
+        };
+        match elements {
+            Ok(elements) => wanted.extend(elements.iter().map(|e| render(&set["spec"]["template"], e))),
+            Err(e) => errors.push(e),
         }
     }
     let names: Vec<String> = wanted.iter().filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned)).collect();
@@ -315,22 +338,65 @@ fn generate_applications(shared: &Shared, sets: &ResourceType, apps: &ResourceTy
             shared.state().commit(apps, &ns, &name, Some(app), false);
         }
     }
-    let owned: Vec<String> = shared
-        .state()
-        .list(apps, Some(&ns))
-        .into_iter()
-        .filter(|a| a["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.iter().any(|r| r["uid"] == uid)))
-        .filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned))
-        .collect();
-    for stale in owned.iter().filter(|n| !names.contains(n)) {
-        let _ = shared.state().delete(apps, &ns, stale, false);
+    if errors.is_empty() {
+        let owned: Vec<String> = shared
+            .state()
+            .list(apps, Some(&ns))
+            .into_iter()
+            .filter(|a| a["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.iter().any(|r| r["uid"] == uid)))
+            .filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned))
+            .collect();
+        for stale in owned.iter().filter(|n| !names.contains(n)) {
+            let _ = shared.state().delete(apps, &ns, stale, false);
+        }
     }
-    let condition = if unsupported.is_empty() {
+    let condition = if errors.is_empty() {
         condition("ResourcesUpToDate", true, "ApplicationSetUpToDate")
     } else {
-        json!({"type": "ErrorOccurred", "status": "True", "reason": "GeneratorNotSimulated", "message": format!("kube-sim simulates only the list generator, not {unsupported:?}")})
+        json!({"type": "ErrorOccurred", "status": "True", "reason": "ApplicationGenerationFromParamsError", "message": errors.join("; ")})
     };
     set_status(shared, sets, set, json!({"conditions": [condition]}));
+}
+
+/// The SIMULATED repo-server and sync of an Application's Git sources: directory sources are
+/// applied (created or merged into the live objects), Kustomize/Helm paths and `$values` files
+/// only checked to exist, chart sources taken as they are. Returns the resources, or Argo CD's
+/// ComparisonError message.
+fn sync_from_git(shared: &Shared, git: Option<&dyn super::git::GitSource>, app: &Value) -> Result<Vec<Value>, String> {
+    let sources: Vec<Value> = match app["spec"].get("source") {
+        Some(source) => vec![source.clone()],
+        None => app["spec"]["sources"].as_array().cloned().unwrap_or_default(),
+    };
+    let is_git = |s: &Value| s.get("chart").is_none() && !(s.get("ref").is_some() && s.get("path").is_none());
+    if sources.iter().all(|s| !is_git(s)) && !sources.iter().any(|s| s.get("ref").is_some()) {
+        return Ok(Vec::new());
+    }
+    let git = git.ok_or_else(|| "kube-sim has no Git source: repositories cannot be read".to_owned())?;
+    super::git::check_value_files(git, &sources)?;
+    let default_ns = app["spec"]["destination"]["namespace"].as_str().unwrap_or("default");
+    let mut resources = Vec::new();
+    for source in sources.iter().filter(|s| is_git(s)) {
+        let super::git::Rendered::Objects(objects) = super::git::render_source(git, source)? else { continue };
+        for object in objects {
+            resources.push(apply_synced(shared, &object, default_ns)?);
+        }
+    }
+    Ok(resources)
+}
+
+/// Create `object` or merge it into the live one, as an Argo CD sync does; its resource entry.
+fn apply_synced(shared: &Shared, object: &Value, default_ns: &str) -> Result<Value, String> {
+    let (api_version, kind) = (object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default());
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let t = shared.state().registry.by_kind(api_version, kind).cloned().ok_or_else(|| format!("the server could not find the requested resource ({api_version} {kind} {name}): is its CRD installed?"))?;
+    let ns = if t.namespaced { object["metadata"]["namespace"].as_str().unwrap_or(default_ns) } else { "" };
+    let mut state = shared.state();
+    let new = match state.get(&t, ns, name) {
+        Ok(live) => super::store::apply_merge(&live, object),
+        Err(_) => object.clone(),
+    };
+    state.commit(&t, ns, name, Some(new), false);
+    Ok(json!({"group": t.group, "version": t.version, "kind": kind, "namespace": ns, "name": name, "status": "Synced"}))
 }
 
 /// Fill `{{ .a.b }}`, `{{.a}}` and `{{a}}` placeholders in every string of `template`.

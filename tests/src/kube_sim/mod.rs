@@ -6,12 +6,15 @@
 //! list and watch with resume and bookmarks; `status` subresources; namespace and owner
 //! cascade on delete; WebSocket port-forward (the channel protocol kube-rs speaks) to a
 //! per-pod TCP target; simulated controllers with fault injection (including Argo CD's:
-//! list-generator ApplicationSets make Applications, which become Synced/Healthy or Degraded);
+//! list- and Git-files-generator ApplicationSets make Applications, which become Synced/Healthy
+//! or Degraded; directory Applications deploy their repository's YAML, read through a test-given
+//! [`git::GitSource`]);
 //! HTTP-level faults.
 //! Its fidelity is checked by running the real kubectl and helm against it (tests/tests/kube_sim.rs).
 
 mod api;
 mod controllers;
+pub mod git;
 mod ingress;
 mod portforward;
 mod protobuf;
@@ -56,6 +59,8 @@ pub(crate) struct Shared {
     drop_generation: watch::Sender<u64>,
     /// (namespace, pod, port) → where port-forwards to that pod port go.
     forward_targets: Mutex<HashMap<(String, String, u16), SocketAddr>>,
+    /// What the simulated Argo CD reads Git repositories from (none: every Git source fails).
+    git: Mutex<Option<Arc<dyn git::GitSource>>>,
 }
 
 impl Shared {
@@ -115,6 +120,7 @@ impl KubeSim {
             latency: Mutex::new(Duration::ZERO),
             drop_generation: watch::channel(0).0,
             forward_targets: Mutex::new(HashMap::new()),
+            git: Mutex::new(None),
         });
         let snapshot = state_dir.map(|d| d.join("objects.json"));
         let restored = snapshot.as_deref().and_then(|p| std::fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok());
@@ -201,6 +207,12 @@ impl KubeSim {
     }
 
     /// Register a node (Ready once a DaemonSet in `kube-system`, the pod network, exists).
+    /// Let the simulated Argo CD read Git repositories from `source`.
+    pub fn set_git_source(&self, source: Arc<dyn git::GitSource>) {
+        *self.shared.git.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(source);
+        self.shared.changed.notify_one();
+    }
+
     pub fn set_node(&self, name: &str, labels: &[(&str, &str)]) {
         controllers::set_node(&self.shared, name, labels);
     }

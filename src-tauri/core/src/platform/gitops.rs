@@ -28,9 +28,14 @@ pub fn components() -> Result<Vec<Component>, BundleError> {
 pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
     let path = format!("platform/values/{component}.yaml");
     let text = bundle::text(&path).ok_or_else(|| BundleError::Missing(path.clone()))?;
-    let domain = domain.trim_start_matches('.');
-    let text = text.replace("argocd.local", &format!("argocd.{domain}")).replace("backstage.local", &format!("backstage.{domain}"));
+    let text = with_domain(&text, domain);
     serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid { path, reason: e.to_string() })
+}
+
+/// `text` with the default `.local` host names moved to `domain`.
+pub fn with_domain(text: &str, domain: &str) -> String {
+    let domain = domain.trim_start_matches('.');
+    text.replace("argocd.local", &format!("argocd.{domain}")).replace("backstage.local", &format!("backstage.{domain}"))
 }
 
 /// Argo CD, installed by helm before anything else.

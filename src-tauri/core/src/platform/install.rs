@@ -1,7 +1,12 @@
 //! The platform on a running cluster: Argo CD by helm, the Secrets Slipway owns (from the
-//! keyring), the GitOps source (local mode: the AppProjects, the platform ApplicationSet and the
-//! UI Ingresses applied directly), every platform Application Synced and Healthy, then routing
+//! keyring), the GitOps source, every platform Application Synced and Healthy, then routing
 //! checked by HTTP. Each step checks first, so a healthy platform sees no writes.
+//!
+//! The GitOps source is the embedded bundle in one of two modes. *GitHub mode* (a token is
+//! connected): the bundle is published as `<owner>/slipway-platform` and Argo CD's root
+//! Application syncs its `bootstrap/` folder, with repository credentials from the keyring.
+//! *Local mode*: Slipway applies the AppProjects and a list-generator platform ApplicationSet with
+//! the values inline, since Argo CD has no repository to read.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,7 +18,10 @@ use serde_json::json;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, ListParams};
 
+use super::publish::{self, Site};
 use super::{PlatformError, Stage, StepDef, StepError, StepReport, gitops, routing, run_steps, step};
+use crate::github::GitHub;
+use crate::service::ServiceError;
 use crate::helm::{ChartSource, Helm, KubeContext};
 use crate::k8s::{self, K8sError, apply, wait};
 use crate::progress::{ProgressSink, StepOutcome, StepReporter};
@@ -28,6 +36,7 @@ pub enum InstallStep {
     ArgoCd,
     ArgoCdReady,
     Secrets,
+    Publish,
     GitopsSource,
     PlatformApps,
     SealingKey,
@@ -38,11 +47,23 @@ pub const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
     step(InstallStep::ArgoCd, "argocd", "Install Argo CD (helm)", 900, 1),
     step(InstallStep::ArgoCdReady, "argocd-ready", "Wait for Argo CD", 600, 0),
     step(InstallStep::Secrets, "secrets", "Create the Secrets Slipway owns, from the keyring", 60, 2),
+    step(InstallStep::Publish, "publish", "Publish the platform repository on GitHub (GitHub mode)", 300, 2),
     step(InstallStep::GitopsSource, "gitops-source", "Apply the AppProjects, ApplicationSets and Ingresses", 120, 3),
     step(InstallStep::PlatformApps, "platform-apps", "Wait until Traefik, Sealed Secrets and Backstage are Synced and Healthy", 1800, 0),
     step(InstallStep::SealingKey, "sealing-key", "Keep Sealed Secrets' key in the keyring", 300, 1),
     step(InstallStep::Routing, "routing", "Check Argo CD and Backstage through the ingress port", 300, 0),
 ];
+
+/// Where Argo CD reads the platform from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Source {
+    /// No GitHub: Slipway applies the platform from the embedded bundle.
+    #[default]
+    Local,
+    /// The bundle published on GitHub (`api`), as `<owner>/slipway-platform`; `None`: the
+    /// token's user.
+    GitHub { api: String, owner: Option<String> },
+}
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -54,6 +75,7 @@ pub struct InstallOptions {
     pub ingress: SocketAddr,
     /// Where Slipway's tokens and the escrowed sealing key live (tests pass a mock store).
     pub keyring: Keyring,
+    pub source: Source,
     pub charts: ChartSource,
     /// A helm binary to use instead of the one on PATH.
     pub helm: Option<std::path::PathBuf>,
@@ -72,6 +94,7 @@ impl InstallOptions {
             domain: "local".into(),
             ingress,
             keyring: Keyring::os(),
+            source: Source::Local,
             charts: ChartSource::Upstream,
             helm: None,
             helm_timeout: Duration::from_secs(600),
@@ -86,10 +109,16 @@ struct InstallStage<'a> {
     client: kube::Client,
     helm: Option<Helm>,
     options: &'a InstallOptions,
+    /// GitHub mode, once the `publish` step ran: where the platform repository is, and the
+    /// token and login for Argo CD's repository credentials.
+    published: Option<(Site, String, String)>,
 }
 
 /// Where Argo CD and its Applications live.
 pub const ARGO_NAMESPACE: &str = "argocd";
+
+/// The App-of-Apps of GitHub mode.
+pub const ROOT_APP: &str = "root";
 
 impl Stage for InstallStage<'_> {
     type Id = InstallStep;
@@ -99,6 +128,7 @@ impl Stage for InstallStage<'_> {
             InstallStep::ArgoCd => self.argo_cd(r).await,
             InstallStep::ArgoCdReady => self.argo_cd_ready(r).await,
             InstallStep::Secrets => self.owned_secrets(r).await,
+            InstallStep::Publish => self.publish(r).await,
             InstallStep::GitopsSource => self.gitops_source().await,
             InstallStep::PlatformApps => self.platform_apps(r).await,
             InstallStep::SealingKey => self.sealing_key(r).await,
@@ -178,7 +208,7 @@ impl InstallStage<'_> {
                 }
             }
         };
-        let github = keyring.get(&accounts::github_token(crate::github::DEFAULT_API)).ok().flatten();
+        let github = keyring.get(&accounts::github_token(self.github_api())).ok().flatten();
         let mut backstage = BTreeMap::from([("SLIPWAY_API_TOKEN", api_token)]);
         if let Some(token) = &github {
             backstage.insert("GITHUB_TOKEN", token.clone());
@@ -236,11 +266,63 @@ impl InstallStage<'_> {
         Ok(StepOutcome::changed(format!("kept {names} in the keyring")))
     }
 
-    /// Local mode: the AppProjects, the platform ApplicationSet with inline values, and the
-    /// Ingresses of the UIs whose charts do not make their own.
+    fn github_api(&self) -> &str {
+        match &self.options.source {
+            Source::GitHub { api, .. } => api,
+            Source::Local => crate::github::DEFAULT_API,
+        }
+    }
+
+    /// GitHub mode: the bundle as `<owner>/slipway-platform`, one commit with what changed.
+    async fn publish(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+        let Source::GitHub { api, owner } = &self.options.source else {
+            return Ok(StepOutcome::up_to_date("local mode (GitHub not connected): Argo CD runs the embedded bundle"));
+        };
+        let connect = || ServiceError::Invalid(format!("GitHub mode needs a token for {api}: run `slipway github connect`, or `slipway up --local`"));
+        let token = self.options.keyring.get(&accounts::github_token(api))?.ok_or_else(connect)?;
+        let github = GitHub::new(api, &token)?;
+        let identity = github.identity().await?;
+        let owner = owner.clone().unwrap_or_else(|| identity.login.clone());
+        let org = owner != identity.login;
+        if org && !identity.organisations.contains(&owner) {
+            return Err(ServiceError::Invalid(format!("{owner} is neither {} nor one of their organisations ({}); set --owner", identity.login, identity.organisations.join(", "))).into());
+        }
+        r.detail(format!("{owner}/{}", publish::PLATFORM_REPO));
+        let published = publish::publish(&github, &owner, org, &self.options.domain).await?;
+        let outcome = match (published.created, published.changed.len()) {
+            (true, n) => StepOutcome::changed(format!("created {} with {n} files", published.repo_url)),
+            (false, 0) => StepOutcome::up_to_date(format!("{} current", published.repo_url)),
+            (false, n) => StepOutcome::changed(format!("{n} changed files in one commit to {}", published.repo_url)),
+        };
+        self.published = Some((published.site, token, identity.login));
+        Ok(outcome)
+    }
+
+    /// The AppProjects and the Ingresses of the UIs whose charts do not make their own, then
+    /// per mode: GitHub — Argo CD's credentials for the owner's repositories, the platform
+    /// ApplicationSet as published and the root Application on the platform repository (Slipway
+    /// applies the platform set too, so a switch from local mode replaces its fields at once);
+    /// local — the platform ApplicationSet with inline values.
     async fn gitops_source(&mut self) -> Result<StepOutcome, StepError> {
-        let mut objects: Vec<serde_json::Value> = crate::bundle::yaml_documents("bootstrap/projects.yaml")?;
-        objects.push(gitops::local_platform_appset(&self.options.domain)?);
+        let mut objects: Vec<serde_json::Value> = Vec::new();
+        match &self.published {
+            Some((site, token, login)) => {
+                let files = publish::files(site);
+                let published = |path: &str| -> Result<Vec<serde_json::Value>, StepError> {
+                    let text = files.get(path).map(|d| String::from_utf8_lossy(d).into_owned()).ok_or_else(|| crate::bundle::BundleError::Missing(path.into()))?;
+                    serde_saphyr::from_multiple(&text).map_err(|e| crate::bundle::BundleError::Invalid { path: path.into(), reason: e.to_string() }.into())
+                };
+                let creds = BTreeMap::from([("type", "git".to_owned()), ("url", site.owner_url()), ("username", login.clone()), ("password", token.clone())]);
+                objects.push(owned_secret(ARGO_NAMESPACE, "slipway-repo-creds", &creds, &[("argocd.argoproj.io/secret-type", "repo-creds")]));
+                objects.extend(published("bootstrap/projects.yaml")?);
+                objects.extend(published("bootstrap/platform-appset.yaml")?);
+                objects.extend(published("bootstrap/root-app.yaml")?);
+            }
+            None => {
+                objects.extend(crate::bundle::yaml_documents("bootstrap/projects.yaml")?);
+                objects.push(gitops::local_platform_appset(&self.options.domain)?);
+            }
+        }
         objects.extend(routing::ingresses(&self.options.domain)?);
         self.apply(objects).await
     }
@@ -257,6 +339,10 @@ impl InstallStage<'_> {
 
     async fn platform_apps(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
         let components = gitops::components()?;
+        if self.published.is_some() {
+            r.detail("waiting for the root Application");
+            wait::application_healthy(&self.client, ARGO_NAMESPACE, ROOT_APP, self.options.app_timeout).await?;
+        }
         for c in &components {
             r.detail(format!("waiting for {}", c.name));
             wait::application_healthy(&self.client, ARGO_NAMESPACE, &c.name, self.options.app_timeout).await?;
@@ -292,6 +378,6 @@ fn owned_secret(namespace: &str, name: &str, data: &BTreeMap<&str, String>, labe
 pub async fn install(kube: &KubeContext, options: &InstallOptions, sink: &dyn ProgressSink) -> Result<Vec<StepReport>, PlatformError> {
     let target = k8s::KubeTarget { kubeconfig: Some(kube.kubeconfig.clone()), context: Some(kube.context.clone()) };
     let client = target.client().await.map_err(|e| PlatformError::Step { step: "connect", source: e.into() })?;
-    let mut stage = InstallStage { kube, client, helm: None, options };
+    let mut stage = InstallStage { kube, client, helm: None, options, published: None };
     run_steps(INSTALL_STEPS, sink, &mut stage).await
 }
