@@ -13,6 +13,9 @@ source scripts/docker-daemon.sh
 SLIPWAY_TOOLS=$(bash scripts/fetch-tools.sh)
 export SLIPWAY_TOOLS
 
+# The UI's component tests (vitest + Tauri's IPC mocks, jsdom) need Node >= 22: run them with Node 24.
+(cd ui && PATH="$SLIPWAY_TOOLS:$PATH" npm test --silent)
+
 cargo build --workspace --locked
 # The simulated node image carries the kube-sim just built and the real kubectl.
 SLIPWAY_SIM_IMAGE=$(KUBECTL="$SLIPWAY_TOOLS/kubectl" bash scripts/sim-node-image.sh)

@@ -1,6 +1,22 @@
+/// Every app command; capabilities must grant each one explicitly.
+const COMMANDS: &[&str] = &[
+    "platform_status",
+    "platform_up",
+    "platform_stop",
+    "platform_delete",
+    "service_check",
+    "service_create",
+    "service_rollback",
+    "services_list",
+    "github_connect",
+    "github_status",
+    "github_disconnect",
+    "settings_get",
+    "settings_set",
+];
+
 fn main() {
-    // Every app command is listed here so capabilities must grant it explicitly.
-    let commands = tauri_build::AppManifest::new().commands(&["platform_status"]);
+    let commands = tauri_build::AppManifest::new().commands(COMMANDS);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         panic!("tauri build script failed: {e:#}");
     }

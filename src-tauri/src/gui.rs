@@ -6,7 +6,21 @@ use crate::commands;
 
 /// The app's builder, shared by the real app and the command tests (mock runtime).
 pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![commands::platform::platform_status])
+    builder.invoke_handler(tauri::generate_handler![
+        commands::platform::platform_status,
+        commands::platform::platform_up,
+        commands::platform::platform_stop,
+        commands::platform::platform_delete,
+        commands::services::service_check,
+        commands::services::service_create,
+        commands::services::service_rollback,
+        commands::services::services_list,
+        commands::github::github_connect,
+        commands::github::github_status,
+        commands::github::github_disconnect,
+        commands::settings::settings_get,
+        commands::settings::settings_set,
+    ])
 }
 
 pub fn run() -> ExitCode {

@@ -11,20 +11,28 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     /// Cluster name (`slipway` by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     /// Platform domain (`local`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
     /// Chart source: a folder, an `oci://` registry or a Helm repository URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub charts: Option<String>,
     /// The helm binary.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub helm: Option<PathBuf>,
     /// GitHub's API (GitHub Enterprise: `https://HOST/api/v3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub github_api: Option<String>,
     /// The GitHub user or organisation services go to.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// Backstage's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backstage_url: Option<String>,
     /// A GitHub template repository (`OWNER/REPO`) for new services.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template_repo: Option<String>,
 }
 
@@ -34,6 +42,8 @@ pub enum ConfigError {
     Read { path: PathBuf, reason: String },
     #[error("the settings file {path} is invalid: {reason} (keys: cluster, domain, charts, helm, githubApi, owner, backstageUrl, templateRepo)")]
     Invalid { path: PathBuf, reason: String },
+    #[error("cannot write the settings file {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
 }
 
 impl Config {
@@ -55,6 +65,36 @@ impl Config {
             Some(path) => Self::load_from(&path),
             None => Ok(Self::default()),
         }
+    }
+
+    /// Write the settings (GUI's Settings view) atomically; returns where.
+    pub fn save(&self) -> Result<PathBuf, ConfigError> {
+        let path = Self::path().ok_or_else(|| ConfigError::Write { path: PathBuf::from("config.yaml"), reason: "no home or config folder (set SLIPWAY_CONFIG)".into() })?;
+        self.save_to(&path)?;
+        Ok(path)
+    }
+
+    pub fn save_to(&self, path: &Path) -> Result<(), ConfigError> {
+        let failed = |e: &dyn std::fmt::Display| ConfigError::Write { path: path.to_owned(), reason: e.to_string() };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+        }
+        let text = serde_saphyr::to_string(self).map_err(|e| failed(&e))?;
+        let tmp = path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| failed(&e))
+    }
+
+    /// The cluster name, domain and GitHub API with their defaults filled in.
+    pub fn cluster_or_default(&self) -> String {
+        self.cluster.clone().unwrap_or_else(|| "slipway".into())
+    }
+
+    pub fn domain_or_default(&self) -> String {
+        self.domain.clone().unwrap_or_else(|| "local".into())
+    }
+
+    pub fn github_api_or_default(&self) -> String {
+        self.github_api.clone().unwrap_or_else(|| crate::github::DEFAULT_API.into())
     }
 
     pub fn load_from(path: &Path) -> Result<Self, ConfigError> {
@@ -85,5 +125,7 @@ mod tests {
         std::fs::write(&path, "domian: dev.test\n").expect("write");
         let err = Config::load_from(&path).expect_err("typo").to_string();
         assert!(err.contains("domian") && err.contains("keys: cluster, domain"), "{err}");
+        c.save_to(&path).expect("save");
+        assert_eq!(Config::load_from(&path).expect("saved"), c, "what is saved reads back the same");
     }
 }

@@ -17,7 +17,6 @@ use slipway_core::cluster::{ClusterSpec, Overrides};
 use slipway_core::helm::ChartSource;
 use slipway_core::platform::{self, PlatformStatus, UpOptions, UpReport};
 use slipway_core::platform::install::Source;
-use slipway_core::secrets::accounts;
 
 #[derive(Parser)]
 #[command(name = "slipway", version, about = "A local internal developer platform: Kubernetes, Argo CD, Backstage.")]
@@ -215,10 +214,8 @@ impl UpArgs {
             p.helm.clone_from(&self.helm);
             p.app_timeout = Duration::from_secs(self.app_timeout);
             p.routing_timeout = p.app_timeout.min(p.routing_timeout);
-            // GitHub mode whenever a token is kept for this API, unless asked not to.
-            let connected = || p.keyring.unavailable_reason().is_none() && p.keyring.get(&accounts::github_token(&self.github_api)).ok().flatten().is_some();
-            if !self.local && connected() {
-                p.source = Source::GitHub { api: self.github_api.clone(), owner: self.owner.clone() };
+            if !self.local {
+                p.source = Source::detect(&p.keyring, &self.github_api, self.owner.clone());
             }
             p
         });

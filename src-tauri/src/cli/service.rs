@@ -4,10 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use slipway_core::backstage::Backstage;
-use slipway_core::github::GitHub;
-use slipway_core::secrets::{Keyring, accounts};
-use slipway_core::service::create::{self, Services};
+use slipway_core::secrets::Keyring;
+use slipway_core::service::connect::{Target, connect};
+use slipway_core::service::create;
 use slipway_core::service::{self, ServiceRequest};
 
 #[derive(Args)]
@@ -90,17 +89,10 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
     // Input first: a bad name is refused before any network call.
     let mut request = ServiceRequest { name: a.name.clone(), team: a.team.clone(), template: a.template.clone(), description: a.description.clone(), owner: a.owner.clone().unwrap_or_else(|| "pending".into()), domain: a.domain.clone(), template_repo: a.template_repo.clone() };
     request.validate()?;
-    let keyring = Keyring::os();
-    let github = GitHub::new(&a.github_api, &super::github::token(&keyring, &a.github_api)?)?;
-    let identity = github.identity().await?;
-    request.owner = a.owner.clone().unwrap_or_else(|| identity.login.clone());
-    let owner_is_org = request.owner != identity.login;
-    anyhow::ensure!(!owner_is_org || identity.organisations.contains(&request.owner), "{} is neither you ({}) nor one of your organisations ({})", request.owner, identity.login, identity.organisations.join(", "));
-    let backstage_token = keyring.get(&accounts::backstage_api_token(&a.cluster))?.with_context(|| format!("no Backstage token for cluster {:?} in the keyring; run `slipway up` first", a.cluster))?;
-    let backstage_url = a.backstage_url.clone().unwrap_or_else(|| format!("http://backstage.{}:8880", a.domain.trim_start_matches('.')));
-    let backstage = Backstage::new(&backstage_url, &backstage_token)?;
-    let kube = slipway_core::k8s::KubeTarget::cluster(&a.cluster).client().await.ok();
-    let services = Services { github: &github, backstage: &backstage, kube, journal_dir: create::journal_dir(), owner_is_org };
+    let target = Target { github_api: a.github_api.clone(), backstage_url: a.backstage_url.clone(), domain: a.domain.clone(), cluster: a.cluster.clone(), owner: a.owner.clone() };
+    let connection = connect(&target, &Keyring::os()).await?;
+    request.owner.clone_from(&connection.owner);
+    let (github, services) = (&connection.github, connection.services());
 
     if a.rollback {
         let undone = create::rollback(&request.owner, &request.name, &services).await?;

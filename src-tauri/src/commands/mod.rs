@@ -1,10 +1,49 @@
-//! Tauri commands, one file per area: parse, call one core function, map the error.
+//! Tauri commands, one file per area: parse, call one core function, map the error. Long
+//! operations stream their steps over a `Channel`; secrets only ever travel into the backend.
 
+pub mod github;
 pub mod platform;
+pub mod services;
+pub mod settings;
 
-/// What the webview receives on failure: a stable code and the user-facing message.
+use slipway_core::config::Config;
+use slipway_core::platform::PlatformError;
+use slipway_core::progress::{ProgressEvent, ProgressSink};
+use tauri::ipc::Channel;
+
+/// What the webview receives on failure: a stable code, the user-facing message (which says what
+/// to do), and the failed step when a pipeline stopped.
 #[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CommandError {
     pub code: &'static str,
     pub message: String,
+    pub step: Option<&'static str>,
+}
+
+impl CommandError {
+    pub fn new(code: &'static str, error: impl std::fmt::Display) -> Self {
+        Self { code, message: error.to_string(), step: None }
+    }
+}
+
+impl From<PlatformError> for CommandError {
+    fn from(e: PlatformError) -> Self {
+        Self { code: "step", step: e.step(), message: e.to_string() }
+    }
+}
+
+/// The settings file, or an error naming it.
+fn settings() -> Result<Config, CommandError> {
+    Config::load().map_err(|e| CommandError::new("settings", e))
+}
+
+/// Progress events to the webview, in order, one message each.
+struct ChannelSink(Channel<ProgressEvent>);
+
+impl ProgressSink for ChannelSink {
+    fn emit(&self, event: ProgressEvent) {
+        // A closed window drops the channel; the operation itself carries on.
+        let _ = self.0.send(event);
+    }
 }

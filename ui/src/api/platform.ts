@@ -1,5 +1,5 @@
-// The only place the UI talks to the backend.
-import { invoke } from '@tauri-apps/api/core';
+import { invoke, invokeWithProgress } from './ipc';
+import type { ProgressEvent, StepOutcome } from './types';
 
 export interface NodeStatus {
   name: string;
@@ -9,7 +9,13 @@ export interface NodeStatus {
   ready: boolean | null;
 }
 
-export interface ClusterStatus {
+export interface ComponentStatus {
+  name: string;
+  sync: string;
+  health: string;
+}
+
+export interface PlatformStatus {
   name: string;
   exists: boolean;
   healthy: boolean;
@@ -18,13 +24,24 @@ export interface ClusterStatus {
   ingress: string[];
   context: string;
   contextPresent: boolean;
+  components: ComponentStatus[];
 }
 
-export interface CommandError {
-  code: string;
-  message: string;
+export interface PlatformSummary {
+  argocdUrl: string;
+  backstageUrl: string;
+  argocdUser: string;
+  hosts: string[];
 }
 
-export function platformStatus(): Promise<ClusterStatus> {
-  return invoke<ClusterStatus>('platform_status');
+export interface UpReport {
+  cluster: string;
+  upToDate: boolean;
+  elapsedMs: number;
+  platform: PlatformSummary | null;
 }
+
+export const platformStatus = () => invoke<PlatformStatus>('platform_status');
+export const platformUp = (onEvent: (e: ProgressEvent) => void) => invokeWithProgress<UpReport>('platform_up', {}, onEvent);
+export const platformStop = (onEvent: (e: ProgressEvent) => void) => invokeWithProgress<StepOutcome>('platform_stop', {}, onEvent);
+export const platformDelete = (onEvent: (e: ProgressEvent) => void) => invokeWithProgress<StepOutcome>('platform_delete', {}, onEvent);

@@ -65,6 +65,14 @@ pub enum Source {
     GitHub { api: String, owner: Option<String> },
 }
 
+impl Source {
+    /// GitHub mode when a token for `api` is kept in `keyring`, else local mode.
+    pub fn detect(keyring: &Keyring, api: &str, owner: Option<String>) -> Self {
+        let connected = keyring.unavailable_reason().is_none() && keyring.get(&accounts::github_token(api)).ok().flatten().is_some();
+        if connected { Source::GitHub { api: api.to_owned(), owner } } else { Source::Local }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
     /// The cluster's name: keyring entries are kept per cluster.

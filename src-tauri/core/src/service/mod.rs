@@ -1,12 +1,15 @@
 //! The golden path: a new service from a template. This module validates the request and renders
 //! the service; the same function serves the CLI (`slipway service create`) and the GUI form.
 
+pub mod connect;
 pub mod create;
+pub mod list;
 pub mod template;
 
 use std::path::Path;
 
 use crate::bundle::BundleError;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -63,6 +66,20 @@ fn label_problem(value: &str, max: usize) -> Option<String> {
         return Some("must not end with '-'".into());
     }
     None
+}
+
+/// The form's inline checks, per field (`None`: fine), with the same rules as [`ServiceRequest::validate`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldProblems {
+    pub name: Option<String>,
+    pub team: Option<String>,
+}
+
+impl FieldProblems {
+    pub fn of(name: &str, team: &str) -> Self {
+        Self { name: label_problem(name, MAX_NAME).map(|p| format!("service name {p}")), team: label_problem(team, MAX_TEAM).map(|p| format!("team {p}")) }
+    }
 }
 
 impl ServiceRequest {

@@ -1,0 +1,67 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import PlatformView from './PlatformView.svelte';
+import { backend, calls, done, failed, started } from '../test/ipc';
+
+const status = (exists: boolean) => ({
+  name: 'slipway', exists, healthy: exists, nodes: [], apiServer: null, ingress: [], context: 'kind-slipway', contextPresent: exists,
+  components: exists ? [{ name: 'backstage', sync: 'Synced', health: 'Healthy' }] : [],
+});
+
+describe('the platform view', () => {
+  it('shows every step of Start live, then the links', async () => {
+    let up = false;
+    backend({
+      platform_status: () => status(up),
+      platform_up: (_a, emit) => {
+        for (const [id, title] of [['preflight', 'Check the machine'], ['nodes', 'Create the nodes'], ['argocd', 'Install Argo CD']]) {
+          emit(started(id, title));
+          emit(done(id));
+        }
+        up = true;
+        return { cluster: 'slipway', upToDate: false, elapsedMs: 1000, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: [] } };
+      },
+    });
+    render(PlatformView);
+    expect(await screen.findByText(/No cluster yet/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start platform' }));
+    expect(await screen.findByText('Open Backstage')).toBeTruthy();
+    const states = [...document.querySelectorAll('li[data-step]')].map((li) => li.getAttribute('data-state'));
+    expect(states).toEqual(['changed', 'changed', 'changed']);
+    await waitFor(() => expect(document.querySelector('tr[data-component="backstage"]')?.textContent).toContain('Healthy'));
+  });
+
+  it('names the failed step with its error and Retry runs up again', async () => {
+    let runs = 0;
+    backend({
+      platform_status: () => status(runs > 1),
+      platform_up: (_a, emit) => {
+        runs += 1;
+        emit(started('argocd', 'Install Argo CD'));
+        if (runs === 1) {
+          emit(failed('argocd', 'helm: chart not found'));
+          throw { code: 'step', step: 'argocd', message: 'step `argocd` failed: helm: chart not found; check --charts' };
+        }
+        emit(done('argocd'));
+        return { cluster: 'slipway', upToDate: false, elapsedMs: 1, platform: null };
+      },
+    });
+    render(PlatformView);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Start platform' }));
+    expect(await screen.findByText('Step “argocd” failed.')).toBeTruthy();
+    expect(screen.getByText(/check --charts/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Retry' }));
+    await waitFor(() => expect(document.querySelector('li[data-step="argocd"]')?.getAttribute('data-state')).toBe('changed'));
+    expect(screen.queryByText('Step “argocd” failed.')).toBeNull();
+    expect(calls.filter((c) => c.cmd === 'platform_up')).toHaveLength(2);
+  });
+
+  it('asks before deleting', async () => {
+    backend({ platform_status: () => status(true), platform_delete: (_a, emit) => { emit(started('delete', 'Delete the cluster')); emit(done('delete')); return { status: 'changed', detail: 'deleted' }; } });
+    render(PlatformView);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Delete…' }));
+    expect(calls.some((c) => c.cmd === 'platform_delete')).toBe(false);
+    await fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'platform_delete')).toBe(true));
+  });
+});

@@ -1,0 +1,87 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import ServicesView from './ServicesView.svelte';
+import { backend, calls, done, failed, started } from '../test/ipc';
+
+// The backend's check (core's rules) is what the form shows; the mock answers like it.
+const check = ({ name, team }: Record<string, unknown>) => ({
+  name: /^[a-z]([a-z0-9-]*[a-z0-9])?$/.test(String(name)) ? null : `service name contains an invalid character: use lower-case letters, digits and '-'`,
+  team: String(team) === '' || /^[a-z]([a-z0-9-]*[a-z0-9])?$/.test(String(team)) ? null : 'team must start with a letter',
+});
+
+async function fill(name: string, team: string) {
+  await fireEvent.input(screen.getByLabelText('Service name'), { target: { value: name } });
+  await fireEvent.blur(screen.getByLabelText('Service name'));
+  await fireEvent.input(screen.getByLabelText('Owning team'), { target: { value: team } });
+  await fireEvent.blur(screen.getByLabelText('Owning team'));
+}
+
+describe('the service form', () => {
+  it('shows core’s problem inline and enables Create only for valid input', async () => {
+    backend({ services_list: () => [], service_check: check });
+    render(ServicesView);
+    await fill('Shop_API', 'payments');
+    expect(await screen.findByText(/service name contains an invalid character/)).toBeTruthy();
+    expect(screen.getByLabelText('Service name').getAttribute('aria-invalid')).toBe('true');
+    expect((screen.getByRole('button', { name: 'Create service' }) as HTMLButtonElement).disabled).toBe(true);
+
+    await fill('shop-api', 'payments');
+    await waitFor(() => expect((screen.getByRole('button', { name: 'Create service' }) as HTMLButtonElement).disabled).toBe(false));
+    expect(screen.queryByText(/invalid character/)).toBeNull();
+    expect(calls.filter((c) => c.cmd === 'service_check').at(-1)?.args).toEqual({ name: 'shop-api', team: 'payments' });
+  });
+
+  it('renders the creation steps live and the result with its links', async () => {
+    backend({
+      services_list: () => [{ name: 'shop-api', namespace: 'team-payments', sync: 'Synced', health: 'Healthy', repoUrl: 'https://github.test/acme/shop-api', catalogUrl: 'c', argocdUrl: 'a', serviceUrl: 's' }],
+      service_check: check,
+      service_create: (_args, emit) => {
+        emit(started('check', 'Check the name is free'));
+        emit(done('check', 'free'));
+        emit(started('repository', 'Create the repository'));
+        emit(done('repository', 'created acme/shop-api'));
+        return { repoUrl: 'https://github.test/acme/shop-api', catalogEntity: 'component:default/shop-api', serviceUrl: 'http://shop-api.local:8880', application: ['Synced', 'Healthy'] };
+      },
+    });
+    render(ServicesView);
+    await fill('shop-api', 'payments');
+    await waitFor(() => expect((screen.getByRole('button', { name: 'Create service' }) as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByRole('button', { name: 'Create service' }));
+    expect(await screen.findByText(/is created/)).toBeTruthy();
+    const steps = screen.getByRole('list', { name: 'Steps of the service creation' });
+    expect([...steps.querySelectorAll('li')].map((li) => [li.dataset.step, li.dataset.state])).toEqual([['check', 'changed'], ['repository', 'changed']]);
+    expect(screen.getByText(/Argo CD: Synced, Healthy/)).toBeTruthy();
+    expect(calls.find((c) => c.cmd === 'service_create')?.args).toEqual({ name: 'shop-api', team: 'payments', template: 'nodejs-v24' });
+    expect(document.querySelector('tr[data-service="shop-api"]')).toBeTruthy();
+  });
+
+  it('offers Resume and Roll back after a failed step, and Resume runs the same creation again', async () => {
+    let attempt = 0;
+    backend({
+      services_list: () => [],
+      service_check: check,
+      service_create: (_args, emit) => {
+        attempt += 1;
+        emit(started('catalog', 'Register in the catalog'));
+        if (attempt === 1) {
+          emit(failed('catalog', 'Backstage answered 500'));
+          throw { code: 'step', step: 'catalog', message: 'step `catalog` failed: Backstage answered 500' };
+        }
+        emit(done('catalog', 'registered'));
+        return { repoUrl: 'r', catalogEntity: 'component:default/shop-api', serviceUrl: 's', application: null };
+      },
+      service_rollback: () => ['repository acme/shop-api'],
+    });
+    render(ServicesView);
+    await fill('shop-api', 'payments');
+    await waitFor(() => expect((screen.getByRole('button', { name: 'Create service' }) as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByRole('button', { name: 'Create service' }));
+    expect(await screen.findByText('Step “catalog” failed.')).toBeTruthy();
+    expect(screen.getAllByText(/Backstage answered 500/).length).toBeGreaterThan(0);
+    expect(document.querySelector('li[data-step="catalog"]')?.getAttribute('data-state')).toBe('failed');
+
+    await fireEvent.click(screen.getByRole('button', { name: 'Resume' }));
+    expect(await screen.findByText(/is created/)).toBeTruthy();
+    expect(calls.filter((c) => c.cmd === 'service_create')).toHaveLength(2);
+  });
+});

@@ -1,0 +1,32 @@
+import { fireEvent, render, screen } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import SettingsView from './SettingsView.svelte';
+import { backend, calls } from '../test/ipc';
+
+const TOKEN = 'ghp_TESTTOKEN0123456789';
+
+describe('connecting GitHub', () => {
+  it('sends the token once, clears the field, and shows what comes back without it', async () => {
+    const connected = { api: 'https://api.github.com', identity: { login: 'octo', scopes: ['repo', 'read:org', 'workflow'], organisations: ['acme'] }, budget: { limit: 5000, remaining: 4990, reset: 0 }, keyring: 'Secret Service', missingScopes: [] };
+    backend({ settings_get: () => ({}), github_status: () => null, github_connect: () => connected });
+    render(SettingsView);
+    const input = (await screen.findByLabelText(/Personal access token/)) as HTMLInputElement;
+    expect(input.type).toBe('password');
+    await fireEvent.input(input, { target: { value: TOKEN } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Connect' }));
+    expect((await screen.findByTestId('github-login')).textContent).toContain('octo');
+    expect(screen.getByText('octo, acme')).toBeTruthy();
+    const sent = calls.filter((c) => JSON.stringify(c.args).includes(TOKEN));
+    expect(sent.map((c) => c.cmd)).toEqual(['github_connect']);
+    expect(document.body.innerHTML).not.toContain(TOKEN);
+  });
+
+  it('shows the keyring error and keeps nothing', async () => {
+    backend({ settings_get: () => ({}), github_status: () => null, github_connect: () => { throw { code: 'keyring', message: 'no OS keyring (no session bus); start a Secret Service', step: null }; } });
+    render(SettingsView);
+    await fireEvent.input(await screen.findByLabelText(/Personal access token/), { target: { value: TOKEN } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Connect' }));
+    expect(await screen.findByText(/no OS keyring/)).toBeTruthy();
+    expect(((screen.getByLabelText(/Personal access token/)) as HTMLInputElement).value).toBe('');
+  });
+});

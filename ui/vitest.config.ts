@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+// Component tests in jsdom with Tauri's IPC mocks; Svelte's browser build for mount().
+export default defineConfig({
+  plugins: [svelte()],
+  resolve: { conditions: ['browser'] },
+  test: { environment: 'jsdom', include: ['src/**/*.test.ts'], restoreMocks: true },
+});
