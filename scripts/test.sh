@@ -26,3 +26,4 @@ cargo test --workspace --locked -- --nocapture
 # Benchmarks print their figures; they assert nothing about time.
 bash scripts/bench-up.sh
 cargo bench -p slipway-e2e --bench portforward --locked
+bash scripts/bench-gui.sh

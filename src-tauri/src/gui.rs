@@ -32,6 +32,8 @@ pub fn run() -> ExitCode {
         }
         return ExitCode::FAILURE;
     }
+    let log = init_logging();
+    tracing::info!(log = %log.display(), version = env!("CARGO_PKG_VERSION"), "desktop app starting");
     match builder(tauri::Builder::default()).run(tauri::generate_context!()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -43,4 +45,21 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The app's log file (`<state dir>/logs/gui.log`, appended; `SLIPWAY_LOG` filters, `info` by
+/// default): no terminal shows a window's stderr. Step events are logged there too.
+fn init_logging() -> std::path::PathBuf {
+    let path = slipway_core::config::state_dir().join("logs").join("gui.log");
+    let file = path.parent().and_then(|d| std::fs::create_dir_all(d).ok()).and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&path).ok());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG").unwrap_or_else(|_| "info".into());
+    match file {
+        Some(file) => {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init();
+        }
+        None => {
+            let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        }
+    }
+    path
 }

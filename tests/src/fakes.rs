@@ -266,12 +266,22 @@ fn repo_json(full: &str, r: &FakeRepo) -> Value {
     json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("{WEB}{full}"), "default_branch": "main", "description": r.description, "topics": r.topics})
 }
 
+/// An owner's repositories as the list endpoints give them (one page: the fake holds few).
+fn repo_list(s: &GitHubState, owner: &str) -> Value {
+    json!(s.repos.iter().filter(|(k, r)| k.split('/').next() == Some(owner) && r.copying.is_none()).map(|(k, r)| repo_json(k, r)).collect::<Vec<_>>())
+}
+
 fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Reply {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["user"]) => reply(200, &json!({"login": s.login, "type": "User"})),
         ("GET", ["user", "orgs"]) => reply(200, &json!(s.orgs.iter().map(|o| json!({"login": o})).collect::<Vec<_>>())),
+        ("GET", ["orgs", org, "repos"]) if s.orgs.iter().any(|o| o == org) => reply(200, &repo_list(s, org)),
+        ("GET", ["user", "repos"]) => {
+            let login = s.login.clone();
+            reply(200, &repo_list(s, &login))
+        }
         ("GET", ["rate_limit"]) => reply(200, &json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": jiff::Timestamp::now().as_second() + 3600}}})),
         ("POST", ["user", "repos"]) | ("POST", ["orgs", _, "repos"]) => {
             let owner = if parts[0] == "orgs" { parts[1].to_owned() } else { s.login.clone() };

@@ -15,7 +15,9 @@ use std::time::Instant;
 use serde_json::Value;
 
 pub mod fakes;
+pub mod gui;
 pub mod kube_sim;
+pub mod webdriver;
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -7,6 +7,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// Slipway's state folder: `$XDG_STATE_HOME/slipway` (`~/.local/state/slipway`; `%LOCALAPPDATA%`
+/// on Windows): creation journals, the desktop app's log.
+pub fn state_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("LOCALAPPDATA").map(PathBuf::from))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("slipway")
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
@@ -16,6 +27,15 @@ pub struct Config {
     /// Platform domain (`local`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// The node image (a mirror of the pinned kindest/node, for example).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_image: Option<String>,
+    /// Host port of the platform's HTTP ingress (8880).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_port: Option<u16>,
+    /// Host port of the platform's HTTPS ingress (8843).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https_port: Option<u16>,
     /// Chart source: a folder, an `oci://` registry or a Helm repository URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub charts: Option<String>,
@@ -40,7 +60,7 @@ pub struct Config {
 pub enum ConfigError {
     #[error("cannot read the settings file {path}: {reason}")]
     Read { path: PathBuf, reason: String },
-    #[error("the settings file {path} is invalid: {reason} (keys: cluster, domain, charts, helm, githubApi, owner, backstageUrl, templateRepo)")]
+    #[error("the settings file {path} is invalid: {reason} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo)")]
     Invalid { path: PathBuf, reason: String },
     #[error("cannot write the settings file {path}: {reason}")]
     Write { path: PathBuf, reason: String },

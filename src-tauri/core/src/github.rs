@@ -218,6 +218,27 @@ impl GitHub {
         Ok(repo_from(&self.ok(Method::POST, &path, Some(&body)).await?))
     }
 
+    /// The owner's repositories carrying `topic`, with all their topics (organisation: every
+    /// repository the token sees; user: their public and private ones), page by page.
+    pub async fn repos_with_topic(&self, owner: &str, org: bool, topic: &str) -> Result<Vec<(Repo, Vec<String>)>> {
+        let base = if org { format!("/orgs/{owner}/repos?type=all") } else { "/user/repos?affiliation=owner".to_owned() };
+        let mut found = Vec::new();
+        for page in 1.. {
+            let v = self.ok(Method::GET, &format!("{base}&per_page=100&page={page}"), None).await?;
+            let items = v.as_array().cloned().unwrap_or_default();
+            for r in &items {
+                let topics: Vec<String> = r["topics"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+                if topics.iter().any(|t| t == topic) {
+                    found.push((repo_from(r), topics));
+                }
+            }
+            if items.len() < 100 {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn delete_repo(&self, owner: &str, name: &str) -> Result<bool> {
         let (status, _, v) = self.call(Method::DELETE, &format!("/repos/{owner}/{name}"), None).await?;
         match status.as_u16() {

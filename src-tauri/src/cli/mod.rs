@@ -81,6 +81,9 @@ pub fn parse() -> Cli {
     let defaults: Vec<(&str, String)> = [
         (CLUSTER_ARG, config.cluster),
         ("domain", config.domain),
+        ("node_image", config.node_image),
+        ("http_port", config.http_port.map(|p| p.to_string())),
+        ("https_port", config.https_port.map(|p| p.to_string())),
         ("charts", config.charts),
         ("helm", config.helm.map(|p| p.to_string_lossy().into_owned())),
         ("github_api", config.github_api),

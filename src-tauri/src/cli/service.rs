@@ -91,8 +91,8 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
     request.validate()?;
     let target = Target { github_api: a.github_api.clone(), backstage_url: a.backstage_url.clone(), domain: a.domain.clone(), cluster: a.cluster.clone(), owner: a.owner.clone() };
     let connection = connect(&target, &Keyring::os()).await?;
-    request.owner.clone_from(&connection.owner);
-    let (github, services) = (&connection.github, connection.services());
+    request.owner.clone_from(&connection.github.owner);
+    let (github, services) = (&connection.github.github, connection.services());
 
     if a.rollback {
         let undone = create::rollback(&request.owner, &request.name, &services).await?;

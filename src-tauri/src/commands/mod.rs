@@ -43,6 +43,9 @@ struct ChannelSink(Channel<ProgressEvent>);
 
 impl ProgressSink for ChannelSink {
     fn emit(&self, event: ProgressEvent) {
+        if let Ok(json) = serde_json::to_string(&event) {
+            tracing::info!(target: "slipway::progress", "{json}");
+        }
         // A closed window drops the channel; the operation itself carries on.
         let _ = self.0.send(event);
     }

@@ -10,9 +10,9 @@ use tauri::ipc::Channel;
 use super::{ChannelSink, CommandError, settings};
 
 fn spec() -> Result<ClusterSpec, CommandError> {
-    let name = settings()?.cluster;
+    let c = settings()?;
     let spec = ClusterSpec::embedded_default().map_err(|e| CommandError::new("config", e))?;
-    spec.with_overrides(&Overrides { name, ..Overrides::default() }).map_err(|e| CommandError::new("config", e))
+    spec.with_overrides(&Overrides { name: c.cluster, node_image: c.node_image, http_port: c.http_port, https_port: c.https_port, ..Overrides::default() }).map_err(|e| CommandError::new("config", e))
 }
 
 /// The cluster and each component's sync and health.

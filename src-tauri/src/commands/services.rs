@@ -1,9 +1,9 @@
 //! Service commands: inline checks, creation (resumable), rollback, the deployed list.
 
 use slipway_core::secrets::Keyring;
-use slipway_core::service::connect::{Target, connect};
+use slipway_core::service::connect::{self, Target, connect};
 use slipway_core::service::create::{self, Created};
-use slipway_core::service::list::DeployedService;
+use slipway_core::service::list::{self, ServiceEntry};
 use slipway_core::service::{FieldProblems, ServiceRequest};
 use slipway_core::progress::ProgressEvent;
 use tauri::ipc::Channel;
@@ -30,7 +30,7 @@ pub async fn service_create(name: String, team: String, template: String, on_eve
     let mut request = ServiceRequest { name, team, template, description: None, owner: target.owner.clone().unwrap_or_else(|| "pending".into()), domain, template_repo };
     request.validate().map_err(|e| CommandError::new("invalid", e))?;
     let connection = connect(&target, &Keyring::os()).await.map_err(|e| CommandError::new("connect", e))?;
-    request.owner.clone_from(&connection.owner);
+    request.owner.clone_from(&connection.github.owner);
     Ok(create::create(&request, &connection.services(), &ChannelSink(on_event)).await?)
 }
 
@@ -39,13 +39,14 @@ pub async fn service_create(name: String, team: String, template: String, on_eve
 pub async fn service_rollback(name: String) -> Result<Vec<String>, CommandError> {
     let (target, _) = target()?;
     let connection = connect(&target, &Keyring::os()).await.map_err(|e| CommandError::new("connect", e))?;
-    create::rollback(&connection.owner, &name, &connection.services()).await.map_err(|e| CommandError::new("rollback", e))
+    create::rollback(&connection.github.owner, &name, &connection.services()).await.map_err(|e| CommandError::new("rollback", e))
 }
 
-/// The services Argo CD deploys, with their state and links.
+/// The owner's services (repositories with the topic) and their Argo CD state and links.
 #[tauri::command]
-pub async fn services_list() -> Result<Vec<DeployedService>, CommandError> {
+pub async fn services_list() -> Result<Vec<ServiceEntry>, CommandError> {
     let (target, domain) = target()?;
-    let client = slipway_core::k8s::KubeTarget::cluster(&target.cluster).client().await.map_err(|e| CommandError::new("cluster", e))?;
-    slipway_core::service::list::deployed(&client, &domain).await.map_err(|e| CommandError::new("cluster", e))
+    let gh = connect::github(&target, &Keyring::os()).await.map_err(|e| CommandError::new("connect", e))?;
+    let kube = connect::cluster(&target).await;
+    list::list(&gh.github, &gh.owner, gh.org, kube.as_ref(), &domain).await.map_err(|e| CommandError::new("github", e))
 }

@@ -13,11 +13,12 @@ export interface Created {
   application: [string, string] | null;
 }
 
-export interface DeployedService {
+/** A repository with the topic idp-managed, and its Argo CD Application's state if any. */
+export interface ServiceEntry {
   name: string;
-  namespace: string;
-  sync: string;
-  health: string;
+  team: string | null;
+  sync: string | null;
+  health: string | null;
   repoUrl: string;
   catalogUrl: string;
   argocdUrl: string;
@@ -30,4 +31,4 @@ export const serviceCheck = (name: string, team: string) => invoke<FieldProblems
 export const serviceCreate = (name: string, team: string, template: string, onEvent: (e: ProgressEvent) => void) =>
   invokeWithProgress<Created>('service_create', { name, team, template }, onEvent);
 export const serviceRollback = (name: string) => invoke<string[]>('service_rollback', { name });
-export const servicesList = () => invoke<DeployedService[]>('services_list');
+export const servicesList = () => invoke<ServiceEntry[]>('services_list');

@@ -4,6 +4,8 @@ import { invoke } from './ipc';
 export interface Settings {
   cluster?: string;
   domain?: string;
+  httpPort?: number;
+  httpsPort?: number;
   charts?: string;
   helm?: string;
   githubApi?: string;

@@ -33,7 +33,7 @@ describe('the service form', () => {
 
   it('renders the creation steps live and the result with its links', async () => {
     backend({
-      services_list: () => [{ name: 'shop-api', namespace: 'team-payments', sync: 'Synced', health: 'Healthy', repoUrl: 'https://github.test/acme/shop-api', catalogUrl: 'c', argocdUrl: 'a', serviceUrl: 's' }],
+      services_list: () => [{ name: 'shop-api', team: 'payments', sync: 'Synced', health: 'Healthy', repoUrl: 'https://github.test/acme/shop-api', catalogUrl: 'c', argocdUrl: 'a', serviceUrl: 's' }],
       service_check: check,
       service_create: (_args, emit) => {
         emit(started('check', 'Check the name is free'));

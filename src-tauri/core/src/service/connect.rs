@@ -21,38 +21,54 @@ pub struct Target {
     pub owner: Option<String>,
 }
 
-/// Clients for one creation (or rollback).
-pub struct Connection {
+/// GitHub as the kept token's user, and the owner services go to.
+pub struct GitHubOwner {
     pub github: GitHub,
-    pub backstage: Backstage,
-    pub kube: Option<kube::Client>,
     pub identity: Identity,
     pub owner: String,
-    pub owner_is_org: bool,
+    /// The owner is an organisation (else the token's user).
+    pub org: bool,
+}
+
+/// Clients for one creation (or rollback).
+pub struct Connection {
+    pub github: GitHubOwner,
+    pub backstage: Backstage,
+    pub kube: Option<kube::Client>,
 }
 
 impl Connection {
     pub fn services(&self) -> Services<'_> {
-        Services { github: &self.github, backstage: &self.backstage, kube: self.kube.clone(), journal_dir: journal_dir(), owner_is_org: self.owner_is_org }
+        Services { github: &self.github.github, backstage: &self.backstage, kube: self.kube.clone(), journal_dir: journal_dir(), owner_is_org: self.github.org }
     }
 }
 
-/// Connect, checking that GitHub is connected, the owner is the user or one of their
-/// organisations, and the platform (its Backstage token) exists.
-pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, ServiceError> {
+/// GitHub with the kept token; the owner checked to be the user or one of their organisations.
+pub async fn github(target: &Target, keyring: &Keyring) -> Result<GitHubOwner, ServiceError> {
     let token = keyring.get(&accounts::github_token(&target.github_api)).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let token = token.ok_or_else(|| ServiceError::Invalid("GitHub is not connected: connect it first (Settings, or `slipway github connect`)".into()))?;
     let github = GitHub::new(&target.github_api, &token)?;
     let identity = github.identity().await?;
     let owner = target.owner.clone().unwrap_or_else(|| identity.login.clone());
-    let owner_is_org = owner != identity.login;
-    if owner_is_org && !identity.organisations.contains(&owner) {
+    let org = owner != identity.login;
+    if org && !identity.organisations.contains(&owner) {
         return Err(ServiceError::Invalid(format!("{owner} is neither you ({}) nor one of your organisations ({})", identity.login, identity.organisations.join(", "))));
     }
+    Ok(GitHubOwner { github, identity, owner, org })
+}
+
+/// GitHub, Backstage (with the cluster's API token: the platform must have been started) and
+/// the cluster when it answers.
+pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, ServiceError> {
+    let github = github(target, keyring).await?;
     let backstage_token = keyring.get(&accounts::backstage_api_token(&target.cluster)).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let backstage_token = backstage_token.ok_or_else(|| ServiceError::Invalid(format!("no Backstage token for cluster {:?} in the keyring; start the platform first (`slipway up`)", target.cluster)))?;
     let url = target.backstage_url.clone().unwrap_or_else(|| format!("http://backstage.{}:8880", target.domain.trim_start_matches('.')));
     let backstage = Backstage::new(&url, &backstage_token)?;
-    let kube = crate::k8s::KubeTarget::cluster(&target.cluster).client().await.ok();
-    Ok(Connection { github, backstage, kube, identity, owner, owner_is_org })
+    Ok(Connection { github, backstage, kube: cluster(target).await })
+}
+
+/// The platform cluster's client, if its API answers.
+pub async fn cluster(target: &Target) -> Option<kube::Client> {
+    crate::k8s::KubeTarget::cluster(&target.cluster).client().await.ok()
 }

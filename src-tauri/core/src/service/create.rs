@@ -77,14 +77,9 @@ impl Journal {
     }
 }
 
-/// Where journals live: `$XDG_STATE_HOME/slipway/services` (or `~/.local/state/…`).
+/// Where journals live: `<state dir>/services`.
 pub fn journal_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("LOCALAPPDATA").map(PathBuf::from))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("slipway").join("services")
+    crate::config::state_dir().join("services")
 }
 
 /// What a creation needs besides the request.

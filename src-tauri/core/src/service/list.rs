@@ -1,50 +1,69 @@
-//! The services Argo CD deploys (Applications labelled `slipway.dev/layer=workloads`), with their
-//! state and the links a developer wants: repository, catalog entity, Argo CD app, service URL.
+//! The services: the owner's repositories with the topic `idp-managed`, each with its Argo CD
+//! Application's state when the cluster has one, and the links a developer wants (repository,
+//! catalog entity, Argo CD app, service URL).
+
+use std::collections::BTreeMap;
 
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 
-use crate::k8s::{K8sError, wait};
+use super::ServiceError;
+use crate::github::GitHub;
+use crate::k8s::wait;
 use crate::platform::install::ARGO_NAMESPACE;
+
+/// The topic that makes a repository a Slipway service (Argo CD's SCM generator filters on it).
+pub const SERVICE_TOPIC: &str = "idp-managed";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DeployedService {
+pub struct ServiceEntry {
     pub name: String,
-    pub namespace: String,
-    pub sync: String,
-    pub health: String,
+    /// From the repository's `team-<name>` topic.
+    pub team: Option<String>,
+    /// The Application's sync and health; `None` when Argo CD has not made it (yet).
+    pub sync: Option<String>,
+    pub health: Option<String>,
     pub repo_url: String,
     pub catalog_url: String,
     pub argocd_url: String,
     pub service_url: String,
 }
 
-/// Every workload Application on the cluster, by name.
-pub async fn deployed(client: &kube::Client, domain: &str) -> Result<Vec<DeployedService>, K8sError> {
+/// Every service of `owner` (`org`: an organisation), sorted by name. The cluster is optional:
+/// without it the list still shows the repositories.
+pub async fn list(github: &GitHub, owner: &str, org: bool, kube: Option<&kube::Client>, domain: &str) -> Result<Vec<ServiceEntry>, ServiceError> {
     let domain = domain.trim_start_matches('.');
-    let apps: Api<DynamicObject> = Api::namespaced_with(client.clone(), ARGO_NAMESPACE, &wait::application_resource());
-    let list = apps.list(&ListParams::default().labels("slipway.dev/layer=workloads")).await?;
-    let mut services: Vec<DeployedService> = list
-        .items
-        .iter()
-        .filter_map(|app| {
-            let name = app.metadata.name.clone()?;
-            let spec = app.data.get("spec")?;
-            let (sync, health) = wait::application_state(app);
-            let repo = spec.pointer("/source/repoURL").and_then(|v| v.as_str()).unwrap_or_default();
-            Some(DeployedService {
-                namespace: spec.pointer("/destination/namespace").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
-                sync,
-                health,
-                repo_url: repo.trim_end_matches(".git").to_owned(),
+    let apps = match kube {
+        Some(client) => workload_states(client).await,
+        None => BTreeMap::new(),
+    };
+    let mut services: Vec<ServiceEntry> = github
+        .repos_with_topic(owner, org, SERVICE_TOPIC)
+        .await?
+        .into_iter()
+        .map(|(repo, topics)| {
+            let name = repo.full_name.rsplit('/').next().unwrap_or_default().to_owned();
+            let state = apps.get(&name);
+            ServiceEntry {
+                team: topics.iter().find_map(|t| t.strip_prefix("team-").map(str::to_owned)),
+                sync: state.map(|s| s.0.clone()),
+                health: state.map(|s| s.1.clone()),
+                repo_url: repo.html_url,
                 catalog_url: format!("http://backstage.{domain}:8880/catalog/default/component/{name}"),
                 argocd_url: format!("http://argocd.{domain}:8880/applications/{ARGO_NAMESPACE}/{name}"),
                 service_url: format!("http://{name}.{domain}:8880"),
                 name,
-            })
+            }
         })
         .collect();
     services.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(services)
+}
+
+/// Workload Applications by name: (sync, health). Best effort: an unreachable cluster is no list.
+async fn workload_states(client: &kube::Client) -> BTreeMap<String, (String, String)> {
+    let apps: Api<DynamicObject> = Api::namespaced_with(client.clone(), ARGO_NAMESPACE, &wait::application_resource());
+    let Ok(list) = apps.list(&ListParams::default().labels("slipway.dev/layer=workloads")).await else { return BTreeMap::new() };
+    list.items.iter().filter_map(|app| Some((app.metadata.name.clone()?, wait::application_state(app)))).collect()
 }
