@@ -2,15 +2,41 @@
 
 use std::process::ExitCode;
 
+use tauri::Manager;
+
 use crate::commands;
 
 /// The app's builder, shared by the real app and the command tests (mock runtime).
 pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(tauri::generate_handler![
+    builder
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_opener::init())
+        .manage(slipway_core::forward::Forwards::default())
+        .manage(commands::platform::Clipboard::default())
+        .setup(|app| {
+            let forwards = app.state::<slipway_core::forward::Forwards>().inner().clone();
+            commands::helpers::announce_forward_changes(app.handle(), &forwards);
+            // A desktop without a status area still gets the window.
+            if let Err(e) = crate::tray::install(app.handle()) {
+                tracing::warn!("no tray icon: {e}");
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
         commands::platform::platform_status,
         commands::platform::platform_up,
         commands::platform::platform_stop,
         commands::platform::platform_delete,
+        commands::platform::platform_preflight,
+        commands::platform::argocd_password_copy,
+        commands::platform::open_link,
+        commands::helpers::hosts_show,
+        commands::helpers::hosts_apply,
+        commands::helpers::forwards_list,
+        commands::helpers::forward_start,
+        commands::helpers::forward_stop,
+        commands::logs::logs_runs,
+        commands::logs::diagnostics,
         commands::services::service_check,
         commands::services::service_create,
         commands::services::service_rollback,

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod gui;
+mod tray;
 
 fn main() -> std::process::ExitCode {
     let args = cli::parse();

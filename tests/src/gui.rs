@@ -134,7 +134,7 @@ fn start_xvfb() -> (Child, String) {
             continue;
         }
         let display = format!(":{n}");
-        let child = Command::new("Xvfb").args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)");
+        let mut child = Command::new("Xvfb").args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)");
         let socket = format!("/tmp/.X11-unix/X{n}");
         for _ in 0..100 {
             if Path::new(&socket).exists() {
@@ -142,13 +142,15 @@ fn start_xvfb() -> (Child, String) {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
     }
     panic!("no free X display for Xvfb in :90–:139");
 }
 
 fn status_field(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(field)?.trim().split_whitespace().next()?.parse().ok())
+    status.lines().find_map(|l| l.strip_prefix(field)?.split_whitespace().next()?.parse().ok())
 }
 
 fn rss(pid: u32) -> Option<u64> {

@@ -170,6 +170,25 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     assert!(repo.topics.contains(&"idp-managed".to_owned()) && repo.files.contains_key("catalog-info.yaml"), "{:?}", repo.topics);
     assert_eq!(backstage.state().locations.len(), 1, "registered in the catalog");
 
+    // Helpers: the hosts block (current against desired; not applied here) and a port-forward.
+    click(&gui, "#tab-helpers").await;
+    wait_text(&gui, "table[aria-label='Hosts entries']", "backstage.local", 30).await;
+    let target = gui.driver.wait_for("input[name=target]", Duration::from_secs(5)).await.expect("forward target");
+    gui.driver.clear(&target).await.expect("clear");
+    gui.driver.type_text(&target, "backstage").await.expect("type");
+    click(&gui, "form[aria-label='New port-forward'] button").await;
+    wait_text(&gui, "table[aria-label='Port-forwards']", "backstage/svc/backstage", 30).await;
+    gui.screenshot("helpers").await;
+    click(&gui, "table[aria-label='Port-forwards'] button").await;
+    wait_text(&gui, "section", "No forwards running", 30).await;
+
+    // Logs: this session's runs, newest first, with their steps.
+    click(&gui, "#tab-logs").await;
+    wait_text(&gui, "section", "create shop-api", 30).await;
+    let logs = wait_text(&gui, "section", "Install Argo CD", 10).await;
+    assert!(logs.contains("up"), "{logs}");
+    gui.screenshot("logs").await;
+
     // The token never came back to the webview, never showed on screen, never reached the log.
     let log: Vec<Value> = serde_json::from_value(gui.driver.execute("return window.__ipcLog;", json!([])).await.expect("IPC log")).expect("log entries");
     let text = serde_json::to_string(&log).expect("json");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use slipway_core::hosts::{self, HostsError, WriteOutcome};
+use slipway_core::hosts::{self, Applied};
 
 use super::ClusterArgs;
 
@@ -121,20 +121,18 @@ fn print_diff(plan: &hosts::Plan) {
 }
 
 fn write(plan: &hosts::Plan) -> anyhow::Result<()> {
-    match hosts::write(plan) {
-        Ok(WriteOutcome::Unchanged) => println!("{}: up to date", plan.path.display()),
-        Ok(WriteOutcome::Written { backup }) => {
+    let terminal = std::io::stdin().is_terminal();
+    if plan.changes() {
+        eprintln!("updating {} (if it needs administrator rights, the system asks for them; only the write runs elevated)", plan.path.display());
+    }
+    let exe = std::env::current_exe().context("locate the slipway binary")?;
+    match hosts::apply(plan, terminal, &exe)? {
+        Applied::Unchanged => println!("{}: up to date", plan.path.display()),
+        Applied::Written { backup } => {
             print_diff(plan);
             println!("written; the previous file is in {}", backup.display());
         }
-        Err(HostsError::NotWritable { .. }) if hosts::elevate::choose(std::io::stdin().is_terminal()).is_some() => {
-            let elevator = hosts::elevate::choose(std::io::stdin().is_terminal()).context("no elevation")?;
-            eprintln!("{} needs administrator rights; asking the system for them (only the write runs elevated)", plan.path.display());
-            let exe = std::env::current_exe().context("locate the slipway binary")?;
-            hosts::elevate::write_elevated(plan, &elevator, &exe)?;
-            print_diff(plan);
-        }
-        Err(e) => return Err(e.into()),
+        Applied::Elevated => print_diff(plan),
     }
     Ok(())
 }

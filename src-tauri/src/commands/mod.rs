@@ -2,6 +2,8 @@
 //! operations stream their steps over a `Channel`; secrets only ever travel into the backend.
 
 pub mod github;
+pub mod helpers;
+pub mod logs;
 pub mod platform;
 pub mod services;
 pub mod settings;
@@ -38,15 +40,26 @@ fn settings() -> Result<Config, CommandError> {
     Config::load().map_err(|e| CommandError::new("settings", e))
 }
 
-/// Progress events to the webview, in order, one message each.
-struct ChannelSink(Channel<ProgressEvent>);
+/// Where a run's progress goes: the app's log (after a run marker, for the Logs view) and, when
+/// the webview started it, its `Channel` in order.
+pub(crate) struct GuiSink(Option<Channel<ProgressEvent>>);
 
-impl ProgressSink for ChannelSink {
+impl GuiSink {
+    pub(crate) fn new(kind: &str, channel: Option<Channel<ProgressEvent>>) -> Self {
+        let marker = serde_json::json!({"type": "run", "kind": kind, "at": jiff::Timestamp::now().to_string()});
+        tracing::info!(target: "slipway::progress", "{marker}");
+        Self(channel)
+    }
+}
+
+impl ProgressSink for GuiSink {
     fn emit(&self, event: ProgressEvent) {
         if let Ok(json) = serde_json::to_string(&event) {
             tracing::info!(target: "slipway::progress", "{json}");
         }
-        // A closed window drops the channel; the operation itself carries on.
-        let _ = self.0.send(event);
+        if let Some(channel) = &self.0 {
+            // A closed window drops the channel; the operation itself carries on.
+            let _ = channel.send(event);
+        }
     }
 }

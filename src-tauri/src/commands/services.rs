@@ -8,7 +8,7 @@ use slipway_core::service::{FieldProblems, ServiceRequest};
 use slipway_core::progress::ProgressEvent;
 use tauri::ipc::Channel;
 
-use super::{ChannelSink, CommandError, settings};
+use super::{CommandError, GuiSink, settings};
 
 /// The form's inline checks, with core's rules.
 #[tauri::command]
@@ -31,7 +31,17 @@ pub async fn service_create(name: String, team: String, template: String, on_eve
     request.validate().map_err(|e| CommandError::new("invalid", e))?;
     let connection = connect(&target, &Keyring::os()).await.map_err(|e| CommandError::new("connect", e))?;
     request.owner.clone_from(&connection.github.owner);
-    Ok(create::create(&request, &connection.services(), &ChannelSink(on_event)).await?)
+    let created = create::create(&request, &connection.services(), &GuiSink::new(&format!("create {}", request.name), Some(on_event))).await?;
+    notify_created(&request.name, &created);
+    Ok(created)
+}
+
+/// A desktop notification: the window may be hidden or behind others by now.
+fn notify_created(name: &str, created: &Created) {
+    let body = format!("{} · {}", created.repo_url, created.catalog_entity);
+    if let Err(e) = notify_rust::Notification::new().appname("Slipway").summary(&format!("Service {name} created")).body(&body).show() {
+        tracing::warn!("no desktop notification: {e}");
+    }
 }
 
 /// Remove what a failed creation made; the list of what was removed.

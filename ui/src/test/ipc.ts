@@ -19,11 +19,13 @@ export function backend(handlers: Record<string, Handler>) {
     const handler = handlers[cmd];
     if (!handler) throw { code: 'test', message: `no mock for ${cmd}`, step: null };
     return handler(args, (e) => channel?.onmessage(e));
-  });
+  }, { shouldMockEvents: true });
 }
 
-afterEach(() => {
+afterEach(async () => {
   cleanup();
+  // Unmounted views unlisten asynchronously; let that finish while the mocks still exist.
+  await new Promise((resolve) => setTimeout(resolve, 0));
   clearMocks();
   calls.length = 0;
 });

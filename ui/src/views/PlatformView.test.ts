@@ -12,6 +12,7 @@ describe('the platform view', () => {
   it('shows every step of Start live, then the links', async () => {
     let up = false;
     backend({
+      platform_preflight: () => [],
       platform_status: () => status(up),
       platform_up: (_a, emit) => {
         for (const [id, title] of [['preflight', 'Check the machine'], ['nodes', 'Create the nodes'], ['argocd', 'Install Argo CD']]) {
@@ -34,6 +35,7 @@ describe('the platform view', () => {
   it('names the failed step with its error and Retry runs up again', async () => {
     let runs = 0;
     backend({
+      platform_preflight: () => [],
       platform_status: () => status(runs > 1),
       platform_up: (_a, emit) => {
         runs += 1;
@@ -57,11 +59,29 @@ describe('the platform view', () => {
   });
 
   it('asks before deleting', async () => {
-    backend({ platform_status: () => status(true), platform_delete: (_a, emit) => { emit(started('delete', 'Delete the cluster')); emit(done('delete')); return { status: 'changed', detail: 'deleted' }; } });
+    backend({ platform_preflight: () => [], platform_status: () => status(true), platform_delete: (_a, emit) => { emit(started('delete', 'Delete the cluster')); emit(done('delete')); return { status: 'changed', detail: 'deleted' }; } });
     render(PlatformView);
     await fireEvent.click(await screen.findByRole('button', { name: 'Delete…' }));
     expect(calls.some((c) => c.cmd === 'platform_delete')).toBe(false);
     await fireEvent.click(screen.getByRole('button', { name: 'Delete' }));
     await waitFor(() => expect(calls.some((c) => c.cmd === 'platform_delete')).toBe(true));
+  });
+
+  it('shows preflight warnings before Start, and copies the Argo CD password without receiving it', async () => {
+    backend({
+      platform_preflight: () => ['inotify limits are low (max_user_instances=128); raise them with sysctl'],
+      platform_status: () => status(false),
+      platform_up: () => ({ cluster: 'slipway', upToDate: true, elapsedMs: 1, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: ['argocd.local'] } }),
+      argocd_password_copy: () => null,
+      open_link: () => null,
+    });
+    render(PlatformView);
+    expect(await screen.findByText(/inotify limits are low/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Start platform' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Copy Argo CD password' }));
+    expect(await screen.findByText(/password is on the clipboard/)).toBeTruthy();
+    expect(calls.find((c) => c.cmd === 'argocd_password_copy')?.args).toEqual({});
+    await fireEvent.click(screen.getByText('Open Backstage'));
+    expect(calls.find((c) => c.cmd === 'open_link')?.args).toEqual({ url: 'http://backstage.local:8880' });
   });
 });

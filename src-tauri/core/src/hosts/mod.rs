@@ -174,6 +174,32 @@ pub fn write(plan: &Plan) -> Result<WriteOutcome> {
     })
 }
 
+/// What [`apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "camelCase")]
+pub enum Applied {
+    Unchanged,
+    Written { backup: PathBuf },
+    /// Written by `exe` under the system's administrator prompt.
+    Elevated,
+}
+
+/// Write the plan, asking the system for administrator rights (only for the write, through
+/// `exe hosts write-file`) when the file is not writable and a prompt is possible here;
+/// `interactive_terminal`: sudo on the terminal is possible. Otherwise the error carries the block
+/// to add by hand.
+pub fn apply(plan: &Plan, interactive_terminal: bool, exe: &Path) -> Result<Applied> {
+    match write(plan) {
+        Ok(WriteOutcome::Unchanged) => Ok(Applied::Unchanged),
+        Ok(WriteOutcome::Written { backup }) => Ok(Applied::Written { backup }),
+        Err(HostsError::NotWritable { path, source, block }) => match elevate::choose(interactive_terminal) {
+            Some(elevator) => elevate::write_elevated(plan, &elevator, exe).map(|()| Applied::Elevated),
+            None => Err(HostsError::NotWritable { path, source, block }),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 /// Replace `path` with `content` if it still has the fingerprint `expected`; keep a backup and
 /// the file's mode and owner. Also what the elevated `slipway hosts write-file` runs.
 pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<WriteOutcome> {

@@ -200,7 +200,8 @@ pub struct PlatformSummary {
 }
 
 impl PlatformSummary {
-    fn new(options: &InstallOptions) -> Self {
+    /// Where the platform installed with `options` answers.
+    pub fn new(options: &InstallOptions) -> Self {
         let port = options.ingress.port();
         let url = |host: &str| if port == 80 { format!("http://{host}") } else { format!("http://{host}:{port}") };
         let hosts = crate::hosts::platform_hosts(&options.domain);
@@ -412,6 +413,18 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
 }
 
 /// Argo CD's initial `admin` password, from the Secret Argo CD creates at first start.
+/// The checks `up` starts with, read-only: its warnings (low inotify limits, cgroup v1, disk …),
+/// or the error that would stop it (Docker unreachable, a port taken, a mismatched cluster).
+pub async fn preflight(spec: ClusterSpec) -> Result<Vec<String>, PlatformError> {
+    let mut cluster = Cluster::connect(spec).await?;
+    let recorder = crate::progress::Recorder::default();
+    cluster.preflight(StepReporter { id: "preflight", sink: &recorder }, false).await?;
+    Ok(recorder.events().into_iter().filter_map(|e| match e {
+        ProgressEvent::Warning { message, .. } => Some(message),
+        _ => None,
+    }).collect())
+}
+
 pub async fn argocd_password(spec: ClusterSpec) -> Result<Option<String>, PlatformError> {
     let status = Cluster::connect(spec).await?.status().await?;
     let target = k8s::KubeTarget { kubeconfig: status.kubeconfig, context: Some(status.context) };

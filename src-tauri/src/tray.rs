@@ -1,0 +1,92 @@
+//! The tray icon: the platform's state at a glance, Start / Stop / Open Backstage / Show, Quit.
+//! Tray actions run the same core calls as the window's commands and then announce
+//! `platform-changed` (the Platform view re-fetches).
+
+use std::time::Duration;
+
+use slipway_core::platform::{self, PlatformSummary};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+use crate::commands::{GuiSink, platform::spec, platform::up_options};
+
+pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let state = MenuItem::with_id(app, "state", "Platform: checking…", false, None::<&str>)?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &state,
+            &PredefinedMenuItem::separator(app)?,
+            &MenuItem::with_id(app, "start", "Start platform", true, None::<&str>)?,
+            &MenuItem::with_id(app, "stop", "Stop platform", true, None::<&str>)?,
+            &MenuItem::with_id(app, "backstage", "Open Backstage", true, None::<&str>)?,
+            &MenuItem::with_id(app, "show", "Show Slipway", true, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &PredefinedMenuItem::quit(app, Some("Quit Slipway"))?,
+        ],
+    )?;
+    let mut tray = TrayIconBuilder::with_id("slipway").tooltip("Slipway").menu(&menu).on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    let tray = tray.build(app)?;
+    // Keep the state line current; a failed status read says so instead of going stale.
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let line = match spec() {
+                Ok(spec) => match platform::status(spec).await {
+                    Ok(s) if !s.cluster.exists => "Platform: not created".to_owned(),
+                    Ok(s) if s.cluster.healthy => format!("Platform: running ({} components)", s.components.iter().filter(|c| c.health == "Healthy").count()),
+                    Ok(_) => "Platform: stopped or unhealthy".to_owned(),
+                    Err(_) => "Platform: Docker unreachable".to_owned(),
+                },
+                Err(e) => format!("Settings: {}", e.message),
+            };
+            let _ = state.set_text(&line);
+            let _ = tray.set_tooltip(Some(format!("Slipway — {line}")));
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+    });
+    Ok(())
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let app = app.clone();
+    match id {
+        "show" => {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.show();
+                let _ = w.set_focus();
+            }
+        }
+        "backstage" => {
+            let url = spec().and_then(|spec| up_options(&spec)).ok().and_then(|o| o.platform).map(|p| PlatformSummary::new(&p).backstage_url);
+            if let Some(url) = url {
+                use tauri_plugin_opener::OpenerExt;
+                let _ = app.opener().open_url(url, None::<&str>);
+            }
+        }
+        "start" | "stop" => {
+            let start = id == "start";
+            tauri::async_runtime::spawn(async move {
+                let result = async {
+                    let spec = spec()?;
+                    if start {
+                        let options = up_options(&spec)?;
+                        platform::up(spec, &options, &GuiSink::new("up (tray)", None)).await.map(drop)?;
+                    } else {
+                        platform::stop(spec, &GuiSink::new("stop (tray)", None)).await.map(drop)?;
+                    }
+                    Ok::<(), crate::commands::CommandError>(())
+                }
+                .await;
+                if let Err(e) = result {
+                    tracing::warn!("tray {}: {}", if start { "start" } else { "stop" }, e.message);
+                }
+                let _ = app.emit("platform-changed", ());
+            });
+        }
+        _ => {}
+    }
+}
