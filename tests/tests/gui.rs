@@ -189,6 +189,18 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     assert!(logs.contains("up"), "{logs}");
     gui.screenshot("logs").await;
 
+    // Delete asks first, then removes the cluster.
+    click(&gui, "#tab-platform").await;
+    wait_text(&gui, ".summary", "healthy", 30).await;
+    let delete = gui.driver.wait_for("button.danger", Duration::from_secs(10)).await.expect("Delete…");
+    gui.driver.click(&delete).await.expect("delete");
+    wait_text(&gui, "[aria-label='Confirm deletion']", "Delete the cluster", 10).await;
+    gui.screenshot("platform-confirm-delete").await;
+    assert!(!cluster.containers().is_empty(), "nothing deleted before the confirmation");
+    click(&gui, "[aria-label='Confirm deletion'] button.danger").await;
+    wait_text(&gui, ".summary", "No cluster yet", 120).await;
+    assert!(cluster.containers().is_empty(), "the nodes are gone: {:?}", cluster.containers());
+
     // The token never came back to the webview, never showed on screen, never reached the log.
     let log: Vec<Value> = serde_json::from_value(gui.driver.execute("return window.__ipcLog;", json!([])).await.expect("IPC log")).expect("log entries");
     let text = serde_json::to_string(&log).expect("json");

@@ -30,3 +30,19 @@ describe('connecting GitHub', () => {
     expect(((screen.getByLabelText(/Personal access token/)) as HTMLInputElement).value).toBe('');
   });
 });
+
+describe('the settings form', () => {
+  it('offers the connected user and their organisations as owners and saves the choice', async () => {
+    const connected = { api: 'https://api.github.com', identity: { login: 'octo', scopes: null, organisations: ['acme', 'initech'] }, budget: null, keyring: 'kernel keyring', missingScopes: [] };
+    let saved: unknown = null;
+    backend({ settings_get: () => ({ domain: 'dev.test' }), github_status: () => connected, settings_set: ({ config }) => { saved = config; return '/home/u/.config/slipway/config.yaml'; } });
+    render(SettingsView);
+    const owner = (await screen.findByRole('combobox', { name: /GitHub owner/ })) as HTMLSelectElement;
+    expect([...owner.options].map((o) => o.textContent)).toEqual(['octo (you)', 'acme', 'initech']);
+    await fireEvent.change(owner, { target: { value: 'acme' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(await screen.findByText(/Saved to/)).toBeTruthy();
+    expect(saved).toEqual({ domain: 'dev.test', owner: 'acme' });
+    expect(screen.getByText(/fine-grained token/)).toBeTruthy();
+  });
+});
