@@ -59,6 +59,8 @@ impl Gui {
         for k in remove {
             command.env_remove(k);
         }
+        // Its own process group: tauri-driver leaves WebKitWebDriver behind when killed alone.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let tauri_driver = command.spawn().expect("start tauri-driver");
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -119,6 +121,9 @@ impl Gui {
 
 impl Drop for Gui {
     fn drop(&mut self) {
+        if let Some(group) = rustix::process::Pid::from_raw(self.tauri_driver.id().cast_signed()) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.tauri_driver.kill();
         let _ = self.tauri_driver.wait();
         if let Some(x) = self.xvfb.as_mut() {
