@@ -165,6 +165,11 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     gui.driver.click(&create).await.expect("create");
     wait_text(&gui, ".created", "is created", 120).await;
     wait_text(&gui, "tr[data-service=shop-api]", "payments", 30).await;
+    let mut links = Vec::new();
+    for a in gui.driver.find_all("tr[data-service=shop-api] a").await.expect("links") {
+        links.extend(gui.driver.attribute(&a, "href").await.expect("href"));
+    }
+    assert!(links.contains(&format!("http://backstage.local:{}/catalog/default/component/shop-api", cluster.http_port)), "links through the configured ingress port: {links:?}");
     gui.screenshot("services-created").await;
     let repo = github.repo("acme/shop-api").expect("repository on GitHub");
     assert!(repo.topics.contains(&"idp-managed".to_owned()) && repo.files.contains_key("catalog-info.yaml"), "{:?}", repo.topics);

@@ -43,7 +43,7 @@ struct CreateArgs {
     /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, env = "SLIPWAY_GITHUB_API", default_value = slipway_core::github::DEFAULT_API)]
     github_api: String,
-    /// Backstage's URL (default: http://backstage.<domain>:8880).
+    /// Backstage's URL (default: http://backstage.<domain>:<http-port>).
     #[arg(long, env = "SLIPWAY_BACKSTAGE_URL")]
     backstage_url: Option<String>,
     /// Generate the repository from this GitHub template repository (OWNER/REPO, holding the
@@ -59,6 +59,9 @@ struct CreateArgs {
     /// Platform domain: the service answers at http://<name>.<domain>:8880.
     #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local")]
     domain: String,
+    /// Host port of the platform's HTTP ingress (for Backstage's default URL).
+    #[arg(long, value_name = "PORT", default_value_t = 8880)]
+    http_port: u16,
     /// Render the service into --out without touching GitHub or the cluster.
     #[arg(long, requires = "out")]
     dry_run: bool,
@@ -89,7 +92,7 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
     // Input first: a bad name is refused before any network call.
     let mut request = ServiceRequest { name: a.name.clone(), team: a.team.clone(), template: a.template.clone(), description: a.description.clone(), owner: a.owner.clone().unwrap_or_else(|| "pending".into()), domain: a.domain.clone(), template_repo: a.template_repo.clone() };
     request.validate()?;
-    let target = Target { github_api: a.github_api.clone(), backstage_url: a.backstage_url.clone(), domain: a.domain.clone(), cluster: a.cluster.clone(), owner: a.owner.clone() };
+    let target = Target { github_api: a.github_api.clone(), backstage_url: a.backstage_url.clone(), domain: a.domain.clone(), cluster: a.cluster.clone(), owner: a.owner.clone(), http_port: a.http_port };
     let connection = connect(&target, &Keyring::os()).await?;
     request.owner.clone_from(&connection.github.owner);
     let (github, services) = (&connection.github.github, connection.services());

@@ -10,9 +10,13 @@ use tauri::ipc::Channel;
 use super::{CommandError, GuiSink, settings};
 
 pub(crate) fn spec() -> Result<ClusterSpec, CommandError> {
-    let c = settings()?;
+    spec_from(&settings()?)
+}
+
+/// The cluster the settings describe (name, node image, ports over the embedded kind config).
+pub(crate) fn spec_from(c: &slipway_core::config::Config) -> Result<ClusterSpec, CommandError> {
     let spec = ClusterSpec::embedded_default().map_err(|e| CommandError::new("config", e))?;
-    spec.with_overrides(&Overrides { name: c.cluster, node_image: c.node_image, http_port: c.http_port, https_port: c.https_port, ..Overrides::default() }).map_err(|e| CommandError::new("config", e))
+    spec.with_overrides(&Overrides { name: c.cluster.clone(), node_image: c.node_image.clone(), http_port: c.http_port, https_port: c.https_port, ..Overrides::default() }).map_err(|e| CommandError::new("config", e))
 }
 
 /// The cluster and each component's sync and health.

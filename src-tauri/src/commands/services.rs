@@ -16,18 +16,19 @@ pub fn service_check(name: String, team: String) -> FieldProblems {
     FieldProblems::of(&name, &team)
 }
 
-fn target() -> Result<(Target, String), CommandError> {
+/// Where to reach things, from the settings (read once per command), and the template repository.
+fn target() -> Result<(Target, Option<String>), CommandError> {
     let c = settings()?;
-    let domain = c.domain_or_default();
-    Ok((Target { github_api: c.github_api_or_default(), backstage_url: c.backstage_url.clone(), domain: domain.clone(), cluster: c.cluster_or_default(), owner: c.owner.clone() }, domain))
+    let http_port = super::platform::spec_from(&c)?.http_ingress().port();
+    let target = Target { github_api: c.github_api_or_default(), domain: c.domain_or_default(), cluster: c.cluster_or_default(), backstage_url: c.backstage_url, owner: c.owner, http_port };
+    Ok((target, c.template_repo))
 }
 
 /// Create the service (or resume a failed creation of the same name), steps streamed to `on_event`.
 #[tauri::command]
 pub async fn service_create(name: String, team: String, template: String, on_event: Channel<ProgressEvent>) -> Result<Created, CommandError> {
-    let (target, domain) = target()?;
-    let template_repo = settings()?.template_repo;
-    let mut request = ServiceRequest { name, team, template, description: None, owner: target.owner.clone().unwrap_or_else(|| "pending".into()), domain, template_repo };
+    let (target, template_repo) = target()?;
+    let mut request = ServiceRequest { name, team, template, description: None, owner: target.owner.clone().unwrap_or_else(|| "pending".into()), domain: target.domain.clone(), template_repo };
     request.validate().map_err(|e| CommandError::new("invalid", e))?;
     let connection = connect(&target, &Keyring::os()).await.map_err(|e| CommandError::new("connect", e))?;
     request.owner.clone_from(&connection.github.owner);
@@ -55,8 +56,8 @@ pub async fn service_rollback(name: String) -> Result<Vec<String>, CommandError>
 /// The owner's services (repositories with the topic) and their Argo CD state and links.
 #[tauri::command]
 pub async fn services_list() -> Result<Vec<ServiceEntry>, CommandError> {
-    let (target, domain) = target()?;
+    let (target, _) = target()?;
     let gh = connect::github(&target, &Keyring::os()).await.map_err(|e| CommandError::new("connect", e))?;
     let kube = connect::cluster(&target).await;
-    list::list(&gh.github, &gh.owner, gh.org, kube.as_ref(), &domain).await.map_err(|e| CommandError::new("github", e))
+    list::list(&gh.github, &gh.owner, gh.org, kube.as_ref(), &target.domain, target.http_port).await.map_err(|e| CommandError::new("github", e))
 }

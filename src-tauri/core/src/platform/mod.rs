@@ -199,11 +199,16 @@ pub struct PlatformSummary {
     pub hosts: Vec<String>,
 }
 
+/// `http://<host>[:<port>]`: a name served through the HTTP ingress published on `port`.
+pub fn ingress_url(host: &str, port: u16) -> String {
+    if port == 80 { format!("http://{host}") } else { format!("http://{host}:{port}") }
+}
+
 impl PlatformSummary {
     /// Where the platform installed with `options` answers.
     pub fn new(options: &InstallOptions) -> Self {
         let port = options.ingress.port();
-        let url = |host: &str| if port == 80 { format!("http://{host}") } else { format!("http://{host}:{port}") };
+        let url = |host: &str| ingress_url(host, port);
         let hosts = crate::hosts::platform_hosts(&options.domain);
         Self { argocd_url: url(&hosts[0]), backstage_url: url(&hosts[1]), argocd_user: "admin", hosts }
     }

@@ -13,9 +13,11 @@ use super::create::{Services, journal_dir};
 #[derive(Debug, Clone)]
 pub struct Target {
     pub github_api: String,
-    /// `None`: `http://backstage.<domain>:8880`.
+    /// `None`: `http://backstage.<domain>:<http_port>`.
     pub backstage_url: Option<String>,
     pub domain: String,
+    /// The host port of the platform's HTTP ingress (8880).
+    pub http_port: u16,
     pub cluster: String,
     /// `None`: the token's user.
     pub owner: Option<String>,
@@ -63,7 +65,7 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
     let github = github(target, keyring).await?;
     let backstage_token = keyring.get(&accounts::backstage_api_token(&target.cluster)).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let backstage_token = backstage_token.ok_or_else(|| ServiceError::Invalid(format!("no Backstage token for cluster {:?} in the keyring; start the platform first (`slipway up`)", target.cluster)))?;
-    let url = target.backstage_url.clone().unwrap_or_else(|| format!("http://backstage.{}:8880", target.domain.trim_start_matches('.')));
+    let url = target.backstage_url.clone().unwrap_or_else(|| crate::platform::ingress_url(&format!("backstage.{}", target.domain.trim_start_matches('.')), target.http_port));
     let backstage = Backstage::new(&url, &backstage_token)?;
     Ok(Connection { github, backstage, kube: cluster(target).await })
 }

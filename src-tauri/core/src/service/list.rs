@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::ServiceError;
 use crate::github::GitHub;
 use crate::k8s::wait;
+use crate::platform::ingress_url;
 use crate::platform::install::ARGO_NAMESPACE;
 
 /// The topic that makes a repository a Slipway service (Argo CD's SCM generator filters on it).
@@ -30,9 +31,9 @@ pub struct ServiceEntry {
     pub service_url: String,
 }
 
-/// Every service of `owner` (`org`: an organisation), sorted by name. The cluster is optional:
-/// without it the list still shows the repositories.
-pub async fn list(github: &GitHub, owner: &str, org: bool, kube: Option<&kube::Client>, domain: &str) -> Result<Vec<ServiceEntry>, ServiceError> {
+/// Every service of `owner` (`org`: an organisation), sorted by name, with links through the HTTP
+/// ingress on `http_port`. The cluster is optional: without it the list still shows the repositories.
+pub async fn list(github: &GitHub, owner: &str, org: bool, kube: Option<&kube::Client>, domain: &str, http_port: u16) -> Result<Vec<ServiceEntry>, ServiceError> {
     let domain = domain.trim_start_matches('.');
     let apps = match kube {
         Some(client) => workload_states(client).await,
@@ -50,9 +51,9 @@ pub async fn list(github: &GitHub, owner: &str, org: bool, kube: Option<&kube::C
                 sync: state.map(|s| s.0.clone()),
                 health: state.map(|s| s.1.clone()),
                 repo_url: repo.html_url,
-                catalog_url: format!("http://backstage.{domain}:8880/catalog/default/component/{name}"),
-                argocd_url: format!("http://argocd.{domain}:8880/applications/{ARGO_NAMESPACE}/{name}"),
-                service_url: format!("http://{name}.{domain}:8880"),
+                catalog_url: format!("{}/catalog/default/component/{name}", ingress_url(&format!("backstage.{domain}"), http_port)),
+                argocd_url: format!("{}/applications/{ARGO_NAMESPACE}/{name}", ingress_url(&format!("argocd.{domain}"), http_port)),
+                service_url: ingress_url(&format!("{name}.{domain}"), http_port),
                 name,
             }
         })
