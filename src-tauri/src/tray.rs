@@ -26,7 +26,10 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             &PredefinedMenuItem::quit(app, Some("Quit Slipway"))?,
         ],
     )?;
-    let mut tray = TrayIconBuilder::with_id("slipway").tooltip("Slipway").menu(&menu).on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
+    let mut tray = TrayIconBuilder::with_id("slipway")
+        .tooltip("Slipway")
+        .menu(&menu)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()));
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }
@@ -37,7 +40,13 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             let line = match spec() {
                 Ok(spec) => match platform::status(spec).await {
                     Ok(s) if !s.cluster.exists => "Platform: not created".to_owned(),
-                    Ok(s) if s.cluster.healthy => format!("Platform: running ({} components)", s.components.iter().filter(|c| c.health == "Healthy").count()),
+                    Ok(s) if s.cluster.healthy => format!(
+                        "Platform: running ({} components)",
+                        s.components
+                            .iter()
+                            .filter(|c| c.health == "Healthy")
+                            .count()
+                    ),
                     Ok(_) => "Platform: stopped or unhealthy".to_owned(),
                     Err(_) => "Platform: Docker unreachable".to_owned(),
                 },
@@ -61,7 +70,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             }
         }
         "backstage" => {
-            let url = spec().and_then(|spec| up_options(&spec)).ok().and_then(|o| o.platform).map(|p| PlatformSummary::new(&p).backstage_url);
+            let url = spec()
+                .and_then(|spec| up_options(&spec))
+                .ok()
+                .and_then(|o| o.platform)
+                .map(|p| PlatformSummary::new(&p).backstage_url);
             if let Some(url) = url {
                 use tauri_plugin_opener::OpenerExt;
                 let _ = app.opener().open_url(url, None::<&str>);
@@ -74,15 +87,23 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                     let spec = spec()?;
                     if start {
                         let options = up_options(&spec)?;
-                        platform::up(spec, &options, &GuiSink::new("up (tray)", None)).await.map(drop)?;
+                        platform::up(spec, &options, &GuiSink::new("up (tray)", None))
+                            .await
+                            .map(drop)?;
                     } else {
-                        platform::stop(spec, &GuiSink::new("stop (tray)", None)).await.map(drop)?;
+                        platform::stop(spec, &GuiSink::new("stop (tray)", None))
+                            .await
+                            .map(drop)?;
                     }
                     Ok::<(), crate::commands::CommandError>(())
                 }
                 .await;
                 if let Err(e) = result {
-                    tracing::warn!("tray {}: {}", if start { "start" } else { "stop" }, e.message);
+                    tracing::warn!(
+                        "tray {}: {}",
+                        if start { "start" } else { "stop" },
+                        e.message
+                    );
                 }
                 let _ = app.emit("platform-changed", ());
             });

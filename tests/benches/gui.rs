@@ -7,11 +7,20 @@ use slipway_e2e::gui::Gui;
 use slipway_e2e::slipway_bin;
 
 fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let binary = slipway_bin();
     let state = tempfile::tempdir().expect("tmp");
-    let env = [("XDG_STATE_HOME", state.path().display().to_string()), ("SLIPWAY_CONFIG", state.path().join("config.yaml").display().to_string())];
+    let env = [
+        ("XDG_STATE_HOME", state.path().display().to_string()),
+        (
+            "SLIPWAY_CONFIG",
+            state.path().join("config.yaml").display().to_string(),
+        ),
+    ];
     let mut starts = Vec::new();
     let mut memory = Vec::new();
     for _ in 0..runs {
@@ -25,10 +34,25 @@ fn main() {
     }
     starts.sort_by(f64::total_cmp);
     let median = starts[starts.len() / 2];
-    println!("gui cold start to first interactive render ({}): median {median:.0} ms over {runs} runs (min {:.0}, max {:.0})", binary.display(), starts[0], starts[starts.len() - 1]);
+    println!(
+        "gui cold start to first interactive render ({}): median {median:.0} ms over {runs} runs (min {:.0}, max {:.0})",
+        binary.display(),
+        starts[0],
+        starts[starts.len() - 1]
+    );
     if let Some((app, webkit)) = memory.iter().max_by_key(|(a, w)| a + w) {
-        println!("gui RSS after start: app {:.1} MiB + WebKit processes {:.1} MiB = {:.1} MiB (largest of {runs})", *app as f64 / 1024.0, *webkit as f64 / 1024.0, (app + webkit) as f64 / 1024.0);
+        println!(
+            "gui RSS after start: app {:.1} MiB + WebKit processes {:.1} MiB = {:.1} MiB (largest of {runs})",
+            *app as f64 / 1024.0,
+            *webkit as f64 / 1024.0,
+            (app + webkit) as f64 / 1024.0
+        );
     }
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-    println!("binary size: {} bytes ({:.1} MiB) for {}", size, size as f64 / 1_048_576.0, binary.display());
+    println!(
+        "binary size: {} bytes ({:.1} MiB) for {}",
+        size,
+        size as f64 / 1_048_576.0,
+        binary.display()
+    );
 }

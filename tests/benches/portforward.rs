@@ -55,7 +55,10 @@ async fn main() {
     direct.set_nodelay(true).expect("nodelay");
     let direct_mbs = throughput(&mut direct).await;
 
-    let mut pf = pods.portforward("echo", &[8080]).await.expect("portforward");
+    let mut pf = pods
+        .portforward("echo", &[8080])
+        .await
+        .expect("portforward");
     let mut forwarded = pf.take_stream(8080).expect("stream");
     let forwarded_mbs = throughput(&mut forwarded).await;
     drop(forwarded);
@@ -69,7 +72,10 @@ async fn main() {
         ping(&mut s).await;
         direct_setup += t.elapsed();
         let t = Instant::now();
-        let mut pf = pods.portforward("echo", &[8080]).await.expect("portforward");
+        let mut pf = pods
+            .portforward("echo", &[8080])
+            .await
+            .expect("portforward");
         let mut s = pf.take_stream(8080).expect("stream");
         ping(&mut s).await;
         forward_setup += t.elapsed();
@@ -78,17 +84,31 @@ async fn main() {
     }
     // Slipway's forward helper: a local listener in front of the same pod.
     let forwards = slipway_core::forward::Forwards::default();
-    let spec = slipway_core::forward::parse(&["pod/echo".to_owned(), ":8080".to_owned()], "default").expect("spec").remove(0);
-    let info = forwards.start(sim.client().await.expect("client"), spec, std::net::Ipv4Addr::LOCALHOST.into()).await.expect("forward");
+    let spec =
+        slipway_core::forward::parse(&["pod/echo".to_owned(), ":8080".to_owned()], "default")
+            .expect("spec")
+            .remove(0);
+    let info = forwards
+        .start(
+            sim.client().await.expect("client"),
+            spec,
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        )
+        .await
+        .expect("forward");
     let local = info.listeners[0].0;
-    let mut through = tokio::net::TcpStream::connect(local).await.expect("connect");
+    let mut through = tokio::net::TcpStream::connect(local)
+        .await
+        .expect("connect");
     through.set_nodelay(true).expect("nodelay");
     let slipway_mbs = throughput(&mut through).await;
     drop(through);
     let mut slipway_setup = Duration::ZERO;
     for _ in 0..CONNECTS {
         let t = Instant::now();
-        let mut s = tokio::net::TcpStream::connect(local).await.expect("connect");
+        let mut s = tokio::net::TcpStream::connect(local)
+            .await
+            .expect("connect");
         s.set_nodelay(true).expect("nodelay");
         ping(&mut s).await;
         slipway_setup += t.elapsed();
@@ -96,8 +116,19 @@ async fn main() {
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(CONNECTS);
     println!("port-forward bench ({} MiB echoed each way):", BYTES >> 20);
-    println!("  direct TCP (floor)              {direct_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(direct_setup));
-    println!("  kube-sim port-forward (kube-rs) {forwarded_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(forward_setup));
-    println!("  slipway forward (via kube-sim)  {slipway_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms", ms(slipway_setup));
-    println!("  real kubectl port-forward       not measured: kube-sim implements the WebSocket channel protocol, not SPDY/3.1");
+    println!(
+        "  direct TCP (floor)              {direct_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms",
+        ms(direct_setup)
+    );
+    println!(
+        "  kube-sim port-forward (kube-rs) {forwarded_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms",
+        ms(forward_setup)
+    );
+    println!(
+        "  slipway forward (via kube-sim)  {slipway_mbs:>9.1} MB/s   connect+first byte {:>7.3} ms",
+        ms(slipway_setup)
+    );
+    println!(
+        "  real kubectl port-forward       not measured: kube-sim implements the WebSocket channel protocol, not SPDY/3.1"
+    );
 }

@@ -20,37 +20,67 @@ use serde_json::{Value, json};
 type Reply = Response<Full<Bytes>>;
 
 fn reply(status: u16, body: &Value) -> Reply {
-    let text = if body.is_null() { Vec::new() } else { serde_json::to_vec(body).unwrap_or_default() };
-    Response::builder().status(status).header("content-type", "application/json").body(Full::new(Bytes::from(text))).unwrap_or_default()
+    let text = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(body).unwrap_or_default()
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(text)))
+        .unwrap_or_default()
 }
 
 /// Serve `handle` on a random local port until the returned task is dropped.
 async fn serve<F>(handle: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
 where
-    F: Fn(Method, String, HashMap<String, String>, Value) -> (Reply, Duration) + Send + Sync + 'static,
+    F: Fn(Method, String, HashMap<String, String>, Value) -> (Reply, Duration)
+        + Send
+        + Sync
+        + 'static,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let handle = Arc::new(handle);
     let task = tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             let handle = handle.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let handle = handle.clone();
                     async move {
                         let (parts, body) = req.into_parts();
-                        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let bytes = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
                         let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                        let headers = parts.headers.iter().filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))).collect();
-                        let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+                        let headers = parts
+                            .headers
+                            .iter()
+                            .filter_map(|(k, v)| {
+                                Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))
+                            })
+                            .collect();
+                        let path = parts
+                            .uri
+                            .path_and_query()
+                            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
                         let (response, delay) = handle(parts.method, path, headers, json);
                         tokio::time::sleep(delay).await;
                         Ok::<_, Infallible>(response)
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
             });
         }
     });
@@ -114,16 +144,36 @@ pub struct GitHubState {
 impl GitHubState {
     /// A template repository holding `files` in one commit.
     pub fn add_template(&mut self, full: &str, files: BTreeMap<String, Vec<u8>>) {
-        self.repos.insert(full.to_owned(), FakeRepo { is_template: true, empty: true, ..FakeRepo::default() });
+        self.repos.insert(
+            full.to_owned(),
+            FakeRepo {
+                is_template: true,
+                empty: true,
+                ..FakeRepo::default()
+            },
+        );
         self.commit(full, files, "template");
     }
 
     /// Finish the template copies whose time has come (GitHub does them in the background).
     fn finish_copies(&mut self) {
         let now = std::time::Instant::now();
-        let done: Vec<(String, String)> = self.repos.iter().filter_map(|(k, r)| r.copying.as_ref().filter(|(_, at)| *at <= now).map(|(t, _)| (k.clone(), t.clone()))).collect();
+        let done: Vec<(String, String)> = self
+            .repos
+            .iter()
+            .filter_map(|(k, r)| {
+                r.copying
+                    .as_ref()
+                    .filter(|(_, at)| *at <= now)
+                    .map(|(t, _)| (k.clone(), t.clone()))
+            })
+            .collect();
         for (full, template) in done {
-            let files = self.repos.get(&template).map(|t| t.files.clone()).unwrap_or_default();
+            let files = self
+                .repos
+                .get(&template)
+                .map(|t| t.files.clone())
+                .unwrap_or_default();
             if let Some(r) = self.repos.get_mut(&full) {
                 r.copying = None;
             }
@@ -132,7 +182,12 @@ impl GitHubState {
     }
 
     fn blob_sha(&mut self, data: &[u8]) -> String {
-        let sha = format!("{:040x}", data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)));
+        let sha = format!(
+            "{:040x}",
+            data.iter()
+                .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b))
+                    .wrapping_mul(0x100_0000_01b3))
+        );
         self.blobs.insert(sha.clone(), data.to_vec());
         sha
     }
@@ -177,12 +232,18 @@ impl FakeGitHub {
         }));
         let shared = state.clone();
         let (addr, task) = serve(move |method, path, headers, body| {
-            let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut s = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let delay = s.latency;
             (github(&mut s, &method, &path, &headers, &body), delay)
         })
         .await;
-        Self { state, addr, _task: task }
+        Self {
+            state,
+            addr,
+            _task: task,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -190,7 +251,9 @@ impl FakeGitHub {
     }
 
     pub fn state(&self) -> MutexGuard<'_, GitHubState> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn repo(&self, full: &str) -> Option<FakeRepo> {
@@ -209,10 +272,19 @@ struct FakeGitRemote(Arc<Mutex<GitHubState>>);
 
 impl crate::kube_sim::git::GitSource for FakeGitRemote {
     fn files(&self, repo_url: &str, revision: &str) -> Option<BTreeMap<String, Vec<u8>>> {
-        let full = repo_url.strip_prefix(WEB)?.trim_end_matches('/').trim_end_matches(".git");
-        let mut s = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let full = repo_url
+            .strip_prefix(WEB)?
+            .trim_end_matches('/')
+            .trim_end_matches(".git");
+        let mut s = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.finish_copies();
-        let repo = s.repos.get(full).filter(|r| !r.empty && revision == "main")?;
+        let repo = s
+            .repos
+            .get(full)
+            .filter(|r| !r.empty && revision == "main")?;
         Some(repo.files.clone())
     }
 }
@@ -220,45 +292,90 @@ impl crate::kube_sim::git::GitSource for FakeGitRemote {
 /// The fake's web address (`html_url`s).
 const WEB: &str = "https://github.test/";
 
-fn github(s: &mut GitHubState, method: &Method, path: &str, headers: &HashMap<String, String>, body: &Value) -> Reply {
+fn github(
+    s: &mut GitHubState,
+    method: &Method,
+    path: &str,
+    headers: &HashMap<String, String>,
+    body: &Value,
+) -> Reply {
     s.calls += 1;
     s.log.push(format!("{method} {path}"));
     s.finish_copies();
     let reset = jiff::Timestamp::now().as_second() + 2;
     let with_limits = |mut r: Reply, remaining: u64| {
         let h = r.headers_mut();
-        for (k, v) in [("x-ratelimit-limit", "5000".to_owned()), ("x-ratelimit-remaining", remaining.to_string()), ("x-ratelimit-reset", reset.to_string()), ("x-ratelimit-resource", "core".to_owned())] {
+        for (k, v) in [
+            ("x-ratelimit-limit", "5000".to_owned()),
+            ("x-ratelimit-remaining", remaining.to_string()),
+            ("x-ratelimit-reset", reset.to_string()),
+            ("x-ratelimit-resource", "core".to_owned()),
+        ] {
             h.insert(k, v.parse().expect("header"));
         }
         r
     };
     if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {}", s.token)) {
-        return with_limits(reply(401, &json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})), s.remaining);
+        return with_limits(
+            reply(
+                401,
+                &json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
+            ),
+            s.remaining,
+        );
     }
     if s.exhausted > 0 {
         s.exhausted -= 1;
-        return with_limits(reply(403, &json!({"message": "API rate limit exceeded for user."})), 0);
+        return with_limits(
+            reply(
+                403,
+                &json!({"message": "API rate limit exceeded for user."}),
+            ),
+            0,
+        );
     }
-    if let Some(i) = s.faults.iter().position(|f| f.method == method && path.contains(&f.path_contains)) {
+    if let Some(i) = s
+        .faults
+        .iter()
+        .position(|f| f.method == method && path.contains(&f.path_contains))
+    {
         let status = s.faults[i].status;
         s.faults[i].times -= 1;
         if s.faults[i].times == 0 {
             s.faults.remove(i);
         }
-        return with_limits(reply(status, &json!({"message": format!("injected fault (fake GitHub): {status}")})), s.remaining);
+        return with_limits(
+            reply(
+                status,
+                &json!({"message": format!("injected fault (fake GitHub): {status}")}),
+            ),
+            s.remaining,
+        );
     }
-    if let Some((_, permission)) = s.lacking.iter().find(|(p, _)| s.scopes.is_none() && path.contains(p.as_str())) {
-        let mut r = reply(403, &json!({"message": "Resource not accessible by personal access token", "documentation_url": "https://docs.github.com/rest"}));
-        r.headers_mut().insert("x-accepted-github-permissions", permission.parse().expect("header"));
+    if let Some((_, permission)) = s
+        .lacking
+        .iter()
+        .find(|(p, _)| s.scopes.is_none() && path.contains(p.as_str()))
+    {
+        let mut r = reply(
+            403,
+            &json!({"message": "Resource not accessible by personal access token", "documentation_url": "https://docs.github.com/rest"}),
+        );
+        r.headers_mut().insert(
+            "x-accepted-github-permissions",
+            permission.parse().expect("header"),
+        );
         return with_limits(r, s.remaining);
     }
     s.remaining = s.remaining.saturating_sub(1);
     let remaining = s.remaining;
     let mut r = route(s, method, path.split('?').next().unwrap_or(path), body);
     if path == "/user"
-        && let Some(scopes) = &s.scopes {
-            r.headers_mut().insert("x-oauth-scopes", scopes.parse().expect("header"));
-        }
+        && let Some(scopes) = &s.scopes
+    {
+        r.headers_mut()
+            .insert("x-oauth-scopes", scopes.parse().expect("header"));
+    }
     with_limits(r, remaining)
 }
 
@@ -268,7 +385,13 @@ fn repo_json(full: &str, r: &FakeRepo) -> Value {
 
 /// An owner's repositories as the list endpoints give them (one page: the fake holds few).
 fn repo_list(s: &GitHubState, owner: &str) -> Value {
-    json!(s.repos.iter().filter(|(k, r)| k.split('/').next() == Some(owner) && r.copying.is_none()).map(|(k, r)| repo_json(k, r)).collect::<Vec<_>>())
+    json!(
+        s.repos
+            .iter()
+            .filter(|(k, r)| k.split('/').next() == Some(owner) && r.copying.is_none())
+            .map(|(k, r)| repo_json(k, r))
+            .collect::<Vec<_>>()
+    )
 }
 
 fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Reply {
@@ -276,26 +399,57 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["user"]) => reply(200, &json!({"login": s.login, "type": "User"})),
-        ("GET", ["user", "orgs"]) => reply(200, &json!(s.orgs.iter().map(|o| json!({"login": o})).collect::<Vec<_>>())),
-        ("GET", ["orgs", org, "repos"]) if s.orgs.iter().any(|o| o == org) => reply(200, &repo_list(s, org)),
+        ("GET", ["user", "orgs"]) => reply(
+            200,
+            &json!(
+                s.orgs
+                    .iter()
+                    .map(|o| json!({"login": o}))
+                    .collect::<Vec<_>>()
+            ),
+        ),
+        ("GET", ["orgs", org, "repos"]) if s.orgs.iter().any(|o| o == org) => {
+            reply(200, &repo_list(s, org))
+        }
         ("GET", ["user", "repos"]) => {
             let login = s.login.clone();
             reply(200, &repo_list(s, &login))
         }
-        ("GET", ["rate_limit"]) => reply(200, &json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": jiff::Timestamp::now().as_second() + 3600}}})),
+        ("GET", ["rate_limit"]) => reply(
+            200,
+            &json!({"resources": {"core": {"limit": 5000, "remaining": s.remaining, "reset": jiff::Timestamp::now().as_second() + 3600}}}),
+        ),
         ("POST", ["user", "repos"]) | ("POST", ["orgs", _, "repos"]) => {
-            let owner = if parts[0] == "orgs" { parts[1].to_owned() } else { s.login.clone() };
+            let owner = if parts[0] == "orgs" {
+                parts[1].to_owned()
+            } else {
+                s.login.clone()
+            };
             if parts[0] == "orgs" && !s.orgs.contains(&owner) {
                 return reply(404, &json!({"message": "Not Found"}));
             }
             let name = body["name"].as_str().unwrap_or_default();
             let full = format!("{owner}/{name}");
             if s.repos.contains_key(&full) {
-                return reply(422, &json!({"message": "Repository creation failed.", "errors": [{"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}]}));
+                return reply(
+                    422,
+                    &json!({"message": "Repository creation failed.", "errors": [{"resource": "Repository", "code": "custom", "field": "name", "message": "name already exists on this account"}]}),
+                );
             }
-            s.repos.insert(full.clone(), FakeRepo { description: body["description"].as_str().unwrap_or_default().to_owned(), empty: true, ..FakeRepo::default() });
+            s.repos.insert(
+                full.clone(),
+                FakeRepo {
+                    description: body["description"].as_str().unwrap_or_default().to_owned(),
+                    empty: true,
+                    ..FakeRepo::default()
+                },
+            );
             if body["auto_init"] == true {
-                s.commit(&full, BTreeMap::from([("README.md".to_owned(), format!("# {name}\n").into_bytes())]), "Initial commit");
+                s.commit(
+                    &full,
+                    BTreeMap::from([("README.md".to_owned(), format!("# {name}\n").into_bytes())]),
+                    "Initial commit",
+                );
             }
             let r = s.repos[&full].clone();
             reply(201, &repo_json(&full, &r))
@@ -309,10 +463,21 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
             let name = body["name"].as_str().unwrap_or_default();
             let full = format!("{owner}/{name}");
             if s.repos.contains_key(&full) {
-                return reply(422, &json!({"message": "Unprocessable Entity", "errors": ["Could not clone: Name already exists on this account"]}));
+                return reply(
+                    422,
+                    &json!({"message": "Unprocessable Entity", "errors": ["Could not clone: Name already exists on this account"]}),
+                );
             }
             let ready = std::time::Instant::now() + s.copy_delay;
-            s.repos.insert(full.clone(), FakeRepo { description: body["description"].as_str().unwrap_or_default().to_owned(), empty: true, copying: Some((template, ready)), ..FakeRepo::default() });
+            s.repos.insert(
+                full.clone(),
+                FakeRepo {
+                    description: body["description"].as_str().unwrap_or_default().to_owned(),
+                    empty: true,
+                    copying: Some((template, ready)),
+                    ..FakeRepo::default()
+                },
+            );
             let r = s.repos[&full].clone();
             reply(201, &repo_json(&full, &r))
         }
@@ -329,9 +494,20 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 }
                 ("GET", ["topics"]) => reply(200, &json!({"names": repo.topics})),
                 ("PUT", ["topics"]) => {
-                    let names: Vec<String> = body["names"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
-                    if names.iter().any(|t| t.chars().any(|c| c.is_ascii_uppercase())) {
-                        return reply(422, &json!({"message": "Validation Failed", "errors": [{"message": "Topics must start with a lowercase letter or number"}]}));
+                    let names: Vec<String> = body["names"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect();
+                    if names
+                        .iter()
+                        .any(|t| t.chars().any(|c| c.is_ascii_uppercase()))
+                    {
+                        return reply(
+                            422,
+                            &json!({"message": "Validation Failed", "errors": [{"message": "Topics must start with a lowercase letter or number"}]}),
+                        );
                     }
                     if let Some(r) = s.repos.get_mut(&full) {
                         r.topics.clone_from(&names);
@@ -343,19 +519,35 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                         return reply(409, &json!({"message": "Git Repository is empty."}));
                     }
                     match repo.files.get(&file.join("/")) {
-                        Some(data) => reply(200, &json!({"type": "file", "path": file.join("/"), "encoding": "base64", "content": b64(data)})),
+                        Some(data) => reply(
+                            200,
+                            &json!({"type": "file", "path": file.join("/"), "encoding": "base64", "content": b64(data)}),
+                        ),
                         None => reply(404, &json!({"message": "Not Found"})),
                     }
                 }
-                (_, ["git", ..]) if repo.empty => reply(409, &json!({"message": "Git Repository is empty."})),
-                ("GET", ["git", "ref", "heads", _]) => reply(200, &json!({"ref": "refs/heads/main", "object": {"sha": repo.commits.last(), "type": "commit"}})),
+                (_, ["git", ..]) if repo.empty => {
+                    reply(409, &json!({"message": "Git Repository is empty."}))
+                }
+                ("GET", ["git", "ref", "heads", _]) => reply(
+                    200,
+                    &json!({"ref": "refs/heads/main", "object": {"sha": repo.commits.last(), "type": "commit"}}),
+                ),
                 ("GET", ["git", "trees", sha]) => {
-                    let Some(files) = s.trees.get(*sha).cloned() else { return reply(404, &json!({"message": "Not Found"})) };
+                    let Some(files) = s.trees.get(*sha).cloned() else {
+                        return reply(404, &json!({"message": "Not Found"}));
+                    };
                     let entries: Vec<Value> = files.iter().map(|(p, d)| { let sha = s.blob_sha(d); json!({"path": p, "mode": "100644", "type": "blob", "sha": sha, "size": d.len()}) }).collect();
-                    reply(200, &json!({"sha": sha, "tree": entries, "truncated": false}))
+                    reply(
+                        200,
+                        &json!({"sha": sha, "tree": entries, "truncated": false}),
+                    )
                 }
                 ("GET", ["git", "blobs", sha]) => match s.blobs.get(*sha) {
-                    Some(data) => reply(200, &json!({"sha": sha, "encoding": "base64", "content": b64(data), "size": data.len()})),
+                    Some(data) => reply(
+                        200,
+                        &json!({"sha": sha, "encoding": "base64", "content": b64(data), "size": data.len()}),
+                    ),
                     None => reply(404, &json!({"message": "Not Found"})),
                 },
                 ("GET", ["git", "commits", sha]) => match s.commits.get(*sha) {
@@ -363,21 +555,33 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                     None => reply(404, &json!({"message": "Not Found"})),
                 },
                 ("POST", ["git", "blobs"]) => {
-                    let data = base64::engine::general_purpose::STANDARD.decode(body["content"].as_str().unwrap_or_default()).unwrap_or_default();
+                    let data = base64::engine::general_purpose::STANDARD
+                        .decode(body["content"].as_str().unwrap_or_default())
+                        .unwrap_or_default();
                     let sha = s.sha();
                     s.blobs.insert(sha.clone(), data);
                     reply(201, &json!({"sha": sha}))
                 }
                 ("POST", ["git", "trees"]) => {
-                    let mut files = body["base_tree"].as_str().and_then(|b| s.trees.get(b)).cloned().unwrap_or_default();
+                    let mut files = body["base_tree"]
+                        .as_str()
+                        .and_then(|b| s.trees.get(b))
+                        .cloned()
+                        .unwrap_or_default();
                     for entry in body["tree"].as_array().into_iter().flatten() {
-                        if entry.get("sha").is_some_and(Value::is_null) && entry.get("content").is_none() {
+                        if entry.get("sha").is_some_and(Value::is_null)
+                            && entry.get("content").is_none()
+                        {
                             files.remove(entry["path"].as_str().unwrap_or_default());
                             continue;
                         }
                         let data = match entry["content"].as_str() {
                             Some(text) => text.as_bytes().to_vec(),
-                            None => entry["sha"].as_str().and_then(|b| s.blobs.get(b)).cloned().unwrap_or_default(),
+                            None => entry["sha"]
+                                .as_str()
+                                .and_then(|b| s.blobs.get(b))
+                                .cloned()
+                                .unwrap_or_default(),
                         };
                         files.insert(entry["path"].as_str().unwrap_or_default().to_owned(), data);
                     }
@@ -387,7 +591,10 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 }
                 ("POST", ["git", "commits"]) => {
                     let sha = s.sha();
-                    s.commits.insert(sha.clone(), body["tree"].as_str().unwrap_or_default().to_owned());
+                    s.commits.insert(
+                        sha.clone(),
+                        body["tree"].as_str().unwrap_or_default().to_owned(),
+                    );
                     reply(201, &json!({"sha": sha}))
                 }
                 ("PATCH", ["git", "refs", "heads", _]) => {
@@ -399,15 +606,24 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                                 r.files = files;
                                 r.commits.push(sha.clone());
                             }
-                            reply(200, &json!({"ref": "refs/heads/main", "object": {"sha": sha}}))
+                            reply(
+                                200,
+                                &json!({"ref": "refs/heads/main", "object": {"sha": sha}}),
+                            )
                         }
                         None => reply(422, &json!({"message": "Object does not exist"})),
                     }
                 }
-                _ => reply(404, &json!({"message": format!("fake GitHub does not simulate {m} /repos/{full}/{}", rest.join("/"))})),
+                _ => reply(
+                    404,
+                    &json!({"message": format!("fake GitHub does not simulate {m} /repos/{full}/{}", rest.join("/"))}),
+                ),
             }
         }
-        _ => reply(404, &json!({"message": format!("fake GitHub does not simulate {method} {path}")})),
+        _ => reply(
+            404,
+            &json!({"message": format!("fake GitHub does not simulate {method} {path}")}),
+        ),
     }
 }
 
@@ -433,14 +649,26 @@ pub struct BackstageState {
 
 impl FakeBackstage {
     pub async fn start(token: &str, github: Arc<Mutex<GitHubState>>) -> Self {
-        let state = Arc::new(Mutex::new(BackstageState { token: token.into(), ..BackstageState::default() }));
+        let state = Arc::new(Mutex::new(BackstageState {
+            token: token.into(),
+            ..BackstageState::default()
+        }));
         let shared = state.clone();
         let (addr, task) = serve(move |method, path, headers, body| {
-            let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            (backstage(&mut s, &github, &method, &path, &headers, &body), Duration::ZERO)
+            let mut s = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (
+                backstage(&mut s, &github, &method, &path, &headers, &body),
+                Duration::ZERO,
+            )
         })
         .await;
-        Self { state, addr, _task: task }
+        Self {
+            state,
+            addr,
+            _task: task,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -448,38 +676,71 @@ impl FakeBackstage {
     }
 
     pub fn state(&self) -> MutexGuard<'_, BackstageState> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-fn backstage(s: &mut BackstageState, github: &Mutex<GitHubState>, method: &Method, path: &str, headers: &HashMap<String, String>, body: &Value) -> Reply {
+fn backstage(
+    s: &mut BackstageState,
+    github: &Mutex<GitHubState>,
+    method: &Method,
+    path: &str,
+    headers: &HashMap<String, String>,
+    body: &Value,
+) -> Reply {
     if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {}", s.token)) {
-        return reply(401, &json!({"error": {"name": "AuthenticationError", "message": "Missing credentials"}}));
+        return reply(
+            401,
+            &json!({"error": {"name": "AuthenticationError", "message": "Missing credentials"}}),
+        );
     }
-    if let Some(i) = s.faults.iter().position(|f| f.method == method && path.contains(&f.path_contains)) {
+    if let Some(i) = s
+        .faults
+        .iter()
+        .position(|f| f.method == method && path.contains(&f.path_contains))
+    {
         let status = s.faults[i].status;
         s.faults[i].times -= 1;
         if s.faults[i].times == 0 {
             s.faults.remove(i);
         }
-        return reply(status, &json!({"error": {"name": "Error", "message": format!("injected fault (fake Backstage): {status}")}}));
+        return reply(
+            status,
+            &json!({"error": {"name": "Error", "message": format!("injected fault (fake Backstage): {status}")}}),
+        );
     }
     let path = path.split('?').next().unwrap_or(path);
     match (method.as_str(), path) {
         ("POST", "/api/catalog/locations") => {
             let target = body["target"].as_str().unwrap_or_default().to_owned();
             if s.locations.values().any(|t| *t == target) {
-                return reply(409, &json!({"error": {"name": "ConflictError", "message": format!("Location url:{target} already exists")}}));
+                return reply(
+                    409,
+                    &json!({"error": {"name": "ConflictError", "message": format!("Location url:{target} already exists")}}),
+                );
             }
             // https://github.test/<owner>/<repo>/blob/<branch>/<path>, read from the fake GitHub.
-            let rest = target.strip_prefix("https://github.test/").unwrap_or_default();
+            let rest = target
+                .strip_prefix("https://github.test/")
+                .unwrap_or_default();
             let parts: Vec<&str> = rest.splitn(5, '/').collect();
             let file = match parts.as_slice() {
-                [owner, repo, "blob", _, file] => github.lock().ok().and_then(|g| g.repos.get(&format!("{owner}/{repo}")).and_then(|r| r.files.get(*file).cloned())),
+                [owner, repo, "blob", _, file] => github.lock().ok().and_then(|g| {
+                    g.repos
+                        .get(&format!("{owner}/{repo}"))
+                        .and_then(|r| r.files.get(*file).cloned())
+                }),
                 _ => None,
             };
-            let Some(entity) = file.and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok()) else {
-                return reply(400, &json!({"error": {"name": "NotFoundError", "message": format!("Unable to read url, NotFoundError: {target}")}}));
+            let Some(entity) = file
+                .and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok())
+            else {
+                return reply(
+                    400,
+                    &json!({"error": {"name": "NotFoundError", "message": format!("Unable to read url, NotFoundError: {target}")}}),
+                );
             };
             s.next += 1;
             let id = format!("loc-{}", s.next);
@@ -487,30 +748,56 @@ fn backstage(s: &mut BackstageState, github: &Mutex<GitHubState>, method: &Metho
             if let Some(name) = entity["metadata"]["name"].as_str() {
                 s.components.insert(name.to_owned(), entity.clone());
             }
-            reply(201, &json!({"location": {"id": id, "type": "url", "target": target}, "entities": [entity]}))
+            reply(
+                201,
+                &json!({"location": {"id": id, "type": "url", "target": target}, "entities": [entity]}),
+            )
         }
-        ("GET", "/api/catalog/locations") => reply(200, &json!(s.locations.iter().map(|(id, t)| json!({"data": {"id": id, "type": "url", "target": t}})).collect::<Vec<_>>())),
+        ("GET", "/api/catalog/locations") => reply(
+            200,
+            &json!(
+                s.locations
+                    .iter()
+                    .map(|(id, t)| json!({"data": {"id": id, "type": "url", "target": t}}))
+                    .collect::<Vec<_>>()
+            ),
+        ),
         ("POST", "/api/catalog/refresh") => {
-            s.refreshes.push(body["entityRef"].as_str().unwrap_or_default().to_owned());
+            s.refreshes
+                .push(body["entityRef"].as_str().unwrap_or_default().to_owned());
             reply(200, &Value::Null)
         }
         ("GET", p) if p.starts_with("/api/catalog/entities/by-name/component/default/") => {
             let name = &p["/api/catalog/entities/by-name/component/default/".len()..];
             match s.components.get(name) {
                 Some(e) => reply(200, e),
-                None => reply(404, &json!({"error": {"name": "NotFoundError", "message": format!("No entity named '{name}' found")}})),
+                None => reply(
+                    404,
+                    &json!({"error": {"name": "NotFoundError", "message": format!("No entity named '{name}' found")}}),
+                ),
             }
         }
         ("DELETE", p) if p.starts_with("/api/catalog/locations/") => {
             let id = &p["/api/catalog/locations/".len()..];
             match s.locations.remove(id) {
                 Some(target) => {
-                    s.components.retain(|_, e| !target.contains(&format!("/{}/blob/", e["metadata"]["name"].as_str().unwrap_or("?"))));
+                    s.components.retain(|_, e| {
+                        !target.contains(&format!(
+                            "/{}/blob/",
+                            e["metadata"]["name"].as_str().unwrap_or("?")
+                        ))
+                    });
                     reply(204, &Value::Null)
                 }
-                None => reply(404, &json!({"error": {"name": "NotFoundError", "message": "no such location"}})),
+                None => reply(
+                    404,
+                    &json!({"error": {"name": "NotFoundError", "message": "no such location"}}),
+                ),
             }
         }
-        _ => reply(404, &json!({"error": {"name": "NotFoundError", "message": format!("fake Backstage does not simulate {method} {path}")}})),
+        _ => reply(
+            404,
+            &json!({"error": {"name": "NotFoundError", "message": format!("fake Backstage does not simulate {method} {path}")}}),
+        ),
     }
 }

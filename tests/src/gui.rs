@@ -13,15 +13,29 @@ use crate::{free_port, root};
 
 /// tauri-driver: `TAURI_DRIVER`, else the copy scripts/fetch-tools.sh installs.
 pub fn tauri_driver() -> PathBuf {
-    let path = std::env::var_os("TAURI_DRIVER").map_or_else(|| root().join(".tools/tauri-driver/bin/tauri-driver"), PathBuf::from);
-    assert!(path.exists(), "{} is missing: run scripts/fetch-tools.sh (cargo install tauri-driver)", path.display());
-    assert!(Command::new("WebKitWebDriver").arg("--help").output().is_ok_and(|o| o.status.success()), "WebKitWebDriver is missing: apt-get install webkit2gtk-driver (scripts/setup.sh)");
+    let path = std::env::var_os("TAURI_DRIVER").map_or_else(
+        || root().join(".tools/tauri-driver/bin/tauri-driver"),
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/fetch-tools.sh (cargo install tauri-driver)",
+        path.display()
+    );
+    assert!(
+        Command::new("WebKitWebDriver")
+            .arg("--help")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "WebKitWebDriver is missing: apt-get install webkit2gtk-driver (scripts/setup.sh)"
+    );
     path
 }
 
 /// Where screenshots go: `<target>/gui-screenshots/`.
 pub fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     target.join("gui-screenshots")
 }
 
@@ -52,7 +66,16 @@ impl Gui {
         let out = std::fs::File::create(&log).expect("log");
         let (port, native) = (free_port(), free_port());
         let mut command = Command::new(tauri_driver());
-        command.args(["--port", &port.to_string(), "--native-port", &native.to_string()]).env("DISPLAY", &display).stdout(out.try_clone().expect("log")).stderr(out);
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &display)
+            .stdout(out.try_clone().expect("log"))
+            .stderr(out);
         for (k, v) in env {
             command.env(k, v);
         }
@@ -65,17 +88,31 @@ impl Gui {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen on {port}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver did not listen on {port}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let started = Instant::now();
-        let session = WebDriver::new_session(&base, json!({"tauri:options": {"application": binary}}));
+        let session =
+            WebDriver::new_session(&base, json!({"tauri:options": {"application": binary}}));
         let driver = match tokio::time::timeout(Duration::from_secs(60), session).await {
             Ok(Ok(driver)) => driver,
-            Ok(Err(e)) => panic!("no WebDriver session: {e}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
-            Err(_) => panic!("the app did not start within 60 s (an exit at start-up leaves WebKitWebDriver waiting); log:\n{}", std::fs::read_to_string(&log).unwrap_or_default()),
+            Ok(Err(e)) => panic!(
+                "no WebDriver session: {e}; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+            Err(_) => panic!(
+                "the app did not start within 60 s (an exit at start-up leaves WebKitWebDriver waiting); log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
         };
-        driver.wait_for("nav [role=tab]", Duration::from_secs(30)).await.expect("tabs rendered");
+        driver
+            .wait_for("nav [role=tab]", Duration::from_secs(30))
+            .await
+            .expect("tabs rendered");
         loop {
             let summary = match driver.find(".summary").await.expect("find") {
                 Some(e) => driver.text(&e).await.unwrap_or_default(),
@@ -84,11 +121,21 @@ impl Gui {
             if !summary.is_empty() && !summary.contains("Checking") {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "the platform summary never rendered");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the platform summary never rendered"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let cold_start = started.elapsed();
-        Self { driver, cold_start, log, tauri_driver, xvfb, _dir: dir }
+        Self {
+            driver,
+            cold_start,
+            log,
+            tauri_driver,
+            xvfb,
+            _dir: dir,
+        }
     }
 
     /// Save a screenshot as `<screenshot_dir>/<name>.png`.
@@ -96,7 +143,8 @@ impl Gui {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, self.driver.screenshot().await.expect("screenshot")).expect("write screenshot");
+        std::fs::write(&path, self.driver.screenshot().await.expect("screenshot"))
+            .expect("write screenshot");
         path
     }
 
@@ -107,9 +155,19 @@ impl Gui {
     /// Resident memory (KiB) of the app process and of its WebKit helper processes together.
     pub fn rss_kib(binary: &Path) -> Option<(u64, u64)> {
         let binary = binary.canonicalize().ok()?;
-        let pids: Vec<u32> = std::fs::read_dir("/proc").ok()?.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
-        let app = *pids.iter().filter(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == binary)).max()?;
-        let children: u64 = pids.iter().filter(|p| parent(**p) == Some(app)).filter_map(|p| rss(*p)).sum();
+        let pids: Vec<u32> = std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        let app = *pids
+            .iter()
+            .filter(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == binary))
+            .max()?;
+        let children: u64 = pids
+            .iter()
+            .filter(|p| parent(**p) == Some(app))
+            .filter_map(|p| rss(*p))
+            .sum();
         Some((rss(app)?, children))
     }
 
@@ -139,7 +197,12 @@ fn start_xvfb() -> (Child, String) {
             continue;
         }
         let display = format!(":{n}");
-        let mut child = Command::new("Xvfb").args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)");
+        let mut child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)");
         let socket = format!("/tmp/.X11-unix/X{n}");
         for _ in 0..100 {
             if Path::new(&socket).exists() {
@@ -155,7 +218,13 @@ fn start_xvfb() -> (Child, String) {
 
 fn status_field(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix(field)?.split_whitespace().next()?.parse().ok())
+    status.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 fn rss(pid: u32) -> Option<u64> {

@@ -21,24 +21,39 @@ pub mod webdriver;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The `slipway` binary under test (`SLIPWAY_BIN`, else the workspace's debug build).
 pub fn slipway_bin() -> PathBuf {
-    let path = std::env::var_os("SLIPWAY_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-        target.join("debug").join("slipway")
-    });
-    assert!(path.exists(), "{} is missing: build it first with `cargo build -p slipway` (scripts/test.sh does)", path.display());
+    let path = std::env::var_os("SLIPWAY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| root().join("target"), PathBuf::from);
+            target.join("debug").join("slipway")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build -p slipway` (scripts/test.sh does)",
+        path.display()
+    );
     path
 }
 
 /// Folder with the real kubectl and helm (`SLIPWAY_TOOLS`, else `.tools/bin` from
 /// `scripts/fetch-tools.sh`). Missing tools fail the test: fidelity checks never skip.
 pub fn tools_dir() -> PathBuf {
-    let dir = std::env::var_os("SLIPWAY_TOOLS").map_or_else(|| root().join(".tools/bin"), PathBuf::from);
-    assert!(dir.join("kubectl").exists() && dir.join("helm").exists(), "kubectl/helm missing in {}: run scripts/fetch-tools.sh", dir.display());
+    let dir =
+        std::env::var_os("SLIPWAY_TOOLS").map_or_else(|| root().join(".tools/bin"), PathBuf::from);
+    assert!(
+        dir.join("kubectl").exists() && dir.join("helm").exists(),
+        "kubectl/helm missing in {}: run scripts/fetch-tools.sh",
+        dir.display()
+    );
     dir
 }
 
@@ -46,10 +61,15 @@ pub fn tools_dir() -> PathBuf {
 pub fn require_docker() {
     static CHECKED: OnceLock<()> = OnceLock::new();
     CHECKED.get_or_init(|| {
-        let out = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+        let out = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
         match out {
             Ok(o) if o.status.success() => {}
-            Ok(o) => panic!("Docker daemon unavailable ({}); scripts/test.sh starts one", String::from_utf8_lossy(&o.stderr).trim()),
+            Ok(o) => panic!(
+                "Docker daemon unavailable ({}); scripts/test.sh starts one",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
             Err(e) => panic!("docker CLI unavailable ({e}); install docker.io (scripts/setup.sh)"),
         }
     });
@@ -71,7 +91,11 @@ pub fn sim_image() -> String {
                 .env("KUBECTL", tools_dir().join("kubectl"))
                 .output()
                 .expect("run sim-node-image.sh");
-            assert!(out.status.success(), "sim-node-image.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "sim-node-image.sh failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
         })
         .clone()
@@ -81,11 +105,20 @@ pub fn sim_image() -> String {
 pub fn faulty_sim_image(fault: &str) -> String {
     let base = sim_image();
     let tag = format!("{base}-{fault}");
-    let exists = Command::new("docker").args(["image", "inspect", &tag]).output().is_ok_and(|o| o.status.success());
+    let exists = Command::new("docker")
+        .args(["image", "inspect", &tag])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !exists {
         let created = docker(&["create", &base]);
         let id = created.trim();
-        docker(&["commit", "--change", &format!("ENV SLIPWAY_SIM_FAULT={fault}"), id, &tag]);
+        docker(&[
+            "commit",
+            "--change",
+            &format!("ENV SLIPWAY_SIM_FAULT={fault}"),
+            id,
+            &tag,
+        ]);
         docker(&["rm", id]);
     }
     tag
@@ -93,8 +126,15 @@ pub fn faulty_sim_image(fault: &str) -> String {
 
 /// Run the docker CLI (the independent peer to Slipway's bollard calls) and return stdout.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("run docker");
-    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -106,7 +146,10 @@ pub fn inspect(name: &str) -> Value {
 
 /// A free TCP port on 127.0.0.1 (released at once; the tests use it moments later).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// What one CLI run printed, and how long it took.
@@ -129,7 +172,11 @@ impl Run {
 
     /// Panic with both streams unless the run succeeded.
     pub fn expect_ok(self, what: &str) -> Self {
-        assert!(self.ok, "{what} failed\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.ok,
+            "{what} failed\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -177,7 +224,10 @@ impl TestCluster {
     /// The `slipway` binary with this cluster's environment (KUBECONFIG, network) and no arguments.
     pub fn command(&self) -> Command {
         let mut c = Command::new(slipway_bin());
-        c.env("KUBECONFIG", &self.kubeconfig).env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network).env("SLIPWAY_UNPRIVILEGED_NODES", "1").env_remove("SLIPWAY_CLUSTER");
+        c.env("KUBECONFIG", &self.kubeconfig)
+            .env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network)
+            .env("SLIPWAY_UNPRIVILEGED_NODES", "1")
+            .env_remove("SLIPWAY_CLUSTER");
         c
     }
 
@@ -203,9 +253,15 @@ impl TestCluster {
     /// The whole `slipway up`: cluster, then the platform from the stand-in charts in
     /// `charts` (default: tests/tests/fixtures/charts) with the real helm.
     pub fn platform_up(&self, charts: Option<&Path>, extra: &[&str]) -> Run {
-        let charts = charts.map_or_else(|| root().join("tests/tests/fixtures/charts"), Path::to_path_buf);
+        let charts = charts.map_or_else(
+            || root().join("tests/tests/fixtures/charts"),
+            Path::to_path_buf,
+        );
         let helm = tools_dir().join("helm");
-        let (charts, helm) = (charts.to_string_lossy().into_owned(), helm.to_string_lossy().into_owned());
+        let (charts, helm) = (
+            charts.to_string_lossy().into_owned(),
+            helm.to_string_lossy().into_owned(),
+        );
         let mut args = vec!["--charts", charts.as_str(), "--helm", helm.as_str()];
         args.extend_from_slice(extra);
         self.up_args(&sim_image(), &args)
@@ -213,14 +269,24 @@ impl TestCluster {
 
     fn up_args(&self, image: &str, extra: &[&str]) -> Run {
         let (http, https) = (self.http_port.to_string(), self.https_port.to_string());
-        let mut args = vec!["up", "--node-image", image, "--http-port", &http, "--https-port", &https];
+        let mut args = vec![
+            "up",
+            "--node-image",
+            image,
+            "--http-port",
+            &http,
+            "--https-port",
+            &https,
+        ];
         args.extend_from_slice(extra);
         self.slipway(&args)
     }
 
     /// kube-sim's client-write counter, through its control path (`GET /sim/writes`).
     pub fn sim_writes(&self) -> u64 {
-        self.kubectl_raw(&["get", "--raw", "/sim/writes"])["clientWrites"].as_u64().expect("clientWrites")
+        self.kubectl_raw(&["get", "--raw", "/sim/writes"])["clientWrites"]
+            .as_u64()
+            .expect("clientWrites")
     }
 
     /// Replace kube-sim's faults (`POST /sim/faults`): `{"controllers": {...}, "http": [...]}`.
@@ -232,8 +298,17 @@ impl TestCluster {
     }
 
     fn kubectl_raw(&self, args: &[&str]) -> Value {
-        let out = Command::new(tools_dir().join("kubectl")).args(args).arg("--kubeconfig").arg(&self.kubeconfig).output().expect("run kubectl");
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(tools_dir().join("kubectl"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("kubectl printed JSON")
     }
 
@@ -245,16 +320,27 @@ impl TestCluster {
             .arg(&self.kubeconfig)
             .output()
             .expect("run kubectl");
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("kubectl printed JSON")
     }
 
     /// Node containers of this cluster (by kind's label), running or not.
     pub fn containers(&self) -> Vec<String> {
-        docker(&["ps", "-a", "--filter", &format!("label=io.x-k8s.kind.cluster={}", self.name), "--format", "{{.Names}}"])
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label=io.x-k8s.kind.cluster={}", self.name),
+            "--format",
+            "{{.Names}}",
+        ])
+        .lines()
+        .map(str::to_owned)
+        .collect()
     }
 
     /// `kubectl`-free look at the simulated control-plane's state.
@@ -273,7 +359,9 @@ impl Drop for TestCluster {
         for c in self.containers() {
             let _ = Command::new("docker").args(["rm", "-f", "-v", &c]).output();
         }
-        let _ = Command::new("docker").args(["network", "rm", &self.network]).output();
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .output();
     }
 }
 
@@ -288,7 +376,9 @@ pub fn crd_yaml(group: &str, kind: &str, plural: &str) -> String {
 
 /// A TCP echo server on 127.0.0.1 (the stand-in for a pod's port), running until the runtime ends.
 pub async fn echo_server() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind echo server");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind echo server");
     let addr = listener.local_addr().expect("echo address");
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
@@ -303,19 +393,31 @@ pub async fn echo_server() -> std::net::SocketAddr {
 }
 
 /// A bare Running pod in `default` whose `port` kube-sim forwards to `target`.
-pub async fn forwarding_pod(client: &kube::Client, name: &str, port: u16, target: std::net::SocketAddr) -> kube::Api<k8s_openapi::api::core::v1::Pod> {
+pub async fn forwarding_pod(
+    client: &kube::Client,
+    name: &str,
+    port: u16,
+    target: std::net::SocketAddr,
+) -> kube::Api<k8s_openapi::api::core::v1::Pod> {
     use kube::api::{Patch, PatchParams, PostParams};
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client.clone(), "default");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), "default");
     let pod = serde_json::from_value(serde_json::json!({
         "metadata": {"name": name, "annotations": {format!("kube-sim.slipway.dev/port-{port}"): target.to_string()}},
         "spec": {"containers": [{"name": "c", "image": "x"}]}
     }))
     .expect("pod");
-    pods.create(&PostParams::default(), &pod).await.expect("create pod");
-    // A bare pod has no controller: mark it running as the kubelet would.
-    pods.patch_status(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"status": {"phase": "Running", "podIP": "10.244.0.9"}})))
+    pods.create(&PostParams::default(), &pod)
         .await
-        .expect("pod status");
+        .expect("create pod");
+    // A bare pod has no controller: mark it running as the kubelet would.
+    pods.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {"phase": "Running", "podIP": "10.244.0.9"}})),
+    )
+    .await
+    .expect("pod status");
     pods
 }
 
@@ -327,5 +429,8 @@ pub fn http_get(port: u16) -> std::io::Result<String> {
     stream.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    Ok(response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or(response))
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or(response))
 }

@@ -22,7 +22,16 @@ async fn backend(sim: &KubeSim, ns: &str, name: &str, target: SocketAddr) -> kub
     let client = sim.client().await.expect("client");
     let pp = PatchParams::apply("test").force();
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    namespaces.patch(ns, &pp, &Patch::Apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))).await.expect("namespace");
+    namespaces
+        .patch(
+            ns,
+            &pp,
+            &Patch::Apply(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            ),
+        )
+        .await
+        .expect("namespace");
     let deploys: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(client.clone(), ns);
     deploys
         .patch(name, &pp, &Patch::Apply(json!({
@@ -69,47 +78,101 @@ async fn shop_forward() -> Fixture {
     let client = backend(&sim, "shop", "web", echo_server().await).await;
     let forwards = Forwards::default();
     let events = forwards.subscribe();
-    let info = forwards.start(client.clone(), svc_spec("shop", "web"), LOCALHOST).await.expect("start");
-    Fixture { sim, client, forwards, events, id: info.id, local: info.listeners[0].0 }
+    let info = forwards
+        .start(client.clone(), svc_spec("shop", "web"), LOCALHOST)
+        .await
+        .expect("start");
+    Fixture {
+        sim,
+        client,
+        forwards,
+        events,
+        id: info.id,
+        local: info.listeners[0].0,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_forward_round_trips_bytes_and_is_listed() {
-    let Fixture { sim: _sim, forwards, mut events, id, local, .. } = shop_forward().await;
+    let Fixture {
+        sim: _sim,
+        forwards,
+        mut events,
+        id,
+        local,
+        ..
+    } = shop_forward().await;
     assert_eq!(local.ip(), LOCALHOST, "bound to loopback");
     assert_ne!(local.port(), 0, "a local port was chosen");
 
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
-    let back = tokio::time::timeout(Duration::from_secs(20), echo_once(local, &payload)).await.expect("in time").expect("echo");
+    let back = tokio::time::timeout(Duration::from_secs(20), echo_once(local, &payload))
+        .await
+        .expect("in time")
+        .expect("echo");
     assert_eq!(back, payload);
     let listed = forwards.list();
     assert_eq!(listed.len(), 1);
-    assert!(matches!(&listed[0].state, ForwardState::Ready { pod } if pod.starts_with("web-")), "{:?}", listed[0].state);
+    assert!(
+        matches!(&listed[0].state, ForwardState::Ready { pod } if pod.starts_with("web-")),
+        "{:?}",
+        listed[0].state
+    );
     let mut states = Vec::new();
     while let Ok(e) = events.try_recv() {
         states.push(e.state);
     }
-    assert!(states.iter().any(|s| matches!(s, ForwardState::Ready { .. })), "{states:?}");
+    assert!(
+        states
+            .iter()
+            .any(|s| matches!(s, ForwardState::Ready { .. })),
+        "{states:?}"
+    );
 
     assert!(forwards.stop(id));
     assert!(forwards.list().is_empty());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(TcpStream::connect(local).await.is_err(), "the listener closed with the forward");
+    assert!(
+        TcpStream::connect(local).await.is_err(),
+        "the listener closed with the forward"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_forward_survives_its_pod_being_replaced() {
-    let Fixture { sim: _sim, client, forwards, local, .. } = shop_forward().await;
-    assert_eq!(tokio::time::timeout(Duration::from_secs(20), echo_once(local, b"warm-up")).await.expect("time").expect("echo"), b"warm-up");
+    let Fixture {
+        sim: _sim,
+        client,
+        forwards,
+        local,
+        ..
+    } = shop_forward().await;
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(20), echo_once(local, b"warm-up"))
+            .await
+            .expect("time")
+            .expect("echo"),
+        b"warm-up"
+    );
 
     // A client keeps sending over one connection, reconnecting when it breaks.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
-    let old = pods.list(&ListParams::default().labels("app=web")).await.expect("pods").items[0].metadata.name.clone().expect("name");
+    let old = pods
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .expect("pods")
+        .items[0]
+        .metadata
+        .name
+        .clone()
+        .expect("name");
     let mut conn = TcpStream::connect(local).await.expect("connect");
     let mut buf = [0u8; 5];
     conn.write_all(b"ping1").await.expect("send");
     conn.read_exact(&mut buf).await.expect("recv");
-    pods.delete(&old, &DeleteParams::default()).await.expect("delete pod");
+    pods.delete(&old, &DeleteParams::default())
+        .await
+        .expect("delete pod");
     let deleted_at = Instant::now();
     let recovered = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
@@ -119,11 +182,14 @@ async fn the_forward_survives_its_pod_being_replaced() {
                 Ok::<_, std::io::Error>(())
             }
             .await;
-            if ok.is_ok() && &buf == b"ping2"
-                && let Some(ForwardState::Ready { pod }) = forwards.list().first().map(|i| i.state.clone())
-                    && pod != old {
-                        return pod;
-                    }
+            if ok.is_ok()
+                && &buf == b"ping2"
+                && let Some(ForwardState::Ready { pod }) =
+                    forwards.list().first().map(|i| i.state.clone())
+                && pod != old
+            {
+                return pod;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
             if let Ok(c) = TcpStream::connect(local).await {
                 conn = c;
@@ -132,33 +198,52 @@ async fn the_forward_survives_its_pod_being_replaced() {
     })
     .await
     .expect("the forward recovered");
-    println!("forward recovered from pod replacement in {:.0} ms ({old} -> {recovered})", deleted_at.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "forward recovered from pod replacement in {:.0} ms ({old} -> {recovered})",
+        deleted_at.elapsed().as_secs_f64() * 1000.0
+    );
     assert!(forwards.list()[0].reconnects >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_forward_recovers_from_a_dropped_api_connection() {
-    let Fixture { sim, mut events, local, .. } = shop_forward().await;
+    let Fixture {
+        sim,
+        mut events,
+        local,
+        ..
+    } = shop_forward().await;
     let mut conn = TcpStream::connect(local).await.expect("connect");
     conn.write_all(b"one").await.expect("send");
     let mut buf = [0u8; 3];
-    tokio::time::timeout(Duration::from_secs(20), conn.read_exact(&mut buf)).await.expect("time").expect("recv");
+    tokio::time::timeout(Duration::from_secs(20), conn.read_exact(&mut buf))
+        .await
+        .expect("time")
+        .expect("recv");
 
     sim.drop_connections();
     let dropped_at = Instant::now();
     // The open connection dies with the API connection; the listener stays and new ones work.
     let recovered = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
-            if let Ok(Ok(back)) = tokio::time::timeout(Duration::from_secs(2), echo_once(local, b"two")).await
-                && back == b"two" {
-                    return;
-                }
+            if let Ok(Ok(back)) =
+                tokio::time::timeout(Duration::from_secs(2), echo_once(local, b"two")).await
+                && back == b"two"
+            {
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await;
-    assert!(recovered.is_ok(), "forward works again after the API connection dropped");
-    println!("forward usable again {:.0} ms after the API connection dropped", dropped_at.elapsed().as_secs_f64() * 1000.0);
+    assert!(
+        recovered.is_ok(),
+        "forward works again after the API connection dropped"
+    );
+    println!(
+        "forward usable again {:.0} ms after the API connection dropped",
+        dropped_at.elapsed().as_secs_f64() * 1000.0
+    );
     let mut saw_reconnecting = false;
     while let Ok(e) = events.try_recv() {
         saw_reconnecting |= matches!(e.state, ForwardState::Reconnecting { .. });
@@ -174,15 +259,31 @@ async fn twenty_concurrent_forwards_stay_healthy() {
     let forwards = Forwards::default();
     let mut locals = Vec::new();
     for _ in 0..20 {
-        locals.push(forwards.start(client.clone(), svc_spec("many", "web"), LOCALHOST).await.expect("start").listeners[0].0);
+        locals.push(
+            forwards
+                .start(client.clone(), svc_spec("many", "web"), LOCALHOST)
+                .await
+                .expect("start")
+                .listeners[0]
+                .0,
+        );
     }
     let payload: Vec<u8> = (0..20_000u32).map(|i| (i % 199) as u8).collect();
     for round in 0..3 {
-        let results = futures_util::future::join_all(locals.iter().map(|l| echo_once(*l, &payload))).await;
-        let healthy = results.iter().filter(|r| r.as_ref().is_ok_and(|b| *b == payload)).count();
+        let results =
+            futures_util::future::join_all(locals.iter().map(|l| echo_once(*l, &payload))).await;
+        let healthy = results
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(|b| *b == payload))
+            .count();
         assert_eq!(healthy, 20, "round {round}: {healthy}/20 forwards answered");
     }
-    assert!(forwards.list().iter().all(|i| matches!(i.state, ForwardState::Ready { .. })));
+    assert!(
+        forwards
+            .list()
+            .iter()
+            .all(|i| matches!(i.state, ForwardState::Ready { .. }))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,6 +294,12 @@ async fn a_taken_local_port_is_a_clear_error() {
     let port = held.local_addr().expect("addr").port();
     let tokens = vec!["svc/web".to_owned(), format!("{port}:80")];
     let spec = forward::parse(&tokens, "default").expect("spec").remove(0);
-    let err = Forwards::default().start(client, spec, LOCALHOST).await.expect_err("port in use");
-    assert!(err.to_string().contains(&port.to_string()) && err.to_string().contains("LOCAL:REMOTE"), "{err}");
+    let err = Forwards::default()
+        .start(client, spec, LOCALHOST)
+        .await
+        .expect_err("port in use");
+    assert!(
+        err.to_string().contains(&port.to_string()) && err.to_string().contains("LOCAL:REMOTE"),
+        "{err}"
+    );
 }

@@ -4,7 +4,10 @@
 //! Start fails at a step (helm missing), Retry finishes it; GitHub is connected through Settings;
 //! a service is created through the form and listed. Every payload the webview receives is
 //! recorded and searched for the token. Screenshots of each view go to `<target>/gui-screenshots/`.
-#![allow(clippy::print_stdout, reason = "figures and paths are printed for the test log")]
+#![allow(
+    clippy::print_stdout,
+    reason = "figures and paths are printed for the test log"
+)]
 
 use std::time::Duration;
 
@@ -33,7 +36,12 @@ callbacks.set = function (id, cb) {
 return true;
 ";
 
-fn settings(cluster: &TestCluster, github: &FakeGitHub, backstage: &FakeBackstage, helm: &str) -> String {
+fn settings(
+    cluster: &TestCluster,
+    github: &FakeGitHub,
+    backstage: &FakeBackstage,
+    helm: &str,
+) -> String {
     let charts = root().join("tests/tests/fixtures/charts");
     let config = json!({
         "cluster": cluster.name, "nodeImage": sim_image(), "httpPort": cluster.http_port, "httpsPort": cluster.https_port,
@@ -44,7 +52,11 @@ fn settings(cluster: &TestCluster, github: &FakeGitHub, backstage: &FakeBackstag
 
 /// The app's own log (in the state folder the test gave it) and the drivers' output.
 fn app_log(gui: &Gui) -> String {
-    let file = STATE.get().map(|s| s.join("slipway/logs/gui.log")).and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+    let file = STATE
+        .get()
+        .map(|s| s.join("slipway/logs/gui.log"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
     format!("{file}{}", gui.log_text())
 }
 
@@ -52,7 +64,11 @@ fn app_log(gui: &Gui) -> String {
 static STATE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 async fn click(gui: &Gui, css: &str) {
-    let e = gui.driver.wait_for(css, Duration::from_secs(30)).await.expect(css);
+    let e = gui
+        .driver
+        .wait_for(css, Duration::from_secs(30))
+        .await
+        .expect(css);
     gui.driver.click(&e).await.expect("click");
 }
 
@@ -67,8 +83,17 @@ async fn wait_text(gui: &Gui, css: &str, needle: &str, secs: u64) -> String {
         }
         if std::time::Instant::now() >= deadline {
             let shot = gui.screenshot("timeout").await;
-            let page = gui.driver.execute("return document.body.innerText;", json!([])).await.unwrap_or_default();
-            panic!("{css} never showed {needle:?} in {secs}s (screenshot {}); page:\n{}\napp log:\n{}", shot.display(), page.as_str().unwrap_or_default(), app_log(gui));
+            let page = gui
+                .driver
+                .execute("return document.body.innerText;", json!([]))
+                .await
+                .unwrap_or_default();
+            panic!(
+                "{css} never showed {needle:?} in {secs}s (screenshot {}); page:\n{}\napp log:\n{}",
+                shot.display(),
+                page.as_str().unwrap_or_default(),
+                app_log(gui)
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -78,7 +103,20 @@ async fn wait_text(gui: &Gui, css: &str, needle: &str, secs: u64) -> String {
 async fn steps(gui: &Gui) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for e in gui.driver.find_all("li[data-step]").await.expect("steps") {
-        out.push((gui.driver.attribute(&e, "data-step").await.ok().flatten().unwrap_or_default(), gui.driver.attribute(&e, "data-state").await.ok().flatten().unwrap_or_default()));
+        out.push((
+            gui.driver
+                .attribute(&e, "data-step")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+            gui.driver
+                .attribute(&e, "data-state")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        ));
     }
     out
 }
@@ -87,10 +125,15 @@ async fn steps(gui: &Gui) -> Vec<(String, String)> {
 async fn start_fails_then_retries_connect_github_and_create_a_service_through_the_window() {
     let cluster = TestCluster::new("gui");
     let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
-    let backstage = FakeBackstage::start("unset-until-the-platform-made-it", github.state.clone()).await;
+    let backstage =
+        FakeBackstage::start("unset-until-the-platform-made-it", github.state.clone()).await;
     let home = tempfile::tempdir().expect("tmp");
     let config = home.path().join("config.yaml");
-    std::fs::write(&config, settings(&cluster, &github, &backstage, "/nonexistent/helm")).expect("config");
+    std::fs::write(
+        &config,
+        settings(&cluster, &github, &backstage, "/nonexistent/helm"),
+    )
+    .expect("config");
     let state = STATE.get_or_init(|| home.path().join("state"));
     let env = [
         ("SLIPWAY_CONFIG", config.display().to_string()),
@@ -101,27 +144,63 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
         ("SLIPWAY_LOG", "debug".to_owned()),
     ];
     // The kernel keyring (no session bus) is shared with this process's session.
-    let gui = Gui::launch(&slipway_bin(), &env, &["DBUS_SESSION_BUS_ADDRESS", "SLIPWAY_CLUSTER"]).await;
+    let gui = Gui::launch(
+        &slipway_bin(),
+        &env,
+        &["DBUS_SESSION_BUS_ADDRESS", "SLIPWAY_CLUSTER"],
+    )
+    .await;
     let rss = Gui::rss_kib(&slipway_bin());
-    println!("GUI cold start to first interactive render: {} ms (debug build); RSS after start: {rss:?} KiB (app, WebKit processes)", gui.cold_start.as_millis());
-    assert_eq!(gui.driver.execute(RECORD_IPC, json!([])).await.expect("record IPC"), Value::Bool(true));
+    println!(
+        "GUI cold start to first interactive render: {} ms (debug build); RSS after start: {rss:?} KiB (app, WebKit processes)",
+        gui.cold_start.as_millis()
+    );
+    assert_eq!(
+        gui.driver
+            .execute(RECORD_IPC, json!([]))
+            .await
+            .expect("record IPC"),
+        Value::Bool(true)
+    );
     gui.screenshot("platform-before-start").await;
 
     // Start: the cluster comes up, then Argo CD's step fails (no helm there) and says so.
     click(&gui, "button.primary").await;
     let failure = wait_text(&gui, ".failure", "argocd", 300).await;
     assert!(failure.contains("helm"), "{failure}");
-    assert!(steps(&gui).await.contains(&("argocd".to_owned(), "failed".to_owned())), "{:?}", steps(&gui).await);
+    assert!(
+        steps(&gui)
+            .await
+            .contains(&("argocd".to_owned(), "failed".to_owned())),
+        "{:?}",
+        steps(&gui).await
+    );
     gui.screenshot("platform-failed-step").await;
 
     // The fix (the settings' helm), then Retry: resumes and finishes every step.
-    std::fs::write(&config, settings(&cluster, &github, &backstage, &tools_dir().join("helm").display().to_string())).expect("config");
-    let retry = gui.driver.wait_for("button.primary", Duration::from_secs(5)).await.expect("retry");
+    std::fs::write(
+        &config,
+        settings(
+            &cluster,
+            &github,
+            &backstage,
+            &tools_dir().join("helm").display().to_string(),
+        ),
+    )
+    .expect("config");
+    let retry = gui
+        .driver
+        .wait_for("button.primary", Duration::from_secs(5))
+        .await
+        .expect("retry");
     assert_eq!(gui.driver.text(&retry).await.expect("text"), "Retry");
     gui.driver.click(&retry).await.expect("retry");
     wait_text(&gui, ".ready", "The platform is up", 300).await;
     let done = steps(&gui).await;
-    assert!(done.len() >= 15 && done.iter().all(|(_, s)| s == "changed" || s == "upToDate"), "{done:?}");
+    assert!(
+        done.len() >= 15 && done.iter().all(|(_, s)| s == "changed" || s == "upToDate"),
+        "{done:?}"
+    );
     for id in ["nodes", "argocd", "platform-apps", "routing"] {
         assert!(done.iter().any(|(s, _)| s == id), "{id} in {done:?}");
     }
@@ -130,59 +209,135 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
 
     // Settings: the token goes in through the password field, the login comes back.
     click(&gui, "#tab-settings").await;
-    let field = gui.driver.wait_for("input[name=token]", Duration::from_secs(10)).await.expect("token field");
+    let field = gui
+        .driver
+        .wait_for("input[name=token]", Duration::from_secs(10))
+        .await
+        .expect("token field");
     gui.driver.type_text(&field, TOKEN).await.expect("type");
     click(&gui, "form[aria-label='Connect GitHub'] button").await;
     wait_text(&gui, "[data-testid=github-login]", "octo", 30).await;
     gui.screenshot("settings").await;
 
     // The catalog accepts the API token the platform gave Backstage (from the cluster's Secret).
-    let secret = cluster.kubectl_json(&["-n", "backstage", "get", "secret", "backstage-secrets", "-o", "json"]);
+    let secret = cluster.kubectl_json(&[
+        "-n",
+        "backstage",
+        "get",
+        "secret",
+        "backstage-secrets",
+        "-o",
+        "json",
+    ]);
     let api_token = {
         use base64::Engine;
-        let b64 = secret["data"]["SLIPWAY_API_TOKEN"].as_str().expect("token in the Secret");
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).expect("base64")).expect("utf-8")
+        let b64 = secret["data"]["SLIPWAY_API_TOKEN"]
+            .as_str()
+            .expect("token in the Secret");
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .expect("base64"),
+        )
+        .expect("utf-8")
     };
     backstage.state().token = api_token;
 
     // Services: the form, live steps, the result, and the list from GitHub's topics.
     click(&gui, "#tab-services").await;
-    let name = gui.driver.wait_for("input[name=name]", Duration::from_secs(10)).await.expect("name");
+    let name = gui
+        .driver
+        .wait_for("input[name=name]", Duration::from_secs(10))
+        .await
+        .expect("name");
     gui.driver.type_text(&name, "Shop_API").await.expect("type");
-    let team = gui.driver.wait_for("input[name=team]", Duration::from_secs(5)).await.expect("team");
+    let team = gui
+        .driver
+        .wait_for("input[name=team]", Duration::from_secs(5))
+        .await
+        .expect("team");
     gui.driver.click(&team).await.expect("focus team");
     wait_text(&gui, "#name-problem", "lower-case letters", 10).await;
     gui.screenshot("services-invalid-name").await;
     gui.driver.clear(&name).await.expect("clear");
     gui.driver.type_text(&name, "shop-api").await.expect("type");
     gui.driver.type_text(&team, "payments").await.expect("type");
-    let create = gui.driver.wait_for("form[aria-label='New service'] button[type=submit]", Duration::from_secs(5)).await.expect("create");
+    let create = gui
+        .driver
+        .wait_for(
+            "form[aria-label='New service'] button[type=submit]",
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("create");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !gui.driver.enabled(&create).await.expect("enabled") {
-        assert!(std::time::Instant::now() < deadline, "Create stayed disabled for valid input");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Create stayed disabled for valid input"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     gui.driver.click(&create).await.expect("create");
     wait_text(&gui, ".created", "is created", 120).await;
     wait_text(&gui, "tr[data-service=shop-api]", "payments", 30).await;
     let mut links = Vec::new();
-    for a in gui.driver.find_all("tr[data-service=shop-api] a").await.expect("links") {
+    for a in gui
+        .driver
+        .find_all("tr[data-service=shop-api] a")
+        .await
+        .expect("links")
+    {
         links.extend(gui.driver.attribute(&a, "href").await.expect("href"));
     }
-    assert!(links.contains(&format!("http://backstage.local:{}/catalog/default/component/shop-api", cluster.http_port)), "links through the configured ingress port: {links:?}");
+    assert!(
+        links.contains(&format!(
+            "http://backstage.local:{}/catalog/default/component/shop-api",
+            cluster.http_port
+        )),
+        "links through the configured ingress port: {links:?}"
+    );
     gui.screenshot("services-created").await;
     let repo = github.repo("acme/shop-api").expect("repository on GitHub");
-    assert!(repo.topics.contains(&"idp-managed".to_owned()) && repo.files.contains_key("catalog-info.yaml"), "{:?}", repo.topics);
-    assert_eq!(backstage.state().locations.len(), 1, "registered in the catalog");
+    assert!(
+        repo.topics.contains(&"idp-managed".to_owned())
+            && repo.files.contains_key("catalog-info.yaml"),
+        "{:?}",
+        repo.topics
+    );
+    assert_eq!(
+        backstage.state().locations.len(),
+        1,
+        "registered in the catalog"
+    );
 
     // Helpers: the hosts block (current against desired; not applied here) and a port-forward.
     click(&gui, "#tab-helpers").await;
-    wait_text(&gui, "table[aria-label='Hosts entries']", "backstage.local", 30).await;
-    let target = gui.driver.wait_for("input[name=target]", Duration::from_secs(5)).await.expect("forward target");
+    wait_text(
+        &gui,
+        "table[aria-label='Hosts entries']",
+        "backstage.local",
+        30,
+    )
+    .await;
+    let target = gui
+        .driver
+        .wait_for("input[name=target]", Duration::from_secs(5))
+        .await
+        .expect("forward target");
     gui.driver.clear(&target).await.expect("clear");
-    gui.driver.type_text(&target, "backstage").await.expect("type");
+    gui.driver
+        .type_text(&target, "backstage")
+        .await
+        .expect("type");
     click(&gui, "form[aria-label='New port-forward'] button").await;
-    wait_text(&gui, "table[aria-label='Port-forwards']", "backstage/svc/backstage", 30).await;
+    wait_text(
+        &gui,
+        "table[aria-label='Port-forwards']",
+        "backstage/svc/backstage",
+        30,
+    )
+    .await;
     gui.screenshot("helpers").await;
     click(&gui, "table[aria-label='Port-forwards'] button").await;
     wait_text(&gui, "section", "No forwards running", 30).await;
@@ -197,25 +352,62 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     // Delete asks first, then removes the cluster.
     click(&gui, "#tab-platform").await;
     wait_text(&gui, ".summary", "healthy", 30).await;
-    let delete = gui.driver.wait_for("button.danger", Duration::from_secs(10)).await.expect("Delete…");
+    let delete = gui
+        .driver
+        .wait_for("button.danger", Duration::from_secs(10))
+        .await
+        .expect("Delete…");
     gui.driver.click(&delete).await.expect("delete");
-    wait_text(&gui, "[aria-label='Confirm deletion']", "Delete the cluster", 10).await;
+    wait_text(
+        &gui,
+        "[aria-label='Confirm deletion']",
+        "Delete the cluster",
+        10,
+    )
+    .await;
     gui.screenshot("platform-confirm-delete").await;
-    assert!(!cluster.containers().is_empty(), "nothing deleted before the confirmation");
+    assert!(
+        !cluster.containers().is_empty(),
+        "nothing deleted before the confirmation"
+    );
     click(&gui, "[aria-label='Confirm deletion'] button.danger").await;
     wait_text(&gui, ".summary", "No cluster yet", 120).await;
-    assert!(cluster.containers().is_empty(), "the nodes are gone: {:?}", cluster.containers());
+    assert!(
+        cluster.containers().is_empty(),
+        "the nodes are gone: {:?}",
+        cluster.containers()
+    );
 
     // The token never came back to the webview, never showed on screen, never reached the log.
-    let log: Vec<Value> = serde_json::from_value(gui.driver.execute("return window.__ipcLog;", json!([])).await.expect("IPC log")).expect("log entries");
+    let log: Vec<Value> = serde_json::from_value(
+        gui.driver
+            .execute("return window.__ipcLog;", json!([]))
+            .await
+            .expect("IPC log"),
+    )
+    .expect("log entries");
     let text = serde_json::to_string(&log).expect("json");
-    assert!(text.contains("github_connect") && text.contains("octo") && text.contains("stepFinished"), "the recorder saw the answers and channel messages: {text:.400}");
+    assert!(
+        text.contains("github_connect") && text.contains("octo") && text.contains("stepFinished"),
+        "the recorder saw the answers and channel messages: {text:.400}"
+    );
     assert!(!text.contains(TOKEN), "the token reached the webview");
-    let html = gui.driver.execute("return document.documentElement.outerHTML;", json!([])).await.expect("html");
+    let html = gui
+        .driver
+        .execute("return document.documentElement.outerHTML;", json!([]))
+        .await
+        .expect("html");
     assert!(!html.to_string().contains(TOKEN));
     let app_log = app_log(&gui);
-    assert!(app_log.contains("github_connect") || app_log.contains("stepFinished"), "the app logged its work: {app_log:.300}");
+    assert!(
+        app_log.contains("github_connect") || app_log.contains("stepFinished"),
+        "the app logged its work: {app_log:.300}"
+    );
     assert!(!app_log.contains(TOKEN), "the token is in the app's log");
-    println!("IPC payloads recorded: {} (none holds the token); screenshots in {}", log.len(), slipway_e2e::gui::screenshot_dir().display());
+    println!(
+        "IPC payloads recorded: {} (none holds the token); screenshots in {}",
+        log.len(),
+        slipway_e2e::gui::screenshot_dir().display()
+    );
     gui.close().await;
 }

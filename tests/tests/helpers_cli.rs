@@ -10,8 +10,16 @@ use slipway_e2e::{echo_server, forwarding_pod, slipway_bin};
 const ORIGINAL: &str = "127.0.0.1\tlocalhost\r\n::1 ip6-localhost ip6-loopback\r\n# a comment\r\n10.0.0.5 db.internal db";
 
 fn slipway(args: &[&str], kubeconfig: &std::path::Path) -> (bool, String, String) {
-    let out = Command::new(slipway_bin()).args(args).env("KUBECONFIG", kubeconfig).output().expect("run slipway");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(slipway_bin())
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("run slipway");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,14 +31,43 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
     let no_cluster = dir.path().join("absent-kubeconfig");
 
     // No cluster: the platform hosts are written and the skip is said.
-    let (ok, stdout, stderr) = slipway(&["hosts", "apply", "--hosts-file", file, "--name", "nothing-here"], &no_cluster);
+    let (ok, stdout, stderr) = slipway(
+        &[
+            "hosts",
+            "apply",
+            "--hosts-file",
+            file,
+            "--name",
+            "nothing-here",
+        ],
+        &no_cluster,
+    );
     assert!(ok, "{stdout}{stderr}");
     assert!(stderr.contains("Ingress hosts were skipped"), "{stderr}");
     let written = std::fs::read_to_string(&hosts).expect("read");
-    assert!(written.starts_with(&format!("{ORIGINAL}\r\n# BEGIN slipway\r\n")), "outside bytes kept, CRLF followed: {written:?}");
-    assert!(written.contains("127.0.0.1 argocd.local backstage.local\r\n"), "{written:?}");
-    let (ok, stdout, _) = slipway(&["hosts", "apply", "--hosts-file", file, "--name", "nothing-here"], &no_cluster);
-    assert!(ok && stdout.contains("up to date"), "apply twice = no change: {stdout}");
+    assert!(
+        written.starts_with(&format!("{ORIGINAL}\r\n# BEGIN slipway\r\n")),
+        "outside bytes kept, CRLF followed: {written:?}"
+    );
+    assert!(
+        written.contains("127.0.0.1 argocd.local backstage.local\r\n"),
+        "{written:?}"
+    );
+    let (ok, stdout, _) = slipway(
+        &[
+            "hosts",
+            "apply",
+            "--hosts-file",
+            file,
+            "--name",
+            "nothing-here",
+        ],
+        &no_cluster,
+    );
+    assert!(
+        ok && stdout.contains("up to date"),
+        "apply twice = no change: {stdout}"
+    );
 
     // With a cluster: its Ingress hosts join; dry-run shows the diff and writes nothing.
     let sim = KubeSim::start().await.expect("sim");
@@ -38,29 +75,91 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
     let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: shop, namespace: default}\nspec:\n  rules: [{host: shop.local}]\n";
     let mut apply = Command::new(slipway_e2e::tools_dir().join("kubectl"))
-        .args(["--kubeconfig", kubeconfig.to_str().expect("utf-8"), "apply", "--server-side", "-f", "-"])
+        .args([
+            "--kubeconfig",
+            kubeconfig.to_str().expect("utf-8"),
+            "apply",
+            "--server-side",
+            "-f",
+            "-",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .expect("kubectl");
-    apply.stdin.take().expect("stdin").write_all(ingress.as_bytes()).expect("write");
+    apply
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(ingress.as_bytes())
+        .expect("write");
     assert!(apply.wait().expect("kubectl").success());
-    let (ok, stdout, _) = slipway(&["hosts", "apply", "--dry-run", "--hosts-file", file, "--context", "kube-sim"], &kubeconfig);
+    let (ok, stdout, _) = slipway(
+        &[
+            "hosts",
+            "apply",
+            "--dry-run",
+            "--hosts-file",
+            file,
+            "--context",
+            "kube-sim",
+        ],
+        &kubeconfig,
+    );
     assert!(ok, "{stdout}");
-    assert!(stdout.contains("- 127.0.0.1 argocd.local backstage.local") && stdout.contains("+ 127.0.0.1 argocd.local backstage.local shop.local"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(&hosts).expect("read"), written, "dry run wrote nothing");
-    let (ok, stdout, _) = slipway(&["hosts", "show", "--hosts-file", file, "--context", "kube-sim"], &kubeconfig);
-    assert!(ok && stdout.contains("current: 127.0.0.1 argocd.local backstage.local") && stdout.contains("shop.local"), "{stdout}");
-    let (ok, _, stderr) = slipway(&["hosts", "apply", "--hosts-file", file, "--context", "kube-sim"], &kubeconfig);
+    assert!(
+        stdout.contains("- 127.0.0.1 argocd.local backstage.local")
+            && stdout.contains("+ 127.0.0.1 argocd.local backstage.local shop.local"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&hosts).expect("read"),
+        written,
+        "dry run wrote nothing"
+    );
+    let (ok, stdout, _) = slipway(
+        &[
+            "hosts",
+            "show",
+            "--hosts-file",
+            file,
+            "--context",
+            "kube-sim",
+        ],
+        &kubeconfig,
+    );
+    assert!(
+        ok && stdout.contains("current: 127.0.0.1 argocd.local backstage.local")
+            && stdout.contains("shop.local"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = slipway(
+        &[
+            "hosts",
+            "apply",
+            "--hosts-file",
+            file,
+            "--context",
+            "kube-sim",
+        ],
+        &kubeconfig,
+    );
     assert!(ok, "{stderr}");
-    assert!(std::fs::read_to_string(&hosts).expect("read").contains("backstage.local shop.local"));
+    assert!(
+        std::fs::read_to_string(&hosts)
+            .expect("read")
+            .contains("backstage.local shop.local")
+    );
 
     // Remove: exactly the original bytes again; the backup holds the previous version.
     let (ok, stdout, stderr) = slipway(&["hosts", "remove", "--hosts-file", file], &no_cluster);
     assert!(ok, "{stdout}{stderr}");
     assert_eq!(std::fs::read_to_string(&hosts).expect("read"), ORIGINAL);
     let backup = std::fs::read_to_string(dir.path().join("hosts.slipway-backup")).expect("backup");
-    assert!(backup.contains("shop.local"), "backup is the file before the last write");
+    assert!(
+        backup.contains("shop.local"),
+        "backup is the file before the last write"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,11 +179,22 @@ async fn forward_runs_in_the_foreground_and_carries_bytes() {
         .spawn()
         .expect("slipway forward");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    assert!(line.starts_with("Forwarding from 127.0.0.1:") && line.contains("-> default/pod/echo:9000"), "{line}");
-    let local: std::net::SocketAddr = line.split_whitespace().nth(2).expect("address").parse().expect("socket address");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    assert!(
+        line.starts_with("Forwarding from 127.0.0.1:") && line.contains("-> default/pod/echo:9000"),
+        "{line}"
+    );
+    let local: std::net::SocketAddr = line
+        .split_whitespace()
+        .nth(2)
+        .expect("address")
+        .parse()
+        .expect("socket address");
     let mut s = std::net::TcpStream::connect(local).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     s.write_all(b"hello through slipway").expect("write");
     let mut back = [0u8; 21];
     s.read_exact(&mut back).expect("read");
@@ -93,7 +203,10 @@ async fn forward_runs_in_the_foreground_and_carries_bytes() {
     let _ = child.wait();
 
     // Bad specs are refused before anything starts, with the fix.
-    let (ok, _, stderr) = slipway(&["forward", "--context", "kube-sim", "80", "svc/x"], &kubeconfig);
+    let (ok, _, stderr) = slipway(
+        &["forward", "--context", "kube-sim", "80", "svc/x"],
+        &kubeconfig,
+    );
     assert!(!ok && stderr.contains("start with pod/NAME"), "{stderr}");
 }
 
@@ -106,7 +219,13 @@ async fn privileged_local_ports_work_where_allowed_and_name_the_fix_where_not() 
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
     std::fs::set_permissions(&kubeconfig, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    forwarding_pod(&sim.client().await.expect("client"), "echo", 9000, echo_server().await).await;
+    forwarding_pod(
+        &sim.client().await.expect("client"),
+        "echo",
+        9000,
+        echo_server().await,
+    )
+    .await;
     // The checkout may sit in a folder only root can enter: run a copy the other user can reach.
     let bin = dir.path().join("slipway");
     std::fs::copy(slipway_bin(), &bin).expect("copy slipway");
@@ -114,7 +233,8 @@ async fn privileged_local_ports_work_where_allowed_and_name_the_fix_where_not() 
     let forward_80 = |as_nobody: bool| {
         let mut cmd = if as_nobody {
             let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
             c
         } else {
             Command::new(slipway_bin())
@@ -128,10 +248,16 @@ async fn privileged_local_ports_work_where_allowed_and_name_the_fix_where_not() 
     };
     let first_line = |child: &mut std::process::Child| {
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
         line
     };
-    let unprivileged_start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(1024);
+    let unprivileged_start: u16 =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1024);
 
     // An ordinary user: refused with the fix, unless the OS allows it.
     let mut child = forward_80(true);
@@ -139,7 +265,13 @@ async fn privileged_local_ports_work_where_allowed_and_name_the_fix_where_not() 
         let out = child.wait_with_output().expect("wait");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success());
-        assert!(stderr.contains("port 80") && stderr.contains("privileged") && stderr.contains("8080:80") && stderr.contains("ip_unprivileged_port_start"), "{stderr}");
+        assert!(
+            stderr.contains("port 80")
+                && stderr.contains("privileged")
+                && stderr.contains("8080:80")
+                && stderr.contains("ip_unprivileged_port_start"),
+            "{stderr}"
+        );
     } else {
         assert!(first_line(&mut child).starts_with("Forwarding from 127.0.0.1:80 "));
         child.kill().expect("stop");
@@ -152,7 +284,8 @@ async fn privileged_local_ports_work_where_allowed_and_name_the_fix_where_not() 
         let line = first_line(&mut child);
         assert!(line.starts_with("Forwarding from 127.0.0.1:80 "), "{line}");
         let mut s = std::net::TcpStream::connect("127.0.0.1:80").expect("connect :80");
-        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         s.write_all(b"port80").expect("write");
         let mut back = [0u8; 6];
         s.read_exact(&mut back).expect("read");

@@ -15,20 +15,58 @@ async fn a_bundle_with_its_crd_applies_in_one_pass_and_reapplies_without_writes(
     let objects = apply::parse(BUNDLE).expect("parse");
     assert_eq!(objects.len(), 7);
 
-    let first = apply::apply(&client, &objects, "slipway", "default", Duration::from_secs(10)).await.expect("apply");
+    let first = apply::apply(
+        &client,
+        &objects,
+        "slipway",
+        "default",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("apply");
     assert_eq!(first.changed.len(), 7, "{first:?}");
-    assert_eq!(sim.object("example.slipway.dev", "widgets", "demo", "w1").expect("custom resource")["spec"]["size"], 3);
+    assert_eq!(
+        sim.object("example.slipway.dev", "widgets", "demo", "w1")
+            .expect("custom resource")["spec"]["size"],
+        3
+    );
 
     let writes = sim.client_writes();
-    let again = apply::apply(&client, &objects, "slipway", "default", Duration::from_secs(10)).await.expect("re-apply");
+    let again = apply::apply(
+        &client,
+        &objects,
+        "slipway",
+        "default",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("re-apply");
     assert!(again.changed.is_empty(), "{again:?}");
     assert_eq!(again.unchanged.len(), 7);
-    assert_eq!(sim.client_writes(), writes, "a healthy re-apply makes no writes");
+    assert_eq!(
+        sim.client_writes(),
+        writes,
+        "a healthy re-apply makes no writes"
+    );
 
-    wait::deployment_available(&client, "demo", "web", Duration::from_secs(10)).await.expect("available");
-    assert!(matches!(apply::parse("kind: ConfigMap\n"), Err(K8sError::Manifest(_))));
-    let unknown = apply::parse("apiVersion: nope.example/v1\nkind: Thing\nmetadata: {name: x}\n").expect("parse");
-    let err = apply::apply(&client, &unknown, "slipway", "default", Duration::from_secs(5)).await.expect_err("unknown kind");
+    wait::deployment_available(&client, "demo", "web", Duration::from_secs(10))
+        .await
+        .expect("available");
+    assert!(matches!(
+        apply::parse("kind: ConfigMap\n"),
+        Err(K8sError::Manifest(_))
+    ));
+    let unknown = apply::parse("apiVersion: nope.example/v1\nkind: Thing\nmetadata: {name: x}\n")
+        .expect("parse");
+    let err = apply::apply(
+        &client,
+        &unknown,
+        "slipway",
+        "default",
+        Duration::from_secs(5),
+    )
+    .await
+    .expect_err("unknown kind");
     assert!(err.to_string().contains("is its CRD installed"), "{err}");
 }
 
@@ -40,16 +78,51 @@ async fn waits_report_what_state_they_ended_in() {
         f.degraded.insert("backstage".into());
         f.never_ready.insert("demo/web".into());
     });
-    let apps = format!("{}---\n{APPS}", slipway_e2e::crd_yaml("argoproj.io", "Application", "applications"));
-    apply::apply(&client, &apply::parse(&apps).expect("parse"), "slipway", "default", Duration::from_secs(10)).await.expect("apply apps");
-    apply::apply(&client, &apply::parse(BUNDLE).expect("parse"), "slipway", "default", Duration::from_secs(10)).await.expect("apply bundle");
+    let apps = format!(
+        "{}---\n{APPS}",
+        slipway_e2e::crd_yaml("argoproj.io", "Application", "applications")
+    );
+    apply::apply(
+        &client,
+        &apply::parse(&apps).expect("parse"),
+        "slipway",
+        "default",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("apply apps");
+    apply::apply(
+        &client,
+        &apply::parse(BUNDLE).expect("parse"),
+        "slipway",
+        "default",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("apply bundle");
 
-    wait::application_healthy(&client, "argocd", "traefik", Duration::from_secs(10)).await.expect("traefik healthy");
+    wait::application_healthy(&client, "argocd", "traefik", Duration::from_secs(10))
+        .await
+        .expect("traefik healthy");
     let started = std::time::Instant::now();
-    let err = wait::application_healthy(&client, "argocd", "backstage", Duration::from_secs(30)).await.expect_err("degraded");
-    assert!(started.elapsed() < Duration::from_secs(30), "Degraded fails at once, not at the timeout");
-    assert!(err.to_string().contains("health Degraded") && err.to_string().contains("backstage"), "{err}");
+    let err = wait::application_healthy(&client, "argocd", "backstage", Duration::from_secs(30))
+        .await
+        .expect_err("degraded");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "Degraded fails at once, not at the timeout"
+    );
+    assert!(
+        err.to_string().contains("health Degraded") && err.to_string().contains("backstage"),
+        "{err}"
+    );
 
-    let err = wait::deployment_available(&client, "demo", "web", Duration::from_secs(2)).await.expect_err("never ready");
-    assert!(err.to_string().contains("within 2 s") && err.to_string().contains("0/2 replicas available"), "{err}");
+    let err = wait::deployment_available(&client, "demo", "web", Duration::from_secs(2))
+        .await
+        .expect_err("never ready");
+    assert!(
+        err.to_string().contains("within 2 s")
+            && err.to_string().contains("0/2 replicas available"),
+        "{err}"
+    );
 }

@@ -29,7 +29,11 @@ async fn env() -> Env {
     let dir = tempfile::tempdir().expect("tmp");
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    Env { sim, _dir: dir, kubeconfig }
+    Env {
+        sim,
+        _dir: dir,
+        kubeconfig,
+    }
 }
 
 struct Out {
@@ -40,15 +44,27 @@ struct Out {
 
 async fn tool(name: &str, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Out {
     let mut cmd = tokio::process::Command::new(tools_dir().join(name));
-    cmd.arg("--kubeconfig").arg(kubeconfig).args(args).env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")));
-    cmd.stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() });
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")));
+    cmd.stdin(if stdin.is_some() {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    });
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("spawn tool");
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(input.as_bytes()).await.expect("stdin");
     }
     let out = child.wait_with_output().await.expect("tool output");
-    Out { ok: out.status.success(), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    Out {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
 }
 
 async fn kubectl(e: &Env, args: &[&str]) -> Out {
@@ -56,7 +72,11 @@ async fn kubectl(e: &Env, args: &[&str]) -> Out {
 }
 
 fn expect(out: Out, what: &str) -> Out {
-    assert!(out.ok, "{what} failed\nstdout: {}\nstderr: {}", out.stdout, out.stderr);
+    assert!(
+        out.ok,
+        "{what} failed\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
     out
 }
 
@@ -71,47 +91,180 @@ async fn real_kubectl_applies_gets_waits_and_deletes() {
     // cannot be validated on the first pass; once the CRD is Established, the bundle applies whole.
     let first = kubectl(&e, &["apply", "--server-side", "-f", file]).await;
     assert!(first.stdout.contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.slipway.dev serverside-applied"), "{}{}", first.stdout, first.stderr);
-    expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/widgets.example.slipway.dev", "--timeout=10s"]).await, "wait for CRD");
-    let applied = expect(kubectl(&e, &["apply", "--server-side", "-f", file]).await, "apply");
-    for obj in ["namespace/demo", "widget.example.slipway.dev/w1", "deployment.apps/web", "service/web", "secret/creds", "ingress.networking.k8s.io/web"] {
-        assert!(applied.stdout.contains(&format!("{obj} serverside-applied")), "{obj}: {}", applied.stdout);
+    expect(
+        kubectl(
+            &e,
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/widgets.example.slipway.dev",
+                "--timeout=10s",
+            ],
+        )
+        .await,
+        "wait for CRD",
+    );
+    let applied = expect(
+        kubectl(&e, &["apply", "--server-side", "-f", file]).await,
+        "apply",
+    );
+    for obj in [
+        "namespace/demo",
+        "widget.example.slipway.dev/w1",
+        "deployment.apps/web",
+        "service/web",
+        "secret/creds",
+        "ingress.networking.k8s.io/web",
+    ] {
+        assert!(
+            applied
+                .stdout
+                .contains(&format!("{obj} serverside-applied")),
+            "{obj}: {}",
+            applied.stdout
+        );
     }
 
-    let got: Value = serde_json::from_str(&expect(kubectl(&e, &["get", "-f", file, "-o", "json"]).await, "get").stdout).expect("json");
+    let got: Value = serde_json::from_str(
+        &expect(kubectl(&e, &["get", "-f", file, "-o", "json"]).await, "get").stdout,
+    )
+    .expect("json");
     let items = got["items"].as_array().expect("items");
     assert_eq!(items.len(), 7);
-    let find = |kind: &str| items.iter().find(|i| i["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"));
+    let find = |kind: &str| {
+        items
+            .iter()
+            .find(|i| i["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
     assert_eq!(find("Widget")["spec"]["size"], 3);
     assert_eq!(find("Deployment")["spec"]["replicas"], 2);
     assert_eq!(find("Ingress")["spec"]["rules"][0]["host"], "web.local");
-    assert_eq!(find("Secret")["data"]["token"], "bm90LWEtcmVhbC10b2tlbg==", "stringData stored as data, as the API server does");
-    assert_eq!(find("CustomResourceDefinition")["status"]["conditions"][1]["type"], "Established");
+    assert_eq!(
+        find("Secret")["data"]["token"],
+        "bm90LWEtcmVhbC10b2tlbg==",
+        "stringData stored as data, as the API server does"
+    );
+    assert_eq!(
+        find("CustomResourceDefinition")["status"]["conditions"][1]["type"],
+        "Established"
+    );
 
     // Re-applying the same bundle changes nothing: same resourceVersions, no writes.
-    let versions = |v: &Value| v["items"].as_array().map(|i| i.iter().map(|o| o["metadata"]["resourceVersion"].clone()).collect::<Vec<_>>());
+    let versions = |v: &Value| {
+        v["items"].as_array().map(|i| {
+            i.iter()
+                .map(|o| o["metadata"]["resourceVersion"].clone())
+                .collect::<Vec<_>>()
+        })
+    };
     let writes = e.sim.client_writes();
-    expect(kubectl(&e, &["apply", "--server-side", "-f", file]).await, "re-apply");
-    let again: Value = serde_json::from_str(&expect(kubectl(&e, &["get", "-f", file, "-o", "json"]).await, "get").stdout).expect("json");
-    assert_eq!(versions(&again), versions(&got), "unchanged objects keep their resourceVersion");
-    assert_eq!(e.sim.client_writes(), writes, "a no-op apply writes nothing");
+    expect(
+        kubectl(&e, &["apply", "--server-side", "-f", file]).await,
+        "re-apply",
+    );
+    let again: Value = serde_json::from_str(
+        &expect(kubectl(&e, &["get", "-f", file, "-o", "json"]).await, "get").stdout,
+    )
+    .expect("json");
+    assert_eq!(
+        versions(&again),
+        versions(&got),
+        "unchanged objects keep their resourceVersion"
+    );
+    assert_eq!(
+        e.sim.client_writes(),
+        writes,
+        "a no-op apply writes nothing"
+    );
 
-    expect(kubectl(&e, &["wait", "--for=condition=Available", "deployment/web", "-n", "demo", "--timeout=10s"]).await, "wait Available");
-    let pods: Value = serde_json::from_str(&expect(kubectl(&e, &["get", "pods", "-n", "demo", "-l", "app=web", "-o", "json"]).await, "pods").stdout).expect("json");
-    assert_eq!(pods["items"].as_array().map(Vec::len), Some(2), "the simulated controller made the backing pods");
+    expect(
+        kubectl(
+            &e,
+            &[
+                "wait",
+                "--for=condition=Available",
+                "deployment/web",
+                "-n",
+                "demo",
+                "--timeout=10s",
+            ],
+        )
+        .await,
+        "wait Available",
+    );
+    let pods: Value = serde_json::from_str(
+        &expect(
+            kubectl(
+                &e,
+                &["get", "pods", "-n", "demo", "-l", "app=web", "-o", "json"],
+            )
+            .await,
+            "pods",
+        )
+        .stdout,
+    )
+    .expect("json");
+    assert_eq!(
+        pods["items"].as_array().map(Vec::len),
+        Some(2),
+        "the simulated controller made the backing pods"
+    );
 
     e.sim.faults(|f| {
         f.never_ready.insert("demo/stuck".into());
     });
     let stuck = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: stuck, namespace: demo}\nspec:\n  selector: {matchLabels: {app: stuck}}\n  template:\n    metadata: {labels: {app: stuck}}\n    spec: {containers: [{name: c, image: busybox}]}\n";
-    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(stuck)).await, "apply stuck");
-    let timed_out = kubectl(&e, &["wait", "--for=condition=Available", "deployment/stuck", "-n", "demo", "--timeout=2s"]).await;
-    assert!(!timed_out.ok && timed_out.stderr.contains("timed out"), "{}", timed_out.stderr);
+    expect(
+        tool(
+            "kubectl",
+            &e.kubeconfig,
+            &["apply", "--server-side", "-f", "-"],
+            Some(stuck),
+        )
+        .await,
+        "apply stuck",
+    );
+    let timed_out = kubectl(
+        &e,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deployment/stuck",
+            "-n",
+            "demo",
+            "--timeout=2s",
+        ],
+    )
+    .await;
+    assert!(
+        !timed_out.ok && timed_out.stderr.contains("timed out"),
+        "{}",
+        timed_out.stderr
+    );
 
-    expect(kubectl(&e, &["delete", "namespace", "demo", "--timeout=20s"]).await, "delete namespace");
+    expect(
+        kubectl(&e, &["delete", "namespace", "demo", "--timeout=20s"]).await,
+        "delete namespace",
+    );
     assert!(e.sim.object("apps", "deployments", "demo", "web").is_none());
     assert!(e.sim.object("", "secrets", "demo", "creds").is_none());
     assert!(e.sim.object("", "pods", "demo", "").is_none());
-    let left = expect(kubectl(&e, &["get", "all,secrets,ingresses,widgets", "-n", "demo", "-o", "name"]).await, "get after delete");
+    let left = expect(
+        kubectl(
+            &e,
+            &[
+                "get",
+                "all,secrets,ingresses,widgets",
+                "-n",
+                "demo",
+                "-o",
+                "name",
+            ],
+        )
+        .await,
+        "get after delete",
+    );
     assert_eq!(left.stdout.trim(), "");
 }
 
@@ -120,7 +273,11 @@ async fn real_helm_installs_upgrades_lists_and_uninstalls() {
     let e = env().await;
     let chart = e.kubeconfig.with_file_name("chart");
     std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
-    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.0\"\n").expect("Chart.yaml");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+    )
+    .expect("Chart.yaml");
     std::fs::write(chart.join("values.yaml"), "message: hello\nreplicas: 1\n").expect("values");
     std::fs::write(
         chart.join("templates/app.yaml"),
@@ -129,25 +286,97 @@ async fn real_helm_installs_upgrades_lists_and_uninstalls() {
     .expect("template");
     let chart = chart.to_str().expect("utf-8");
 
-    expect(tool("helm", &e.kubeconfig, &["install", "rel", chart, "-n", "apps", "--create-namespace", "--wait", "--timeout", "30s"], None).await, "helm install");
-    expect(tool("helm", &e.kubeconfig, &["upgrade", "rel", chart, "-n", "apps", "--set", "message=bye"], None).await, "helm upgrade");
-    let listed: Value = serde_json::from_str(&expect(tool("helm", &e.kubeconfig, &["list", "-A", "-o", "json"], None).await, "helm list").stdout).expect("json");
+    expect(
+        tool(
+            "helm",
+            &e.kubeconfig,
+            &[
+                "install",
+                "rel",
+                chart,
+                "-n",
+                "apps",
+                "--create-namespace",
+                "--wait",
+                "--timeout",
+                "30s",
+            ],
+            None,
+        )
+        .await,
+        "helm install",
+    );
+    expect(
+        tool(
+            "helm",
+            &e.kubeconfig,
+            &[
+                "upgrade",
+                "rel",
+                chart,
+                "-n",
+                "apps",
+                "--set",
+                "message=bye",
+            ],
+            None,
+        )
+        .await,
+        "helm upgrade",
+    );
+    let listed: Value = serde_json::from_str(
+        &expect(
+            tool("helm", &e.kubeconfig, &["list", "-A", "-o", "json"], None).await,
+            "helm list",
+        )
+        .stdout,
+    )
+    .expect("json");
     assert_eq!(listed[0]["name"], "rel");
     assert_eq!(listed[0]["revision"], "2");
     assert_eq!(listed[0]["status"], "deployed");
     // Release records are Secrets, as helm stores them; the upgrade reached the objects.
     for rev in ["v1", "v2"] {
-        let secret = e.sim.object("", "secrets", "apps", &format!("sh.helm.release.v1.rel.{rev}")).expect("release secret");
+        let secret = e
+            .sim
+            .object(
+                "",
+                "secrets",
+                "apps",
+                &format!("sh.helm.release.v1.rel.{rev}"),
+            )
+            .expect("release secret");
         assert_eq!(secret["type"], "helm.sh/release.v1");
         assert_eq!(secret["metadata"]["labels"]["owner"], "helm");
     }
-    assert_eq!(e.sim.object("", "configmaps", "apps", "rel-config").expect("configmap")["data"]["message"], "bye");
+    assert_eq!(
+        e.sim
+            .object("", "configmaps", "apps", "rel-config")
+            .expect("configmap")["data"]["message"],
+        "bye"
+    );
 
-    expect(tool("helm", &e.kubeconfig, &["uninstall", "rel", "-n", "apps"], None).await, "helm uninstall");
-    let listed = expect(tool("helm", &e.kubeconfig, &["list", "-A", "-o", "json"], None).await, "helm list");
+    expect(
+        tool(
+            "helm",
+            &e.kubeconfig,
+            &["uninstall", "rel", "-n", "apps"],
+            None,
+        )
+        .await,
+        "helm uninstall",
+    );
+    let listed = expect(
+        tool("helm", &e.kubeconfig, &["list", "-A", "-o", "json"], None).await,
+        "helm list",
+    );
     assert_eq!(listed.stdout.trim(), "[]");
     assert!(e.sim.object("apps", "deployments", "apps", "rel").is_none());
-    assert!(e.sim.object("", "secrets", "apps", "sh.helm.release.v1.rel.v2").is_none());
+    assert!(
+        e.sim
+            .object("", "secrets", "apps", "sh.helm.release.v1.rel.v2")
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,18 +388,43 @@ async fn kube_rs_applies_through_discovery_watches_and_awaits() {
     let docs: Vec<DynamicObject> = serde_saphyr::from_multiple(BUNDLE).expect("bundle");
     let pp = PatchParams::apply("slipway-test").force();
     for pass in 0..2 {
-        let discovery = Discovery::new(client.clone()).run().await.expect("discovery");
-        for obj in docs.iter().filter(|o| (pass == 0) == (o.types.as_ref().is_some_and(|t| t.kind == "CustomResourceDefinition" || t.kind == "Namespace"))) {
-            let gvk = kube::core::GroupVersionKind::try_from(obj.types.as_ref().expect("types")).expect("gvk");
-            let (ar, caps) = discovery.resolve_gvk(&gvk).unwrap_or_else(|| panic!("{gvk:?} not discovered"));
+        let discovery = Discovery::new(client.clone())
+            .run()
+            .await
+            .expect("discovery");
+        for obj in docs.iter().filter(|o| {
+            (pass == 0)
+                == (o
+                    .types
+                    .as_ref()
+                    .is_some_and(|t| t.kind == "CustomResourceDefinition" || t.kind == "Namespace"))
+        }) {
+            let gvk = kube::core::GroupVersionKind::try_from(obj.types.as_ref().expect("types"))
+                .expect("gvk");
+            let (ar, caps) = discovery
+                .resolve_gvk(&gvk)
+                .unwrap_or_else(|| panic!("{gvk:?} not discovered"));
             let api: Api<DynamicObject> = match caps.scope {
                 Scope::Cluster => Api::all_with(client.clone(), &ar),
-                Scope::Namespaced => Api::namespaced_with(client.clone(), obj.metadata.namespace.as_deref().unwrap_or("default"), &ar),
+                Scope::Namespaced => Api::namespaced_with(
+                    client.clone(),
+                    obj.metadata.namespace.as_deref().unwrap_or("default"),
+                    &ar,
+                ),
             };
-            api.patch(obj.metadata.name.as_deref().expect("name"), &pp, &Patch::Apply(obj)).await.expect("apply");
+            api.patch(
+                obj.metadata.name.as_deref().expect("name"),
+                &pp,
+                &Patch::Apply(obj),
+            )
+            .await
+            .expect("apply");
         }
     }
-    let widget = e.sim.object("example.slipway.dev", "widgets", "demo", "w1").expect("custom resource");
+    let widget = e
+        .sim
+        .object("example.slipway.dev", "widgets", "demo", "w1")
+        .expect("custom resource");
     assert_eq!(widget["spec"]["size"], 3);
 
     // A watcher sees create, update and delete.
@@ -195,10 +449,19 @@ async fn kube_rs_applies_through_discovery_watches_and_awaits() {
         }
     });
     while next_event(&mut rx).await.0 != "ready" {}
-    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"v": "1"}})).expect("cm");
-    cms.create(&PostParams::default(), &cm).await.expect("create");
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "c"}, "data": {"v": "1"}})).expect("cm");
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
     assert_eq!(next_event(&mut rx).await, ("apply", Some("1".into())));
-    cms.patch("c", &PatchParams::default(), &Patch::Merge(json!({"data": {"v": "2"}}))).await.expect("update");
+    cms.patch(
+        "c",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"v": "2"}})),
+    )
+    .await
+    .expect("update");
     assert_eq!(next_event(&mut rx).await, ("apply", Some("2".into())));
     cms.delete("c", &Default::default()).await.expect("delete");
     assert_eq!(next_event(&mut rx).await, ("delete", Some("2".into())));
@@ -207,15 +470,29 @@ async fn kube_rs_applies_through_discovery_watches_and_awaits() {
     // await_condition: the simulated controller makes the Deployment available.
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), "demo");
     let available = |d: Option<&Deployment>| {
-        d.and_then(|d| d.status.as_ref()).and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Available" && c.status == "True"))
+        d.and_then(|d| d.status.as_ref())
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.type_ == "Available" && c.status == "True")
+            })
     };
-    tokio::time::timeout(Duration::from_secs(10), await_condition(deploys, "web", available)).await.expect("available in time").expect("watch");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        await_condition(deploys, "web", available),
+    )
+    .await
+    .expect("available in time")
+    .expect("watch");
 }
 
 type Events = tokio::sync::mpsc::UnboundedReceiver<(&'static str, Option<String>)>;
 
 async fn next_event(rx: &mut Events) -> (&'static str, Option<String>) {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("watch event in time").expect("stream open")
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("watch event in time")
+        .expect("stream open")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +501,10 @@ async fn kube_rs_port_forward_round_trips_bytes() {
     let client = e.sim.client().await.expect("client");
     let pods = forwarding_pod(&client, "echo", 8080, echo_server().await).await;
 
-    let mut pf = pods.portforward("echo", &[8080]).await.expect("portforward");
+    let mut pf = pods
+        .portforward("echo", &[8080])
+        .await
+        .expect("portforward");
     let mut stream = pf.take_stream(8080).expect("stream");
     let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     let (mut r, mut w) = tokio::io::split(&mut stream);
@@ -235,15 +515,23 @@ async fn kube_rs_port_forward_round_trips_bytes() {
     let recv = async {
         r.read_exact(&mut back).await.expect("read back");
     };
-    tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(send, recv) }).await.expect("round trip in time");
+    tokio::time::timeout(Duration::from_secs(20), async { tokio::join!(send, recv) })
+        .await
+        .expect("round trip in time");
     assert_eq!(back, payload);
     drop(stream);
     let _ = pf.join().await;
 
     // No target for a port: the error channel says so, as the kubelet would.
-    let mut pf = pods.portforward("echo", &[9999]).await.expect("portforward");
+    let mut pf = pods
+        .portforward("echo", &[9999])
+        .await
+        .expect("portforward");
     let err = pf.take_error(9999).expect("error channel");
-    let message = tokio::time::timeout(Duration::from_secs(5), err).await.expect("error in time").expect("an error message");
+    let message = tokio::time::timeout(Duration::from_secs(5), err)
+        .await
+        .expect("error in time")
+        .expect("an error message");
     assert!(message.contains("9999"), "{message}");
 
     // A pod that does not exist is a 404, not a hang.
@@ -256,32 +544,63 @@ async fn http_faults_latency_and_dropped_watches() {
     let client = e.sim.client().await.expect("client");
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
 
-    e.sim.inject_http_fault(HttpFault { method: Some("GET".into()), path_contains: "/configmaps".into(), status: 500, times: 1 });
-    let err = cms.list(&Default::default()).await.expect_err("injected 500");
-    assert!(matches!(&err, kube::Error::Api(s) if s.code == 500), "{err:?}");
-    cms.list(&Default::default()).await.expect("the fault was used up");
+    e.sim.inject_http_fault(HttpFault {
+        method: Some("GET".into()),
+        path_contains: "/configmaps".into(),
+        status: 500,
+        times: 1,
+    });
+    let err = cms
+        .list(&Default::default())
+        .await
+        .expect_err("injected 500");
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 500),
+        "{err:?}"
+    );
+    cms.list(&Default::default())
+        .await
+        .expect("the fault was used up");
 
     e.sim.set_latency(Duration::from_millis(200));
     let started = std::time::Instant::now();
     cms.list(&Default::default()).await.expect("slow list");
     let slow = started.elapsed();
     e.sim.set_latency(Duration::ZERO);
-    assert!(slow >= Duration::from_millis(200), "latency injected: {slow:?}");
+    assert!(
+        slow >= Duration::from_millis(200),
+        "latency injected: {slow:?}"
+    );
 
     // A dropped watch connection: kube-rs's watcher reconnects and keeps delivering.
-    let mut events = Box::pin(watcher(cms.clone(), watcher::Config::default()).default_backoff().applied_objects());
-    let cm = |n: &str| serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": n}})).expect("cm");
-    cms.create(&PostParams::default(), &cm("before")).await.expect("create");
-    let first = tokio::time::timeout(Duration::from_secs(10), events.next()).await.expect("event").expect("item").expect("ok");
+    let mut events = Box::pin(
+        watcher(cms.clone(), watcher::Config::default())
+            .default_backoff()
+            .applied_objects(),
+    );
+    let cm = |n: &str| {
+        serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": n}})).expect("cm")
+    };
+    cms.create(&PostParams::default(), &cm("before"))
+        .await
+        .expect("create");
+    let first = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("event")
+        .expect("item")
+        .expect("ok");
     assert_eq!(first.metadata.name.as_deref(), Some("before"));
     e.sim.drop_connections();
-    cms.create(&PostParams::default(), &cm("after")).await.expect("create");
+    cms.create(&PostParams::default(), &cm("after"))
+        .await
+        .expect("create");
     let recovered = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(ev) = events.next().await {
             if let Ok(c) = ev
-                && c.metadata.name.as_deref() == Some("after") {
-                    return true;
-                }
+                && c.metadata.name.as_deref() == Some("after")
+            {
+                return true;
+            }
         }
         false
     })
@@ -294,8 +613,15 @@ async fn http_faults_latency_and_dropped_watches() {
 async fn the_kube_sim_binary_serves_and_writes_its_kubeconfig() {
     let dir = tempfile::tempdir().expect("tmp");
     let kubeconfig = dir.path().join("kc");
-    let bin = std::env::var_os("CARGO_BIN_EXE_kube-sim").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kube-sim")));
-    let mut child = tokio::process::Command::new(bin).arg("--kubeconfig").arg(&kubeconfig).kill_on_drop(true).spawn().expect("spawn kube-sim");
+    let bin = std::env::var_os("CARGO_BIN_EXE_kube-sim")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kube-sim")));
+    let mut child = tokio::process::Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn kube-sim");
     for _ in 0..100 {
         if kubeconfig.exists() {
             break;
@@ -303,11 +629,25 @@ async fn the_kube_sim_binary_serves_and_writes_its_kubeconfig() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(kubeconfig.exists(), "kubeconfig written once serving");
-    let out = tool("kubectl", &kubeconfig, &["get", "namespaces", "-o", "name"], None).await;
+    let out = tool(
+        "kubectl",
+        &kubeconfig,
+        &["get", "namespaces", "-o", "name"],
+        None,
+    )
+    .await;
     assert!(out.ok, "{}", out.stderr);
-    assert!(out.stdout.contains("namespace/kube-system"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("namespace/kube-system"),
+        "{}",
+        out.stdout
+    );
     let version = tool("kubectl", &kubeconfig, &["version", "-o", "json"], None).await;
-    assert!(version.stdout.contains("kube-sim"), "the server names itself a simulation: {}", version.stdout);
+    assert!(
+        version.stdout.contains("kube-sim"),
+        "the server names itself a simulation: {}",
+        version.stdout
+    );
     let _ = child.kill().await;
 }
 
@@ -317,7 +657,15 @@ async fn simulated_controllers_patches_selectors_and_resume() {
     let client = e.sim.client().await.expect("client");
     let apply = |yaml: &'static str| {
         let kc = e.kubeconfig.clone();
-        async move { tool("kubectl", &kc, &["apply", "--server-side", "-f", "-"], Some(yaml)).await }
+        async move {
+            tool(
+                "kubectl",
+                &kc,
+                &["apply", "--server-side", "-f", "-"],
+                Some(yaml),
+            )
+            .await
+        }
     };
     e.sim.faults(|f| {
         f.degraded.insert("broken".into());
@@ -329,16 +677,44 @@ apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: ctl, labels: {tie
 apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: m, image: migrate}]}\n";
     expect(apply(objects).await, "apply workloads");
     let crd = slipway_e2e::crd_yaml("argoproj.io", "Application", "applications");
-    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&crd)).await, "apply Application CRD");
-    expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/applications.argoproj.io", "--timeout=10s"]).await, "CRD established");
+    expect(
+        tool(
+            "kubectl",
+            &e.kubeconfig,
+            &["apply", "--server-side", "-f", "-"],
+            Some(&crd),
+        )
+        .await,
+        "apply Application CRD",
+    );
+    expect(
+        kubectl(
+            &e,
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/applications.argoproj.io",
+                "--timeout=10s",
+            ],
+        )
+        .await,
+        "CRD established",
+    );
     let apps = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: good, namespace: ctl}\nspec: {project: default}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: broken, namespace: ctl}\nspec: {project: default}\n";
     expect(apply(apps).await, "apply Applications");
-    e.sim.set_node("worker-1", &[("slipway.dev/pool", "workloads")]);
+    e.sim
+        .set_node("worker-1", &[("slipway.dev/pool", "workloads")]);
 
     let get = |kind: &'static str, name: &'static str| {
         let kc = e.kubeconfig.clone();
         async move {
-            let out = tool("kubectl", &kc, &["get", kind, name, "-n", "ctl", "-o", "json"], None).await;
+            let out = tool(
+                "kubectl",
+                &kc,
+                &["get", kind, name, "-n", "ctl", "-o", "json"],
+                None,
+            )
+            .await;
             serde_json::from_str::<Value>(&out.stdout).unwrap_or(Value::Null)
         }
     };
@@ -346,7 +722,11 @@ apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec
         loop {
             let ep = get("endpoints", "db").await;
             let app = get("applications.argoproj.io", "broken").await;
-            if ep["subsets"][0]["addresses"].as_array().is_some_and(|a| !a.is_empty()) && app["status"]["health"]["status"] == "Degraded" {
+            if ep["subsets"][0]["addresses"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+                && app["status"]["health"]["status"] == "Degraded"
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -357,65 +737,199 @@ apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec
     assert_eq!(get("statefulset", "db").await["status"]["readyReplicas"], 1);
     assert_eq!(get("daemonset", "agent").await["status"]["numberReady"], 1);
     assert_eq!(get("job", "migrate").await["status"]["succeeded"], 1);
-    assert_eq!(get("endpoints", "db").await["subsets"][0]["ports"][0]["port"], 5432);
+    assert_eq!(
+        get("endpoints", "db").await["subsets"][0]["ports"][0]["port"],
+        5432
+    );
     let good = get("applications.argoproj.io", "good").await;
-    assert_eq!((good["status"]["sync"]["status"].clone(), good["status"]["health"]["status"].clone()), (json!("Synced"), json!("Healthy")));
+    assert_eq!(
+        (
+            good["status"]["sync"]["status"].clone(),
+            good["status"]["health"]["status"].clone()
+        ),
+        (json!("Synced"), json!("Healthy"))
+    );
     let node = e.sim.object("", "nodes", "", "worker-1").expect("node");
-    assert_eq!(node["status"]["conditions"][0]["status"], "False", "no pod network yet: {node}");
-    assert!(node["status"]["conditions"][0]["message"].as_str().is_some_and(|m| m.contains("cni plugin not initialized")), "{node}");
+    assert_eq!(
+        node["status"]["conditions"][0]["status"], "False",
+        "no pod network yet: {node}"
+    );
+    assert!(
+        node["status"]["conditions"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cni plugin not initialized")),
+        "{node}"
+    );
     // The simulated kubelet turns the node Ready once a pod network (a kube-system DaemonSet) runs.
     expect(apply("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: cni, namespace: kube-system}\nspec:\n  selector: {matchLabels: {app: cni}}\n  template:\n    metadata: {labels: {app: cni}}\n    spec: {containers: [{name: c, image: cni}]}\n").await, "apply CNI");
-    expect(kubectl(&e, &["wait", "--for=condition=Ready", "node/worker-1", "--timeout=10s"]).await, "node Ready");
+    expect(
+        kubectl(
+            &e,
+            &[
+                "wait",
+                "--for=condition=Ready",
+                "node/worker-1",
+                "--timeout=10s",
+            ],
+        )
+        .await,
+        "node Ready",
+    );
 
     // Patch flavours and selectors through kube-rs.
     let svcs: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), "ctl");
-    svcs.patch("db", &PatchParams::default(), &Patch::Strategic(json!({"spec": {"ports": [{"name": "pg", "port": 6432}]}}))).await.expect("strategic");
-    svcs.patch("db", &PatchParams::default(), &Patch::Json::<()>(serde_json::from_value(json!([{"op": "add", "path": "/metadata/labels/extra", "value": "yes"}])).expect("json patch"))).await.expect("json patch");
+    svcs.patch(
+        "db",
+        &PatchParams::default(),
+        &Patch::Strategic(json!({"spec": {"ports": [{"name": "pg", "port": 6432}]}})),
+    )
+    .await
+    .expect("strategic");
+    svcs.patch(
+        "db",
+        &PatchParams::default(),
+        &Patch::Json::<()>(
+            serde_json::from_value(
+                json!([{"op": "add", "path": "/metadata/labels/extra", "value": "yes"}]),
+            )
+            .expect("json patch"),
+        ),
+    )
+    .await
+    .expect("json patch");
     let svc = e.sim.object("", "services", "ctl", "db").expect("svc");
-    assert_eq!(svc["spec"]["ports"][0]["port"], 6432, "named list entry merged");
-    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 5432, "other fields kept");
+    assert_eq!(
+        svc["spec"]["ports"][0]["port"], 6432,
+        "named list entry merged"
+    );
+    assert_eq!(
+        svc["spec"]["ports"][0]["targetPort"], 5432,
+        "other fields kept"
+    );
     assert_eq!(svc["metadata"]["labels"]["extra"], "yes");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "ctl");
-    let by_label = pods.list(&kube::api::ListParams::default().labels("app in (db, agent)")).await.expect("list");
+    let by_label = pods
+        .list(&kube::api::ListParams::default().labels("app in (db, agent)"))
+        .await
+        .expect("list");
     assert_eq!(by_label.items.len(), 2);
     let first = by_label.items[0].metadata.name.clone().expect("name");
-    let by_field = pods.list(&kube::api::ListParams::default().fields(&format!("metadata.name={first}"))).await.expect("list");
+    let by_field = pods
+        .list(&kube::api::ListParams::default().fields(&format!("metadata.name={first}")))
+        .await
+        .expect("list");
     assert_eq!(by_field.items.len(), 1);
 
     // A watch resumed from an older resourceVersion replays what happened since.
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "ctl");
-    let rv = cms.list(&Default::default()).await.expect("list").metadata.resource_version.expect("rv");
+    let rv = cms
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "later"}})).expect("cm");
-    cms.create(&PostParams::default(), &cm).await.expect("create");
-    let mut stream = Box::pin(cms.watch(&kube::api::WatchParams::default(), &rv).await.expect("watch"));
-    let first = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("replayed").expect("event").expect("ok");
-    assert!(matches!(first, kube::api::WatchEvent::Added(ref c) if c.metadata.name.as_deref() == Some("later")), "{first:?}");
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    let mut stream = Box::pin(
+        cms.watch(&kube::api::WatchParams::default(), &rv)
+            .await
+            .expect("watch"),
+    );
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("replayed")
+        .expect("event")
+        .expect("ok");
+    assert!(
+        matches!(first, kube::api::WatchEvent::Added(ref c) if c.metadata.name.as_deref() == Some("later")),
+        "{first:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_generator_application_sets_make_applications_like_argo_cd() {
     let e = env().await;
     let crd = |kind: &str, plural: &str| slipway_e2e::crd_yaml("argoproj.io", kind, plural);
-    let setup = format!("{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n", crd("ApplicationSet", "applicationsets"), crd("Application", "applications"));
-    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&setup)).await, "CRDs");
-    expect(kubectl(&e, &["wait", "--for=condition=Established", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io", "--timeout=10s"]).await, "established");
+    let setup = format!(
+        "{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n",
+        crd("ApplicationSet", "applicationsets"),
+        crd("Application", "applications")
+    );
+    expect(
+        tool(
+            "kubectl",
+            &e.kubeconfig,
+            &["apply", "--server-side", "-f", "-"],
+            Some(&setup),
+        )
+        .await,
+        "CRDs",
+    );
+    expect(
+        kubectl(
+            &e,
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/applications.argoproj.io",
+                "crd/applicationsets.argoproj.io",
+                "--timeout=10s",
+            ],
+        )
+        .await,
+        "established",
+    );
     e.sim.faults(|f| {
         f.degraded.insert("backstage".into());
     });
-    let set = |elements: &str| format!("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: platform, namespace: argocd}}\nspec:\n  goTemplate: true\n  generators:\n  - list:\n      elements: {elements}\n  template:\n    metadata: {{name: '{{{{ .name }}}}'}}\n    spec:\n      project: platform\n      source: {{repoURL: '{{{{ .chart.repo }}}}', chart: '{{{{ .name }}}}', targetRevision: '{{{{ .chart.version }}}}'}}\n      destination: {{server: https://kubernetes.default.svc, namespace: '{{{{ .name }}}}'}}\n");
-    let two = set("[{name: traefik, chart: {repo: 'https://traefik.github.io/charts', version: 41.3.0}}, {name: backstage, chart: {repo: 'https://backstage.github.io/charts', version: 2.8.2}}]");
-    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&two)).await, "appset");
+    let set = |elements: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: platform, namespace: argocd}}\nspec:\n  goTemplate: true\n  generators:\n  - list:\n      elements: {elements}\n  template:\n    metadata: {{name: '{{{{ .name }}}}'}}\n    spec:\n      project: platform\n      source: {{repoURL: '{{{{ .chart.repo }}}}', chart: '{{{{ .name }}}}', targetRevision: '{{{{ .chart.version }}}}'}}\n      destination: {{server: https://kubernetes.default.svc, namespace: '{{{{ .name }}}}'}}\n"
+        )
+    };
+    let two = set(
+        "[{name: traefik, chart: {repo: 'https://traefik.github.io/charts', version: 41.3.0}}, {name: backstage, chart: {repo: 'https://backstage.github.io/charts', version: 2.8.2}}]",
+    );
+    expect(
+        tool(
+            "kubectl",
+            &e.kubeconfig,
+            &["apply", "--server-side", "-f", "-"],
+            Some(&two),
+        )
+        .await,
+        "appset",
+    );
     let state = |name: &'static str| {
         let kc = e.kubeconfig.clone();
         async move {
-            let out = tool("kubectl", &kc, &["get", "applications.argoproj.io", name, "-n", "argocd", "-o", "json"], None).await;
+            let out = tool(
+                "kubectl",
+                &kc,
+                &[
+                    "get",
+                    "applications.argoproj.io",
+                    name,
+                    "-n",
+                    "argocd",
+                    "-o",
+                    "json",
+                ],
+                None,
+            )
+            .await;
             serde_json::from_str::<Value>(&out.stdout).unwrap_or(Value::Null)
         }
     };
     let settled = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let (t, b) = (state("traefik").await, state("backstage").await);
-            if t["status"]["health"]["status"] == "Healthy" && b["status"]["health"]["status"] == "Degraded" {
+            if t["status"]["health"]["status"] == "Healthy"
+                && b["status"]["health"]["status"] == "Degraded"
+            {
                 return (t, b);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -423,19 +937,40 @@ async fn list_generator_application_sets_make_applications_like_argo_cd() {
     })
     .await;
     let (traefik, _) = settled.expect("Applications generated and reconciled");
-    assert_eq!(traefik["spec"]["source"]["targetRevision"], "41.3.0", "element values rendered into the template");
+    assert_eq!(
+        traefik["spec"]["source"]["targetRevision"], "41.3.0",
+        "element values rendered into the template"
+    );
     assert_eq!(traefik["spec"]["destination"]["namespace"], "traefik");
     assert_eq!(traefik["status"]["sync"]["status"], "Synced");
 
-    let one = set("[{name: traefik, chart: {repo: 'https://traefik.github.io/charts', version: 41.3.0}}]");
-    expect(tool("kubectl", &e.kubeconfig, &["apply", "--server-side", "-f", "-"], Some(&one)).await, "shrink appset");
+    let one = set(
+        "[{name: traefik, chart: {repo: 'https://traefik.github.io/charts', version: 41.3.0}}]",
+    );
+    expect(
+        tool(
+            "kubectl",
+            &e.kubeconfig,
+            &["apply", "--server-side", "-f", "-"],
+            Some(&one),
+        )
+        .await,
+        "shrink appset",
+    );
     let pruned = tokio::time::timeout(Duration::from_secs(10), async {
-        while e.sim.object("argoproj.io", "applications", "argocd", "backstage").is_some() {
+        while e
+            .sim
+            .object("argoproj.io", "applications", "argocd", "backstage")
+            .is_some()
+        {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
     .await;
-    assert!(pruned.is_ok(), "an element's removal deletes its Application");
+    assert!(
+        pruned.is_ok(),
+        "an element's removal deletes its Application"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,7 +1003,20 @@ async fn with_a_state_dir_the_binary_restarts_with_its_objects_and_credentials()
     let mut first = start(&kubeconfig);
     wait_for(kubeconfig.clone()).await;
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: default}\ndata: {k: v}\n";
-    let created = tool("kubectl", &kubeconfig, &["apply", "--server-side", "-f", "-", "-o", "jsonpath={.metadata.resourceVersion}"], Some(cm)).await;
+    let created = tool(
+        "kubectl",
+        &kubeconfig,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            "-",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ],
+        Some(cm),
+    )
+    .await;
     assert!(created.ok, "{}", created.stderr);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let _ = first.kill().await;
@@ -477,8 +1025,24 @@ async fn with_a_state_dir_the_binary_restarts_with_its_objects_and_credentials()
     let second_kc = dir.path().join("kc2");
     let mut second = start(&second_kc);
     wait_for(second_kc).await;
-    let got = tool("kubectl", &kubeconfig, &["get", "configmap", "keep", "-o", "jsonpath={.data.k} {.metadata.resourceVersion}"], None).await;
+    let got = tool(
+        "kubectl",
+        &kubeconfig,
+        &[
+            "get",
+            "configmap",
+            "keep",
+            "-o",
+            "jsonpath={.data.k} {.metadata.resourceVersion}",
+        ],
+        None,
+    )
+    .await;
     assert!(got.ok, "{}", got.stderr);
-    assert_eq!(got.stdout, format!("v {}", created.stdout), "same object, same resourceVersion");
+    assert_eq!(
+        got.stdout,
+        format!("v {}", created.stdout),
+        "same object, same resourceVersion"
+    );
     let _ = second.kill().await;
 }

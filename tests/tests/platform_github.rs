@@ -38,13 +38,24 @@ impl World {
         let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
         sim.set_git_source(github.git_remote());
         let dir = tempfile::tempdir().expect("tmp");
-        let kube = KubeContext { kubeconfig: dir.path().join("kubeconfig"), context: "kube-sim".into() };
+        let kube = KubeContext {
+            kubeconfig: dir.path().join("kubeconfig"),
+            context: "kube-sim".into(),
+        };
         sim.write_kubeconfig(&kube.kubeconfig).expect("kubeconfig");
-        let ingress = sim.serve_ingress("127.0.0.1:0".parse().expect("addr")).await.expect("ingress");
+        let ingress = sim
+            .serve_ingress("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("ingress");
         let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("mock keyring"));
-        keyring.set(&accounts::github_token(&github.url()), TOKEN).expect("GitHub token");
+        keyring
+            .set(&accounts::github_token(&github.url()), TOKEN)
+            .expect("GitHub token");
         let options = InstallOptions {
-            source: Source::GitHub { api: github.url(), owner: owner.map(str::to_owned) },
+            source: Source::GitHub {
+                api: github.url(),
+                owner: owner.map(str::to_owned),
+            },
             routing_timeout: Duration::from_secs(10),
             charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
             helm: Some(tools_dir().join("helm")),
@@ -53,11 +64,18 @@ impl World {
             keyring,
             ..InstallOptions::new("sim", ingress)
         };
-        Self { sim, github, kube, options, _dir: dir }
+        Self {
+            sim,
+            github,
+            kube,
+            options,
+            _dir: dir,
+        }
     }
 
     fn app(&self, name: &str) -> Option<serde_json::Value> {
-        self.sim.object("argoproj.io", "applications", "argocd", name)
+        self.sim
+            .object("argoproj.io", "applications", "argocd", name)
     }
 }
 
@@ -70,102 +88,284 @@ fn b64(v: &str) -> String {
 async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it() {
     let w = World::new(None).await;
     let started = Instant::now();
-    let steps = install(&w.kube, &w.options, &Recorder::default()).await.expect("install in GitHub mode");
-    println!("GitHub-mode install: {:.2} s, {} GitHub calls", started.elapsed().as_secs_f64(), w.github.state().calls);
+    let steps = install(&w.kube, &w.options, &Recorder::default())
+        .await
+        .expect("install in GitHub mode");
+    println!(
+        "GitHub-mode install: {:.2} s, {} GitHub calls",
+        started.elapsed().as_secs_f64(),
+        w.github.state().calls
+    );
     let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-    assert_eq!(ids, ["argocd", "argocd-ready", "secrets", "publish", "gitops-source", "platform-apps", "sealing-key", "routing"]);
+    assert_eq!(
+        ids,
+        [
+            "argocd",
+            "argocd-ready",
+            "secrets",
+            "publish",
+            "gitops-source",
+            "platform-apps",
+            "sealing-key",
+            "routing"
+        ]
+    );
     assert!(steps[3].outcome.is_change(), "{steps:?}");
 
     // The platform repository holds the bundle for this user, in one commit after the initial one.
-    let repo = w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("platform repository");
-    let site = publish::Site { web: "https://github.test".into(), api: w.github.url(), domain: "local".into(), ..publish::Site::github_com("octo", false) };
+    let repo = w
+        .github
+        .repo(&format!("octo/{PLATFORM_REPO}"))
+        .expect("platform repository");
+    let site = publish::Site {
+        web: "https://github.test".into(),
+        api: w.github.url(),
+        domain: "local".into(),
+        ..publish::Site::github_com("octo", false)
+    };
     assert_eq!(repo.files, publish::files(&site), "the published bundle");
     assert_eq!(repo.commits.len(), 2);
 
     // The root Application reads it; Argo CD (simulated) synced bootstrap/ from Git.
     let root_app = w.app("root").expect("root Application");
-    assert_eq!(root_app["spec"]["source"]["repoURL"], "https://github.test/octo/slipway-platform.git");
-    assert_eq!(root_app["spec"]["source"]["directory"]["exclude"], "{root-app.yaml,workloads-appset.yaml}");
-    assert_eq!((root_app["status"]["sync"]["status"].as_str(), root_app["status"]["health"]["status"].as_str()), (Some("Synced"), Some("Healthy")));
-    let synced: Vec<String> = root_app["status"]["resources"].as_array().expect("resources").iter().map(|r| format!("{}/{}", r["kind"].as_str().unwrap_or_default(), r["name"].as_str().unwrap_or_default())).collect();
-    for expected in ["AppProject/bootstrap", "AppProject/platform", "AppProject/workloads", "ApplicationSet/platform", "ApplicationSet/workloads"] {
-        assert!(synced.iter().any(|s| s == expected), "{expected} synced from Git: {synced:?}");
+    assert_eq!(
+        root_app["spec"]["source"]["repoURL"],
+        "https://github.test/octo/slipway-platform.git"
+    );
+    assert_eq!(
+        root_app["spec"]["source"]["directory"]["exclude"],
+        "{root-app.yaml,workloads-appset.yaml}"
+    );
+    assert_eq!(
+        (
+            root_app["status"]["sync"]["status"].as_str(),
+            root_app["status"]["health"]["status"].as_str()
+        ),
+        (Some("Synced"), Some("Healthy"))
+    );
+    let synced: Vec<String> = root_app["status"]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["kind"].as_str().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    for expected in [
+        "AppProject/bootstrap",
+        "AppProject/platform",
+        "AppProject/workloads",
+        "ApplicationSet/platform",
+        "ApplicationSet/workloads",
+    ] {
+        assert!(
+            synced.iter().any(|s| s == expected),
+            "{expected} synced from Git: {synced:?}"
+        );
     }
-    let workloads = w.sim.object("argoproj.io", "applicationsets", "argocd", "workloads").expect("workloads set");
-    assert_eq!(workloads["spec"]["generators"][0]["git"]["files"][0]["path"], "services/*.yaml", "a user's services come from the registry folder");
+    let workloads = w
+        .sim
+        .object("argoproj.io", "applicationsets", "argocd", "workloads")
+        .expect("workloads set");
+    assert_eq!(
+        workloads["spec"]["generators"][0]["git"]["files"][0]["path"], "services/*.yaml",
+        "a user's services come from the registry folder"
+    );
 
     // Platform Applications come from the Git files generator, values from the repository.
     for name in ["traefik", "sealed-secrets", "backstage"] {
         let app = w.app(name).expect("platform Application");
-        assert_eq!(app["spec"]["sources"][0]["helm"]["valueFiles"][0], format!("$values/platform/values/{name}.yaml"));
-        assert_eq!(app["spec"]["sources"][1]["repoURL"], "https://github.test/octo/slipway-platform.git");
+        assert_eq!(
+            app["spec"]["sources"][0]["helm"]["valueFiles"][0],
+            format!("$values/platform/values/{name}.yaml")
+        );
+        assert_eq!(
+            app["spec"]["sources"][1]["repoURL"],
+            "https://github.test/octo/slipway-platform.git"
+        );
         assert_eq!(app["status"]["health"]["status"], "Healthy", "{name}");
     }
 
     // Argo CD's credentials for the owner's repositories, and the SCM token.
-    let creds = w.sim.object("", "secrets", "argocd", "slipway-repo-creds").expect("repo-creds Secret");
-    assert_eq!(creds["metadata"]["labels"]["argocd.argoproj.io/secret-type"], "repo-creds");
-    assert_eq!(creds["data"]["url"], b64("https://github.test/octo").as_str());
+    let creds = w
+        .sim
+        .object("", "secrets", "argocd", "slipway-repo-creds")
+        .expect("repo-creds Secret");
+    assert_eq!(
+        creds["metadata"]["labels"]["argocd.argoproj.io/secret-type"],
+        "repo-creds"
+    );
+    assert_eq!(
+        creds["data"]["url"],
+        b64("https://github.test/octo").as_str()
+    );
     assert_eq!(creds["data"]["password"], b64(TOKEN).as_str());
-    assert!(w.sim.object("", "secrets", "argocd", "slipway-scm-token").is_some());
+    assert!(
+        w.sim
+            .object("", "secrets", "argocd", "slipway-scm-token")
+            .is_some()
+    );
 
     // A healthy platform: nothing written to the cluster or to GitHub.
     let writes = w.sim.client_writes();
-    let again = install(&w.kube, &w.options, &Recorder::default()).await.expect("re-run");
-    assert!(again.iter().all(|s| matches!(s.outcome, StepOutcome::UpToDate { .. })), "{again:?}");
+    let again = install(&w.kube, &w.options, &Recorder::default())
+        .await
+        .expect("re-run");
+    assert!(
+        again
+            .iter()
+            .all(|s| matches!(s.outcome, StepOutcome::UpToDate { .. })),
+        "{again:?}"
+    );
     assert_eq!(w.sim.client_writes(), writes, "zero cluster writes");
-    assert_eq!(w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("repo").commits.len(), 2, "no commit when current");
+    assert_eq!(
+        w.github
+            .repo(&format!("octo/{PLATFORM_REPO}"))
+            .expect("repo")
+            .commits
+            .len(),
+        2,
+        "no commit when current"
+    );
 
     // A service for the personal owner: listed in the registry, then an Application from Git.
     let backstage = FakeBackstage::start("bs-token", w.github.state.clone()).await;
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
     let bs = Backstage::new(&backstage.url(), "bs-token").expect("backstage");
     let journal = tempfile::tempdir().expect("journal");
-    let services = Services { github: &gh, backstage: &bs, kube: Some(w.sim.client().await.expect("client")), journal_dir: journal.path().to_owned(), owner_is_org: false };
-    let request = ServiceRequest { name: "shop-api".into(), team: "payments".into(), template: "nodejs-v24".into(), description: None, owner: "octo".into(), domain: "local".into(), template_repo: None };
-    create::create(&request, &services, &Recorder::default()).await.expect("service created");
-    let entry = w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("repo").files.get("services/shop-api.yaml").cloned().expect("registry entry");
-    assert!(String::from_utf8_lossy(&entry).contains("repo: https://github.test/octo/shop-api.git"));
+    let services = Services {
+        github: &gh,
+        backstage: &bs,
+        kube: Some(w.sim.client().await.expect("client")),
+        journal_dir: journal.path().to_owned(),
+        owner_is_org: false,
+    };
+    let request = ServiceRequest {
+        name: "shop-api".into(),
+        team: "payments".into(),
+        template: "nodejs-v24".into(),
+        description: None,
+        owner: "octo".into(),
+        domain: "local".into(),
+        template_repo: None,
+    };
+    create::create(&request, &services, &Recorder::default())
+        .await
+        .expect("service created");
+    let entry = w
+        .github
+        .repo(&format!("octo/{PLATFORM_REPO}"))
+        .expect("repo")
+        .files
+        .get("services/shop-api.yaml")
+        .cloned()
+        .expect("registry entry");
+    assert!(
+        String::from_utf8_lossy(&entry).contains("repo: https://github.test/octo/shop-api.git")
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let app = loop {
         match w.app("shop-api") {
             Some(app) if app["status"]["health"]["status"] == "Healthy" => break app,
-            other => assert!(Instant::now() < deadline, "no healthy shop-api Application: {other:?}"),
+            other => assert!(
+                Instant::now() < deadline,
+                "no healthy shop-api Application: {other:?}"
+            ),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(app["spec"]["source"]["repoURL"], "https://github.test/octo/shop-api.git");
+    assert_eq!(
+        app["spec"]["source"]["repoURL"],
+        "https://github.test/octo/shop-api.git"
+    );
     assert_eq!(app["spec"]["source"]["path"], "deploy");
     assert_eq!(app["spec"]["destination"]["namespace"], "team-payments");
     assert_eq!(app["spec"]["project"], "workloads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_organisation_uses_the_scm_generator_and_a_foreign_owner_or_a_lost_repository_is_named() {
+async fn an_organisation_uses_the_scm_generator_and_a_foreign_owner_or_a_lost_repository_is_named()
+{
     // An owner the token cannot publish for: the publish step says so and what to set.
     let stranger = World::new(Some("someone-else")).await;
-    let err = install(&stranger.kube, &stranger.options, &Recorder::default()).await.expect_err("foreign owner");
-    assert!(matches!(&err, PlatformError::Step { step: "publish", .. }), "{err}");
-    assert!(err.to_string().contains("someone-else") && err.to_string().contains("--owner"), "{err}");
+    let err = install(&stranger.kube, &stranger.options, &Recorder::default())
+        .await
+        .expect_err("foreign owner");
+    assert!(
+        matches!(
+            &err,
+            PlatformError::Step {
+                step: "publish",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("someone-else") && err.to_string().contains("--owner"),
+        "{err}"
+    );
 
     let w = World::new(Some("acme")).await;
-    install(&w.kube, &w.options, &Recorder::default()).await.expect("install for an organisation");
+    install(&w.kube, &w.options, &Recorder::default())
+        .await
+        .expect("install for an organisation");
     let root_app = w.app("root").expect("root");
-    assert_eq!(root_app["spec"]["source"]["repoURL"], "https://github.test/acme/slipway-platform.git");
-    assert_eq!(root_app["spec"]["source"]["directory"]["exclude"], "{root-app.yaml,workloads-registry-appset.yaml}");
-    let workloads = w.sim.object("argoproj.io", "applicationsets", "argocd", "workloads").expect("workloads set");
-    assert_eq!(workloads["spec"]["generators"][0]["scmProvider"]["github"]["organization"], "acme");
-    assert_eq!(workloads["spec"]["generators"][0]["scmProvider"]["github"]["api"], w.github.url().as_str());
+    assert_eq!(
+        root_app["spec"]["source"]["repoURL"],
+        "https://github.test/acme/slipway-platform.git"
+    );
+    assert_eq!(
+        root_app["spec"]["source"]["directory"]["exclude"],
+        "{root-app.yaml,workloads-registry-appset.yaml}"
+    );
+    let workloads = w
+        .sim
+        .object("argoproj.io", "applicationsets", "argocd", "workloads")
+        .expect("workloads set");
+    assert_eq!(
+        workloads["spec"]["generators"][0]["scmProvider"]["github"]["organization"],
+        "acme"
+    );
+    assert_eq!(
+        workloads["spec"]["generators"][0]["scmProvider"]["github"]["api"],
+        w.github.url().as_str()
+    );
 
     // The platform repository is gone (deleted by hand): Argo CD cannot compare the root, and the
     // re-run publishes it again and recovers.
-    w.github.state().repos.remove(&format!("acme/{PLATFORM_REPO}"));
+    w.github
+        .state()
+        .repos
+        .remove(&format!("acme/{PLATFORM_REPO}"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while w.app("root").is_none_or(|a| a["status"]["conditions"][0]["type"] != "ComparisonError") {
-        assert!(Instant::now() < deadline, "no ComparisonError: {:?}", w.app("root"));
+    while w
+        .app("root")
+        .is_none_or(|a| a["status"]["conditions"][0]["type"] != "ComparisonError")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no ComparisonError: {:?}",
+            w.app("root")
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let steps = install(&w.kube, &w.options, &Recorder::default()).await.expect("re-published");
-    assert!(steps.iter().find(|s| s.id == "publish").is_some_and(|s| s.outcome.is_change()), "{steps:?}");
-    assert_eq!(w.app("root").expect("root")["status"]["health"]["status"], "Healthy");
+    let steps = install(&w.kube, &w.options, &Recorder::default())
+        .await
+        .expect("re-published");
+    assert!(
+        steps
+            .iter()
+            .find(|s| s.id == "publish")
+            .is_some_and(|s| s.outcome.is_change()),
+        "{steps:?}"
+    );
+    assert_eq!(
+        w.app("root").expect("root")["status"]["health"]["status"],
+        "Healthy"
+    );
 }

@@ -17,11 +17,22 @@ use slipway_e2e::{root, tools_dir};
 async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     let sim = KubeSim::start().await.expect("sim");
     let dir = tempfile::tempdir().expect("tmp");
-    let kube = KubeContext { kubeconfig: dir.path().join("kubeconfig"), context: "kube-sim".into() };
+    let kube = KubeContext {
+        kubeconfig: dir.path().join("kubeconfig"),
+        context: "kube-sim".into(),
+    };
     sim.write_kubeconfig(&kube.kubeconfig).expect("kubeconfig");
-    let ingress = sim.serve_ingress("127.0.0.1:0".parse().expect("addr")).await.expect("ingress");
+    let ingress = sim
+        .serve_ingress("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("ingress");
     let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("mock keyring"));
-    keyring.set(&accounts::github_token(slipway_core::github::DEFAULT_API), "ghp_test_token").expect("GitHub token");
+    keyring
+        .set(
+            &accounts::github_token(slipway_core::github::DEFAULT_API),
+            "ghp_test_token",
+        )
+        .expect("GitHub token");
     let options = InstallOptions {
         cluster: "sim".into(),
         domain: "dev.test".into(),
@@ -38,51 +49,158 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     let sink = Recorder::default();
     let steps = install(&kube, &options, &sink).await.expect("install");
     let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
-    assert_eq!(ids, ["argocd", "argocd-ready", "secrets", "publish", "gitops-source", "platform-apps", "sealing-key", "routing"]);
-    assert!(steps[0].outcome.is_change() && steps[2].outcome.is_change() && steps[4].outcome.is_change(), "{steps:?}");
-    let b64 = |v: &str| { use base64::Engine; base64::engine::general_purpose::STANDARD.encode(v) };
-    let token = keyring.get(&accounts::backstage_api_token("sim")).expect("keyring").expect("token made");
-    let secret = sim.object("", "secrets", "backstage", "backstage-secrets").expect("Backstage's Secret");
+    assert_eq!(
+        ids,
+        [
+            "argocd",
+            "argocd-ready",
+            "secrets",
+            "publish",
+            "gitops-source",
+            "platform-apps",
+            "sealing-key",
+            "routing"
+        ]
+    );
+    assert!(
+        steps[0].outcome.is_change()
+            && steps[2].outcome.is_change()
+            && steps[4].outcome.is_change(),
+        "{steps:?}"
+    );
+    let b64 = |v: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(v)
+    };
+    let token = keyring
+        .get(&accounts::backstage_api_token("sim"))
+        .expect("keyring")
+        .expect("token made");
+    let secret = sim
+        .object("", "secrets", "backstage", "backstage-secrets")
+        .expect("Backstage's Secret");
     assert_eq!(secret["data"]["SLIPWAY_API_TOKEN"], b64(&token).as_str());
-    assert_eq!(secret["data"]["GITHUB_TOKEN"], b64("ghp_test_token").as_str());
-    let scm = sim.object("", "secrets", "argocd", "slipway-scm-token").expect("SCM token Secret");
-    assert_eq!(scm["metadata"]["labels"]["argocd.argoproj.io/secret-type"], "scm-creds");
-    assert!(sim.object("networking.k8s.io", "ingresses", "backstage", "backstage").is_some_and(|i| i["spec"]["rules"][0]["host"] == "backstage.dev.test"));
-    assert!(sim.object("networking.k8s.io", "ingresses", "argocd", "argocd-server").is_some_and(|i| i["spec"]["rules"][0]["host"] == "argocd.dev.test"), "the chart's own Ingress");
-    assert_eq!(sim.object("", "configmaps", "argocd", "argocd-cm").expect("chart installed")["data"]["url"], "http://argocd.dev.test", "domain reached Argo CD's values");
+    assert_eq!(
+        secret["data"]["GITHUB_TOKEN"],
+        b64("ghp_test_token").as_str()
+    );
+    let scm = sim
+        .object("", "secrets", "argocd", "slipway-scm-token")
+        .expect("SCM token Secret");
+    assert_eq!(
+        scm["metadata"]["labels"]["argocd.argoproj.io/secret-type"],
+        "scm-creds"
+    );
+    assert!(
+        sim.object("networking.k8s.io", "ingresses", "backstage", "backstage")
+            .is_some_and(|i| i["spec"]["rules"][0]["host"] == "backstage.dev.test")
+    );
+    assert!(
+        sim.object("networking.k8s.io", "ingresses", "argocd", "argocd-server")
+            .is_some_and(|i| i["spec"]["rules"][0]["host"] == "argocd.dev.test"),
+        "the chart's own Ingress"
+    );
+    assert_eq!(
+        sim.object("", "configmaps", "argocd", "argocd-cm")
+            .expect("chart installed")["data"]["url"],
+        "http://argocd.dev.test",
+        "domain reached Argo CD's values"
+    );
     for app in ["traefik", "sealed-secrets", "backstage"] {
-        let a = sim.object("argoproj.io", "applications", "argocd", app).expect("Application");
+        let a = sim
+            .object("argoproj.io", "applications", "argocd", app)
+            .expect("Application");
         assert_eq!(a["status"]["health"]["status"], "Healthy", "{app}");
         assert_eq!(a["spec"]["project"], "platform");
     }
     for project in ["bootstrap", "platform", "workloads"] {
-        assert!(sim.object("argoproj.io", "appprojects", "argocd", project).is_some());
+        assert!(
+            sim.object("argoproj.io", "appprojects", "argocd", project)
+                .is_some()
+        );
     }
 
     // Healthy platform: every step up to date, no write reaches the API server.
     let writes = sim.client_writes();
-    let again = install(&kube, &options, &Recorder::default()).await.expect("re-run");
-    assert!(again.iter().all(|s| matches!(s.outcome, StepOutcome::UpToDate { .. })), "{again:?}");
-    assert_eq!(sim.client_writes(), writes, "zero writes on a healthy platform");
+    let again = install(&kube, &options, &Recorder::default())
+        .await
+        .expect("re-run");
+    assert!(
+        again
+            .iter()
+            .all(|s| matches!(s.outcome, StepOutcome::UpToDate { .. })),
+        "{again:?}"
+    );
+    assert_eq!(
+        sim.client_writes(),
+        writes,
+        "zero writes on a healthy platform"
+    );
 
     // A Degraded component stops the run at the step that waits for it, naming it.
     sim.faults(|f| {
         f.degraded.insert("backstage".into());
     });
-    let err = install(&kube, &options, &Recorder::default()).await.expect_err("degraded");
-    assert!(matches!(&err, PlatformError::Step { step: "platform-apps", .. }), "{err}");
-    assert!(err.to_string().contains("backstage") && err.to_string().contains("Degraded"), "{err}");
+    let err = install(&kube, &options, &Recorder::default())
+        .await
+        .expect_err("degraded");
+    assert!(
+        matches!(
+            &err,
+            PlatformError::Step {
+                step: "platform-apps",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("backstage") && err.to_string().contains("Degraded"),
+        "{err}"
+    );
     sim.faults(|f| f.degraded.clear());
-    install(&kube, &options, &Recorder::default()).await.expect("resumes once the fault is gone");
-    let escrowed = keyring.get(&accounts::sealing_keys("sim")).expect("keyring").expect("sealing key escrowed");
-    assert!(escrowed.contains("sealed-secrets-key"), "the controller's key");
+    install(&kube, &options, &Recorder::default())
+        .await
+        .expect("resumes once the fault is gone");
+    let escrowed = keyring
+        .get(&accounts::sealing_keys("sim"))
+        .expect("keyring")
+        .expect("sealing key escrowed");
+    assert!(
+        escrowed.contains("sealed-secrets-key"),
+        "the controller's key"
+    );
 
     // Without a keyring the platform still comes up, and the user is told what that costs.
-    let no_keyring = InstallOptions { keyring: Keyring::unavailable("keyctl blocked (test)"), ..options.clone() };
+    let no_keyring = InstallOptions {
+        keyring: Keyring::unavailable("keyctl blocked (test)"),
+        ..options.clone()
+    };
     let sink = Recorder::default();
-    install(&kube, &no_keyring, &sink).await.expect("up without a keyring");
-    let warnings: Vec<String> = sink.events().into_iter().filter_map(|e| match e { ProgressEvent::Warning { message, .. } => Some(message), _ => None }).collect();
-    assert!(warnings.iter().any(|w| w.contains("will not survive a re-created cluster") && w.contains("--backup-key")), "{warnings:?}");
-    let secret = sim.object("", "secrets", "backstage", "backstage-secrets").expect("still there");
-    assert_eq!(secret["data"]["SLIPWAY_API_TOKEN"], b64(&token).as_str(), "the token in the cluster is kept, not replaced");
+    install(&kube, &no_keyring, &sink)
+        .await
+        .expect("up without a keyring");
+    let warnings: Vec<String> = sink
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Warning { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("will not survive a re-created cluster")
+                && w.contains("--backup-key")),
+        "{warnings:?}"
+    );
+    let secret = sim
+        .object("", "secrets", "backstage", "backstage-secrets")
+        .expect("still there");
+    assert_eq!(
+        secret["data"]["SLIPWAY_API_TOKEN"],
+        b64(&token).as_str(),
+        "the token in the cluster is kept, not replaced"
+    );
 }

@@ -13,7 +13,16 @@ use slipway_core::platform::gitops;
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_e2e::{Run, TestCluster, root, tools_dir};
 
-const INSTALL_STEPS: [&str; 8] = ["argocd", "argocd-ready", "secrets", "publish", "gitops-source", "platform-apps", "sealing-key", "routing"];
+const INSTALL_STEPS: [&str; 8] = [
+    "argocd",
+    "argocd-ready",
+    "secrets",
+    "publish",
+    "gitops-source",
+    "platform-apps",
+    "sealing-key",
+    "routing",
+];
 
 /// The `[step] <verb>` lines of a run, in order.
 fn outcomes(run: &Run) -> Vec<(String, String)> {
@@ -22,14 +31,21 @@ fn outcomes(run: &Run) -> Vec<(String, String)> {
         .filter_map(|l| {
             let rest = l.split_once(" [")?.1;
             let (step, what) = rest.split_once("] ")?;
-            let verb = ["done:", "up to date:", "FAILED:"].into_iter().find(|v| what.starts_with(v))?;
+            let verb = ["done:", "up to date:", "FAILED:"]
+                .into_iter()
+                .find(|v| what.starts_with(v))?;
             Some((step.to_owned(), verb.trim_end_matches(':').to_owned()))
         })
         .collect()
 }
 
 fn outcome(run: &Run, step: &str) -> String {
-    outcomes(run).into_iter().rev().find(|(s, _)| s == step).map(|(_, v)| v).unwrap_or_else(|| panic!("no outcome for {step}:\n{}", run.stderr))
+    outcomes(run)
+        .into_iter()
+        .rev()
+        .find(|(s, _)| s == step)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no outcome for {step}:\n{}", run.stderr))
 }
 
 fn helm(c: &TestCluster, args: &[&str]) -> String {
@@ -40,7 +56,11 @@ fn helm(c: &TestCluster, args: &[&str]) -> String {
         .args(["--kube-context", &format!("kind-{}", c.name)])
         .output()
         .expect("run helm");
-    assert!(out.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "helm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -48,32 +68,74 @@ fn helm(c: &TestCluster, args: &[&str]) -> String {
 fn get_host(port: u16, host: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).expect("write");
+    s.write_all(format!("GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .expect("write");
     let mut response = String::new();
     s.read_to_string(&mut response).expect("read");
-    let status = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
 }
 
 #[test]
 fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
     let c = TestCluster::new("platform");
-    let first = c.platform_up(None, &["--app-timeout", "60"]).expect_ok("up");
-    println!("first up (cluster + platform, simulated node, real helm): {:.2} s", first.secs);
+    let first = c
+        .platform_up(None, &["--app-timeout", "60"])
+        .expect_ok("up");
+    println!(
+        "first up (cluster + platform, simulated node, real helm): {:.2} s",
+        first.secs
+    );
     let done: Vec<String> = outcomes(&first).into_iter().map(|(s, _)| s).collect();
-    let install_order: Vec<&str> = done.iter().map(String::as_str).filter(|s| INSTALL_STEPS.contains(s)).collect();
-    assert_eq!(install_order, INSTALL_STEPS, "every platform step ran, in order:\n{}", first.stderr);
+    let install_order: Vec<&str> = done
+        .iter()
+        .map(String::as_str)
+        .filter(|s| INSTALL_STEPS.contains(s))
+        .collect();
+    assert_eq!(
+        install_order, INSTALL_STEPS,
+        "every platform step ran, in order:\n{}",
+        first.stderr
+    );
     assert_eq!(outcome(&first, "argocd"), "done");
-    assert!(first.stdout.contains(&format!("http://argocd.local:{}", c.http_port)) && first.stdout.contains(&format!("http://backstage.local:{}", c.http_port)), "{}", first.stdout);
-    assert!(first.stdout.contains("slipway argocd-password"), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains(&format!("http://argocd.local:{}", c.http_port))
+            && first
+                .stdout
+                .contains(&format!("http://backstage.local:{}", c.http_port)),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("slipway argocd-password"),
+        "{}",
+        first.stdout
+    );
 
     // The real helm sees the release Slipway installed.
-    let releases: Value = serde_json::from_str(&helm(&c, &["list", "-A", "-o", "json"])).expect("helm json");
+    let releases: Value =
+        serde_json::from_str(&helm(&c, &["list", "-A", "-o", "json"])).expect("helm json");
     assert_eq!(releases[0]["name"], "argocd");
     assert_eq!(releases[0]["namespace"], "argocd");
     assert_eq!(releases[0]["chart"], "argo-cd-10.1.1", "the pinned version");
     assert_eq!(releases[0]["status"], "deployed");
-    let values: Value = serde_json::from_str(&helm(&c, &["get", "values", "argocd", "-n", "argocd", "-o", "json"])).expect("values");
+    let values: Value = serde_json::from_str(&helm(
+        &c,
+        &["get", "values", "argocd", "-n", "argocd", "-o", "json"],
+    ))
+    .expect("values");
     assert_eq!(values["global"]["domain"], "argocd.local");
 
     // AppProjects, the platform ApplicationSet and its Applications carry the bundle's content.
@@ -83,25 +145,62 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         assert_eq!(live["spec"], project["spec"], "AppProject {name}");
     }
     let set = c.kubectl_json(&["get", "applicationset", "platform", "-n", "argocd"]);
-    assert_eq!(set["spec"], gitops::local_platform_appset("local").expect("appset")["spec"]);
+    assert_eq!(
+        set["spec"],
+        gitops::local_platform_appset("local").expect("appset")["spec"]
+    );
     for component in gitops::components().expect("components") {
         let app = c.kubectl_json(&["get", "application", &component.name, "-n", "argocd"]);
         let source = &app["spec"]["source"];
-        assert_eq!((source["chart"].as_str(), source["targetRevision"].as_str(), source["repoURL"].as_str()), (Some(component.chart.name.as_str()), Some(component.chart.version.as_str()), Some(component.chart.repo.as_str())));
-        assert_eq!(app["spec"]["destination"]["namespace"], component.namespace.as_str());
-        assert_eq!((app["status"]["sync"]["status"].as_str(), app["status"]["health"]["status"].as_str()), (Some("Synced"), Some("Healthy")));
+        assert_eq!(
+            (
+                source["chart"].as_str(),
+                source["targetRevision"].as_str(),
+                source["repoURL"].as_str()
+            ),
+            (
+                Some(component.chart.name.as_str()),
+                Some(component.chart.version.as_str()),
+                Some(component.chart.repo.as_str())
+            )
+        );
+        assert_eq!(
+            app["spec"]["destination"]["namespace"],
+            component.namespace.as_str()
+        );
+        assert_eq!(
+            (
+                app["status"]["sync"]["status"].as_str(),
+                app["status"]["health"]["status"].as_str()
+            ),
+            (Some("Synced"), Some("Healthy"))
+        );
     }
 
     // The Secret Slipway owns holds the token kept in the OS keyring, and no output shows it.
     let keyring = Keyring::os();
-    assert_eq!(keyring.unavailable_reason(), None, "the kernel keyring works on this machine");
+    assert_eq!(
+        keyring.unavailable_reason(),
+        None,
+        "the kernel keyring works on this machine"
+    );
     let account = accounts::backstage_api_token(&c.name);
     let token = keyring.get(&account).expect("keyring").expect("token kept");
     let secret = c.kubectl_json(&["get", "secret", "backstage-secrets", "-n", "backstage"]);
-    let stored = secret["data"]["SLIPWAY_API_TOKEN"].as_str().expect("token key");
+    let stored = secret["data"]["SLIPWAY_API_TOKEN"]
+        .as_str()
+        .expect("token key");
     use base64::Engine;
-    assert_eq!(base64::engine::general_purpose::STANDARD.decode(stored).expect("base64"), token.as_bytes());
-    assert!(!first.stdout.contains(&token) && !first.stderr.contains(&token), "the token never reaches the output");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(stored)
+            .expect("base64"),
+        token.as_bytes()
+    );
+    assert!(
+        !first.stdout.contains(&token) && !first.stderr.contains(&token),
+        "the token never reaches the output"
+    );
 
     // Routing through the published port, by Host header, as a browser would after `hosts apply`.
     for host in ["argocd.local", "backstage.local"] {
@@ -112,56 +211,175 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
 
     // Re-run on the healthy platform: every step up to date, not one write.
     let writes = c.sim_writes();
-    let again = c.platform_up(None, &["--app-timeout", "60"]).expect_ok("second up");
-    println!("re-run on a healthy platform: {:.2} s (first: {:.2} s), API writes: {}", again.secs, first.secs, c.sim_writes() - writes);
+    let again = c
+        .platform_up(None, &["--app-timeout", "60"])
+        .expect_ok("second up");
+    println!(
+        "re-run on a healthy platform: {:.2} s (first: {:.2} s), API writes: {}",
+        again.secs,
+        first.secs,
+        c.sim_writes() - writes
+    );
     assert_eq!(c.sim_writes(), writes, "zero writes on a healthy platform");
-    assert!(again.stdout.contains("all is up to date"), "{}", again.stdout);
-    assert!(outcomes(&again).iter().all(|(_, v)| v == "up to date"), "{}", again.stderr);
+    assert!(
+        again.stdout.contains("all is up to date"),
+        "{}",
+        again.stdout
+    );
+    assert!(
+        outcomes(&again).iter().all(|(_, v)| v == "up to date"),
+        "{}",
+        again.stderr
+    );
 
-    let status: Value = serde_json::from_str(&c.slipway(&["status", "-o", "json"]).expect_ok("status").stdout).expect("status json");
-    let components: Vec<(String, String)> = status["components"].as_array().expect("components").iter().map(|x| (x["name"].as_str().unwrap_or_default().to_owned(), x["health"].as_str().unwrap_or_default().to_owned())).collect();
+    let status: Value = serde_json::from_str(
+        &c.slipway(&["status", "-o", "json"])
+            .expect_ok("status")
+            .stdout,
+    )
+    .expect("status json");
+    let components: Vec<(String, String)> = status["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap_or_default().to_owned(),
+                x["health"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
     assert_eq!(components.len(), 4, "{status}");
-    assert!(components.iter().all(|(_, h)| h == "Healthy"), "{components:?}");
+    assert!(
+        components.iter().all(|(_, h)| h == "Healthy"),
+        "{components:?}"
+    );
     let password = c.slipway(&["argocd-password"]).expect_ok("password");
-    assert_eq!(password.stdout.trim().len(), 16, "the initial admin password");
+    assert_eq!(
+        password.stdout.trim().len(),
+        16,
+        "the initial admin password"
+    );
 
     // Sealed Secrets' key is escrowed in the keyring, and can be backed up by hand (0600).
     let escrow = accounts::sealing_keys(&c.name);
     let key = active_key(&c);
-    let kept = keyring.get(&escrow).expect("keyring").expect("key escrowed");
+    let kept = keyring
+        .get(&escrow)
+        .expect("keyring")
+        .expect("key escrowed");
     // A keyring that forgets at reboot (the kernel's) comes with the advice to keep a copy.
-    assert_eq!(first.stderr.contains("keep a copy with `slipway seal --backup-key FILE`"), !keyring.persists(), "{}: {}", keyring.describe(), first.stderr);
-    assert!(kept.contains(key["metadata"]["name"].as_str().expect("name")), "the escrowed key is the active one");
-    let backup = tempfile::tempdir().expect("tmp").keep().join("sealing-key.yaml");
-    let out = c.run(c.command().args(["seal", "--cluster", &c.name, "--backup-key"]).arg(&backup)).expect_ok("backup");
+    assert_eq!(
+        first
+            .stderr
+            .contains("keep a copy with `slipway seal --backup-key FILE`"),
+        !keyring.persists(),
+        "{}: {}",
+        keyring.describe(),
+        first.stderr
+    );
+    assert!(
+        kept.contains(key["metadata"]["name"].as_str().expect("name")),
+        "the escrowed key is the active one"
+    );
+    let backup = tempfile::tempdir()
+        .expect("tmp")
+        .keep()
+        .join("sealing-key.yaml");
+    let out = c
+        .run(
+            c.command()
+                .args(["seal", "--cluster", &c.name, "--backup-key"])
+                .arg(&backup),
+        )
+        .expect_ok("backup");
     assert!(out.stderr.contains("PRIVATE keys"), "{}", out.stderr);
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&backup).expect("backup").permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&backup)
+                .expect("backup")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
     // kubeseal's job without kubeseal: the certificate from the controller through the API.
-    let sealed = c.run(c.command().args(["seal", "--cluster", &c.name, "--name", "db", "--namespace", "shop", "--from-literal", "k=v", "-o", "json"])).expect_ok("seal");
-    assert!(sealed.stdout.contains("\"SealedSecret\""), "{}", sealed.stdout);
+    let sealed = c
+        .run(c.command().args([
+            "seal",
+            "--cluster",
+            &c.name,
+            "--name",
+            "db",
+            "--namespace",
+            "shop",
+            "--from-literal",
+            "k=v",
+            "-o",
+            "json",
+        ]))
+        .expect_ok("seal");
+    assert!(
+        sealed.stdout.contains("\"SealedSecret\""),
+        "{}",
+        sealed.stdout
+    );
 
     c.slipway(&["down"]).expect_ok("down");
-    assert_eq!(keyring.get(&account).expect("keyring"), None, "down forgets the cluster's token");
-    assert!(keyring.get(&escrow).expect("keyring").is_some(), "down keeps the sealing key for the next cluster");
+    assert_eq!(
+        keyring.get(&account).expect("keyring"),
+        None,
+        "down forgets the cluster's token"
+    );
+    assert!(
+        keyring.get(&escrow).expect("keyring").is_some(),
+        "down keeps the sealing key for the next cluster"
+    );
 
     // A re-created cluster gets the same key back, before Argo CD deploys Sealed Secrets.
-    let again = c.platform_up(None, &["--app-timeout", "60"]).expect_ok("up after down");
-    assert!(again.stderr.contains("restoring 1 escrowed Sealed Secrets key"), "{}", again.stderr);
+    let again = c
+        .platform_up(None, &["--app-timeout", "60"])
+        .expect_ok("up after down");
+    assert!(
+        again
+            .stderr
+            .contains("restoring 1 escrowed Sealed Secrets key"),
+        "{}",
+        again.stderr
+    );
     let restored = active_key(&c);
-    assert_eq!((&restored["metadata"]["name"], &restored["data"]), (&key["metadata"]["name"], &key["data"]), "the same key");
+    assert_eq!(
+        (&restored["metadata"]["name"], &restored["data"]),
+        (&key["metadata"]["name"], &key["data"]),
+        "the same key"
+    );
     let app = c.kubectl_json(&["get", "application", "sealed-secrets", "-n", "argocd"]);
-    let rv = |o: &Value| o["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<u64>().ok()).expect("resourceVersion");
-    assert!(rv(&restored) < rv(&app), "the key was in place before the sealed-secrets Application existed");
+    let rv = |o: &Value| {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("resourceVersion")
+    };
+    assert!(
+        rv(&restored) < rv(&app),
+        "the key was in place before the sealed-secrets Application existed"
+    );
     c.slipway(&["down"]).expect_ok("down");
     keyring.delete(&escrow).expect("clean up the test's escrow");
 }
 
 /// The one active Sealed Secrets key Secret in kube-system.
 fn active_key(c: &TestCluster) -> Value {
-    let list = c.kubectl_json(&["get", "secrets", "-n", "kube-system", "-l", "sealedsecrets.bitnami.com/sealed-secrets-key=active"]);
+    let list = c.kubectl_json(&[
+        "get",
+        "secrets",
+        "-n",
+        "kube-system",
+        "-l",
+        "sealedsecrets.bitnami.com/sealed-secrets-key=active",
+    ]);
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "{list}");
     items[0].clone()
@@ -169,9 +387,18 @@ fn active_key(c: &TestCluster) -> Value {
 
 /// The stand-in charts with the Argo CD chart broken the way a bad chart breaks helm.
 fn broken_charts(dir: &Path) {
-    let copy = Command::new("cp").arg("-r").arg(root().join("tests/tests/fixtures/charts/argo-cd")).arg(dir).status().expect("cp");
+    let copy = Command::new("cp")
+        .arg("-r")
+        .arg(root().join("tests/tests/fixtures/charts/argo-cd"))
+        .arg(dir)
+        .status()
+        .expect("cp");
     assert!(copy.success());
-    std::fs::write(dir.join("argo-cd/templates/broken.yaml"), "{{ .Values.nothing.here }}\n").expect("break the chart");
+    std::fs::write(
+        dir.join("argo-cd/templates/broken.yaml"),
+        "{{ .Values.nothing.here }}\n",
+    )
+    .expect("break the chart");
 }
 
 #[test]
@@ -185,22 +412,50 @@ fn each_failing_step_names_itself_and_up_resumes_without_redoing_finished_steps(
     broken_charts(broken.path());
     let run = c.platform_up(Some(broken.path()), &short);
     assert!(!run.ok);
-    assert!(run.stderr.contains("step `argocd` failed") && run.stderr.contains("nil pointer evaluating interface {}.here"), "{}", run.stderr);
-    assert_eq!(outcome(&run, "kubeconfig"), "up to date", "the cluster was not redone");
+    assert!(
+        run.stderr.contains("step `argocd` failed")
+            && run
+                .stderr
+                .contains("nil pointer evaluating interface {}.here"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        outcome(&run, "kubeconfig"),
+        "up to date",
+        "the cluster was not redone"
+    );
 
     // Argo CD's server never becomes available.
     c.sim_faults(&json!({"controllers": {"neverReady": ["argocd/argocd-server"]}}));
     let run = c.platform_up(None, &short);
     assert!(!run.ok);
-    assert!(run.stderr.contains("step `argocd-ready` failed") && run.stderr.contains("Deployment argocd/argocd-server Available"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("step `argocd-ready` failed")
+            && run
+                .stderr
+                .contains("Deployment argocd/argocd-server Available"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(outcome(&run, "argocd"), "done", "the fixed chart went in");
 
     // An API server that keeps failing one kind of write (retried, then reported with its object).
     c.sim_faults(&json!({"http": [{"method": "PATCH", "pathContains": "/secrets/backstage-secrets", "status": 500, "times": 100}]}));
     let run = c.platform_up(None, &short);
     assert!(!run.ok);
-    assert!(run.stderr.contains("step `secrets` failed") && run.stderr.contains("Secret/backstage/backstage-secrets") && run.stderr.contains("500"), "{}", run.stderr);
-    assert!(run.stderr.contains("attempt 1 failed, retrying"), "transient errors are retried first:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("step `secrets` failed")
+            && run.stderr.contains("Secret/backstage/backstage-secrets")
+            && run.stderr.contains("500"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("attempt 1 failed, retrying"),
+        "transient errors are retried first:\n{}",
+        run.stderr
+    );
     assert_eq!(outcome(&run, "argocd"), "up to date");
     assert_eq!(outcome(&run, "argocd-ready"), "up to date");
 
@@ -208,13 +463,30 @@ fn each_failing_step_names_itself_and_up_resumes_without_redoing_finished_steps(
     c.sim_faults(&json!({"controllers": {"degraded": ["backstage"]}}));
     let run = c.platform_up(None, &short);
     assert!(!run.ok);
-    assert!(run.stderr.contains("step `platform-apps` failed") && run.stderr.contains("Application backstage") && run.stderr.contains("health Degraded"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("step `platform-apps` failed")
+            && run.stderr.contains("Application backstage")
+            && run.stderr.contains("health Degraded"),
+        "{}",
+        run.stderr
+    );
 
     // Faults gone: up resumes and finishes; what was done before is not done again.
     c.sim_faults(&json!({}));
     let run = c.platform_up(None, &short).expect_ok("resume");
-    for step in ["kubeconfig", "argocd", "argocd-ready", "secrets", "gitops-source"] {
-        assert_eq!(outcome(&run, step), "up to date", "{step} was finished before:\n{}", run.stderr);
+    for step in [
+        "kubeconfig",
+        "argocd",
+        "argocd-ready",
+        "secrets",
+        "gitops-source",
+    ] {
+        assert_eq!(
+            outcome(&run, step),
+            "up to date",
+            "{step} was finished before:\n{}",
+            run.stderr
+        );
     }
     assert_eq!(outcome(&run, "routing"), "up to date");
 }

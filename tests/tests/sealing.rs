@@ -15,23 +15,59 @@ use slipway_e2e::{root, slipway_bin};
 
 fn python(args: &[&str], stdin: &str) -> String {
     let script = root().join("tests/tests/fixtures/sealed-secrets/unseal.py");
-    let mut child = Command::new("python3").arg(script).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("python3");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("python");
-    assert!(out.status.success(), "unseal.py failed (needs python3 with `cryptography`; scripts/setup.sh installs it): {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "unseal.py failed (needs python3 with `cryptography`; scripts/setup.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Decrypt each value with the independent implementation: hex plaintexts, or "FAIL".
 fn open(key: &Path, label: &str, values: &[&str]) -> Vec<String> {
-    python(&["open", &key.to_string_lossy(), label], &values.join("\n")).lines().map(str::to_owned).collect()
+    python(&["open", &key.to_string_lossy(), label], &values.join("\n"))
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn seal(args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(slipway_bin()).arg("seal").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("SLIPWAY_LOG", "debug").spawn().expect("slipway");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    let mut child = Command::new(slipway_bin())
+        .arg("seal")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("SLIPWAY_LOG", "debug")
+        .spawn()
+        .expect("slipway");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("slipway seal");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn hex(s: &[u8]) -> String {
@@ -49,24 +85,77 @@ fn sealed_values_open_with_an_independent_implementation_only_under_their_scope(
     std::fs::write(&secret_file, &binary).expect("value file");
     let from_file = format!("password={}", secret_file.display());
 
-    let cases = [("strict", "team-a/db", vec!["team-a/other", "team-b/db", "team-a", ""]), ("namespace-wide", "team-a", vec!["team-b", "team-a/db", ""]), ("cluster-wide", "", vec!["team-a/db", "team-a"])];
+    let cases = [
+        (
+            "strict",
+            "team-a/db",
+            vec!["team-a/other", "team-b/db", "team-a", ""],
+        ),
+        ("namespace-wide", "team-a", vec!["team-b", "team-a/db", ""]),
+        ("cluster-wide", "", vec!["team-a/db", "team-a"]),
+    ];
     for (scope, right, wrong) in cases {
-        let (ok, stdout, stderr) = seal(&["--cert", &cert, "--name", "db", "--namespace", "team-a", "--from-file", &from_file, "--scope", scope, "-o", "json"], "");
+        let (ok, stdout, stderr) = seal(
+            &[
+                "--cert",
+                &cert,
+                "--name",
+                "db",
+                "--namespace",
+                "team-a",
+                "--from-file",
+                &from_file,
+                "--scope",
+                scope,
+                "-o",
+                "json",
+            ],
+            "",
+        );
         assert!(ok, "{scope}: {stderr}");
-        assert!(!stderr.contains(&hex(&binary)) && !stderr.contains("password=\\x"), "values never reach the log");
+        assert!(
+            !stderr.contains(&hex(&binary)) && !stderr.contains("password=\\x"),
+            "values never reach the log"
+        );
         let sealed: Value = serde_json::from_str(&stdout).expect("JSON SealedSecret");
         assert_eq!(sealed["kind"], "SealedSecret");
-        assert_eq!((sealed["metadata"]["name"].as_str(), sealed["metadata"]["namespace"].as_str()), (Some("db"), Some("team-a")));
-        let value = sealed["spec"]["encryptedData"]["password"].as_str().expect("sealed value");
-        assert_eq!(&base64_prefix(value), &[0x02, 0x00], "a 4096-bit key wraps into 512 bytes");
-        assert_eq!(open(&key, right, &[value]), [hex(&binary)], "{scope} opens under {right:?}");
+        assert_eq!(
+            (
+                sealed["metadata"]["name"].as_str(),
+                sealed["metadata"]["namespace"].as_str()
+            ),
+            (Some("db"), Some("team-a"))
+        );
+        let value = sealed["spec"]["encryptedData"]["password"]
+            .as_str()
+            .expect("sealed value");
+        assert_eq!(
+            &base64_prefix(value),
+            &[0x02, 0x00],
+            "a 4096-bit key wraps into 512 bytes"
+        );
+        assert_eq!(
+            open(&key, right, &[value]),
+            [hex(&binary)],
+            "{scope} opens under {right:?}"
+        );
         // The controller derives the label from the SealedSecret's own name and namespace.
         for label in wrong {
-            assert_eq!(open(&key, label, &[value]), ["FAIL"], "{scope} under {label:?}");
+            assert_eq!(
+                open(&key, label, &[value]),
+                ["FAIL"],
+                "{scope} under {label:?}"
+            );
         }
         match scope {
-            "namespace-wide" => assert_eq!(sealed["metadata"]["annotations"]["sealedsecrets.bitnami.com/namespace-wide"], "true"),
-            "cluster-wide" => assert_eq!(sealed["metadata"]["annotations"]["sealedsecrets.bitnami.com/cluster-wide"], "true"),
+            "namespace-wide" => assert_eq!(
+                sealed["metadata"]["annotations"]["sealedsecrets.bitnami.com/namespace-wide"],
+                "true"
+            ),
+            "cluster-wide" => assert_eq!(
+                sealed["metadata"]["annotations"]["sealedsecrets.bitnami.com/cluster-wide"],
+                "true"
+            ),
             _ => assert!(sealed["metadata"]["annotations"].is_null()),
         }
     }
@@ -76,33 +165,62 @@ fn sealed_values_open_with_an_independent_implementation_only_under_their_scope(
     let (ok, stdout, stderr) = seal(&["--cert", &cert], manifest);
     assert!(ok, "{stderr}");
     let sealed: Value = serde_saphyr::from_str(&stdout).expect("YAML SealedSecret");
-    let values: Vec<&str> = ["token", "user"].iter().map(|k| sealed["spec"]["encryptedData"][k].as_str().expect("value")).collect();
-    assert_eq!(open(&key, "shop/api", &values), [hex(b"abc"), hex(b"admin")]);
+    let values: Vec<&str> = ["token", "user"]
+        .iter()
+        .map(|k| sealed["spec"]["encryptedData"][k].as_str().expect("value"))
+        .collect();
+    assert_eq!(
+        open(&key, "shop/api", &values),
+        [hex(b"abc"), hex(b"admin")]
+    );
 
     // Refusals name the problem.
-    let expired = dir.path().join("expired.pem").to_string_lossy().into_owned();
+    let expired = dir
+        .path()
+        .join("expired.pem")
+        .to_string_lossy()
+        .into_owned();
     let (ok, _, stderr) = seal(&["--cert", &expired], manifest);
     assert!(!ok && stderr.contains("expired on"), "{stderr}");
-    let (ok, _, stderr) = seal(&["--cert", &cert, "--name", "db", "--from-literal", "k=v"], "");
+    let (ok, _, stderr) = seal(
+        &["--cert", &cert, "--name", "db", "--from-literal", "k=v"],
+        "",
+    );
     assert!(!ok && stderr.contains("--namespace"), "{stderr}");
 }
 
 fn base64_prefix(value: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(value).expect("standard base64")[..2].to_vec()
+    base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .expect("standard base64")[..2]
+        .to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_certificate_comes_through_the_service_proxy_from_the_running_controller() {
     let sim = KubeSim::start().await.expect("sim");
     let client = sim.client().await.expect("client");
-    let err = sealing::fetch_cert(&client, sealing::CONTROLLER_NAMESPACE, sealing::CONTROLLER_NAME).await.expect_err("no controller yet");
-    assert!(matches!(err, SealingError::Fetch { .. }) && err.to_string().contains("--cert"), "{err}");
+    let err = sealing::fetch_cert(
+        &client,
+        sealing::CONTROLLER_NAMESPACE,
+        sealing::CONTROLLER_NAME,
+    )
+    .await
+    .expect_err("no controller yet");
+    assert!(
+        matches!(err, SealingError::Fetch { .. }) && err.to_string().contains("--cert"),
+        "{err}"
+    );
 
     // The controller starts (its Deployment appears) and makes its key.
-    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> = kube::Api::namespaced(client.clone(), "kube-system");
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), "kube-system");
     let d = serde_json::from_value(serde_json::json!({"metadata": {"name": "sealed-secrets-controller"}, "spec": {"selector": {"matchLabels": {"app": "ss"}}, "template": {"metadata": {"labels": {"app": "ss"}}, "spec": {"containers": [{"name": "c", "image": "sealed-secrets-controller"}]}}}})).expect("deployment");
-    deployments.create(&Default::default(), &d).await.expect("create");
+    deployments
+        .create(&Default::default(), &d)
+        .await
+        .expect("create");
     let keys = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             let keys = sealing::active_keys(&client).await.expect("keys");
@@ -114,11 +232,19 @@ async fn the_certificate_comes_through_the_service_proxy_from_the_running_contro
     })
     .await
     .expect("the simulated controller made its key");
-    let pem = sealing::fetch_cert(&client, sealing::CONTROLLER_NAMESPACE, sealing::CONTROLLER_NAME).await.expect("cert");
+    let pem = sealing::fetch_cert(
+        &client,
+        sealing::CONTROLLER_NAMESPACE,
+        sealing::CONTROLLER_NAME,
+    )
+    .await
+    .expect("cert");
     assert_eq!(pem, keys[0].cert, "the active key's certificate");
 
     // The GUI's one-value entry point seals against it; the controller's private key opens it.
-    let value = sealing::seal_one(&client, "team-a", "db", b"hunter2").await.expect("seal");
+    let value = sealing::seal_one(&client, "team-a", "db", b"hunter2")
+        .await
+        .expect("seal");
     let dir = tempfile::tempdir().expect("tmp");
     let key = dir.path().join("key.pem");
     std::fs::write(&key, &keys[0].key).expect("key");

@@ -12,7 +12,7 @@ use slipway_core::github::GitHub;
 use slipway_core::progress::Recorder;
 use slipway_core::service::create::{self, Journal, Services};
 use slipway_core::service::{ServiceRequest, template};
-use slipway_e2e::fakes::{Fault, FakeBackstage, FakeGitHub};
+use slipway_e2e::fakes::{FakeBackstage, FakeGitHub, Fault};
 use slipway_e2e::kube_sim::{HttpFault, KubeSim};
 
 const TOKEN: &str = "ghp_FAKE0123456789abcdefTOKEN";
@@ -33,38 +33,88 @@ impl World {
         let client = sim.client().await.expect("client");
         // A workloads ApplicationSet (CRDs first). kube-sim cannot run the SCM-provider generator,
         // so a list generator stands in for what it would find: the repository shop-api.
-        let crd = |kind: &str, plural: &str| -> String { slipway_e2e::crd_yaml("argoproj.io", kind, plural) };
+        let crd = |kind: &str, plural: &str| -> String {
+            slipway_e2e::crd_yaml("argoproj.io", kind, plural)
+        };
         let set = serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "workloads", "namespace": "argocd"}, "spec": {"generators": [{"list": {"elements": [{"repository": "shop-api"}]}}], "template": {"metadata": {"name": "{{ .repository }}"}, "spec": {"project": "workloads"}}}});
         let objects = slipway_core::k8s::apply::parse(&format!("{}\n---\n{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{}", crd("ApplicationSet", "applicationsets"), crd("Application", "applications"), serde_json::to_string(&set).expect("json"))).expect("parse");
-        slipway_core::k8s::apply::apply(&client, &objects, "test", "argocd", Duration::from_secs(10)).await.expect("apply");
-        Self { github, backstage, sim, journal: tempfile::tempdir().expect("tmp") }
+        slipway_core::k8s::apply::apply(
+            &client,
+            &objects,
+            "test",
+            "argocd",
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("apply");
+        Self {
+            github,
+            backstage,
+            sim,
+            journal: tempfile::tempdir().expect("tmp"),
+        }
     }
 
-    async fn create(&self, name: &str) -> Result<create::Created, slipway_core::platform::PlatformError> {
+    async fn create(
+        &self,
+        name: &str,
+    ) -> Result<create::Created, slipway_core::platform::PlatformError> {
         let gh = GitHub::new(&self.github.url(), TOKEN).expect("github");
         let bs = Backstage::new(&self.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-        let services = Services { github: &gh, backstage: &bs, kube: Some(self.sim.client().await.expect("client")), journal_dir: self.journal.path().to_owned(), owner_is_org: true };
+        let services = Services {
+            github: &gh,
+            backstage: &bs,
+            kube: Some(self.sim.client().await.expect("client")),
+            journal_dir: self.journal.path().to_owned(),
+            owner_is_org: true,
+        };
         create::create(&request(name), &services, &Recorder::default()).await
     }
 
     async fn rollback(&self, name: &str) -> Vec<String> {
         let gh = GitHub::new(&self.github.url(), TOKEN).expect("github");
         let bs = Backstage::new(&self.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-        let services = Services { github: &gh, backstage: &bs, kube: None, journal_dir: self.journal.path().to_owned(), owner_is_org: true };
-        create::rollback("acme", name, &services).await.expect("rollback")
+        let services = Services {
+            github: &gh,
+            backstage: &bs,
+            kube: None,
+            journal_dir: self.journal.path().to_owned(),
+            owner_is_org: true,
+        };
+        create::rollback("acme", name, &services)
+            .await
+            .expect("rollback")
     }
 
     fn repos_named(&self, name: &str) -> usize {
-        self.github.state().repos.keys().filter(|k| k.ends_with(&format!("/{name}"))).count()
+        self.github
+            .state()
+            .repos
+            .keys()
+            .filter(|k| k.ends_with(&format!("/{name}")))
+            .count()
     }
 
     fn locations_for(&self, name: &str) -> usize {
-        self.backstage.state().locations.values().filter(|t| t.contains(&format!("/{name}/blob/"))).count()
+        self.backstage
+            .state()
+            .locations
+            .values()
+            .filter(|t| t.contains(&format!("/{name}/blob/")))
+            .count()
     }
 }
 
 fn request(name: &str) -> ServiceRequest {
-    ServiceRequest { name: name.into(), team: "payments".into(), template: "nodejs-v24".into(), description: Some("Shop API".into()), owner: "acme".into(), domain: "local".into(), template_repo: None }
+    ServiceRequest {
+        name: name.into(),
+        team: "payments".into(),
+        template: "nodejs-v24".into(),
+        description: Some("Shop API".into()),
+        owner: "acme".into(),
+        domain: "local".into(),
+        template_repo: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,74 +124,193 @@ async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refre
     let started = Instant::now();
     let created = w.create("shop-api").await.expect("create");
     let calls = w.github.state().calls;
-    println!("service creation: {calls} GitHub calls, {:.2} s with 100 ms latency per GitHub call", started.elapsed().as_secs_f64());
+    println!(
+        "service creation: {calls} GitHub calls, {:.2} s with 100 ms latency per GitHub call",
+        started.elapsed().as_secs_f64()
+    );
     w.github.state().latency = Duration::ZERO;
 
     let repo = w.github.repo("acme/shop-api").expect("repository");
     let rendered = template::render("nodejs-v24", &request("shop-api").values()).expect("render");
     for (path, data) in &rendered {
-        assert_eq!(repo.files.get(path), Some(data), "{path} committed as rendered");
+        assert_eq!(
+            repo.files.get(path),
+            Some(data),
+            "{path} committed as rendered"
+        );
     }
-    assert_eq!(repo.commits.len(), 2, "the initial commit, then the whole template in one commit");
+    assert_eq!(
+        repo.commits.len(),
+        2,
+        "the initial commit, then the whole template in one commit"
+    );
     assert_eq!(repo.topics, ["idp-managed", "team-payments"]);
-    let entity = w.backstage.state().components.get("shop-api").cloned().expect("catalog entity");
+    let entity = w
+        .backstage
+        .state()
+        .components
+        .get("shop-api")
+        .cloned()
+        .expect("catalog entity");
     assert_eq!(entity["spec"]["owner"], "payments");
-    assert_eq!(entity["metadata"]["annotations"]["github.com/project-slug"], "acme/shop-api");
-    let set = w.sim.object("argoproj.io", "applicationsets", "argocd", "workloads").expect("appset");
-    assert_eq!(set["metadata"]["annotations"]["argocd.argoproj.io/application-set-refresh"], "true");
+    assert_eq!(
+        entity["metadata"]["annotations"]["github.com/project-slug"],
+        "acme/shop-api"
+    );
+    let set = w
+        .sim
+        .object("argoproj.io", "applicationsets", "argocd", "workloads")
+        .expect("appset");
+    assert_eq!(
+        set["metadata"]["annotations"]["argocd.argoproj.io/application-set-refresh"],
+        "true"
+    );
     assert_eq!(created.repo_url, "https://github.test/acme/shop-api");
     assert_eq!(created.service_url, "http://shop-api.local:8880");
-    assert_eq!(created.application, Some(("Synced".to_owned(), "Healthy".to_owned())), "the new Application's state is reported");
-    assert!(Journal::load(w.journal.path(), "acme", "shop-api").is_none(), "a finished creation leaves no journal");
+    assert_eq!(
+        created.application,
+        Some(("Synced".to_owned(), "Healthy".to_owned())),
+        "the new Application's state is reported"
+    );
+    assert!(
+        Journal::load(w.journal.path(), "acme", "shop-api").is_none(),
+        "a finished creation leaves no journal"
+    );
 
     // Creating it again is refused: the name is taken now (by a finished service).
     let writes = w.github.state().repos.len();
     let again = w.create("shop-api").await.expect_err("taken");
-    assert!(again.to_string().contains("already exists on GitHub"), "{again}");
+    assert!(
+        again.to_string().contains("already exists on GitHub"),
+        "{again}"
+    );
     assert_eq!(w.github.state().repos.len(), writes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_after_each_step_resumes_into_exactly_one_repository_and_one_catalog_entry() {
     let w = World::new().await;
-    let gh_fault = |method: Method, path: &str| Fault { method, path_contains: path.into(), status: 422, times: 1 };
+    let gh_fault = |method: Method, path: &str| Fault {
+        method,
+        path_contains: path.into(),
+        status: 422,
+        times: 1,
+    };
     // A transient API error outlasting the refresh step's own retries.
-    let refresh_attempts = create::CREATE_STEPS.iter().find(|s| s.key == "refresh").map_or(1, |s| s.retries + 1);
+    let refresh_attempts = create::CREATE_STEPS
+        .iter()
+        .find(|s| s.key == "refresh")
+        .map_or(1, |s| s.retries + 1);
     type Inject = Box<dyn Fn(&World)>;
     let cases: Vec<(&str, &str, Inject)> = vec![
-        ("svc-files", "files", Box::new(move |w: &World| w.github.state().faults.push(gh_fault(Method::POST, "/git/trees")))),
-        ("svc-topics", "topics", Box::new(move |w: &World| w.github.state().faults.push(gh_fault(Method::PUT, "/topics")))),
-        ("svc-catalog", "catalog", Box::new(|w: &World| w.backstage.state().faults.push(Fault { method: Method::POST, path_contains: "/api/catalog/locations".into(), status: 500, times: 1 }))),
-        ("svc-refresh", "refresh", Box::new(move |w: &World| w.sim.inject_http_fault(HttpFault { method: Some("PATCH".into()), path_contains: "/applicationsets/workloads".into(), status: 500, times: refresh_attempts }))),
+        (
+            "svc-files",
+            "files",
+            Box::new(move |w: &World| {
+                w.github
+                    .state()
+                    .faults
+                    .push(gh_fault(Method::POST, "/git/trees"))
+            }),
+        ),
+        (
+            "svc-topics",
+            "topics",
+            Box::new(move |w: &World| {
+                w.github
+                    .state()
+                    .faults
+                    .push(gh_fault(Method::PUT, "/topics"))
+            }),
+        ),
+        (
+            "svc-catalog",
+            "catalog",
+            Box::new(|w: &World| {
+                w.backstage.state().faults.push(Fault {
+                    method: Method::POST,
+                    path_contains: "/api/catalog/locations".into(),
+                    status: 500,
+                    times: 1,
+                })
+            }),
+        ),
+        (
+            "svc-refresh",
+            "refresh",
+            Box::new(move |w: &World| {
+                w.sim.inject_http_fault(HttpFault {
+                    method: Some("PATCH".into()),
+                    path_contains: "/applicationsets/workloads".into(),
+                    status: 500,
+                    times: refresh_attempts,
+                })
+            }),
+        ),
     ];
     for (name, step, inject) in cases {
         inject(&w);
         let err = w.create(name).await.expect_err("injected failure");
         assert_eq!(err.step(), Some(step), "{name}: {err}");
-        assert!(Journal::load(w.journal.path(), "acme", name).is_some_and(|j| j.created_repo), "{name}: the journal remembers the repository");
+        assert!(
+            Journal::load(w.journal.path(), "acme", name).is_some_and(|j| j.created_repo),
+            "{name}: the journal remembers the repository"
+        );
         w.sim.drop_connections();
-        w.create(name).await.unwrap_or_else(|e| panic!("{name}: the re-run resumes: {e}"));
-        assert_eq!((w.repos_named(name), w.locations_for(name)), (1, 1), "{name}: exactly one repository and one catalog entry");
+        w.create(name)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: the re-run resumes: {e}"));
+        assert_eq!(
+            (w.repos_named(name), w.locations_for(name)),
+            (1, 1),
+            "{name}: exactly one repository and one catalog entry"
+        );
         assert!(w.backstage.state().components.contains_key(name));
-        assert_eq!(w.github.repo(&format!("acme/{name}")).expect("repo").commits.len(), 2, "{name}: the template committed once");
+        assert_eq!(
+            w.github
+                .repo(&format!("acme/{name}"))
+                .expect("repo")
+                .commits
+                .len(),
+            2,
+            "{name}: the template committed once"
+        );
     }
 
     // Rollback removes what the failed operation made, and only that.
-    w.backstage.state().faults.push(Fault { method: Method::POST, path_contains: "/api/catalog/refresh".into(), status: 500, times: 1 });
-    w.github.state().faults.push(gh_fault(Method::PUT, "/topics"));
+    w.backstage.state().faults.push(Fault {
+        method: Method::POST,
+        path_contains: "/api/catalog/refresh".into(),
+        status: 500,
+        times: 1,
+    });
+    w.github
+        .state()
+        .faults
+        .push(gh_fault(Method::PUT, "/topics"));
     w.create("svc-undo").await.expect_err("topics fail");
     let undone = w.rollback("svc-undo").await;
     assert_eq!(undone, ["repository acme/svc-undo"]);
     assert_eq!(w.repos_named("svc-undo"), 0);
     assert_eq!(w.repos_named("svc-files"), 1, "other services untouched");
-    w.create("svc-undo").await.expect("a clean retry after the rollback");
+    w.create("svc-undo")
+        .await
+        .expect("a clean retry after the rollback");
 
     // Rollback after the catalog step removes the location too.
-    w.sim.inject_http_fault(HttpFault { method: Some("PATCH".into()), path_contains: "/applicationsets/workloads".into(), status: 500, times: refresh_attempts });
+    w.sim.inject_http_fault(HttpFault {
+        method: Some("PATCH".into()),
+        path_contains: "/applicationsets/workloads".into(),
+        status: 500,
+        times: refresh_attempts,
+    });
     w.create("svc-undo2").await.expect_err("refresh fails");
     let undone = w.rollback("svc-undo2").await;
     assert_eq!(undone.len(), 2, "{undone:?}");
-    assert_eq!((w.repos_named("svc-undo2"), w.locations_for("svc-undo2")), (0, 0));
+    assert_eq!(
+        (w.repos_named("svc-undo2"), w.locations_for("svc-undo2")),
+        (0, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,42 +318,77 @@ async fn bad_input_bad_tokens_and_rate_limits() {
     let w = World::new().await;
     let err = w.create("Bad_Name").await.expect_err("invalid");
     assert!(err.to_string().contains("lower-case letters"), "{err}");
-    assert_eq!(w.github.state().calls, 0, "invalid names are rejected before any call");
+    assert_eq!(
+        w.github.state().calls,
+        0,
+        "invalid names are rejected before any call"
+    );
 
     let wrong = GitHub::new(&w.github.url(), "ghp_wrong").expect("client");
     let err = wrong.identity().await.expect_err("401").to_string();
-    assert!(err.contains("401") && err.contains("slipway github connect") && !err.contains("ghp_wrong"), "{err}");
+    assert!(
+        err.contains("401") && err.contains("slipway github connect") && !err.contains("ghp_wrong"),
+        "{err}"
+    );
 
     // An exhausted budget: Slipway waits for the reset (the fake's is 2 s away) and carries on.
     w.github.state().exhausted = 1;
     let started = Instant::now();
-    w.create("after-limit").await.expect("created after the reset");
-    assert!(started.elapsed() >= Duration::from_millis(900), "it waited for the reset");
+    w.create("after-limit")
+        .await
+        .expect("created after the reset");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "it waited for the reset"
+    );
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("client");
     gh.identity().await.expect("identity");
-    assert!(gh.budget().is_some_and(|b| b.limit == 5000 && b.remaining < 5000), "{:?}", gh.budget());
+    assert!(
+        gh.budget()
+            .is_some_and(|b| b.limit == 5000 && b.remaining < 5000),
+        "{:?}",
+        gh.budget()
+    );
 
     // A budget that would take longer than Slipway waits is an error naming the reset.
     let mut impatient = GitHub::new(&w.github.url(), TOKEN).expect("client");
     impatient.max_wait = Duration::ZERO;
     w.github.state().exhausted = 1;
     let err = impatient.identity().await.expect_err("limited").to_string();
-    assert!(err.contains("rate limit") && err.contains("resets at"), "{err}");
+    assert!(
+        err.contains("rate limit") && err.contains("resets at"),
+        "{err}"
+    );
 
     // A fine-grained token without Administration: write cannot create the repository; the
     // error names the permission GitHub asked for, and nothing is left behind.
     {
         let mut s = w.github.state();
         s.scopes = None;
-        s.lacking.push(("/orgs/acme/repos".into(), "administration=write".into()));
+        s.lacking
+            .push(("/orgs/acme/repos".into(), "administration=write".into()));
     }
-    let err = w.create("no-admin").await.expect_err("lacking permission").to_string();
-    assert!(err.contains("step `repository`") && err.contains("administration=write") && err.contains("connect again") && !err.contains(TOKEN), "{err}");
+    let err = w
+        .create("no-admin")
+        .await
+        .expect_err("lacking permission")
+        .to_string();
+    assert!(
+        err.contains("step `repository`")
+            && err.contains("administration=write")
+            && err.contains("connect again")
+            && !err.contains(TOKEN),
+        "{err}"
+    );
     assert_eq!(w.repos_named("no-admin"), 0);
 }
 
 /// Run the real binary off the runtime's threads (the fakes serve on them).
-async fn slipway(args: Vec<String>, stdin: &'static str, journal: std::path::PathBuf) -> (bool, String) {
+async fn slipway(
+    args: Vec<String>,
+    stdin: &'static str,
+    journal: std::path::PathBuf,
+) -> (bool, String) {
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut child = std::process::Command::new(slipway_e2e::slipway_bin())
@@ -197,9 +401,21 @@ async fn slipway(args: Vec<String>, stdin: &'static str, journal: std::path::Pat
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("slipway");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
         let out = child.wait_with_output().expect("run");
-        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
     })
     .await
     .expect("join")
@@ -211,22 +427,79 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
     let api = w.github.url();
     let cluster = format!("svc-cli-{}", std::process::id());
     let keyring = slipway_core::secrets::Keyring::os();
-    assert_eq!(keyring.unavailable_reason(), None, "the kernel keyring works on this machine");
-    keyring.set(&slipway_core::secrets::accounts::backstage_api_token(&cluster), BACKSTAGE_TOKEN).expect("backstage token");
+    assert_eq!(
+        keyring.unavailable_reason(),
+        None,
+        "the kernel keyring works on this machine"
+    );
+    keyring
+        .set(
+            &slipway_core::secrets::accounts::backstage_api_token(&cluster),
+            BACKSTAGE_TOKEN,
+        )
+        .expect("backstage token");
     let journal = w.journal.path().to_owned();
 
     let mut captured = String::new();
-    let (ok, out) = slipway(vec!["github".into(), "connect".into(), "--github-api".into(), api.clone()], "ghp_FAKE0123456789abcdefTOKEN\n", journal.clone()).await;
-    assert!(ok && out.contains("as octo") && out.contains("acme"), "{out}");
+    let (ok, out) = slipway(
+        vec![
+            "github".into(),
+            "connect".into(),
+            "--github-api".into(),
+            api.clone(),
+        ],
+        "ghp_FAKE0123456789abcdefTOKEN\n",
+        journal.clone(),
+    )
+    .await;
+    assert!(
+        ok && out.contains("as octo") && out.contains("acme"),
+        "{out}"
+    );
     captured.push_str(&out);
-    let (ok, out) = slipway(vec!["github".into(), "status".into(), "--github-api".into(), api.clone()], "", journal.clone()).await;
+    let (ok, out) = slipway(
+        vec![
+            "github".into(),
+            "status".into(),
+            "--github-api".into(),
+            api.clone(),
+        ],
+        "",
+        journal.clone(),
+    )
+    .await;
     assert!(ok && out.contains("requests left"), "{out}");
     captured.push_str(&out);
-    let args: Vec<String> = ["service", "create", "--name", "cli-svc", "--team", "payments", "--owner", "acme", "--github-api", &api, "--backstage-url", &w.backstage.url(), "--cluster", &cluster].iter().map(|s| (*s).to_owned()).collect();
+    let args: Vec<String> = [
+        "service",
+        "create",
+        "--name",
+        "cli-svc",
+        "--team",
+        "payments",
+        "--owner",
+        "acme",
+        "--github-api",
+        &api,
+        "--backstage-url",
+        &w.backstage.url(),
+        "--cluster",
+        &cluster,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
     let (ok, out) = slipway(args.clone(), "", journal.clone()).await;
-    assert!(ok && out.contains("Service \"cli-svc\" created") && out.contains("https://github.test/acme/cli-svc"), "{out}");
+    assert!(
+        ok && out.contains("Service \"cli-svc\" created")
+            && out.contains("https://github.test/acme/cli-svc"),
+        "{out}"
+    );
     captured.push_str(&out);
-    assert_eq!(w.github.repo("acme/cli-svc").expect("repo").topics, ["idp-managed", "team-payments"]);
+    assert_eq!(
+        w.github.repo("acme/cli-svc").expect("repo").topics,
+        ["idp-managed", "team-payments"]
+    );
 
     // A refused token: the error names the fix, never the token.
     w.github.state().token = "ghp_rotated".into();
@@ -234,11 +507,28 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
     assert!(!ok && out.contains("401"), "{out}");
     captured.push_str(&out);
 
-    assert!(!captured.contains(TOKEN) && !captured.contains(BACKSTAGE_TOKEN), "a token leaked into the output:\n{captured}");
+    assert!(
+        !captured.contains(TOKEN) && !captured.contains(BACKSTAGE_TOKEN),
+        "a token leaked into the output:\n{captured}"
+    );
     assert!(!captured.contains("FAKE0123"), "not even part of it");
-    let (ok, _) = slipway(vec!["github".into(), "disconnect".into(), "--github-api".into(), api], "", journal).await;
+    let (ok, _) = slipway(
+        vec![
+            "github".into(),
+            "disconnect".into(),
+            "--github-api".into(),
+            api,
+        ],
+        "",
+        journal,
+    )
+    .await;
     assert!(ok);
-    keyring.delete(&slipway_core::secrets::accounts::backstage_api_token(&cluster)).expect("clean up");
+    keyring
+        .delete(&slipway_core::secrets::accounts::backstage_api_token(
+            &cluster,
+        ))
+        .expect("clean up");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,29 +536,61 @@ async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_rende
     let w = World::new().await;
     // The template repository holds the skeleton as Backstage's template does, placeholders and all.
     let prefix = "templates/nodejs-v24/skeleton/";
-    let skeleton: std::collections::BTreeMap<String, Vec<u8>> = slipway_core::bundle::Bundle::iter()
-        .filter(|p| p.starts_with(prefix))
-        .map(|p| (p[prefix.len()..].to_owned(), slipway_core::bundle::Bundle::get(&p).map(|f| f.data.into_owned()).unwrap_or_default()))
-        .collect();
-    w.github.state().add_template("acme/nodejs-template", skeleton);
+    let skeleton: std::collections::BTreeMap<String, Vec<u8>> =
+        slipway_core::bundle::Bundle::iter()
+            .filter(|p| p.starts_with(prefix))
+            .map(|p| {
+                (
+                    p[prefix.len()..].to_owned(),
+                    slipway_core::bundle::Bundle::get(&p)
+                        .map(|f| f.data.into_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+    w.github
+        .state()
+        .add_template("acme/nodejs-template", skeleton);
     w.github.state().copy_delay = Duration::from_millis(1500);
 
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
     let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-    let services = Services { github: &gh, backstage: &bs, kube: Some(w.sim.client().await.expect("client")), journal_dir: w.journal.path().to_owned(), owner_is_org: true };
+    let services = Services {
+        github: &gh,
+        backstage: &bs,
+        kube: Some(w.sim.client().await.expect("client")),
+        journal_dir: w.journal.path().to_owned(),
+        owner_is_org: true,
+    };
     let mut req = request("tpl-svc");
     req.template_repo = Some("acme/nodejs-template".into());
     let started = Instant::now();
-    create::create(&req, &services, &Recorder::default()).await.expect("create from the template repository");
-    println!("service from a template repository: {} GitHub calls, {:.2} s (copy takes 1.5 s)", w.github.state().calls, started.elapsed().as_secs_f64());
+    create::create(&req, &services, &Recorder::default())
+        .await
+        .expect("create from the template repository");
+    println!(
+        "service from a template repository: {} GitHub calls, {:.2} s (copy takes 1.5 s)",
+        w.github.state().calls,
+        started.elapsed().as_secs_f64()
+    );
 
     let log = w.github.state().log.clone();
-    let waited = log.iter().filter(|l| l.contains("/repos/acme/tpl-svc/git/ref/heads/main")).count();
+    let waited = log
+        .iter()
+        .filter(|l| l.contains("/repos/acme/tpl-svc/git/ref/heads/main"))
+        .count();
     assert!(waited >= 2, "it polled until the copy was done: {log:?}");
     let repo = w.github.repo("acme/tpl-svc").expect("repo");
     let expected = template::render("nodejs-v24", &req.values()).expect("render");
-    assert_eq!(repo.files, expected, "rendered in place, exactly as from the embedded template");
-    assert_eq!(repo.commits.len(), 2, "GitHub's copy, then one render commit");
+    assert_eq!(
+        repo.files, expected,
+        "rendered in place, exactly as from the embedded template"
+    );
+    assert_eq!(
+        repo.commits.len(),
+        2,
+        "GitHub's copy, then one render commit"
+    );
     assert!(w.backstage.state().components.contains_key("tpl-svc"));
 }
 
@@ -287,15 +609,37 @@ async fn with_a_secret_service_the_token_is_kept_there() {
     );
     let home = tempfile::tempdir().expect("home for the keyring files");
     let home_path = home.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || std::process::Command::new("dbus-run-session").args(["--", "sh", "-c", &script]).env("HOME", home_path).env_remove("XDG_DATA_HOME").output()).await.expect("join");
-    let out = out.expect("dbus-run-session (Debian dbus-daemon; scripts/setup.sh installs it and gnome-keyring)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", &script])
+            .env("HOME", home_path)
+            .env_remove("XDG_DATA_HOME")
+            .output()
+    })
+    .await
+    .expect("join");
+    let out = out.expect(
+        "dbus-run-session (Debian dbus-daemon; scripts/setup.sh installs it and gnome-keyring)",
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{text}");
     assert!(text.contains("token kept in  Secret Service"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");
     // Outside that session the kernel keyring is used, and it never saw the token.
-    let (ok, outside) = slipway(vec!["github".into(), "status".into(), "--github-api".into(), api], "", w.journal.path().to_owned()).await;
-    assert!(!ok && outside.contains("GitHub is not connected"), "{outside}");
+    let (ok, outside) = slipway(
+        vec!["github".into(), "status".into(), "--github-api".into(), api],
+        "",
+        w.journal.path().to_owned(),
+    )
+    .await;
+    assert!(
+        !ok && outside.contains("GitHub is not connected"),
+        "{outside}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,27 +647,70 @@ async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_chang
     use slipway_core::platform::publish::{self, PLATFORM_REPO};
     let w = World::new().await;
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let first = publish::publish(&gh, "acme", true, "local").await.expect("publish");
+    let first = publish::publish(&gh, "acme", true, "local")
+        .await
+        .expect("publish");
     assert!(first.created && !first.changed.is_empty());
-    assert_eq!((first.site.web.as_str(), first.site.repo_url()), ("https://github.test", "https://github.test/acme/slipway-platform.git".to_owned()), "the web host comes from GitHub's answer");
-    let repo = w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("platform repo");
+    assert_eq!(
+        (first.site.web.as_str(), first.site.repo_url()),
+        (
+            "https://github.test",
+            "https://github.test/acme/slipway-platform.git".to_owned()
+        ),
+        "the web host comes from GitHub's answer"
+    );
+    let repo = w
+        .github
+        .repo(&format!("acme/{PLATFORM_REPO}"))
+        .expect("platform repo");
     for (path, data) in publish::files(&first.site) {
         assert_eq!(repo.files.get(&path), Some(&data), "{path}");
     }
-    assert_eq!(repo.commits.len(), 2, "the initial commit, then the bundle in one commit");
+    assert_eq!(
+        repo.commits.len(),
+        2,
+        "the initial commit, then the bundle in one commit"
+    );
 
-    let again = publish::publish(&gh, "acme", true, "local").await.expect("again");
+    let again = publish::publish(&gh, "acme", true, "local")
+        .await
+        .expect("again");
     assert!(!again.created && again.changed.is_empty(), "{again:?}");
-    assert_eq!(w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("repo").commits.len(), 2, "no commit when current");
+    assert_eq!(
+        w.github
+            .repo(&format!("acme/{PLATFORM_REPO}"))
+            .expect("repo")
+            .commits
+            .len(),
+        2,
+        "no commit when current"
+    );
 
     // Someone edited a file: the next publish puts the bundle's version back, in one commit.
-    let edit = std::collections::BTreeMap::from([("bootstrap/projects.yaml".to_owned(), b"edited".to_vec())]);
-    gh.commit_files("acme", PLATFORM_REPO, "main", &edit, "an edit by hand").await.expect("edit");
-    let repaired = publish::publish(&gh, "acme", true, "local").await.expect("repair");
+    let edit = std::collections::BTreeMap::from([(
+        "bootstrap/projects.yaml".to_owned(),
+        b"edited".to_vec(),
+    )]);
+    gh.commit_files("acme", PLATFORM_REPO, "main", &edit, "an edit by hand")
+        .await
+        .expect("edit");
+    let repaired = publish::publish(&gh, "acme", true, "local")
+        .await
+        .expect("repair");
     assert_eq!(repaired.changed, ["bootstrap/projects.yaml"]);
-    let repo = w.github.repo(&format!("acme/{PLATFORM_REPO}")).expect("repo");
-    assert_eq!(repo.commits.len(), 4, "initial, bundle, the edit, the repair");
-    assert_eq!(repo.files.get("bootstrap/projects.yaml"), publish::files(&first.site).get("bootstrap/projects.yaml"));
+    let repo = w
+        .github
+        .repo(&format!("acme/{PLATFORM_REPO}"))
+        .expect("repo");
+    assert_eq!(
+        repo.commits.len(),
+        4,
+        "initial, bundle, the edit, the repair"
+    );
+    assert_eq!(
+        repo.files.get("bootstrap/projects.yaml"),
+        publish::files(&first.site).get("bootstrap/projects.yaml")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,29 +719,94 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
     let w = World::new().await;
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
     let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-    let services = Services { github: &gh, backstage: &bs, kube: None, journal_dir: w.journal.path().to_owned(), owner_is_org: false };
+    let services = Services {
+        github: &gh,
+        backstage: &bs,
+        kube: None,
+        journal_dir: w.journal.path().to_owned(),
+        owner_is_org: false,
+    };
     let mut req = request("mine");
     req.owner = "octo".into();
 
     // Without a platform repository the step says what to do first.
-    let err = create::create(&req, &services, &Recorder::default()).await.expect_err("no platform repo");
-    assert!(err.step() == Some("registry") && err.to_string().contains("slipway github publish"), "{err}");
-    publish::publish(&gh, "octo", false, "local").await.expect("publish");
-    create::create(&req, &services, &Recorder::default()).await.expect("resumes once published");
-    let platform = w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("platform repo");
-    let entry = String::from_utf8_lossy(platform.files.get("services/mine.yaml").expect("registry entry")).into_owned();
+    let err = create::create(&req, &services, &Recorder::default())
+        .await
+        .expect_err("no platform repo");
+    assert!(
+        err.step() == Some("registry") && err.to_string().contains("slipway github publish"),
+        "{err}"
+    );
+    publish::publish(&gh, "octo", false, "local")
+        .await
+        .expect("publish");
+    create::create(&req, &services, &Recorder::default())
+        .await
+        .expect("resumes once published");
+    let platform = w
+        .github
+        .repo(&format!("octo/{PLATFORM_REPO}"))
+        .expect("platform repo");
+    let entry = String::from_utf8_lossy(
+        platform
+            .files
+            .get("services/mine.yaml")
+            .expect("registry entry"),
+    )
+    .into_owned();
     let entry: serde_json::Value = serde_saphyr::from_str(&entry).expect("yaml");
-    assert_eq!((entry["name"].as_str(), entry["team"].as_str(), entry["repo"].as_str()), (Some("mine"), Some("payments"), Some("https://github.test/octo/mine.git")));
-    assert!(w.github.repo("octo/mine").is_some(), "the repository is the user's");
+    assert_eq!(
+        (
+            entry["name"].as_str(),
+            entry["team"].as_str(),
+            entry["repo"].as_str()
+        ),
+        (
+            Some("mine"),
+            Some("payments"),
+            Some("https://github.test/octo/mine.git")
+        )
+    );
+    assert!(
+        w.github.repo("octo/mine").is_some(),
+        "the repository is the user's"
+    );
 
     // Rollback of a failed personal creation removes the registry entry too.
     let mut other = request("mine-too");
     other.owner = "octo".into();
-    w.backstage.state().faults.push(Fault { method: Method::POST, path_contains: "/api/catalog/locations".into(), status: 500, times: 1 });
-    create::create(&other, &services, &Recorder::default()).await.expect_err("catalog fails");
-    assert!(w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("repo").files.contains_key("services/mine-too.yaml"));
-    let undone = create::rollback("octo", "mine-too", &services).await.expect("rollback");
-    assert_eq!(undone, ["services/mine-too.yaml in octo/slipway-platform", "repository octo/mine-too"]);
-    let platform = w.github.repo(&format!("octo/{PLATFORM_REPO}")).expect("repo");
-    assert!(!platform.files.contains_key("services/mine-too.yaml") && platform.files.contains_key("services/mine.yaml"));
+    w.backstage.state().faults.push(Fault {
+        method: Method::POST,
+        path_contains: "/api/catalog/locations".into(),
+        status: 500,
+        times: 1,
+    });
+    create::create(&other, &services, &Recorder::default())
+        .await
+        .expect_err("catalog fails");
+    assert!(
+        w.github
+            .repo(&format!("octo/{PLATFORM_REPO}"))
+            .expect("repo")
+            .files
+            .contains_key("services/mine-too.yaml")
+    );
+    let undone = create::rollback("octo", "mine-too", &services)
+        .await
+        .expect("rollback");
+    assert_eq!(
+        undone,
+        [
+            "services/mine-too.yaml in octo/slipway-platform",
+            "repository octo/mine-too"
+        ]
+    );
+    let platform = w
+        .github
+        .repo(&format!("octo/{PLATFORM_REPO}"))
+        .expect("repo");
+    assert!(
+        !platform.files.contains_key("services/mine-too.yaml")
+            && platform.files.contains_key("services/mine.yaml")
+    );
 }

@@ -8,11 +8,19 @@ use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackstageError {
-    #[error("Backstage rejected Slipway's token ({0}); `slipway up` rewrites backstage-secrets from the keyring, then restart Backstage")]
+    #[error(
+        "Backstage rejected Slipway's token ({0}); `slipway up` rewrites backstage-secrets from the keyring, then restart Backstage"
+    )]
     Unauthorized(u16),
     #[error("Backstage refused {what} ({status}): {message}")]
-    Refused { what: String, status: u16, message: String },
-    #[error("cannot reach Backstage at {url}: {reason}; is the platform up (`slipway status`) and {url} resolvable (`slipway hosts apply`)?")]
+    Refused {
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "cannot reach Backstage at {url}: {reason}; is the platform up (`slipway status`) and {url} resolvable (`slipway hosts apply`)?"
+    )]
     Unreachable { url: String, reason: String },
 }
 
@@ -34,47 +42,95 @@ pub struct Backstage {
 impl Backstage {
     pub fn new(url: &str, token: &str) -> Result<Self> {
         let url = url.trim_end_matches('/').to_owned();
-        let unreachable = |reason: String| BackstageError::Unreachable { url: url.clone(), reason };
-        let http = Octocrab::builder().base_uri(url.as_str()).map_err(|e| unreachable(e.to_string()))?.personal_token(token.to_owned()).build().map_err(|e| unreachable(e.to_string()))?;
+        let unreachable = |reason: String| BackstageError::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        let http = Octocrab::builder()
+            .base_uri(url.as_str())
+            .map_err(|e| unreachable(e.to_string()))?
+            .personal_token(token.to_owned())
+            .build()
+            .map_err(|e| unreachable(e.to_string()))?;
         Ok(Self { url, http })
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(StatusCode, Value)> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Value)> {
         let response = match method {
             "GET" => self.http._get(path).await,
             "POST" => self.http._post(path, body).await,
             _ => self.http._delete(path, body).await,
         }
-        .map_err(|e| BackstageError::Unreachable { url: self.url.clone(), reason: e.to_string() })?;
+        .map_err(|e| BackstageError::Unreachable {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
         let status = response.status();
-        let text = self.http.body_to_string(response).await.map_err(|e| BackstageError::Unreachable { url: self.url.clone(), reason: e.to_string() })?;
+        let text =
+            self.http
+                .body_to_string(response)
+                .await
+                .map_err(|e| BackstageError::Unreachable {
+                    url: self.url.clone(),
+                    reason: e.to_string(),
+                })?;
         if matches!(status.as_u16(), 401 | 403) {
             return Err(BackstageError::Unauthorized(status.as_u16()));
         }
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
     }
 
     fn refused(what: &str, status: StatusCode, body: &Value) -> BackstageError {
-        let message = body["error"]["message"].as_str().or(body.as_str()).unwrap_or("no message").to_owned();
-        BackstageError::Refused { what: what.to_owned(), status: status.as_u16(), message }
+        let message = body["error"]["message"]
+            .as_str()
+            .or(body.as_str())
+            .unwrap_or("no message")
+            .to_owned();
+        BackstageError::Refused {
+            what: what.to_owned(),
+            status: status.as_u16(),
+            message,
+        }
     }
 
     /// Register `target` (a `catalog-info.yaml` URL). A location that exists already (409) is
     /// refreshed so the catalog picks up the current file.
     pub async fn register(&self, target: &str, entity_ref: &str) -> Result<Registration> {
         let body = json!({"type": "url", "target": target});
-        let (status, v) = self.call("POST", "/api/catalog/locations", Some(&body)).await?;
+        let (status, v) = self
+            .call("POST", "/api/catalog/locations", Some(&body))
+            .await?;
         if status.is_success() {
-            return Ok(Registration { location_id: v["location"]["id"].as_str().unwrap_or_default().to_owned(), refreshed: false });
+            return Ok(Registration {
+                location_id: v["location"]["id"].as_str().unwrap_or_default().to_owned(),
+                refreshed: false,
+            });
         }
         if status != StatusCode::CONFLICT {
             return Err(Self::refused("registering the location", status, &v));
         }
-        let (status, v) = self.call("POST", "/api/catalog/refresh", Some(&json!({"entityRef": entity_ref}))).await?;
+        let (status, v) = self
+            .call(
+                "POST",
+                "/api/catalog/refresh",
+                Some(&json!({"entityRef": entity_ref})),
+            )
+            .await?;
         if !status.is_success() {
             return Err(Self::refused("refreshing the entity", status, &v));
         }
-        Ok(Registration { location_id: self.location_id(target).await?.unwrap_or_default(), refreshed: true })
+        Ok(Registration {
+            location_id: self.location_id(target).await?.unwrap_or_default(),
+            refreshed: true,
+        })
     }
 
     /// The id of the location registered for `target`, if any.
@@ -83,12 +139,29 @@ impl Backstage {
         if !status.is_success() {
             return Err(Self::refused("listing locations", status, &v));
         }
-        Ok(v.as_array().into_iter().flatten().map(|l| if l.get("data").is_some() { &l["data"] } else { l }).find(|l| l["target"] == target).and_then(|l| l["id"].as_str().map(str::to_owned)))
+        Ok(v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| {
+                if l.get("data").is_some() {
+                    &l["data"]
+                } else {
+                    l
+                }
+            })
+            .find(|l| l["target"] == target)
+            .and_then(|l| l["id"].as_str().map(str::to_owned)))
     }
 
     /// A component by name (`component:default/<name>`), if the catalog has it.
     pub async fn component(&self, name: &str) -> Result<Option<Value>> {
-        let (status, v) = self.call("GET", &format!("/api/catalog/entities/by-name/component/default/{name}"), None).await?;
+        let (status, v) = self
+            .call(
+                "GET",
+                &format!("/api/catalog/entities/by-name/component/default/{name}"),
+                None,
+            )
+            .await?;
         match status.as_u16() {
             404 => Ok(None),
             s if (200..300).contains(&s) => Ok(Some(v)),
@@ -98,7 +171,9 @@ impl Backstage {
 
     /// Remove a location (and the entities it produced); `false` when it was gone already.
     pub async fn delete_location(&self, id: &str) -> Result<bool> {
-        let (status, v) = self.call("DELETE", &format!("/api/catalog/locations/{id}"), None).await?;
+        let (status, v) = self
+            .call("DELETE", &format!("/api/catalog/locations/{id}"), None)
+            .await?;
         match status.as_u16() {
             204 | 200 => Ok(true),
             404 => Ok(false),

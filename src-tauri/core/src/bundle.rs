@@ -18,13 +18,20 @@ pub enum BundleError {
 /// One YAML file of the bundle, parsed.
 pub fn yaml<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, BundleError> {
     let text = text(path).ok_or_else(|| BundleError::Missing(path.to_owned()))?;
-    serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid { path: path.to_owned(), reason: e.to_string() })
+    serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Every YAML document of one bundle file (empty documents skipped).
 pub fn yaml_documents(path: &str) -> Result<Vec<serde_json::Value>, BundleError> {
     let text = text(path).ok_or_else(|| BundleError::Missing(path.to_owned()))?;
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).map_err(|e| BundleError::Invalid { path: path.to_owned(), reason: e.to_string() })?;
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&text).map_err(|e| BundleError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
@@ -47,8 +54,14 @@ pub fn documents() -> Result<Vec<(String, serde_json::Value)>, String> {
             continue;
         }
         let text = text(&path).ok_or_else(|| format!("{path} is not UTF-8"))?;
-        let parsed: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).map_err(|e| format!("{path}: {e}"))?;
-        docs.extend(parsed.into_iter().filter(|d| !d.is_null()).map(|d| (path.to_string(), d)));
+        let parsed: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&text).map_err(|e| format!("{path}: {e}"))?;
+        docs.extend(
+            parsed
+                .into_iter()
+                .filter(|d| !d.is_null())
+                .map(|d| (path.to_string(), d)),
+        );
     }
     Ok(docs)
 }
@@ -61,18 +74,32 @@ mod tests {
 
     fn doc(path: &str) -> Value {
         let docs = documents().expect("bundle parses");
-        docs.into_iter().find(|(p, _)| p == path).map(|(_, d)| d).unwrap_or_else(|| panic!("{path} missing"))
+        docs.into_iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, d)| d)
+            .unwrap_or_else(|| panic!("{path} missing"))
     }
 
     fn kinds(path: &str) -> Vec<Value> {
-        documents().expect("bundle parses").into_iter().filter(|(p, _)| p == path).map(|(_, d)| d).collect()
+        documents()
+            .expect("bundle parses")
+            .into_iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, d)| d)
+            .collect()
     }
 
     /// Anywhere in `v`: a toleration list that tolerates the control-plane taint.
     fn tolerates_control_plane(v: &Value) -> bool {
         match v {
             Value::Object(m) => m.iter().any(|(k, v)| {
-                (k == "tolerations" && v.as_array().is_some_and(|t| t.iter().any(|t| t["key"] == "node-role.kubernetes.io/control-plane" && t["effect"] == "NoSchedule")))
+                (k == "tolerations"
+                    && v.as_array().is_some_and(|t| {
+                        t.iter().any(|t| {
+                            t["key"] == "node-role.kubernetes.io/control-plane"
+                                && t["effect"] == "NoSchedule"
+                        })
+                    }))
                     || tolerates_control_plane(v)
             }),
             Value::Array(a) => a.iter().any(tolerates_control_plane),
@@ -83,7 +110,10 @@ mod tests {
     /// Anywhere in `v`: a nodeSelector for the platform node.
     fn selects_platform_node(v: &Value) -> bool {
         match v {
-            Value::Object(m) => m.iter().any(|(k, v)| (k == "nodeSelector" && v["slipway.dev/pool"] == "platform") || selects_platform_node(v)),
+            Value::Object(m) => m.iter().any(|(k, v)| {
+                (k == "nodeSelector" && v["slipway.dev/pool"] == "platform")
+                    || selects_platform_node(v)
+            }),
             Value::Array(a) => a.iter().any(selects_platform_node),
             _ => false,
         }
@@ -97,11 +127,20 @@ mod tests {
 
     #[test]
     fn components_are_pinned_and_their_pods_run_on_the_platform_node() {
-        let mut files: Vec<String> = Bundle::iter().filter(|p| p.starts_with("platform/components/")).map(|p| p.to_string()).collect();
-        let names: Vec<String> = files.iter().map(|p| doc(p)["name"].as_str().unwrap_or_default().to_owned()).collect();
+        let mut files: Vec<String> = Bundle::iter()
+            .filter(|p| p.starts_with("platform/components/"))
+            .map(|p| p.to_string())
+            .collect();
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| doc(p)["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
         assert_eq!(names.len(), 3, "{names:?}");
         for expected in ["traefik", "sealed-secrets", "backstage"] {
-            assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} missing from {names:?}"
+            );
         }
         files.push(ARGO_CD.to_owned());
         for path in &files {
@@ -109,12 +148,29 @@ mod tests {
             let name = c["name"].as_str().unwrap_or_default();
             let version = c["chart"]["version"].as_str().unwrap_or_default();
             let parts: Vec<&str> = version.split('.').collect();
-            assert!(parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()), "{name}: chart version {version:?} must be pinned exactly");
-            assert!(c["chart"]["repo"].as_str().is_some_and(|r| r.starts_with("https://") || r.starts_with("oci://")), "{name}: repo");
-            assert!(c["namespace"].is_string() && c["release"].is_string(), "{name}: namespace and release");
+            assert!(
+                parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()),
+                "{name}: chart version {version:?} must be pinned exactly"
+            );
+            assert!(
+                c["chart"]["repo"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("https://") || r.starts_with("oci://")),
+                "{name}: repo"
+            );
+            assert!(
+                c["namespace"].is_string() && c["release"].is_string(),
+                "{name}: namespace and release"
+            );
             let values = doc(&format!("platform/values/{name}.yaml"));
-            assert!(tolerates_control_plane(&values), "{name}: platform pods must tolerate the control-plane taint");
-            assert!(selects_platform_node(&values), "{name}: platform pods must select the platform node");
+            assert!(
+                tolerates_control_plane(&values),
+                "{name}: platform pods must tolerate the control-plane taint"
+            );
+            assert!(
+                selects_platform_node(&values),
+                "{name}: platform pods must select the platform node"
+            );
         }
     }
 
@@ -124,7 +180,10 @@ mod tests {
         assert_eq!(v["ports"]["web"]["hostPort"], 80);
         assert_eq!(v["ports"]["websecure"]["hostPort"], 443);
         assert_eq!(v["nodeSelector"]["ingress-ready"], "true");
-        assert_eq!(v["ingressClass"], serde_json::json!({"enabled": true, "isDefaultClass": true, "name": "traefik"}));
+        assert_eq!(
+            v["ingressClass"],
+            serde_json::json!({"enabled": true, "isDefaultClass": true, "name": "traefik"})
+        );
         assert_eq!(v["service"]["spec"]["type"], "ClusterIP");
     }
 
@@ -134,7 +193,12 @@ mod tests {
         for path in Bundle::iter().filter(|p| !p.contains("/skeleton/")) {
             let text = text(&path).unwrap_or_default();
             for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
-                assert!(!line.contains(":latest") && !line.trim().ends_with("tag: latest") && !line.contains("version: latest"), "{path}: {line}");
+                assert!(
+                    !line.contains(":latest")
+                        && !line.trim().ends_with("tag: latest")
+                        && !line.contains("version: latest"),
+                    "{path}: {line}"
+                );
             }
         }
     }
@@ -142,14 +206,41 @@ mod tests {
     #[test]
     fn projects_draw_the_seed_boundaries() {
         let projects = kinds("bootstrap/projects.yaml");
-        let by_name = |n: &str| projects.iter().find(|p| p["metadata"]["name"] == n).cloned().unwrap_or_else(|| panic!("project {n}"));
-        assert_eq!(by_name("platform")["spec"]["clusterResourceWhitelist"], serde_json::json!([{"group": "*", "kind": "*"}]));
+        let by_name = |n: &str| {
+            projects
+                .iter()
+                .find(|p| p["metadata"]["name"] == n)
+                .cloned()
+                .unwrap_or_else(|| panic!("project {n}"))
+        };
+        assert_eq!(
+            by_name("platform")["spec"]["clusterResourceWhitelist"],
+            serde_json::json!([{"group": "*", "kind": "*"}])
+        );
         let workloads = by_name("workloads");
-        assert_eq!(workloads["spec"]["clusterResourceWhitelist"], serde_json::json!([{"group": "", "kind": "Namespace"}]));
-        assert!(workloads["spec"]["destinations"].as_array().is_some_and(|d| d.iter().all(|d| d["namespace"].as_str().is_some_and(|n| n.starts_with("team-")))));
-        assert_eq!(by_name("bootstrap")["spec"]["destinations"][0]["namespace"], "argocd");
-        assert_eq!(doc("bootstrap/root-app.yaml")["spec"]["project"], "bootstrap");
-        assert_eq!(doc("bootstrap/platform-appset.yaml")["spec"]["template"]["spec"]["project"], "platform");
+        assert_eq!(
+            workloads["spec"]["clusterResourceWhitelist"],
+            serde_json::json!([{"group": "", "kind": "Namespace"}])
+        );
+        assert!(
+            workloads["spec"]["destinations"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|d| d["namespace"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("team-"))))
+        );
+        assert_eq!(
+            by_name("bootstrap")["spec"]["destinations"][0]["namespace"],
+            "argocd"
+        );
+        assert_eq!(
+            doc("bootstrap/root-app.yaml")["spec"]["project"],
+            "bootstrap"
+        );
+        assert_eq!(
+            doc("bootstrap/platform-appset.yaml")["spec"]["template"]["spec"]["project"],
+            "platform"
+        );
     }
 
     #[test]
@@ -158,23 +249,51 @@ mod tests {
         let scm = &appset["spec"]["generators"][0]["scmProvider"];
         let filter = scm["filters"][0]["labelMatch"].as_str().unwrap_or_default();
         assert_eq!(filter, "^idp-managed$");
-        assert!(scm["requeueAfterSeconds"].as_u64().is_some_and(|s| s <= 300), "short requeue");
+        assert!(
+            scm["requeueAfterSeconds"]
+                .as_u64()
+                .is_some_and(|s| s <= 300),
+            "short requeue"
+        );
         assert!(scm["github"]["tokenRef"]["secretName"].is_string());
         assert_eq!(appset["spec"]["template"]["spec"]["project"], "workloads");
         let registry = doc("bootstrap/workloads-registry-appset.yaml");
-        assert_eq!(registry["spec"]["generators"][0]["git"]["files"][0]["path"], "services/*.yaml");
+        assert_eq!(
+            registry["spec"]["generators"][0]["git"]["files"][0]["path"],
+            "services/*.yaml"
+        );
     }
 
     #[test]
     fn default_hosts_and_backstage_config() {
-        assert_eq!(doc("platform/values/argo-cd.yaml")["global"]["domain"], "argocd.local");
+        assert_eq!(
+            doc("platform/values/argo-cd.yaml")["global"]["domain"],
+            "argocd.local"
+        );
         let overlay = text("ingress/overlays/local/kustomization.yaml").unwrap_or_default();
         assert!(overlay.contains("value: backstage.local"));
         let cfg = doc("platform/values/backstage.yaml")["backstage"]["appConfig"].clone();
-        assert_eq!(cfg["auth"]["providers"]["guest"]["dangerouslyAllowOutsideDevelopment"], true);
-        assert_eq!(cfg["integrations"]["github"][0]["token"], "${GITHUB_TOKEN}", "token from the environment (a Secret), never inline");
-        assert!(cfg["catalog"]["rules"][0]["allow"].as_array().is_some_and(|a| a.contains(&Value::from("Template"))));
-        assert_eq!(cfg["backend"]["auth"]["externalAccess"][0]["type"], "static");
-        assert!(cfg["catalog"]["locations"][0]["target"].as_str().is_some_and(|t| t.ends_with("templates/nodejs-v24/template.yaml")));
+        assert_eq!(
+            cfg["auth"]["providers"]["guest"]["dangerouslyAllowOutsideDevelopment"],
+            true
+        );
+        assert_eq!(
+            cfg["integrations"]["github"][0]["token"], "${GITHUB_TOKEN}",
+            "token from the environment (a Secret), never inline"
+        );
+        assert!(
+            cfg["catalog"]["rules"][0]["allow"]
+                .as_array()
+                .is_some_and(|a| a.contains(&Value::from("Template")))
+        );
+        assert_eq!(
+            cfg["backend"]["auth"]["externalAccess"][0]["type"],
+            "static"
+        );
+        assert!(
+            cfg["catalog"]["locations"][0]["target"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("templates/nodejs-v24/template.yaml"))
+        );
     }
 }

@@ -60,7 +60,9 @@ pub struct Config {
 pub enum ConfigError {
     #[error("cannot read the settings file {path}: {reason}")]
     Read { path: PathBuf, reason: String },
-    #[error("the settings file {path} is invalid: {reason} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo)")]
+    #[error(
+        "the settings file {path} is invalid: {reason} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo)"
+    )]
     Invalid { path: PathBuf, reason: String },
     #[error("cannot write the settings file {path}: {reason}")]
     Write { path: PathBuf, reason: String },
@@ -89,19 +91,27 @@ impl Config {
 
     /// Write the settings (GUI's Settings view) atomically; returns where.
     pub fn save(&self) -> Result<PathBuf, ConfigError> {
-        let path = Self::path().ok_or_else(|| ConfigError::Write { path: PathBuf::from("config.yaml"), reason: "no home or config folder (set SLIPWAY_CONFIG)".into() })?;
+        let path = Self::path().ok_or_else(|| ConfigError::Write {
+            path: PathBuf::from("config.yaml"),
+            reason: "no home or config folder (set SLIPWAY_CONFIG)".into(),
+        })?;
         self.save_to(&path)?;
         Ok(path)
     }
 
     pub fn save_to(&self, path: &Path) -> Result<(), ConfigError> {
-        let failed = |e: &dyn std::fmt::Display| ConfigError::Write { path: path.to_owned(), reason: e.to_string() };
+        let failed = |e: &dyn std::fmt::Display| ConfigError::Write {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
         }
         let text = serde_saphyr::to_string(self).map_err(|e| failed(&e))?;
         let tmp = path.with_extension("yaml.tmp");
-        std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| failed(&e))
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| failed(&e))
     }
 
     /// The cluster name, domain and GitHub API with their defaults filled in.
@@ -114,19 +124,29 @@ impl Config {
     }
 
     pub fn github_api_or_default(&self) -> String {
-        self.github_api.clone().unwrap_or_else(|| crate::github::DEFAULT_API.into())
+        self.github_api
+            .clone()
+            .unwrap_or_else(|| crate::github::DEFAULT_API.into())
     }
 
     pub fn load_from(path: &Path) -> Result<Self, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(ConfigError::Read { path: path.to_owned(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                });
+            }
         };
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), reason: e.to_string() })
+        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -138,14 +158,39 @@ mod tests {
     fn reads_known_keys_and_names_the_known_ones_on_a_typo() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("config.yaml");
-        assert_eq!(Config::load_from(&path).expect("missing file"), Config::default());
-        std::fs::write(&path, "domain: dev.test\ncharts: /srv/charts\ngithubApi: https://ghe.example/api/v3\n").expect("write");
+        assert_eq!(
+            Config::load_from(&path).expect("missing file"),
+            Config::default()
+        );
+        std::fs::write(
+            &path,
+            "domain: dev.test\ncharts: /srv/charts\ngithubApi: https://ghe.example/api/v3\n",
+        )
+        .expect("write");
         let c = Config::load_from(&path).expect("config");
-        assert_eq!((c.domain.as_deref(), c.charts.as_deref(), c.github_api.as_deref()), (Some("dev.test"), Some("/srv/charts"), Some("https://ghe.example/api/v3")));
+        assert_eq!(
+            (
+                c.domain.as_deref(),
+                c.charts.as_deref(),
+                c.github_api.as_deref()
+            ),
+            (
+                Some("dev.test"),
+                Some("/srv/charts"),
+                Some("https://ghe.example/api/v3")
+            )
+        );
         std::fs::write(&path, "domian: dev.test\n").expect("write");
         let err = Config::load_from(&path).expect_err("typo").to_string();
-        assert!(err.contains("domian") && err.contains("keys: cluster, domain"), "{err}");
+        assert!(
+            err.contains("domian") && err.contains("keys: cluster, domain"),
+            "{err}"
+        );
         c.save_to(&path).expect("save");
-        assert_eq!(Config::load_from(&path).expect("saved"), c, "what is saved reads back the same");
+        assert_eq!(
+            Config::load_from(&path).expect("saved"),
+            c,
+            "what is saved reads back the same"
+        );
     }
 }

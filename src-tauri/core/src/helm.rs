@@ -10,12 +10,20 @@ use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HelmError {
-    #[error("helm was not found ({0}). Install helm 3 or 4 (https://helm.sh/docs/intro/install/) or point Slipway at it with HELM_BIN")]
+    #[error(
+        "helm was not found ({0}). Install helm 3 or 4 (https://helm.sh/docs/intro/install/) or point Slipway at it with HELM_BIN"
+    )]
     NotFound(String),
-    #[error("{bin} reports version {found:?}; Slipway needs helm 3 or 4. Install a current helm or point HELM_BIN at one")]
+    #[error(
+        "{bin} reports version {found:?}; Slipway needs helm 3 or 4. Install a current helm or point HELM_BIN at one"
+    )]
     Version { bin: PathBuf, found: String },
     #[error("helm {action} of {release} failed: {stderr_tail}")]
-    Failed { action: &'static str, release: String, stderr_tail: String },
+    Failed {
+        action: &'static str,
+        release: String,
+        stderr_tail: String,
+    },
     #[error("helm {action} did not finish within {secs} s")]
     Timeout { action: &'static str, secs: u64 },
     #[error("cannot run helm: {0}")]
@@ -94,18 +102,44 @@ pub struct ReleaseInfo {
 impl Helm {
     /// `configured` (or `HELM_BIN`), else `helm` on PATH; requires major version 3 or 4.
     pub async fn locate(configured: Option<&Path>) -> Result<Self> {
-        let bin = match configured.map(Path::to_path_buf).or_else(|| std::env::var_os("HELM_BIN").map(PathBuf::from)) {
+        let bin = match configured
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("HELM_BIN").map(PathBuf::from))
+        {
             Some(p) if p.is_file() => p,
-            Some(p) => return Err(HelmError::NotFound(format!("{} does not exist", p.display()))),
-            None => which::which("helm").map_err(|e| HelmError::NotFound(format!("not on PATH: {e}")))?,
+            Some(p) => {
+                return Err(HelmError::NotFound(format!(
+                    "{} does not exist",
+                    p.display()
+                )));
+            }
+            None => which::which("helm")
+                .map_err(|e| HelmError::NotFound(format!("not on PATH: {e}")))?,
         };
-        let out = tokio::process::Command::new(&bin).args(["version", "--short"]).output().await?;
+        let out = tokio::process::Command::new(&bin)
+            .args(["version", "--short"])
+            .output()
+            .await?;
         let found = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        let major = found.trim_start_matches('v').split('.').next().and_then(|m| m.parse::<u32>().ok());
+        let major = found
+            .trim_start_matches('v')
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok());
         if !out.status.success() || !matches!(major, Some(3 | 4)) {
-            return Err(HelmError::Version { bin, found: if found.is_empty() { String::from_utf8_lossy(&out.stderr).trim().to_owned() } else { found } });
+            return Err(HelmError::Version {
+                bin,
+                found: if found.is_empty() {
+                    String::from_utf8_lossy(&out.stderr).trim().to_owned()
+                } else {
+                    found
+                },
+            });
         }
-        Ok(Self { bin, version: found })
+        Ok(Self {
+            bin,
+            version: found,
+        })
     }
 
     /// The chart argument and `--repo`/`--version` flags for `release` from `source`.
@@ -119,7 +153,11 @@ impl Helm {
                 a
             }
             ChartSource::Upstream => {
-                let mut a: Vec<OsString> = vec![c.name.clone().into(), "--repo".into(), c.repo.clone().into()];
+                let mut a: Vec<OsString> = vec![
+                    c.name.clone().into(),
+                    "--repo".into(),
+                    c.repo.clone().into(),
+                ];
                 a.extend(version);
                 a
             }
@@ -129,44 +167,122 @@ impl Helm {
                 a
             }
             ChartSource::Repo(url) => {
-                let mut a: Vec<OsString> = vec![c.name.clone().into(), "--repo".into(), url.clone().into()];
+                let mut a: Vec<OsString> =
+                    vec![c.name.clone().into(), "--repo".into(), url.clone().into()];
                 a.extend(version);
                 a
             }
             ChartSource::Local(dir) => {
                 let archive = dir.join(format!("{}-{}.tgz", c.name, c.version));
-                vec![if archive.is_file() { archive } else { dir.join(&c.name) }.into()]
+                vec![
+                    if archive.is_file() {
+                        archive
+                    } else {
+                        dir.join(&c.name)
+                    }
+                    .into(),
+                ]
             }
         }
     }
 
     /// `helm upgrade --install`, values through a 0600 temp file, bounded by `timeout`.
-    pub async fn upgrade_install(&self, release: &Release, source: &ChartSource, kube: &KubeContext, timeout: Duration) -> Result<()> {
-        let mut values = tempfile::Builder::new().prefix("slipway-values").suffix(".yaml").tempfile()?;
-        values.write_all(serde_json::to_string(&release.values).unwrap_or_else(|_| "{}".into()).as_bytes())?;
-        let mut args: Vec<OsString> = vec!["upgrade".into(), "--install".into(), release.name.clone().into()];
+    pub async fn upgrade_install(
+        &self,
+        release: &Release,
+        source: &ChartSource,
+        kube: &KubeContext,
+        timeout: Duration,
+    ) -> Result<()> {
+        let mut values = tempfile::Builder::new()
+            .prefix("slipway-values")
+            .suffix(".yaml")
+            .tempfile()?;
+        values.write_all(
+            serde_json::to_string(&release.values)
+                .unwrap_or_else(|_| "{}".into())
+                .as_bytes(),
+        )?;
+        let mut args: Vec<OsString> = vec![
+            "upgrade".into(),
+            "--install".into(),
+            release.name.clone().into(),
+        ];
         args.extend(Self::chart_args(release, source));
-        args.extend(["--namespace".into(), release.namespace.clone().into(), "--create-namespace".into()]);
+        args.extend([
+            "--namespace".into(),
+            release.namespace.clone().into(),
+            "--create-namespace".into(),
+        ]);
         args.extend(["--values".into(), values.path().into()]);
         args.extend(["--timeout".into(), format!("{}s", timeout.as_secs()).into()]);
-        self.run("upgrade --install", &release.name, args, kube, timeout + Duration::from_secs(30)).await.map(|_| ())
+        self.run(
+            "upgrade --install",
+            &release.name,
+            args,
+            kube,
+            timeout + Duration::from_secs(30),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Every release in the cluster.
     pub async fn list(&self, kube: &KubeContext) -> Result<Vec<ReleaseInfo>> {
-        let out = self.run("list", "all releases", vec!["list".into(), "--all-namespaces".into(), "--output".into(), "json".into()], kube, Duration::from_secs(60)).await?;
-        serde_json::from_str(&out).map_err(|e| HelmError::Failed { action: "list", release: "all releases".into(), stderr_tail: format!("unreadable output: {e}") })
+        let out = self
+            .run(
+                "list",
+                "all releases",
+                vec![
+                    "list".into(),
+                    "--all-namespaces".into(),
+                    "--output".into(),
+                    "json".into(),
+                ],
+                kube,
+                Duration::from_secs(60),
+            )
+            .await?;
+        serde_json::from_str(&out).map_err(|e| HelmError::Failed {
+            action: "list",
+            release: "all releases".into(),
+            stderr_tail: format!("unreadable output: {e}"),
+        })
     }
 
-    async fn run(&self, action: &'static str, release: &str, mut args: Vec<OsString>, kube: &KubeContext, limit: Duration) -> Result<String> {
-        args.extend(["--kubeconfig".into(), kube.kubeconfig.clone().into(), "--kube-context".into(), kube.context.clone().into()]);
-        let child = tokio::process::Command::new(&self.bin).args(&args).kill_on_drop(true).output();
-        let out = tokio::time::timeout(limit, child).await.map_err(|_| HelmError::Timeout { action, secs: limit.as_secs() })??;
+    async fn run(
+        &self,
+        action: &'static str,
+        release: &str,
+        mut args: Vec<OsString>,
+        kube: &KubeContext,
+        limit: Duration,
+    ) -> Result<String> {
+        args.extend([
+            "--kubeconfig".into(),
+            kube.kubeconfig.clone().into(),
+            "--kube-context".into(),
+            kube.context.clone().into(),
+        ]);
+        let child = tokio::process::Command::new(&self.bin)
+            .args(&args)
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(limit, child)
+            .await
+            .map_err(|_| HelmError::Timeout {
+                action,
+                secs: limit.as_secs(),
+            })??;
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
-        Err(HelmError::Failed { action, release: release.to_owned(), stderr_tail: crate::cluster::docker::tail(&stderr, 6) })
+        Err(HelmError::Failed {
+            action,
+            release: release.to_owned(),
+            stderr_tail: crate::cluster::docker::tail(&stderr, 6),
+        })
     }
 }
 
@@ -178,17 +294,50 @@ mod tests {
         Release {
             name: "argocd".into(),
             namespace: "argocd".into(),
-            chart: Chart { name: "argo-cd".into(), version: "10.1.1".into(), repo: "https://argoproj.github.io/argo-helm".into() },
+            chart: Chart {
+                name: "argo-cd".into(),
+                version: "10.1.1".into(),
+                repo: "https://argoproj.github.io/argo-helm".into(),
+            },
             values: serde_json::json!({}),
         }
     }
 
     #[test]
     fn chart_sources_become_the_right_arguments() {
-        let args = |s: &ChartSource| Helm::chart_args(&release(), s).into_iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>();
-        assert_eq!(args(&ChartSource::Upstream), ["argo-cd", "--repo", "https://argoproj.github.io/argo-helm", "--version", "10.1.1"]);
-        assert_eq!(args(&ChartSource::parse("oci://mirror.local/charts/")), ["oci://mirror.local/charts/argo-cd", "--version", "10.1.1"]);
-        assert_eq!(args(&ChartSource::parse("https://charts.example/")), ["argo-cd", "--repo", "https://charts.example", "--version", "10.1.1"]);
-        assert_eq!(args(&ChartSource::parse("/opt/charts")), ["/opt/charts/argo-cd"]);
+        let args = |s: &ChartSource| {
+            Helm::chart_args(&release(), s)
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            args(&ChartSource::Upstream),
+            [
+                "argo-cd",
+                "--repo",
+                "https://argoproj.github.io/argo-helm",
+                "--version",
+                "10.1.1"
+            ]
+        );
+        assert_eq!(
+            args(&ChartSource::parse("oci://mirror.local/charts/")),
+            ["oci://mirror.local/charts/argo-cd", "--version", "10.1.1"]
+        );
+        assert_eq!(
+            args(&ChartSource::parse("https://charts.example/")),
+            [
+                "argo-cd",
+                "--repo",
+                "https://charts.example",
+                "--version",
+                "10.1.1"
+            ]
+        );
+        assert_eq!(
+            args(&ChartSource::parse("/opt/charts")),
+            ["/opt/charts/argo-cd"]
+        );
     }
 }

@@ -12,13 +12,31 @@ use serde::Serialize;
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ProgressEvent {
     /// A step begins (again, when `attempt > 1`).
-    StepStarted { id: &'static str, title: &'static str, attempt: u32, at: Timestamp },
+    StepStarted {
+        id: &'static str,
+        title: &'static str,
+        attempt: u32,
+        at: Timestamp,
+    },
     /// A step made progress worth showing (pull percentage, the node being waited on …).
-    StepDetail { id: &'static str, message: String, at: Timestamp },
+    StepDetail {
+        id: &'static str,
+        message: String,
+        at: Timestamp,
+    },
     /// A step ended.
-    StepFinished { id: &'static str, outcome: StepOutcome, attempt: u32, at: Timestamp },
+    StepFinished {
+        id: &'static str,
+        outcome: StepOutcome,
+        attempt: u32,
+        at: Timestamp,
+    },
     /// Something the user should know that does not stop the operation.
-    Warning { id: &'static str, message: String, at: Timestamp },
+    Warning {
+        id: &'static str,
+        message: String,
+        at: Timestamp,
+    },
 }
 
 /// How a step ended.
@@ -35,10 +53,14 @@ pub enum StepOutcome {
 
 impl StepOutcome {
     pub fn changed(detail: impl Into<String>) -> Self {
-        Self::Changed { detail: detail.into() }
+        Self::Changed {
+            detail: detail.into(),
+        }
     }
     pub fn up_to_date(detail: impl Into<String>) -> Self {
-        Self::UpToDate { detail: detail.into() }
+        Self::UpToDate {
+            detail: detail.into(),
+        }
     }
     pub fn is_change(&self) -> bool {
         matches!(self, Self::Changed { .. })
@@ -84,11 +106,19 @@ pub struct StepReporter<'a> {
 
 impl StepReporter<'_> {
     pub fn detail(&self, message: impl Into<String>) {
-        self.sink.emit(ProgressEvent::StepDetail { id: self.id, message: message.into(), at: Timestamp::now() });
+        self.sink.emit(ProgressEvent::StepDetail {
+            id: self.id,
+            message: message.into(),
+            at: Timestamp::now(),
+        });
     }
     pub fn warn(&self, message: impl Into<String>) {
         let message = message.into();
         tracing::warn!(step = self.id, "{message}");
-        self.sink.emit(ProgressEvent::Warning { id: self.id, message, at: Timestamp::now() });
+        self.sink.emit(ProgressEvent::Warning {
+            id: self.id,
+            message,
+            at: Timestamp::now(),
+        });
     }
 }

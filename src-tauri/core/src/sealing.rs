@@ -28,7 +28,9 @@ pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
 pub enum SealingError {
     #[error("the certificate is not usable: {0}")]
     Cert(String),
-    #[error("the sealing certificate expired on {0}; fetch the controller's current one (omit --cert) or renew the key")]
+    #[error(
+        "the sealing certificate expired on {0}; fetch the controller's current one (omit --cert) or renew the key"
+    )]
     Expired(String),
     #[error("the sealing certificate has a {0} key; Sealed Secrets needs RSA")]
     NotRsa(String),
@@ -36,8 +38,14 @@ pub enum SealingError {
     Input(String),
     #[error("encryption failed: {0}")]
     Crypto(String),
-    #[error("cannot fetch the sealing certificate from {namespace}/{name} ({reason}); is Sealed Secrets running (`slipway status`)? Or pass --cert FILE")]
-    Fetch { namespace: String, name: String, reason: String },
+    #[error(
+        "cannot fetch the sealing certificate from {namespace}/{name} ({reason}); is Sealed Secrets running (`slipway status`)? Or pass --cert FILE"
+    )]
+    Fetch {
+        namespace: String,
+        name: String,
+        reason: String,
+    },
     #[error("the Kubernetes API refused the request: {0}")]
     Api(#[from] kube::Error),
 }
@@ -91,9 +99,12 @@ impl SealingCert {
             .filter_map(std::result::Result::ok)
             .find(|p| p.label == "CERTIFICATE")
             .ok_or_else(|| SealingError::Cert("no PEM CERTIFICATE block found".into()))?;
-        let cert = block.parse_x509().map_err(|e| SealingError::Cert(e.to_string()))?;
+        let cert = block
+            .parse_x509()
+            .map_err(|e| SealingError::Cert(e.to_string()))?;
         let not_after = cert.validity().not_after;
-        let not_after_text = jiff::Timestamp::from_second(not_after.timestamp()).map_or_else(|_| not_after.to_string(), |t| t.to_string());
+        let not_after_text = jiff::Timestamp::from_second(not_after.timestamp())
+            .map_or_else(|_| not_after.to_string(), |t| t.to_string());
         if not_after.timestamp() < now {
             return Err(SealingError::Expired(not_after_text));
         }
@@ -103,19 +114,40 @@ impl SealingCert {
             Ok(other) => return Err(SealingError::NotRsa(key_kind(&other).into())),
             Err(e) => return Err(SealingError::Cert(e.to_string())),
         }
-        let key = PublicKey::from_public_key_der(spki.raw).map_err(|e| SealingError::Cert(e.to_string()))?;
-        Ok(Self { key, not_after: not_after_text })
+        let key = PublicKey::from_public_key_der(spki.raw)
+            .map_err(|e| SealingError::Cert(e.to_string()))?;
+        Ok(Self {
+            key,
+            not_after: not_after_text,
+        })
     }
 
     /// Seal one value for `namespace`/`name` under `scope`: standard padded base64.
-    pub fn seal_value(&self, scope: Scope, namespace: &str, name: &str, value: &[u8]) -> Result<String> {
+    pub fn seal_value(
+        &self,
+        scope: Scope,
+        namespace: &str,
+        name: &str,
+        value: &[u8],
+    ) -> Result<String> {
         let mut session = [0_u8; 32];
         getrandom::fill(&mut session).map_err(|e| SealingError::Crypto(e.to_string()))?;
-        let wrapped = self.key.encrypt(&mut getrandom::SysRng, Oaep::<Sha256>::new_with_label(scope.label(namespace, name)), &session).map_err(|e| SealingError::Crypto(e.to_string()))?;
-        let cipher = Aes256Gcm::new_from_slice(&session).map_err(|e| SealingError::Crypto(e.to_string()))?;
+        let wrapped = self
+            .key
+            .encrypt(
+                &mut getrandom::SysRng,
+                Oaep::<Sha256>::new_with_label(scope.label(namespace, name)),
+                &session,
+            )
+            .map_err(|e| SealingError::Crypto(e.to_string()))?;
+        let cipher =
+            Aes256Gcm::new_from_slice(&session).map_err(|e| SealingError::Crypto(e.to_string()))?;
         // A zero nonce is safe: every session key encrypts exactly one value.
-        let sealed = cipher.encrypt(&aes_gcm::Nonce::default(), value).map_err(|e| SealingError::Crypto(e.to_string()))?;
-        let len = u16::try_from(wrapped.len()).map_err(|_| SealingError::Crypto("RSA ciphertext longer than 65535 bytes".into()))?;
+        let sealed = cipher
+            .encrypt(&aes_gcm::Nonce::default(), value)
+            .map_err(|e| SealingError::Crypto(e.to_string()))?;
+        let len = u16::try_from(wrapped.len())
+            .map_err(|_| SealingError::Crypto("RSA ciphertext longer than 65535 bytes".into()))?;
         let mut out = Vec::with_capacity(2 + wrapped.len() + sealed.len());
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&wrapped);
@@ -149,20 +181,41 @@ pub struct SecretInput {
 impl SecretInput {
     /// A Secret manifest, YAML or JSON, with `data` (base64) and/or `stringData`.
     pub fn from_manifest(text: &str) -> Result<Self> {
-        let doc: Value = serde_saphyr::from_str(text).map_err(|e| SealingError::Input(format!("not a YAML/JSON Secret manifest: {e}")))?;
+        let doc: Value = serde_saphyr::from_str(text)
+            .map_err(|e| SealingError::Input(format!("not a YAML/JSON Secret manifest: {e}")))?;
         if doc["kind"] != "Secret" {
-            return Err(SealingError::Input(format!("expected kind Secret, found {}", doc["kind"])));
+            return Err(SealingError::Input(format!(
+                "expected kind Secret, found {}",
+                doc["kind"]
+            )));
         }
         let meta = &doc["metadata"];
-        let text_map = |v: &Value| -> BTreeMap<String, String> { v.as_object().into_iter().flatten().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect() };
+        let text_map = |v: &Value| -> BTreeMap<String, String> {
+            v.as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        };
         let mut data = BTreeMap::new();
         for (k, v) in doc["data"].as_object().into_iter().flatten() {
-            let text = v.as_str().ok_or_else(|| SealingError::Input(format!("data.{k} is not a string")))?;
-            data.insert(k.clone(), STANDARD.decode(text).map_err(|e| SealingError::Input(format!("data.{k} is not base64 ({e}); use stringData for plain text")))?);
+            let text = v
+                .as_str()
+                .ok_or_else(|| SealingError::Input(format!("data.{k} is not a string")))?;
+            data.insert(
+                k.clone(),
+                STANDARD.decode(text).map_err(|e| {
+                    SealingError::Input(format!(
+                        "data.{k} is not base64 ({e}); use stringData for plain text"
+                    ))
+                })?,
+            );
         }
         // As the API server does: stringData wins over data.
         for (k, v) in doc["stringData"].as_object().into_iter().flatten() {
-            let text = v.as_str().ok_or_else(|| SealingError::Input(format!("stringData.{k} is not a string")))?;
+            let text = v
+                .as_str()
+                .ok_or_else(|| SealingError::Input(format!("stringData.{k} is not a string")))?;
             data.insert(k.clone(), text.as_bytes().to_vec());
         }
         Ok(Self {
@@ -177,16 +230,27 @@ impl SecretInput {
 
     fn validate(&self, scope: Scope) -> Result<()> {
         if self.data.is_empty() {
-            return Err(SealingError::Input("the Secret has no values (data, stringData, --from-literal or --from-file)".into()));
+            return Err(SealingError::Input(
+                "the Secret has no values (data, stringData, --from-literal or --from-file)".into(),
+            ));
         }
         if self.name.is_empty() {
-            return Err(SealingError::Input("the Secret needs a name (metadata.name or --name)".into()));
+            return Err(SealingError::Input(
+                "the Secret needs a name (metadata.name or --name)".into(),
+            ));
         }
         if self.namespace.is_empty() && scope != Scope::ClusterWide {
             return Err(SealingError::Input("the Secret needs a namespace (metadata.namespace or --namespace) unless the scope is cluster-wide".into()));
         }
-        if let Some(bad) = self.data.keys().find(|k| k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))) {
-            return Err(SealingError::Input(format!("{bad:?} is not a valid Secret key (letters, digits, '-', '_', '.')")));
+        if let Some(bad) = self.data.keys().find(|k| {
+            k.is_empty()
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        }) {
+            return Err(SealingError::Input(format!(
+                "{bad:?} is not a valid Secret key (letters, digits, '-', '_', '.')"
+            )));
         }
         Ok(())
     }
@@ -197,7 +261,10 @@ pub fn seal_secret(cert: &SealingCert, secret: &SecretInput, scope: Scope) -> Re
     secret.validate(scope)?;
     let mut encrypted = serde_json::Map::new();
     for (k, v) in &secret.data {
-        encrypted.insert(k.clone(), json!(cert.seal_value(scope, &secret.namespace, &secret.name, v)?));
+        encrypted.insert(
+            k.clone(),
+            json!(cert.seal_value(scope, &secret.namespace, &secret.name, v)?),
+        );
     }
     let mut annotations = serde_json::Map::new();
     if let Some(a) = scope.annotation() {
@@ -214,7 +281,11 @@ pub fn seal_secret(cert: &SealingCert, secret: &SecretInput, scope: Scope) -> Re
     if !secret.labels.is_empty() {
         template_meta["labels"] = json!(secret.labels);
     }
-    let mut template_annotations: serde_json::Map<String, Value> = secret.annotations.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let mut template_annotations: serde_json::Map<String, Value> = secret
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     template_annotations.extend(annotations);
     if !template_annotations.is_empty() {
         template_meta["annotations"] = Value::Object(template_annotations);
@@ -232,18 +303,41 @@ pub fn seal_secret(cert: &SealingCert, secret: &SecretInput, scope: Scope) -> Re
 }
 
 /// One value sealed for a Secret `name` in `namespace` (strict scope): the GUI's entry point.
-pub async fn seal_one(client: &kube::Client, namespace: &str, name: &str, value: &[u8]) -> Result<String> {
+pub async fn seal_one(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    value: &[u8],
+) -> Result<String> {
     let pem = fetch_cert(client, CONTROLLER_NAMESPACE, CONTROLLER_NAME).await?;
-    SealingCert::from_pem(pem.as_bytes(), jiff::Timestamp::now().as_second())?.seal_value(Scope::Strict, namespace, name, value)
+    SealingCert::from_pem(pem.as_bytes(), jiff::Timestamp::now().as_second())?.seal_value(
+        Scope::Strict,
+        namespace,
+        name,
+        value,
+    )
 }
 
 /// The controller's certificate through the API server's service proxy, as kubeseal gets it
 /// (`services/http:<name>:http/proxy/v1/cert.pem`; the chart names the Service port `http`).
 pub async fn fetch_cert(client: &kube::Client, namespace: &str, name: &str) -> Result<String> {
-    let path = format!("/api/v1/namespaces/{namespace}/services/http:{name}:http/proxy/v1/cert.pem");
-    let fetch_error = |reason: String| SealingError::Fetch { namespace: namespace.into(), name: name.into(), reason };
-    let request = http::Request::get(path).body(Vec::new()).map_err(|e| fetch_error(e.to_string()))?;
-    let text = tokio::time::timeout(std::time::Duration::from_secs(15), client.request_text(request)).await.map_err(|_| fetch_error("timed out".into()))?.map_err(|e| fetch_error(e.to_string()))?;
+    let path =
+        format!("/api/v1/namespaces/{namespace}/services/http:{name}:http/proxy/v1/cert.pem");
+    let fetch_error = |reason: String| SealingError::Fetch {
+        namespace: namespace.into(),
+        name: name.into(),
+        reason,
+    };
+    let request = http::Request::get(path)
+        .body(Vec::new())
+        .map_err(|e| fetch_error(e.to_string()))?;
+    let text = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        client.request_text(request),
+    )
+    .await
+    .map_err(|_| fetch_error("timed out".into()))?
+    .map_err(|e| fetch_error(e.to_string()))?;
     Ok(text)
 }
 
@@ -261,14 +355,30 @@ pub struct SealingKey {
 pub async fn active_keys(client: &kube::Client) -> Result<Vec<SealingKey>> {
     use k8s_openapi::api::core::v1::Secret;
     let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), CONTROLLER_NAMESPACE);
-    let mut secrets = api.list(&kube::api::ListParams::default().labels(&format!("{KEY_LABEL}=active"))).await?.items;
-    secrets.sort_by(|a, b| (a.metadata.creation_timestamp.as_ref().map(|t| t.0), &a.metadata.name).cmp(&(b.metadata.creation_timestamp.as_ref().map(|t| t.0), &b.metadata.name)));
+    let mut secrets = api
+        .list(&kube::api::ListParams::default().labels(&format!("{KEY_LABEL}=active")))
+        .await?
+        .items;
+    secrets.sort_by(|a, b| {
+        (
+            a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            &a.metadata.name,
+        )
+            .cmp(&(
+                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                &b.metadata.name,
+            ))
+    });
     Ok(secrets
         .into_iter()
         .filter_map(|s| {
             let mut data = s.data?;
             let text = |v: k8s_openapi::ByteString| String::from_utf8(v.0).ok();
-            Some(SealingKey { name: s.metadata.name?, cert: text(data.remove("tls.crt")?)?, key: text(data.remove("tls.key")?)? })
+            Some(SealingKey {
+                name: s.metadata.name?,
+                cert: text(data.remove("tls.crt")?)?,
+                key: text(data.remove("tls.key")?)?,
+            })
         })
         .collect())
 }
@@ -276,13 +386,24 @@ pub async fn active_keys(client: &kube::Client) -> Result<Vec<SealingKey>> {
 impl SealingKey {
     /// A key back from its Secret manifest (a `--backup-key` file).
     pub fn from_secret(doc: &Value) -> Result<Self> {
-        let name = doc["metadata"]["name"].as_str().ok_or_else(|| SealingError::Input("a key Secret without metadata.name".into()))?;
+        let name = doc["metadata"]["name"]
+            .as_str()
+            .ok_or_else(|| SealingError::Input("a key Secret without metadata.name".into()))?;
         let field = |k: &str| -> Result<String> {
-            let b64 = doc["data"][k].as_str().ok_or_else(|| SealingError::Input(format!("key Secret {name} has no data.{k}")))?;
-            let bytes = STANDARD.decode(b64).map_err(|e| SealingError::Input(format!("{name} data.{k}: {e}")))?;
-            String::from_utf8(bytes).map_err(|_| SealingError::Input(format!("{name} data.{k} is not PEM text")))
+            let b64 = doc["data"][k]
+                .as_str()
+                .ok_or_else(|| SealingError::Input(format!("key Secret {name} has no data.{k}")))?;
+            let bytes = STANDARD
+                .decode(b64)
+                .map_err(|e| SealingError::Input(format!("{name} data.{k}: {e}")))?;
+            String::from_utf8(bytes)
+                .map_err(|_| SealingError::Input(format!("{name} data.{k} is not PEM text")))
         };
-        Ok(Self { name: name.to_owned(), cert: field("tls.crt")?, key: field("tls.key")? })
+        Ok(Self {
+            name: name.to_owned(),
+            cert: field("tls.crt")?,
+            key: field("tls.key")?,
+        })
     }
 }
 
@@ -294,15 +415,29 @@ pub async fn restore_keys(client: &kube::Client, keys: &[SealingKey]) -> Result<
     use kube::api::{Patch, PatchParams};
     let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), CONTROLLER_NAMESPACE);
     for key in keys {
-        let secret: Secret = serde_json::from_value(key_secret(key)).map_err(|e| SealingError::Input(e.to_string()))?;
-        secrets.patch(&key.name, &PatchParams::apply("slipway").force(), &Patch::Apply(&secret)).await?;
+        let secret: Secret = serde_json::from_value(key_secret(key))
+            .map_err(|e| SealingError::Input(e.to_string()))?;
+        secrets
+            .patch(
+                &key.name,
+                &PatchParams::apply("slipway").force(),
+                &Patch::Apply(&secret),
+            )
+            .await?;
     }
-    let deployments: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), CONTROLLER_NAMESPACE);
+    let deployments: kube::Api<Deployment> =
+        kube::Api::namespaced(client.clone(), CONTROLLER_NAMESPACE);
     if deployments.get_opt(CONTROLLER_NAME).await?.is_none() {
         return Ok(false);
     }
     let restart = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": jiff::Timestamp::now().to_string()}}}}});
-    deployments.patch(CONTROLLER_NAME, &PatchParams::default(), &Patch::Merge(&restart)).await?;
+    deployments
+        .patch(
+            CONTROLLER_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(&restart),
+        )
+        .await?;
     Ok(true)
 }
 
@@ -325,9 +460,13 @@ mod tests {
     fn cert_and_key(days: i64) -> (String, rsa::PrivateKey) {
         use rsa::pkcs8::EncodePrivateKey;
         let private = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("key");
-        let pem = private.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).expect("pkcs8");
-        let pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).expect("rcgen key");
-        let mut params = rcgen::CertificateParams::new(vec!["sealed-secrets".into()]).expect("params");
+        let pem = private
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .expect("pkcs8");
+        let pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256)
+            .expect("rcgen key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["sealed-secrets".into()]).expect("params");
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::days(days.abs() + 1);
         params.not_after = now + time::Duration::days(days);
@@ -337,8 +476,16 @@ mod tests {
     fn unseal(private: &rsa::PrivateKey, label: &[u8], sealed: &str) -> Option<Vec<u8>> {
         let raw = STANDARD.decode(sealed).ok()?;
         let n = usize::from(u16::from_be_bytes([raw[0], raw[1]]));
-        let session = private.decrypt(Oaep::<Sha256>::new_with_label(label.to_vec()), &raw[2..2 + n]).ok()?;
-        Aes256Gcm::new_from_slice(&session).ok()?.decrypt(&aes_gcm::Nonce::default(), &raw[2 + n..]).ok()
+        let session = private
+            .decrypt(
+                Oaep::<Sha256>::new_with_label(label.to_vec()),
+                &raw[2..2 + n],
+            )
+            .ok()?;
+        Aes256Gcm::new_from_slice(&session)
+            .ok()?
+            .decrypt(&aes_gcm::Nonce::default(), &raw[2 + n..])
+            .ok()
     }
 
     fn test_key() -> &'static (String, rsa::PrivateKey) {
@@ -349,28 +496,65 @@ mod tests {
     #[test]
     fn scopes_bind_values_to_names_and_namespaces() {
         let (pem, private) = test_key();
-        let cert = SealingCert::from_pem(pem.as_bytes(), jiff::Timestamp::now().as_second()).expect("cert");
-        assert_eq!(cert.key.to_public_key_der().expect("der").as_bytes(), private.to_public_key().to_public_key_der().expect("der").as_bytes());
-        let sealed = cert.seal_value(Scope::Strict, "team-a", "db", b"s3cret").expect("seal");
-        assert_eq!(unseal(private, b"team-a/db", &sealed).as_deref(), Some(&b"s3cret"[..]));
-        assert_eq!(unseal(private, b"team-a/other", &sealed), None, "strict: another name fails");
-        let wide = cert.seal_value(Scope::NamespaceWide, "team-a", "db", b"v").expect("seal");
-        assert_eq!(unseal(private, b"team-a", &wide).as_deref(), Some(&b"v"[..]));
+        let cert = SealingCert::from_pem(pem.as_bytes(), jiff::Timestamp::now().as_second())
+            .expect("cert");
+        assert_eq!(
+            cert.key.to_public_key_der().expect("der").as_bytes(),
+            private
+                .to_public_key()
+                .to_public_key_der()
+                .expect("der")
+                .as_bytes()
+        );
+        let sealed = cert
+            .seal_value(Scope::Strict, "team-a", "db", b"s3cret")
+            .expect("seal");
+        assert_eq!(
+            unseal(private, b"team-a/db", &sealed).as_deref(),
+            Some(&b"s3cret"[..])
+        );
+        assert_eq!(
+            unseal(private, b"team-a/other", &sealed),
+            None,
+            "strict: another name fails"
+        );
+        let wide = cert
+            .seal_value(Scope::NamespaceWide, "team-a", "db", b"v")
+            .expect("seal");
+        assert_eq!(
+            unseal(private, b"team-a", &wide).as_deref(),
+            Some(&b"v"[..])
+        );
         assert_eq!(unseal(private, b"team-b", &wide), None);
-        let cluster = cert.seal_value(Scope::ClusterWide, "team-a", "db", b"v").expect("seal");
+        let cluster = cert
+            .seal_value(Scope::ClusterWide, "team-a", "db", b"v")
+            .expect("seal");
         assert_eq!(unseal(private, b"", &cluster).as_deref(), Some(&b"v"[..]));
-        assert_eq!(&STANDARD.decode(&sealed).expect("b64")[..2], &[0x01, 0x00], "u16 length prefix of a 2048-bit RSA block");
+        assert_eq!(
+            &STANDARD.decode(&sealed).expect("b64")[..2],
+            &[0x01, 0x00],
+            "u16 length prefix of a 2048-bit RSA block"
+        );
     }
 
     #[test]
     fn expired_and_garbage_certificates_are_refused() {
         let (expired, _) = cert_and_key(-1);
-        let err = SealingCert::from_pem(expired.as_bytes(), jiff::Timestamp::now().as_second()).expect_err("expired");
+        let err = SealingCert::from_pem(expired.as_bytes(), jiff::Timestamp::now().as_second())
+            .expect_err("expired");
         assert!(matches!(err, SealingError::Expired(_)), "{err}");
         assert!(err.to_string().contains("expired on 20"), "{err}");
-        let ec = rcgen::generate_simple_self_signed(vec!["x".into()]).expect("ec cert").cert.pem();
-        assert!(matches!(SealingCert::from_pem(ec.as_bytes(), 0), Err(SealingError::NotRsa(k)) if k == "EC"));
-        assert!(matches!(SealingCert::from_pem(b"hello", 0), Err(SealingError::Cert(_))));
+        let ec = rcgen::generate_simple_self_signed(vec!["x".into()])
+            .expect("ec cert")
+            .cert
+            .pem();
+        assert!(
+            matches!(SealingCert::from_pem(ec.as_bytes(), 0), Err(SealingError::NotRsa(k)) if k == "EC")
+        );
+        assert!(matches!(
+            SealingCert::from_pem(b"hello", 0),
+            Err(SealingError::Cert(_))
+        ));
     }
 
     #[test]
@@ -380,12 +564,27 @@ mod tests {
         let input = SecretInput::from_manifest("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: team-a, labels: {app: db}}\ntype: Opaque\ndata: {user: YWRtaW4=}\nstringData: {pass: hunter2}\n").expect("input");
         let sealed = seal_secret(&cert, &input, Scope::NamespaceWide).expect("seal");
         assert_eq!(sealed["kind"], "SealedSecret");
-        assert_eq!(sealed["metadata"]["annotations"]["sealedsecrets.bitnami.com/namespace-wide"], "true");
-        assert_eq!(sealed["spec"]["template"]["metadata"]["labels"]["app"], "db");
+        assert_eq!(
+            sealed["metadata"]["annotations"]["sealedsecrets.bitnami.com/namespace-wide"],
+            "true"
+        );
+        assert_eq!(
+            sealed["spec"]["template"]["metadata"]["labels"]["app"],
+            "db"
+        );
         assert_eq!(sealed["spec"]["template"]["type"], "Opaque");
-        let user = sealed["spec"]["encryptedData"]["user"].as_str().expect("user");
-        assert_eq!(unseal(private, b"team-a", user).as_deref(), Some(&b"admin"[..]), "data is decoded before sealing");
-        let json_input = SecretInput::from_manifest(r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"},"stringData":{"k":"v"}}"#).expect("json");
+        let user = sealed["spec"]["encryptedData"]["user"]
+            .as_str()
+            .expect("user");
+        assert_eq!(
+            unseal(private, b"team-a", user).as_deref(),
+            Some(&b"admin"[..]),
+            "data is decoded before sealing"
+        );
+        let json_input = SecretInput::from_manifest(
+            r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"},"stringData":{"k":"v"}}"#,
+        )
+        .expect("json");
         let err = seal_secret(&cert, &json_input, Scope::Strict).expect_err("no namespace");
         assert!(err.to_string().contains("--namespace"), "{err}");
         assert!(seal_secret(&cert, &json_input, Scope::ClusterWide).is_ok());

@@ -19,7 +19,11 @@ pub mod accounts {
     /// GitHub Enterprise (or a test fake), so connecting one never replaces the other.
     pub fn github_token(api: &str) -> String {
         let api = api.trim_end_matches('/');
-        if api == crate::github::DEFAULT_API { "github-token".to_owned() } else { format!("github-token@{api}") }
+        if api == crate::github::DEFAULT_API {
+            "github-token".to_owned()
+        } else {
+            format!("github-token@{api}")
+        }
     }
 
     /// The static token Slipway presents to Backstage's API, one per cluster.
@@ -44,7 +48,8 @@ pub enum SecretsError {
 #[cfg(target_os = "linux")]
 const FIX: &str = "Slipway keeps tokens only there. On Linux it uses the kernel keyring: make sure the keyctl/add_key system calls are allowed (a container's seccomp profile may block them)";
 #[cfg(not(target_os = "linux"))]
-const FIX: &str = "Slipway keeps tokens only there; unlock or enable the system keychain and try again";
+const FIX: &str =
+    "Slipway keeps tokens only there; unlock or enable the system keychain and try again";
 
 /// A handle on one credential store, or on the reason there is none: callers decide whether a
 /// missing keyring is fatal (the GitHub token) or worth a warning (Sealed Secrets' key escrow).
@@ -58,8 +63,14 @@ pub struct Keyring {
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.store {
-            Ok(_) => f.debug_struct("Keyring").field("store", &self.kind).finish(),
-            Err(reason) => f.debug_struct("Keyring").field("unavailable", reason).finish(),
+            Ok(_) => f
+                .debug_struct("Keyring")
+                .field("store", &self.kind)
+                .finish(),
+            Err(reason) => f
+                .debug_struct("Keyring")
+                .field("unavailable", reason)
+                .finish(),
         }
     }
 }
@@ -71,13 +82,22 @@ impl Keyring {
         #[cfg(target_os = "linux")]
         return linux();
         #[cfg(target_os = "macos")]
-        return Self::probed(apple_native_keyring_store::keychain::Store::new().map(|s| s as Arc<CredentialStore>), "macOS Keychain");
+        return Self::probed(
+            apple_native_keyring_store::keychain::Store::new().map(|s| s as Arc<CredentialStore>),
+            "macOS Keychain",
+        );
         #[cfg(windows)]
-        return Self::probed(windows_native_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>), "Windows Credential Manager");
+        return Self::probed(
+            windows_native_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>),
+            "Windows Credential Manager",
+        );
     }
 
     fn probed(store: keyring_core::Result<Arc<CredentialStore>>, kind: &str) -> Self {
-        let keyring = Self { store: store.map_err(|e| e.to_string()), kind: kind.to_owned() };
+        let keyring = Self {
+            store: store.map_err(|e| e.to_string()),
+            kind: kind.to_owned(),
+        };
         match keyring.get("probe") {
             Ok(_) => keyring,
             Err(e) => Self::unavailable(e.to_string()),
@@ -100,12 +120,18 @@ impl Keyring {
     /// Any store: tests use keyring-core's mock store.
     pub fn with_store(store: Arc<CredentialStore>) -> Self {
         let kind = store.vendor();
-        Self { store: Ok(store), kind }
+        Self {
+            store: Ok(store),
+            kind,
+        }
     }
 
     /// No keyring, for `reason`: every operation fails with [`SecretsError::Unavailable`].
     pub fn unavailable(reason: impl Into<String>) -> Self {
-        Self { store: Err(reason.into()), kind: String::new() }
+        Self {
+            store: Err(reason.into()),
+            kind: String::new(),
+        }
     }
 
     /// Why there is no keyring, if there is none.
@@ -114,7 +140,10 @@ impl Keyring {
     }
 
     fn entry(&self, account: &str) -> Result<Entry, SecretsError> {
-        let store = self.store.as_ref().map_err(|reason| SecretsError::Unavailable(reason.clone()))?;
+        let store = self
+            .store
+            .as_ref()
+            .map_err(|reason| SecretsError::Unavailable(reason.clone()))?;
         Entry::new_in_store(store, SERVICE, account).map_err(|e| store_error(account, &e))
     }
 
@@ -127,7 +156,9 @@ impl Keyring {
     }
 
     pub fn set(&self, account: &str, secret: &str) -> Result<(), SecretsError> {
-        self.entry(account)?.set_password(secret).map_err(|e| store_error(account, &e))
+        self.entry(account)?
+            .set_password(secret)
+            .map_err(|e| store_error(account, &e))
     }
 
     /// Remove an entry; `false` when there was none.
@@ -151,7 +182,10 @@ impl Keyring {
     }
 }
 
-#[cfg_attr(not(target_os = "linux"), allow(dead_code, reason = "only Linux has a kernel keyring store"))]
+#[cfg_attr(
+    not(target_os = "linux"),
+    allow(dead_code, reason = "only Linux has a kernel keyring store")
+)]
 const KERNEL: &str = "kernel keyring";
 
 /// The session's Secret Service when there is one (it persists), else the kernel keyring.
@@ -159,29 +193,46 @@ const KERNEL: &str = "kernel keyring";
 fn linux() -> Keyring {
     let mut why = "no D-Bus session bus".to_owned();
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
-        let service = Keyring::probed(zbus_secret_service_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>), "Secret Service (kept across reboots)");
+        let service = Keyring::probed(
+            zbus_secret_service_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>),
+            "Secret Service (kept across reboots)",
+        );
         match service.unavailable_reason() {
             None => return service,
             Some(reason) => why = format!("Secret Service: {reason}"),
         }
     }
-    let kernel = format!("{KERNEL} (forgotten at reboot: {why}; a desktop keyring such as GNOME Keyring keeps them)");
-    Keyring::probed(linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>), &kernel)
+    let kernel = format!(
+        "{KERNEL} (forgotten at reboot: {why}; a desktop keyring such as GNOME Keyring keeps them)"
+    );
+    Keyring::probed(
+        linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>),
+        &kernel,
+    )
 }
 
 /// Keyring errors can quote what was stored (bad encodings carry the bytes): never pass those on.
 fn store_error(account: &str, e: &KeyringError) -> SecretsError {
     let reason = match e {
-        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => "the stored value is unreadable; delete the entry and let Slipway make a new one".to_owned(),
+        KeyringError::BadEncoding(_) | KeyringError::BadDataFormat(..) => {
+            "the stored value is unreadable; delete the entry and let Slipway make a new one"
+                .to_owned()
+        }
         other => other.to_string(),
     };
-    SecretsError::Store { account: account.to_owned(), reason }
+    SecretsError::Store {
+        account: account.to_owned(),
+        reason,
+    }
 }
 
 /// 32 random bytes from the OS, URL-safe base64: a bearer token for Backstage.
 pub fn random_token() -> Result<String, SecretsError> {
     let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| SecretsError::Store { account: "random token".into(), reason: e.to_string() })?;
+    getrandom::fill(&mut bytes).map_err(|e| SecretsError::Store {
+        account: "random token".into(),
+        reason: e.to_string(),
+    })?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -202,19 +253,30 @@ mod tests {
         assert_eq!(k.get_or_create("a").expect("again"), (first.clone(), false));
         assert!(k.delete("a").expect("delete"));
         assert!(!k.delete("a").expect("second delete"));
-        assert_ne!(k.get_or_create("a").expect("new").0, first, "a fresh token after delete");
+        assert_ne!(
+            k.get_or_create("a").expect("new").0,
+            first,
+            "a fresh token after delete"
+        );
     }
 
     #[test]
     fn an_unavailable_keyring_says_why_and_how_to_fix_it() {
         let k = Keyring::unavailable("keyctl: operation not permitted");
         let err = k.get("a").expect_err("unavailable");
-        assert!(err.to_string().contains("operation not permitted") && err.to_string().contains("Slipway keeps tokens only there"), "{err}");
+        assert!(
+            err.to_string().contains("operation not permitted")
+                && err.to_string().contains("Slipway keeps tokens only there"),
+            "{err}"
+        );
     }
 
     #[test]
     fn errors_never_carry_the_stored_bytes() {
-        let e = store_error("github-token", &KeyringError::BadEncoding(b"ghp_secret".to_vec()));
+        let e = store_error(
+            "github-token",
+            &KeyringError::BadEncoding(b"ghp_secret".to_vec()),
+        );
         assert!(!e.to_string().contains("ghp_secret"), "{e}");
     }
 
@@ -223,7 +285,12 @@ mod tests {
     fn the_os_keyring_round_trips() {
         // The real OS store (Secret Service, else keyutils): a blocked one must fail loudly.
         let k = Keyring::os();
-        assert_eq!(k.unavailable_reason(), None, "an OS keyring: {}", k.describe());
+        assert_eq!(
+            k.unavailable_reason(),
+            None,
+            "an OS keyring: {}",
+            k.describe()
+        );
         let account = format!("unit-test/{}", std::process::id());
         k.set(&account, "value").expect("set");
         assert_eq!(k.get(&account).expect("get").as_deref(), Some("value"));

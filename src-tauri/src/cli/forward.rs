@@ -1,5 +1,9 @@
 //! `slipway forward …`: runs in the foreground until interrupted, as kubectl does.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI's job is printing")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the CLI's job is printing"
+)]
 
 use std::net::IpAddr;
 
@@ -32,7 +36,11 @@ pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
         [one] if forward::preset(one).is_some() => forward::preset(one).into_iter().collect(),
         _ => forward::parse(&args.specs, &args.namespace)?,
     };
-    let client = args.cluster.kube_target(args.context.clone())?.client().await?;
+    let client = args
+        .cluster
+        .kube_target(args.context.clone())?
+        .client()
+        .await?;
     let forwards = Forwards::default();
     let mut events = forwards.subscribe();
     for spec in specs {

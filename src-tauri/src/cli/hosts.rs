@@ -1,5 +1,9 @@
 //! `slipway hosts …`
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI's job is printing")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the CLI's job is printing"
+)]
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -73,11 +77,20 @@ impl Common {
     }
 
     async fn desired(&self) -> anyhow::Result<Vec<hosts::HostEntry>> {
-        let desired = hosts::desired(&self.domain, &self.cluster.kube_target(self.context.clone())?).await;
+        let desired = hosts::desired(
+            &self.domain,
+            &self.cluster.kube_target(self.context.clone())?,
+        )
+        .await;
         if let Some(why) = &desired.cluster_skipped {
-            eprintln!("note: only the platform hosts; the cluster's Ingress hosts were skipped ({why})");
+            eprintln!(
+                "note: only the platform hosts; the cluster's Ingress hosts were skipped ({why})"
+            );
         }
-        Ok(hosts::entries_for(&desired.names, self.ipv6 || hosts::DEFAULT_IPV6))
+        Ok(hosts::entries_for(
+            &desired.names,
+            self.ipv6 || hosts::DEFAULT_IPV6,
+        ))
     }
 }
 
@@ -96,13 +109,43 @@ pub async fn run(args: HostsArgs) -> anyhow::Result<()> {
             let plan = hosts::plan(&common.path(), common.desired().await?)?;
             println!("{}:", plan.path.display());
             let line = |e: &hosts::HostEntry| format!("{} {}", e.address, e.names.join(" "));
-            println!("  current: {}", if plan.current.is_empty() { "(no Slipway block)".into() } else { plan.current.iter().map(line).collect::<Vec<_>>().join(" | ") });
-            println!("  desired: {}", plan.desired.iter().map(line).collect::<Vec<_>>().join(" | "));
-            println!("  {}", if plan.changes() { "run `slipway hosts apply` to update" } else { "up to date" });
+            println!(
+                "  current: {}",
+                if plan.current.is_empty() {
+                    "(no Slipway block)".into()
+                } else {
+                    plan.current
+                        .iter()
+                        .map(line)
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                }
+            );
+            println!(
+                "  desired: {}",
+                plan.desired
+                    .iter()
+                    .map(line)
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+            println!(
+                "  {}",
+                if plan.changes() {
+                    "run `slipway hosts apply` to update"
+                } else {
+                    "up to date"
+                }
+            );
             Ok(())
         }
-        HostsCommand::WriteFile { from, hosts_file, expect } => {
-            let content = std::fs::read_to_string(&from).with_context(|| format!("read {}", from.display()))?;
+        HostsCommand::WriteFile {
+            from,
+            hosts_file,
+            expect,
+        } => {
+            let content = std::fs::read_to_string(&from)
+                .with_context(|| format!("read {}", from.display()))?;
             hosts::write_checked(&hosts_file, &content, &expect)?;
             Ok(())
         }
@@ -123,7 +166,10 @@ fn print_diff(plan: &hosts::Plan) {
 fn write(plan: &hosts::Plan) -> anyhow::Result<()> {
     let terminal = std::io::stdin().is_terminal();
     if plan.changes() {
-        eprintln!("updating {} (if it needs administrator rights, the system asks for them; only the write runs elevated)", plan.path.display());
+        eprintln!(
+            "updating {} (if it needs administrator rights, the system asks for them; only the write runs elevated)",
+            plan.path.display()
+        );
     }
     let exe = std::env::current_exe().context("locate the slipway binary")?;
     match hosts::apply(plan, terminal, &exe)? {

@@ -1,5 +1,9 @@
 //! The command line: parse, call one core function, render the result.
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "the CLI's job is printing")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the CLI's job is printing"
+)]
 
 mod forward;
 mod github;
@@ -15,12 +19,18 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use slipway_core::cluster::{ClusterSpec, Overrides};
 use slipway_core::helm::ChartSource;
-use slipway_core::platform::{self, PlatformStatus, UpOptions, UpReport};
 use slipway_core::platform::install::Source;
+use slipway_core::platform::{self, PlatformStatus, UpOptions, UpReport};
 
 #[derive(Parser)]
-#[command(name = "slipway", version, about = "A local internal developer platform: Kubernetes, Argo CD, Backstage.")]
-#[command(long_about = "A local internal developer platform in one command.\n\nWithout a subcommand, Slipway opens its desktop window.")]
+#[command(
+    name = "slipway",
+    version,
+    about = "A local internal developer platform: Kubernetes, Argo CD, Backstage."
+)]
+#[command(
+    long_about = "A local internal developer platform in one command.\n\nWithout a subcommand, Slipway opens its desktop window."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -85,7 +95,10 @@ pub fn parse() -> Cli {
         ("http_port", config.http_port.map(|p| p.to_string())),
         ("https_port", config.https_port.map(|p| p.to_string())),
         ("charts", config.charts),
-        ("helm", config.helm.map(|p| p.to_string_lossy().into_owned())),
+        (
+            "helm",
+            config.helm.map(|p| p.to_string_lossy().into_owned()),
+        ),
         ("github_api", config.github_api),
         ("owner", config.owner),
         ("backstage_url", config.backstage_url),
@@ -105,7 +118,10 @@ fn with_defaults(mut command: clap::Command, defaults: &[(&str, String)]) -> cla
             command = command.mut_arg(*id, move |a| a.default_value(value));
         }
     }
-    let names: Vec<String> = command.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
     for name in names {
         command = command.mut_subcommand(name, |s| with_defaults(s, defaults));
     }
@@ -114,7 +130,10 @@ fn with_defaults(mut command: clap::Command, defaults: &[(&str, String)]) -> cla
 
 impl ClusterArgs {
     /// The kubeconfig context of this cluster, unless `--context` overrides it.
-    fn kube_target(&self, context: Option<String>) -> anyhow::Result<slipway_core::k8s::KubeTarget> {
+    fn kube_target(
+        &self,
+        context: Option<String>,
+    ) -> anyhow::Result<slipway_core::k8s::KubeTarget> {
         let name = self.spec()?.name;
         let mut target = slipway_core::k8s::KubeTarget::cluster(&name);
         if context.is_some() {
@@ -160,7 +179,12 @@ pub struct UpArgs {
     #[arg(long, value_name = "DIR|URL", env = "SLIPWAY_CHARTS")]
     charts: Option<String>,
     /// Domain of the platform's host names (`local`: argocd.local, backstage.local).
-    #[arg(long, value_name = "DOMAIN", env = "SLIPWAY_DOMAIN", default_value = "local")]
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        env = "SLIPWAY_DOMAIN",
+        default_value = "local"
+    )]
     domain: String,
     /// The helm binary to run (default: `helm` on PATH).
     #[arg(long, value_name = "PATH", env = "SLIPWAY_HELM")]
@@ -199,7 +223,10 @@ enum Format {
 
 impl ClusterArgs {
     fn spec(&self) -> anyhow::Result<ClusterSpec> {
-        let overrides = Overrides { name: self.name.clone(), ..Overrides::default() };
+        let overrides = Overrides {
+            name: self.name.clone(),
+            ..Overrides::default()
+        };
         Ok(ClusterSpec::embedded_default()?.with_overrides(&overrides)?)
     }
 }
@@ -207,13 +234,20 @@ impl ClusterArgs {
 impl UpArgs {
     fn options(&self, spec: &ClusterSpec) -> UpOptions {
         // Cluster only: no platform options, so not even a keyring probe.
-        let mut options = if self.cluster_only { UpOptions::cluster_only() } else { UpOptions::with_platform(spec) };
+        let mut options = if self.cluster_only {
+            UpOptions::cluster_only()
+        } else {
+            UpOptions::with_platform(spec)
+        };
         options.recreate = self.recreate;
         options.boot_timeout = Duration::from_secs(self.boot_timeout);
         options.ready_timeout = Duration::from_secs(self.wait);
         options.platform = options.platform.map(|mut p| {
             p.domain.clone_from(&self.domain);
-            p.charts = self.charts.as_deref().map_or(ChartSource::Upstream, ChartSource::parse);
+            p.charts = self
+                .charts
+                .as_deref()
+                .map_or(ChartSource::Upstream, ChartSource::parse);
             p.helm.clone_from(&self.helm);
             p.app_timeout = Duration::from_secs(self.app_timeout);
             p.routing_timeout = p.app_timeout.min(p.routing_timeout);
@@ -282,14 +316,19 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Status(args) => {
             let status = platform::status(args.cluster.spec()?).await?;
             match args.output {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&status).context("encode status")?),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).context("encode status")?
+                ),
                 Format::Table => print_status(&status),
             }
         }
         Command::Kubeconfig(args) => print!("{}", platform::kubeconfig(args.spec()?).await?),
         Command::ArgocdPassword(args) => match platform::argocd_password(args.spec()?).await? {
             Some(password) => println!("{password}"),
-            None => anyhow::bail!("Argo CD has no initial admin password Secret (argocd/argocd-initial-admin-secret): it was deleted after the password was changed, or Argo CD is not installed yet (`slipway up`)"),
+            None => anyhow::bail!(
+                "Argo CD has no initial admin password Secret (argocd/argocd-initial-admin-secret): it was deleted after the password was changed, or Argo CD is not installed yet (`slipway up`)"
+            ),
         },
         Command::Hosts(args) => hosts::run(args).await?,
         Command::Forward(args) => forward::run(args).await?,
@@ -303,36 +342,64 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 fn print_up(report: &UpReport) {
     let secs = report.elapsed_ms as f64 / 1000.0;
     if report.up_to_date {
-        println!("Cluster {:?} is up; all is up to date, nothing changed ({secs:.1} s).", report.cluster);
+        println!(
+            "Cluster {:?} is up; all is up to date, nothing changed ({secs:.1} s).",
+            report.cluster
+        );
     } else {
         println!("Cluster {:?} is up ({secs:.1} s).", report.cluster);
     }
     if let Some(api) = &report.status.api_server {
-        println!("  Kubernetes API  {api}   (kubectl --context {})", report.status.context);
+        println!(
+            "  Kubernetes API  {api}   (kubectl --context {})",
+            report.status.context
+        );
     }
     for address in &report.status.ingress {
         println!("  Ingress         {address}");
     }
     if let Some(p) = &report.platform {
-        println!("  Argo CD         {}   (user {}; password: slipway argocd-password)", p.argocd_url, p.argocd_user);
+        println!(
+            "  Argo CD         {}   (user {}; password: slipway argocd-password)",
+            p.argocd_url, p.argocd_user
+        );
         println!("  Backstage       {}", p.backstage_url);
-        println!("  {} must resolve to the ingress address: `slipway hosts apply` adds them.", p.hosts.join(" and "));
+        println!(
+            "  {} must resolve to the ingress address: `slipway hosts apply` adds them.",
+            p.hosts.join(" and ")
+        );
     }
 }
 
 fn print_status(platform: &PlatformStatus) {
     let status = &platform.cluster;
     if !status.exists {
-        println!("Cluster {:?} does not exist. Run `slipway up` to create it.", status.name);
+        println!(
+            "Cluster {:?} does not exist. Run `slipway up` to create it.",
+            status.name
+        );
         return;
     }
-    let health = if status.healthy { "healthy" } else { "not healthy" };
+    let health = if status.healthy {
+        "healthy"
+    } else {
+        "not healthy"
+    };
     println!("Cluster {:?}: {health}", status.name);
-    println!("{:<28} {:<14} {:<10} {:<6} IMAGE", "NODE", "ROLE", "STATE", "READY");
+    println!(
+        "{:<28} {:<14} {:<10} {:<6} IMAGE",
+        "NODE", "ROLE", "STATE", "READY"
+    );
     for n in &status.nodes {
         let ready = n.ready.map_or("?", |r| if r { "yes" } else { "no" });
-        let state = serde_json::to_value(n.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        println!("{:<28} {:<14} {:<10} {:<6} {}", n.name, n.role, state, ready, n.image);
+        let state = serde_json::to_value(n.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!(
+            "{:<28} {:<14} {:<10} {:<6} {}",
+            n.name, n.role, state, ready, n.image
+        );
     }
     if let Some(api) = &status.api_server {
         println!("API server: {api}");
@@ -340,9 +407,17 @@ fn print_status(platform: &PlatformStatus) {
     for address in &status.ingress {
         println!("Ingress:    {address}");
     }
-    let ctx = if status.context_present { "present" } else { "missing (run `slipway up`)" };
+    let ctx = if status.context_present {
+        "present"
+    } else {
+        "missing (run `slipway up`)"
+    };
     match &status.kubeconfig {
-        Some(path) => println!("Context:    {} in {} ({ctx})", status.context, path.display()),
+        Some(path) => println!(
+            "Context:    {} in {} ({ctx})",
+            status.context,
+            path.display()
+        ),
         None => println!("Context:    {} ({ctx})", status.context),
     }
     if !platform.components.is_empty() {
@@ -360,6 +435,10 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG").unwrap_or_else(|_| default.into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| default.into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -9,14 +9,20 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use slipway_core::progress::{ProgressEvent, ProgressSink, StepOutcome};
 
 pub enum Terminal {
-    Bars { multi: MultiProgress, bars: Mutex<HashMap<&'static str, ProgressBar>> },
+    Bars {
+        multi: MultiProgress,
+        bars: Mutex<HashMap<&'static str, ProgressBar>>,
+    },
     Lines,
 }
 
 impl Terminal {
     pub fn new() -> Self {
         if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
-            Terminal::Bars { multi: MultiProgress::new(), bars: Mutex::new(HashMap::new()) }
+            Terminal::Bars {
+                multi: MultiProgress::new(),
+                bars: Mutex::new(HashMap::new()),
+            }
         } else {
             Terminal::Lines
         }
@@ -25,9 +31,12 @@ impl Terminal {
     /// Stop any spinner still running (after an error).
     pub fn finish(&self) {
         if let Terminal::Bars { bars, .. } = self
-            && let Ok(bars) = bars.lock() {
-                bars.values().filter(|b| !b.is_finished()).for_each(ProgressBar::abandon);
-            }
+            && let Ok(bars) = bars.lock()
+        {
+            bars.values()
+                .filter(|b| !b.is_finished())
+                .for_each(ProgressBar::abandon);
+        }
     }
 }
 
@@ -44,29 +53,55 @@ impl ProgressSink for Terminal {
     fn emit(&self, event: ProgressEvent) {
         match self {
             Terminal::Lines => match event {
-                ProgressEvent::StepStarted { id, title, attempt, at } => {
-                    let again = if attempt > 1 { format!(" (attempt {attempt})") } else { String::new() };
+                ProgressEvent::StepStarted {
+                    id,
+                    title,
+                    attempt,
+                    at,
+                } => {
+                    let again = if attempt > 1 {
+                        format!(" (attempt {attempt})")
+                    } else {
+                        String::new()
+                    };
                     eprintln!("{at:.3} [{id}] {title}{again}");
                 }
-                ProgressEvent::StepDetail { id, message, at } => eprintln!("{at:.3} [{id}]   {message}"),
-                ProgressEvent::StepFinished { id, outcome, at, .. } => {
+                ProgressEvent::StepDetail { id, message, at } => {
+                    eprintln!("{at:.3} [{id}]   {message}")
+                }
+                ProgressEvent::StepFinished {
+                    id, outcome, at, ..
+                } => {
                     let (status, detail) = outcome_text(&outcome);
                     eprintln!("{at:.3} [{id}] {status}: {detail}");
                 }
-                ProgressEvent::Warning { id, message, at } => eprintln!("{at:.3} [{id}] warning: {message}"),
+                ProgressEvent::Warning { id, message, at } => {
+                    eprintln!("{at:.3} [{id}] warning: {message}")
+                }
             },
             Terminal::Bars { multi, bars } => {
                 let Ok(mut bars) = bars.lock() else { return };
                 match event {
-                    ProgressEvent::StepStarted { id, title, attempt, .. } => {
+                    ProgressEvent::StepStarted {
+                        id, title, attempt, ..
+                    } => {
                         let bar = bars.entry(id).or_insert_with(|| {
                             let bar = multi.add(ProgressBar::new_spinner());
-                            bar.set_style(ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:.dim}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                            bar.set_style(
+                                ProgressStyle::with_template(
+                                    "{spinner:.cyan} {prefix:.bold} {wide_msg} {elapsed:.dim}",
+                                )
+                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                            );
                             bar.enable_steady_tick(Duration::from_millis(100));
                             bar
                         });
                         bar.set_prefix(title);
-                        bar.set_message(if attempt > 1 { format!("attempt {attempt}") } else { String::new() });
+                        bar.set_message(if attempt > 1 {
+                            format!("attempt {attempt}")
+                        } else {
+                            String::new()
+                        });
                     }
                     ProgressEvent::StepDetail { id, message, .. } => {
                         if let Some(bar) = bars.get(id) {
@@ -76,8 +111,15 @@ impl ProgressSink for Terminal {
                     ProgressEvent::StepFinished { id, outcome, .. } => {
                         if let Some(bar) = bars.get(id) {
                             let (status, detail) = outcome_text(&outcome);
-                            let mark = if matches!(outcome, StepOutcome::Failed { .. }) { "✗" } else { "✓" };
-                            bar.set_style(ProgressStyle::with_template("{prefix:.bold} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+                            let mark = if matches!(outcome, StepOutcome::Failed { .. }) {
+                                "✗"
+                            } else {
+                                "✓"
+                            };
+                            bar.set_style(
+                                ProgressStyle::with_template("{prefix:.bold} {msg}")
+                                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                            );
                             bar.set_prefix(format!("{mark} {}", bar.prefix()));
                             bar.finish_with_message(format!("— {status}: {detail}"));
                         }

@@ -9,7 +9,9 @@ use clap::{Args, ValueEnum};
 use slipway_core::sealing::{self, Scope, SealingCert, SecretInput};
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  slipway seal secret.yaml > sealed.yaml\n  kubectl create secret generic db --dry-run=client -o yaml --from-file=password=./pw | slipway seal\n  slipway seal --name db --namespace team-a --from-file password=./pw -o json\n  slipway seal --backup-key ~/sealing-key.yaml")]
+#[command(
+    after_help = "Examples:\n  slipway seal secret.yaml > sealed.yaml\n  kubectl create secret generic db --dry-run=client -o yaml --from-file=password=./pw | slipway seal\n  slipway seal --name db --namespace team-a --from-file password=./pw -o json\n  slipway seal --backup-key ~/sealing-key.yaml"
+)]
 pub struct SealArgs {
     /// The cluster whose controller seals (its certificate, its keys); `--name` is the Secret's.
     #[arg(id = super::CLUSTER_ARG, long = "cluster", value_name = "NAME", env = "SLIPWAY_CLUSTER")]
@@ -61,7 +63,9 @@ enum Output {
 
 impl SealArgs {
     fn cluster(&self) -> super::ClusterArgs {
-        super::ClusterArgs { name: self.cluster_name.clone() }
+        super::ClusterArgs {
+            name: self.cluster_name.clone(),
+        }
     }
 }
 
@@ -79,10 +83,17 @@ pub async fn run(args: SealArgs) -> anyhow::Result<()> {
         ScopeArg::ClusterWide => Scope::ClusterWide,
     };
     let pem = match &args.cert {
-        Some(path) => std::fs::read(path).with_context(|| format!("cannot read the certificate {}", path.display()))?,
+        Some(path) => std::fs::read(path)
+            .with_context(|| format!("cannot read the certificate {}", path.display()))?,
         None => {
             let client = args.cluster().kube_target(None)?.client().await?;
-            sealing::fetch_cert(&client, sealing::CONTROLLER_NAMESPACE, sealing::CONTROLLER_NAME).await?.into_bytes()
+            sealing::fetch_cert(
+                &client,
+                sealing::CONTROLLER_NAMESPACE,
+                sealing::CONTROLLER_NAME,
+            )
+            .await?
+            .into_bytes()
         }
     };
     let cert = SealingCert::from_pem(&pem, jiff::Timestamp::now().as_second())?;
@@ -97,21 +108,39 @@ pub async fn run(args: SealArgs) -> anyhow::Result<()> {
 fn input(args: &SealArgs) -> anyhow::Result<SecretInput> {
     let literal = !(args.from_literal.is_empty() && args.from_file.is_empty());
     let mut secret = match (&args.input, literal) {
-        (Some(path), _) if path.as_os_str() != "-" => SecretInput::from_manifest(&std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?)?,
-        (None, true) => SecretInput { type_: Some("Opaque".into()), ..SecretInput::default() },
+        (Some(path), _) if path.as_os_str() != "-" => SecretInput::from_manifest(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        )?,
+        (None, true) => SecretInput {
+            type_: Some("Opaque".into()),
+            ..SecretInput::default()
+        },
         _ => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("cannot read the Secret manifest from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the Secret manifest from stdin")?;
             SecretInput::from_manifest(&text)?
         }
     };
     for pair in &args.from_literal {
-        let (k, v) = pair.split_once('=').with_context(|| format!("--from-literal wants KEY=VALUE, got {:?}", pair.split('=').next().unwrap_or_default()))?;
+        let (k, v) = pair.split_once('=').with_context(|| {
+            format!(
+                "--from-literal wants KEY=VALUE, got {:?}",
+                pair.split('=').next().unwrap_or_default()
+            )
+        })?;
         secret.data.insert(k.to_owned(), v.as_bytes().to_vec());
     }
     for pair in &args.from_file {
-        let (k, path) = pair.split_once('=').with_context(|| format!("--from-file wants KEY=PATH, got {pair:?}"))?;
-        secret.data.insert(k.to_owned(), std::fs::read(path).with_context(|| format!("cannot read {path}"))?);
+        let (k, path) = pair
+            .split_once('=')
+            .with_context(|| format!("--from-file wants KEY=PATH, got {pair:?}"))?;
+        secret.data.insert(
+            k.to_owned(),
+            std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
+        );
     }
     if let Some(name) = &args.name {
         secret.name.clone_from(name);
@@ -124,25 +153,45 @@ fn input(args: &SealArgs) -> anyhow::Result<SecretInput> {
 
 async fn backup(args: &SealArgs, path: &std::path::Path) -> anyhow::Result<()> {
     let keys = sealing::active_keys(&args.cluster().kube_target(None)?.client().await?).await?;
-    anyhow::ensure!(!keys.is_empty(), "the cluster has no Sealed Secrets key yet (is Sealed Secrets running? `slipway status`)");
+    anyhow::ensure!(
+        !keys.is_empty(),
+        "the cluster has no Sealed Secrets key yet (is Sealed Secrets running? `slipway status`)"
+    );
     let mut text = String::new();
     for key in &keys {
         text.push_str("---\n");
         text.push_str(&serde_saphyr::to_string(&sealing::key_secret(key))?);
     }
     write_private(path, text.as_bytes())?;
-    eprintln!("Wrote {} sealing key(s) to {} (mode 0600).", keys.len(), path.display());
-    eprintln!("WARNING: this file holds PRIVATE keys: whoever has it can decrypt every SealedSecret sealed with them. Keep it out of Git and off shared disks.");
+    eprintln!(
+        "Wrote {} sealing key(s) to {} (mode 0600).",
+        keys.len(),
+        path.display()
+    );
+    eprintln!(
+        "WARNING: this file holds PRIVATE keys: whoever has it can decrypt every SealedSecret sealed with them. Keep it out of Git and off shared disks."
+    );
     Ok(())
 }
 
 async fn restore(args: &SealArgs, path: &std::path::Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).with_context(|| format!("{} is not a --backup-key file", path.display()))?;
-    let keys: Vec<sealing::SealingKey> = docs.iter().filter(|d| !d.is_null()).map(sealing::SealingKey::from_secret).collect::<Result<_, _>>()?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
+        .with_context(|| format!("{} is not a --backup-key file", path.display()))?;
+    let keys: Vec<sealing::SealingKey> = docs
+        .iter()
+        .filter(|d| !d.is_null())
+        .map(sealing::SealingKey::from_secret)
+        .collect::<Result<_, _>>()?;
     anyhow::ensure!(!keys.is_empty(), "{} holds no sealing key", path.display());
-    let restarted = sealing::restore_keys(&args.cluster().kube_target(None)?.client().await?, &keys).await?;
-    eprintln!("Restored {} sealing key(s) into {}.", keys.len(), sealing::CONTROLLER_NAMESPACE);
+    let restarted =
+        sealing::restore_keys(&args.cluster().kube_target(None)?.client().await?, &keys).await?;
+    eprintln!(
+        "Restored {} sealing key(s) into {}.",
+        keys.len(),
+        sealing::CONTROLLER_NAMESPACE
+    );
     if restarted {
         eprintln!("Restarted {} so it loads them.", sealing::CONTROLLER_NAME);
     } else {
@@ -161,7 +210,9 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -78,28 +78,66 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
 
 async fn create(a: CreateArgs) -> anyhow::Result<()> {
     if a.dry_run {
-        let owner = a.owner.clone().context("--dry-run needs --owner (the GitHub user or organisation of the repository)")?;
-        let request = ServiceRequest { name: a.name, team: a.team, template: a.template, description: a.description, owner, domain: a.domain, template_repo: None };
+        let owner = a.owner.clone().context(
+            "--dry-run needs --owner (the GitHub user or organisation of the repository)",
+        )?;
+        let request = ServiceRequest {
+            name: a.name,
+            team: a.team,
+            template: a.template,
+            description: a.description,
+            owner,
+            domain: a.domain,
+            template_repo: None,
+        };
         request.validate()?;
         let out = a.out.context("--dry-run needs --out DIR")?;
         let files = service::render_to(&request, &out)?;
-        println!("Rendered {} files of {:?} into {}:", files.len(), request.name, out.display());
+        println!(
+            "Rendered {} files of {:?} into {}:",
+            files.len(),
+            request.name,
+            out.display()
+        );
         for path in files.keys() {
             println!("  {path}");
         }
         return Ok(());
     }
     // Input first: a bad name is refused before any network call.
-    let mut request = ServiceRequest { name: a.name.clone(), team: a.team.clone(), template: a.template.clone(), description: a.description.clone(), owner: a.owner.clone().unwrap_or_else(|| "pending".into()), domain: a.domain.clone(), template_repo: a.template_repo.clone() };
+    let mut request = ServiceRequest {
+        name: a.name.clone(),
+        team: a.team.clone(),
+        template: a.template.clone(),
+        description: a.description.clone(),
+        owner: a.owner.clone().unwrap_or_else(|| "pending".into()),
+        domain: a.domain.clone(),
+        template_repo: a.template_repo.clone(),
+    };
     request.validate()?;
-    let target = Target { github_api: a.github_api.clone(), backstage_url: a.backstage_url.clone(), domain: a.domain.clone(), cluster: a.cluster.clone(), owner: a.owner.clone(), http_port: a.http_port };
+    let target = Target {
+        github_api: a.github_api.clone(),
+        backstage_url: a.backstage_url.clone(),
+        domain: a.domain.clone(),
+        cluster: a.cluster.clone(),
+        owner: a.owner.clone(),
+        http_port: a.http_port,
+    };
     let connection = connect(&target, &Keyring::os()).await?;
     request.owner.clone_from(&connection.github.owner);
     let (github, services) = (&connection.github.github, connection.services());
 
     if a.rollback {
         let undone = create::rollback(&request.owner, &request.name, &services).await?;
-        println!("Rolled back {}: removed {}.", request.name, if undone.is_empty() { "nothing (it was gone already)".to_owned() } else { undone.join(", ") });
+        println!(
+            "Rolled back {}: removed {}.",
+            request.name,
+            if undone.is_empty() {
+                "nothing (it was gone already)".to_owned()
+            } else {
+                undone.join(", ")
+            }
+        );
         return Ok(());
     }
     let sink = super::progress::Terminal::new();
@@ -109,13 +147,24 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
     println!("Service {:?} created.", request.name);
     println!("  Repository  {}", created.repo_url);
     println!("  Catalog     {}", created.catalog_entity);
-    println!("  URL         {}   (once Argo CD has deployed it)", created.service_url);
+    println!(
+        "  URL         {}   (once Argo CD has deployed it)",
+        created.service_url
+    );
     match &created.application {
-        Some((sync, health)) => println!("  Argo CD     application {}: {sync}, {health}", request.name),
-        None => println!("  Argo CD     no application yet: the workloads ApplicationSet picks the repository up at its next refresh"),
+        Some((sync, health)) => println!(
+            "  Argo CD     application {}: {sync}, {health}",
+            request.name
+        ),
+        None => println!(
+            "  Argo CD     no application yet: the workloads ApplicationSet picks the repository up at its next refresh"
+        ),
     }
     if let Some(b) = github.budget() {
-        println!("  GitHub      {}/{} requests left this hour", b.remaining, b.limit);
+        println!(
+            "  GitHub      {}/{} requests left this hour",
+            b.remaining, b.limit
+        );
     }
     Ok(())
 }

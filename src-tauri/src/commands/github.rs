@@ -17,10 +17,23 @@ pub struct GitHubStatus {
     pub missing_scopes: Vec<&'static str>,
 }
 
-async fn describe(api: String, github: &GitHub, keyring: &Keyring) -> Result<GitHubStatus, CommandError> {
-    let identity = github.identity().await.map_err(|e| CommandError::new("github", e))?;
+async fn describe(
+    api: String,
+    github: &GitHub,
+    keyring: &Keyring,
+) -> Result<GitHubStatus, CommandError> {
+    let identity = github
+        .identity()
+        .await
+        .map_err(|e| CommandError::new("github", e))?;
     let budget = github.rate_limit().await.ok();
-    Ok(GitHubStatus { api, missing_scopes: identity.missing_scopes(), identity, budget, keyring: keyring.describe() })
+    Ok(GitHubStatus {
+        api,
+        missing_scopes: identity.missing_scopes(),
+        identity,
+        budget,
+        keyring: keyring.describe(),
+    })
 }
 
 /// Check the token and keep it in the OS keyring (never in a file, never sent back).
@@ -29,12 +42,22 @@ pub async fn github_connect(token: String) -> Result<GitHubStatus, CommandError>
     let api = settings()?.github_api_or_default();
     let keyring = Keyring::os();
     if let Some(reason) = keyring.unavailable_reason() {
-        return Err(CommandError::new("keyring", format!("no OS keyring ({reason}); Slipway keeps the GitHub token only there. Start a Secret Service (GNOME Keyring, KWallet) and try again")));
+        return Err(CommandError::new(
+            "keyring",
+            format!(
+                "no OS keyring ({reason}); Slipway keeps the GitHub token only there. Start a Secret Service (GNOME Keyring, KWallet) and try again"
+            ),
+        ));
     }
     let github = GitHub::new(&api, token.trim()).map_err(|e| CommandError::new("github", e))?;
-    let identity = github.identity().await.map_err(|e| CommandError::new("github", e))?;
+    let identity = github
+        .identity()
+        .await
+        .map_err(|e| CommandError::new("github", e))?;
     GitHub::require_scopes(&identity).map_err(|e| CommandError::new("scopes", e))?;
-    keyring.set(&accounts::github_token(&api), token.trim()).map_err(|e| CommandError::new("keyring", e))?;
+    keyring
+        .set(&accounts::github_token(&api), token.trim())
+        .map_err(|e| CommandError::new("keyring", e))?;
     describe(api, &github, &keyring).await
 }
 
@@ -43,7 +66,12 @@ pub async fn github_connect(token: String) -> Result<GitHubStatus, CommandError>
 pub async fn github_status() -> Result<Option<GitHubStatus>, CommandError> {
     let api = settings()?.github_api_or_default();
     let keyring = Keyring::os();
-    let Some(token) = keyring.get(&accounts::github_token(&api)).map_err(|e| CommandError::new("keyring", e))? else { return Ok(None) };
+    let Some(token) = keyring
+        .get(&accounts::github_token(&api))
+        .map_err(|e| CommandError::new("keyring", e))?
+    else {
+        return Ok(None);
+    };
     let github = GitHub::new(&api, &token).map_err(|e| CommandError::new("github", e))?;
     describe(api, &github, &keyring).await.map(Some)
 }
@@ -52,5 +80,7 @@ pub async fn github_status() -> Result<Option<GitHubStatus>, CommandError> {
 #[tauri::command]
 pub fn github_disconnect() -> Result<bool, CommandError> {
     let api = settings()?.github_api_or_default();
-    Keyring::os().delete(&accounts::github_token(&api)).map_err(|e| CommandError::new("keyring", e))
+    Keyring::os()
+        .delete(&accounts::github_token(&api))
+        .map_err(|e| CommandError::new("keyring", e))
 }

@@ -8,7 +8,9 @@ use super::{CommandError, settings};
 
 /// The app's log file.
 pub fn log_path() -> std::path::PathBuf {
-    slipway_core::config::state_dir().join("logs").join("gui.log")
+    slipway_core::config::state_dir()
+        .join("logs")
+        .join("gui.log")
 }
 
 /// One run of a long operation (`up`, `stop`, `delete`, `create shop-api` …) and its events.
@@ -24,10 +26,18 @@ pub struct Run {
 pub fn runs(text: &str, limit: usize) -> Vec<Run> {
     let mut runs: Vec<Run> = Vec::new();
     for line in text.lines() {
-        let Some((_, json)) = line.split_once(" slipway::progress: ") else { continue };
-        let Ok(event) = serde_json::from_str::<Value>(json) else { continue };
+        let Some((_, json)) = line.split_once(" slipway::progress: ") else {
+            continue;
+        };
+        let Ok(event) = serde_json::from_str::<Value>(json) else {
+            continue;
+        };
         if event["type"] == "run" {
-            runs.push(Run { kind: event["kind"].as_str().unwrap_or_default().to_owned(), at: event["at"].as_str().unwrap_or_default().to_owned(), events: Vec::new() });
+            runs.push(Run {
+                kind: event["kind"].as_str().unwrap_or_default().to_owned(),
+                at: event["at"].as_str().unwrap_or_default().to_owned(),
+                events: Vec::new(),
+            });
         } else if let Some(run) = runs.last_mut() {
             run.events.push(event);
         }
@@ -55,7 +65,11 @@ pub async fn diagnostics() -> Result<String, CommandError> {
         Ok(s) => serde_json::to_string_pretty(&s).unwrap_or_default(),
         Err(e) => format!("unavailable: {e}"),
     };
-    let runs = serde_json::to_string_pretty(&runs(&std::fs::read_to_string(log_path()).unwrap_or_default(), 3)).unwrap_or_default();
+    let runs = serde_json::to_string_pretty(&runs(
+        &std::fs::read_to_string(log_path()).unwrap_or_default(),
+        3,
+    ))
+    .unwrap_or_default();
     let settings_yaml = serde_saphyr::to_string(&config).unwrap_or_default();
     Ok(format!(
         "Slipway {} ({} {})\n\nSettings (no secrets are kept there):\n{settings_yaml}\nPreflight:\n  {preflight}\n\nPlatform status:\n{status}\n\nLast runs:\n{runs}\n",
@@ -80,7 +94,12 @@ mod tests {
             "2026-11-27T10:00:04Z  INFO slipway::progress: {\"type\":\"stepFinished\",\"id\":\"check\"}\n",
         );
         let all = runs(log, 10);
-        assert_eq!(all.iter().map(|r| (r.kind.as_str(), r.events.len())).collect::<Vec<_>>(), [("up", 1), ("create shop-api", 2)]);
+        assert_eq!(
+            all.iter()
+                .map(|r| (r.kind.as_str(), r.events.len()))
+                .collect::<Vec<_>>(),
+            [("up", 1), ("create shop-api", 2)]
+        );
         assert_eq!(runs(log, 1).len(), 1, "the newest only");
     }
 }

@@ -25,13 +25,21 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(code: &'static str, error: impl std::fmt::Display) -> Self {
-        Self { code, message: error.to_string(), step: None }
+        Self {
+            code,
+            message: error.to_string(),
+            step: None,
+        }
     }
 }
 
 impl From<PlatformError> for CommandError {
     fn from(e: PlatformError) -> Self {
-        Self { code: "step", step: e.step(), message: e.to_string() }
+        Self {
+            code: "step",
+            step: e.step(),
+            message: e.to_string(),
+        }
     }
 }
 

@@ -12,5 +12,8 @@ pub fn settings_get() -> Result<Config, CommandError> {
 /// Save the settings; they apply to the next Start or creation.
 #[tauri::command]
 pub fn settings_set(config: Config) -> Result<String, CommandError> {
-    config.save().map(|p| p.display().to_string()).map_err(|e| CommandError::new("settings", e))
+    config
+        .save()
+        .map(|p| p.display().to_string())
+        .map_err(|e| CommandError::new("settings", e))
 }

@@ -20,10 +20,12 @@ async fn main() -> std::process::ExitCode {
     let mut ingress: Option<SocketAddr> = None;
     let mut faults: Option<String> = None;
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().unwrap_or_else(|| {
-            eprintln!("kube-sim: {flag} needs a value");
-            std::process::exit(2)
-        });
+        let mut value = |flag: &str| {
+            args.next().unwrap_or_else(|| {
+                eprintln!("kube-sim: {flag} needs a value");
+                std::process::exit(2)
+            })
+        };
         match arg.as_str() {
             "--kubeconfig" => kubeconfig = Some(PathBuf::from(value("--kubeconfig"))),
             "--listen" => match value("--listen").parse() {
@@ -45,7 +47,9 @@ async fn main() -> std::process::ExitCode {
                 }
             },
             "-h" | "--help" => {
-                eprintln!("usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]... [--state-dir DIR] [--server-url URL] [--ingress-listen ADDR] [--faults JSON]\nA SIMULATED Kubernetes API server for tests.");
+                eprintln!(
+                    "usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]... [--state-dir DIR] [--server-url URL] [--ingress-listen ADDR] [--faults JSON]\nA SIMULATED Kubernetes API server for tests."
+                );
                 return std::process::ExitCode::SUCCESS;
             }
             other => {
@@ -58,7 +62,9 @@ async fn main() -> std::process::ExitCode {
         eprintln!("kube-sim: --kubeconfig PATH is required");
         return std::process::ExitCode::from(2);
     };
-    let sim = match slipway_e2e::kube_sim::KubeSim::start_with(listen, &names, state_dir.as_deref()).await {
+    let sim = match slipway_e2e::kube_sim::KubeSim::start_with(listen, &names, state_dir.as_deref())
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kube-sim: cannot serve on {listen}: {e}");
@@ -89,19 +95,25 @@ async fn main() -> std::process::ExitCode {
         None => sim.kubeconfig(),
     };
     let partial = kubeconfig.with_extension("partial");
-    let written = std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, &kubeconfig));
+    let written =
+        std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, &kubeconfig));
     if let Err(e) = written {
         eprintln!("kube-sim: cannot write {}: {e}", kubeconfig.display());
         return std::process::ExitCode::FAILURE;
     }
-    eprintln!("kube-sim (simulated API server) serving on {}; kubeconfig {}", sim.server_url(), kubeconfig.display());
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("kube-sim: cannot watch for SIGTERM: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    eprintln!(
+        "kube-sim (simulated API server) serving on {}; kubeconfig {}",
+        sim.server_url(),
+        kubeconfig.display()
+    );
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("kube-sim: cannot watch for SIGTERM: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}

@@ -48,16 +48,24 @@ pub fn seed(shared: &Shared) {
     }
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         // Small frames (watch events, port-forward chunks) must not wait for delayed ACKs.
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let shared = shared.clone();
         tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(tcp).await else { return };
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(req, shared).await) }
@@ -76,10 +84,16 @@ struct Query(Vec<(String, String)>);
 
 impl Query {
     fn parse(q: Option<&str>) -> Self {
-        Self(q.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default())
+        Self(
+            q.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
     }
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
@@ -87,7 +101,10 @@ impl Query {
 }
 
 async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
-    let latency = *shared.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let latency = *shared
+        .latency
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -103,14 +120,30 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         return control(req, &shared).await;
     }
     if let Some(code) = take_http_fault(&shared, req.method(), req.uri().path()) {
-        return error_response(&ApiError::new(code, "InternalError", format!("injected fault (kube-sim): HTTP {code}")));
+        return error_response(&ApiError::new(
+            code,
+            "InternalError",
+            format!("injected fault (kube-sim): HTTP {code}"),
+        ));
     }
     if std::env::var_os("KUBE_SIM_LOG").is_some() {
         #[allow(clippy::print_stderr, reason = "opt-in request log of a test tool")]
         {
-            let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            eprintln!("kube-sim: {} {} content-type={ct} accept={accept}", req.method(), req.uri());
+            let ct = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            eprintln!(
+                "kube-sim: {} {} content-type={ct} accept={accept}",
+                req.method(),
+                req.uri()
+            );
         }
     }
     let path = req.uri().path().trim_end_matches('/').to_owned();
@@ -124,17 +157,32 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         return reply;
     }
     let Some(target) = Target::parse(&shared, &path) else {
-        return error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+        return error_response(&ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ));
     };
     let target = match target {
         Ok(t) => t,
         Err(e) => return error_response(&e),
     };
     if target.subresource.as_deref() == Some("portforward") {
-        return super::portforward::handle(req, shared, target.namespace, target.name.unwrap_or_default()).await;
+        return super::portforward::handle(
+            req,
+            shared,
+            target.namespace,
+            target.name.unwrap_or_default(),
+        )
+        .await;
     }
     let method = req.method().clone();
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return error_response(&ApiError::new(400, "BadRequest", "unreadable body")),
@@ -172,20 +220,43 @@ fn service_proxy(shared: &Shared, path: &str) -> Option<Response<Body>> {
     let name = match parts.as_slice() {
         [name] | [name, _] => *name,
         [_, name, _] => *name,
-        _ => return Some(error_response(&ApiError::new(400, "BadRequest", format!("invalid service {service:?}")))),
+        _ => {
+            return Some(error_response(&ApiError::new(
+                400,
+                "BadRequest",
+                format!("invalid service {service:?}"),
+            )));
+        }
     };
-    if namespace == "kube-system" && name == "sealed-secrets-controller" && target == "/v1/cert.pem" {
+    if namespace == "kube-system" && name == "sealed-secrets-controller" && target == "/v1/cert.pem"
+    {
         let newest = super::controllers::active_sealing_keys(shared).last();
-        let cert = newest.and_then(|k| k["data"]["tls.crt"].as_str().and_then(|c| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.decode(c).ok()
-        }));
+        let cert = newest.and_then(|k| {
+            k["data"]["tls.crt"].as_str().and_then(|c| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.decode(c).ok()
+            })
+        });
         return Some(match cert {
-            Some(pem) => Response::builder().status(200).header(header::CONTENT_TYPE, "application/x-pem-file").body(full(pem)).unwrap_or_else(|_| Response::new(full(""))),
-            None => error_response(&ApiError::new(503, "ServiceUnavailable", format!("no endpoints available for service \"{name}\""))),
+            Some(pem) => Response::builder()
+                .status(200)
+                .header(header::CONTENT_TYPE, "application/x-pem-file")
+                .body(full(pem))
+                .unwrap_or_else(|_| Response::new(full(""))),
+            None => error_response(&ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("no endpoints available for service \"{name}\""),
+            )),
         });
     }
-    Some(error_response(&ApiError::new(503, "ServiceUnavailable", format!("no endpoints available for service \"{name}\" (kube-sim proxies only Sealed Secrets' /v1/cert.pem)"))))
+    Some(error_response(&ApiError::new(
+        503,
+        "ServiceUnavailable",
+        format!(
+            "no endpoints available for service \"{name}\" (kube-sim proxies only Sealed Secrets' /v1/cert.pem)"
+        ),
+    )))
 }
 
 /// The simulation's own control path, for tests driving a kube-sim they cannot reach in
@@ -202,26 +273,51 @@ async fn control(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
         http: Vec<super::HttpFault>,
     }
     match (req.method().clone(), req.uri().path()) {
-        (Method::GET, "/sim/writes") => json_response(200, &json!({"clientWrites": shared.state().client_writes})),
+        (Method::GET, "/sim/writes") => {
+            json_response(200, &json!({"clientWrites": shared.state().client_writes}))
+        }
         (Method::POST, "/sim/faults") => {
-            let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             match serde_json::from_slice::<Control>(&body) {
                 Ok(c) => {
-                    *shared.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = c.controllers;
-                    *shared.http_faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = c.http;
+                    *shared
+                        .faults
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = c.controllers;
+                    *shared
+                        .http_faults
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = c.http;
                     shared.changed.notify_one();
                     json_response(201, &json!({"kind": "Status", "status": "Success"}))
                 }
                 Err(e) => error_response(&ApiError::new(400, "BadRequest", format!("faults: {e}"))),
             }
         }
-        _ => error_response(&ApiError::new(404, "NotFound", "kube-sim control paths: GET /sim/writes, POST /sim/faults")),
+        _ => error_response(&ApiError::new(
+            404,
+            "NotFound",
+            "kube-sim control paths: GET /sim/writes, POST /sim/faults",
+        )),
     }
 }
 
 fn take_http_fault(shared: &Shared, method: &Method, path: &str) -> Option<u16> {
-    let mut faults = shared.http_faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let i = faults.iter().position(|f| path.contains(&f.path_contains) && f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str())))?;
+    let mut faults = shared
+        .http_faults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = faults.iter().position(|f| {
+        path.contains(&f.path_contains)
+            && f.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+    })?;
     let code = faults[i].status;
     faults[i].times = faults[i].times.saturating_sub(1);
     if faults[i].times == 0 {
@@ -234,24 +330,39 @@ fn discovery(shared: &Shared, path: &str) -> Option<Result<Value, ApiError>> {
     let state = shared.state();
     let reg = &state.registry;
     let v = match path {
-        "/version" => json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-kube-sim", "platform": "linux/amd64", "goVersion": "go1.25 (simulated)", "compiler": "gc"}),
+        "/version" => {
+            json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-kube-sim", "platform": "linux/amd64", "goVersion": "go1.25 (simulated)", "compiler": "gc"})
+        }
         "/healthz" | "/readyz" | "/livez" => return Some(Ok(json!("ok"))),
-        "/api" => json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]}),
+        "/api" => {
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]})
+        }
         "/apis" => {
             let groups: Vec<Value> = reg
                 .groups()
                 .into_iter()
                 .map(|(g, versions)| {
-                    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+                    let vs: Vec<Value> = versions
+                        .iter()
+                        .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                        .collect();
                     json!({"name": g, "versions": vs, "preferredVersion": vs[0]})
                 })
                 .collect();
             json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         }
-        "/api/v1" => return Some(reg.resource_list("", "v1").ok_or_else(|| ApiError::new(404, "NotFound", "no v1"))),
+        "/api/v1" => {
+            return Some(
+                reg.resource_list("", "v1")
+                    .ok_or_else(|| ApiError::new(404, "NotFound", "no v1")),
+            );
+        }
         "/openapi/v3" => {
             let mut paths = serde_json::Map::new();
-            paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=kube-sim"}));
+            paths.insert(
+                "api/v1".into(),
+                json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=kube-sim"}),
+            );
             for (g, versions) in reg.groups() {
                 for v in versions {
                     paths.insert(format!("apis/{g}/{v}"), json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=kube-sim")}));
@@ -270,13 +381,19 @@ fn discovery(shared: &Shared, path: &str) -> Option<Result<Value, ApiError>> {
         p if p.starts_with("/apis/") && p.matches('/').count() == 2 => {
             let g = &p["/apis/".len()..];
             let versions = reg.groups().into_iter().find(|(name, _)| name == g)?.1;
-            let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+            let vs: Vec<Value> = versions
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                .collect();
             json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": vs, "preferredVersion": vs[0]})
         }
         p if p.starts_with("/apis/") && p.matches('/').count() == 3 => {
             let rest = &p["/apis/".len()..];
             let (g, v) = rest.split_once('/')?;
-            return Some(reg.resource_list(g, v).ok_or_else(|| ApiError::new(404, "NotFound", format!("{g}/{v} not served"))));
+            return Some(
+                reg.resource_list(g, v)
+                    .ok_or_else(|| ApiError::new(404, "NotFound", format!("{g}/{v} not served"))),
+            );
         }
         _ => return None,
     };
@@ -286,12 +403,28 @@ fn discovery(shared: &Shared, path: &str) -> Option<Result<Value, ApiError>> {
 /// A minimal OpenAPI v3 document for one group/version: the PATCH operations with their GVK and
 /// the `fieldValidation` parameter, which is what kubectl checks before it relies on server-side
 /// field validation instead of downloading schemas. No object schemas are served.
-fn openapi_v3(reg: &super::registry::Registry, group: &str, version: &str) -> Result<Value, ApiError> {
-    let types: Vec<&ResourceType> = reg.types.iter().filter(|t| t.group == group && t.version == version).collect();
+fn openapi_v3(
+    reg: &super::registry::Registry,
+    group: &str,
+    version: &str,
+) -> Result<Value, ApiError> {
+    let types: Vec<&ResourceType> = reg
+        .types
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+        .collect();
     if types.is_empty() {
-        return Err(ApiError::new(404, "NotFound", format!("no OpenAPI document for {group}/{version}")));
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            format!("no OpenAPI document for {group}/{version}"),
+        ));
     }
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let mut paths = serde_json::Map::new();
     for t in types {
         let path = if t.namespaced {
@@ -309,7 +442,9 @@ fn openapi_v3(reg: &super::registry::Registry, group: &str, version: &str) -> Re
             "patch": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch", "parameters": params, "responses": {"200": {"description": "OK"}}},
         }));
     }
-    Ok(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (kube-sim)", "version": "v1.35.0"}, "paths": paths, "components": {"schemas": {}}}))
+    Ok(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (kube-sim)", "version": "v1.35.0"}, "paths": paths, "components": {"schemas": {}}}),
+    )
 }
 
 /// What a resource path names.
@@ -332,8 +467,17 @@ impl Target {
         };
         let state = shared.state();
         let resolve = |plural: &str| state.resource(group, version, plural);
-        let namespaced_plural = |p: &str| state.registry.by_plural(group, version, p).is_some_and(|t| t.namespaced);
-        let build = |rt: Result<ResourceType, ApiError>, ns: &str, name: Option<&&str>, sub: Option<&&str>, all: bool| {
+        let namespaced_plural = |p: &str| {
+            state
+                .registry
+                .by_plural(group, version, p)
+                .is_some_and(|t| t.namespaced)
+        };
+        let build = |rt: Result<ResourceType, ApiError>,
+                     ns: &str,
+                     name: Option<&&str>,
+                     sub: Option<&&str>,
+                     all: bool| {
             rt.map(|rt| Target {
                 rt,
                 namespace: ns.to_owned(),
@@ -343,7 +487,9 @@ impl Target {
             })
         };
         Some(match rest {
-            ["namespaces", ns, plural, tail @ ..] if namespaced_plural(plural) => build(resolve(plural), ns, tail.first(), tail.get(1), false),
+            ["namespaces", ns, plural, tail @ ..] if namespaced_plural(plural) => {
+                build(resolve(plural), ns, tail.first(), tail.get(1), false)
+            }
             [plural, tail @ ..] => {
                 let rt = resolve(plural);
                 let all = rt.as_ref().is_ok_and(|t| t.namespaced);
@@ -354,14 +500,25 @@ impl Target {
     }
 }
 
-fn crud(shared: &Shared, method: &Method, t: &Target, query: &Query, content_type: &str, body: &[u8]) -> Result<(u16, Value), ApiError> {
+fn crud(
+    shared: &Shared,
+    method: &Method,
+    t: &Target,
+    query: &Query,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(u16, Value), ApiError> {
     let mut state = shared.state();
     let rt = &t.rt;
     let ns = t.namespace.as_str();
     if rt.namespaced && !t.all_namespaces && rt.kind != "Namespace" {
         let ns_type = state.resource("", "v1", "namespaces")?;
         if state.get(&ns_type, "", ns).is_err() && *method != Method::GET {
-            return Err(ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found")));
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("namespaces \"{ns}\" not found"),
+            ));
         }
     }
     let dry_run = query.get("dryRun").is_some();
@@ -374,7 +531,10 @@ fn crud(shared: &Shared, method: &Method, t: &Target, query: &Query, content_typ
                 .into_iter()
                 .filter(|o| labels_match(label, &o["metadata"]["labels"]) && fields_match(field, o))
                 .collect();
-            Ok((200, json!({"apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind), "metadata": {"resourceVersion": state.rv.to_string()}, "items": items})))
+            Ok((
+                200,
+                json!({"apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind), "metadata": {"resourceVersion": state.rv.to_string()}, "items": items}),
+            ))
         }
         (Method::GET, Some(name)) => Ok((200, state.get(rt, ns, name)?)),
         (Method::POST, None) => {
@@ -383,47 +543,94 @@ fn crud(shared: &Shared, method: &Method, t: &Target, query: &Query, content_typ
                 Some(n) if !n.is_empty() => n.to_owned(),
                 _ => match obj["metadata"]["generateName"].as_str() {
                     Some(prefix) => format!("{prefix}{:05x}", state.rv + 1),
-                    None => return Err(ApiError::new(422, "Invalid", "metadata.name: Required value")),
+                    None => {
+                        return Err(ApiError::new(
+                            422,
+                            "Invalid",
+                            "metadata.name: Required value",
+                        ));
+                    }
                 },
             };
-            if let Some(body_ns) = obj["metadata"]["namespace"].as_str().filter(|b| rt.namespaced && !b.is_empty() && *b != ns) {
-                return Err(ApiError::new(400, "BadRequest", format!("the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({ns})")));
+            if let Some(body_ns) = obj["metadata"]["namespace"]
+                .as_str()
+                .filter(|b| rt.namespaced && !b.is_empty() && *b != ns)
+            {
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!(
+                        "the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({ns})"
+                    ),
+                ));
             }
             if state.get(rt, ns, &name).is_ok() {
-                return Err(ApiError::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", rt.plural)));
+                return Err(ApiError::new(
+                    409,
+                    "AlreadyExists",
+                    format!("{} \"{name}\" already exists", rt.plural),
+                ));
             }
             validate(rt, &mut obj)?;
             if dry_run {
                 return Ok((201, obj));
             }
             obj["metadata"]["name"] = json!(name);
-            let stored = state.commit(rt, ns, &name, Some(obj), true).unwrap_or_default();
+            let stored = state
+                .commit(rt, ns, &name, Some(obj), true)
+                .unwrap_or_default();
             Ok((201, stored))
         }
         (Method::PUT, Some(name)) => {
             let mut obj = parse_body(body)?;
             let existing = state.get(rt, ns, name)?;
-            if let Some(rv) = obj["metadata"]["resourceVersion"].as_str().filter(|rv| !rv.is_empty())
-                && existing["metadata"]["resourceVersion"] != rv {
-                    return Err(ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", rt.plural)));
-                }
+            if let Some(rv) = obj["metadata"]["resourceVersion"]
+                .as_str()
+                .filter(|rv| !rv.is_empty())
+                && existing["metadata"]["resourceVersion"] != rv
+            {
+                return Err(ApiError::new(
+                    409,
+                    "Conflict",
+                    format!(
+                        "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                        rt.plural
+                    ),
+                ));
+            }
             keep_status_rules(rt, t.subresource.as_deref(), &existing, &mut obj);
             validate(rt, &mut obj)?;
             if dry_run {
                 return Ok((200, obj));
             }
-            Ok((200, state.commit(rt, ns, name, Some(obj), true).unwrap_or_default()))
+            Ok((
+                200,
+                state
+                    .commit(rt, ns, name, Some(obj), true)
+                    .unwrap_or_default(),
+            ))
         }
         (Method::PATCH, Some(name)) => {
             let existing = state.get(rt, ns, name).ok();
             let mut obj = match content_type.split(';').next().unwrap_or("") {
                 "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
                     if query.get("fieldManager").is_none_or(str::is_empty) {
-                        return Err(ApiError::new(400, "BadRequest", "fieldManager is required for apply requests"));
+                        return Err(ApiError::new(
+                            400,
+                            "BadRequest",
+                            "fieldManager is required for apply requests",
+                        ));
                     }
                     let applied = parse_body(body)?;
                     if applied["kind"] != rt.kind.as_str() {
-                        return Err(ApiError::new(400, "BadRequest", format!("apply patch kind {} does not match {}", applied["kind"], rt.kind)));
+                        return Err(ApiError::new(
+                            400,
+                            "BadRequest",
+                            format!(
+                                "apply patch kind {} does not match {}",
+                                applied["kind"], rt.kind
+                            ),
+                        ));
                     }
                     match &existing {
                         Some(live) => store::apply_merge(live, &applied),
@@ -431,22 +638,38 @@ fn crud(shared: &Shared, method: &Method, t: &Target, query: &Query, content_typ
                     }
                 }
                 "application/merge-patch+json" => {
-                    let mut live = existing.clone().ok_or_else(|| ApiError::not_found(rt, name))?;
+                    let mut live = existing
+                        .clone()
+                        .ok_or_else(|| ApiError::not_found(rt, name))?;
                     json_patch::merge(&mut live, &parse_body(body)?);
                     live
                 }
                 "application/strategic-merge-patch+json" => {
-                    let mut live = existing.clone().ok_or_else(|| ApiError::not_found(rt, name))?;
+                    let mut live = existing
+                        .clone()
+                        .ok_or_else(|| ApiError::not_found(rt, name))?;
                     store::strategic_merge(&mut live, &parse_body(body)?);
                     live
                 }
                 "application/json-patch+json" => {
-                    let mut live = existing.clone().ok_or_else(|| ApiError::not_found(rt, name))?;
-                    let ops: json_patch::Patch = serde_json::from_slice(body).map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
-                    json_patch::patch(&mut live, &ops).map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
+                    let mut live = existing
+                        .clone()
+                        .ok_or_else(|| ApiError::not_found(rt, name))?;
+                    let ops: json_patch::Patch = serde_json::from_slice(body)
+                        .map_err(|e| ApiError::new(400, "BadRequest", e.to_string()))?;
+                    json_patch::patch(&mut live, &ops)
+                        .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?;
                     live
                 }
-                other => return Err(ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other})"))),
+                other => {
+                    return Err(ApiError::new(
+                        415,
+                        "UnsupportedMediaType",
+                        format!(
+                            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other})"
+                        ),
+                    ));
+                }
             };
             if let Some(live) = &existing {
                 keep_status_rules(rt, t.subresource.as_deref(), live, &mut obj);
@@ -456,7 +679,12 @@ fn crud(shared: &Shared, method: &Method, t: &Target, query: &Query, content_typ
                 return Ok((200, obj));
             }
             let code = if existing.is_some() { 200 } else { 201 };
-            Ok((code, state.commit(rt, ns, name, Some(obj), true).unwrap_or_default()))
+            Ok((
+                code,
+                state
+                    .commit(rt, ns, name, Some(obj), true)
+                    .unwrap_or_default(),
+            ))
         }
         (Method::DELETE, Some(name)) => {
             if dry_run {
@@ -466,13 +694,29 @@ fn crud(shared: &Shared, method: &Method, t: &Target, query: &Query, content_typ
         }
         (Method::DELETE, None) => {
             let label = query.get("labelSelector").unwrap_or("");
-            let doomed: Vec<Value> = state.list(rt, Some(ns)).into_iter().filter(|o| labels_match(label, &o["metadata"]["labels"])).collect();
+            let doomed: Vec<Value> = state
+                .list(rt, Some(ns))
+                .into_iter()
+                .filter(|o| labels_match(label, &o["metadata"]["labels"]))
+                .collect();
             for o in &doomed {
-                let _ = state.delete(rt, ns, o["metadata"]["name"].as_str().unwrap_or_default(), true);
+                let _ = state.delete(
+                    rt,
+                    ns,
+                    o["metadata"]["name"].as_str().unwrap_or_default(),
+                    true,
+                );
             }
-            Ok((200, json!({"kind": "Status", "apiVersion": "v1", "status": "Success"})))
+            Ok((
+                200,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+            ))
         }
-        _ => Err(ApiError::new(405, "MethodNotAllowed", format!("{method} is not supported here"))),
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported here"),
+        )),
     }
 }
 
@@ -498,17 +742,28 @@ fn keep_status_rules(rt: &ResourceType, sub: Option<&str>, live: &Value, obj: &m
 fn validate(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
     if rt.kind == "Secret" {
         use base64::Engine;
-        if let Some(Value::Object(string_data)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
+        if let Some(Value::Object(string_data)) =
+            obj.as_object_mut().and_then(|o| o.remove("stringData"))
+        {
             for (k, v) in string_data {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(v.as_str().unwrap_or_default());
                 obj["data"][k] = json!(encoded);
             }
         }
         if let Some(data) = obj["data"].as_object() {
             for (k, v) in data {
-                let ok = v.as_str().is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok());
+                let ok = v
+                    .as_str()
+                    .is_some_and(|s| base64::engine::general_purpose::STANDARD.decode(s).is_ok());
                 if !ok {
-                    return Err(ApiError::new(400, "BadRequest", format!("Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data in data.{k}")));
+                    return Err(ApiError::new(
+                        400,
+                        "BadRequest",
+                        format!(
+                            "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data in data.{k}"
+                        ),
+                    ));
                 }
             }
         }
@@ -517,7 +772,8 @@ fn validate(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::new(400, "BadRequest", "body is not UTF-8"))?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::new(400, "BadRequest", "body is not UTF-8"))?;
     serde_json::from_str(text)
         .or_else(|_| serde_saphyr::from_str(text))
         .map_err(|e| ApiError::new(400, "BadRequest", format!("cannot parse the object: {e}")))
@@ -529,17 +785,32 @@ fn watch(shared: Arc<Shared>, t: Target, query: Query) -> Response<Body> {
     let label = query.get("labelSelector").unwrap_or("").to_owned();
     let field = query.get("fieldSelector").unwrap_or("").to_owned();
     let bookmarks = query.flag("allowWatchBookmarks");
-    let timeout = query.get("timeoutSeconds").and_then(|s| s.parse().ok()).map_or(Duration::from_secs(1800), Duration::from_secs);
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(1800), Duration::from_secs);
     // Streaming lists (kubectl wait, newer informers): initial state, then a bookmark saying so.
     let initial_events = query.flag("sendInitialEvents");
-    let since: Option<u64> = query.get("resourceVersion").and_then(|s| s.parse().ok()).filter(|rv| *rv > 0 && !initial_events);
+    let since: Option<u64> = query
+        .get("resourceVersion")
+        .and_then(|s| s.parse().ok())
+        .filter(|rv| *rv > 0 && !initial_events);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1024);
     let mut live = shared.events.subscribe();
     let mut dropped = shared.drop_generation.subscribe();
     let matches = {
-        let (t_group, t_plural, ns, all) = (t.rt.group.clone(), t.rt.plural.clone(), t.namespace.clone(), t.all_namespaces || !t.rt.namespaced);
+        let (t_group, t_plural, ns, all) = (
+            t.rt.group.clone(),
+            t.rt.plural.clone(),
+            t.namespace.clone(),
+            t.all_namespaces || !t.rt.namespaced,
+        );
         move |e: &store::WatchEvent| {
-            e.group == t_group && e.plural == t_plural && (all || e.namespace == ns) && labels_match(&label, &e.object["metadata"]["labels"]) && fields_match(&field, &e.object)
+            e.group == t_group
+                && e.plural == t_plural
+                && (all || e.namespace == ns)
+                && labels_match(&label, &e.object["metadata"]["labels"])
+                && fields_match(&field, &e.object)
         }
     };
     let initial: Vec<(u64, &'static str, Value)> = {
@@ -548,17 +819,41 @@ fn watch(shared: Arc<Shared>, t: Target, query: Query) -> Response<Body> {
             Some(rv) => {
                 let oldest = state.events.front().map_or(0, |e| e.rv);
                 if rv + 1 < oldest {
-                    let gone = ApiError::new(410, "Expired", format!("too old resource version: {rv} ({oldest})"));
+                    let gone = ApiError::new(
+                        410,
+                        "Expired",
+                        format!("too old resource version: {rv} ({oldest})"),
+                    );
                     vec![(0, "ERROR", gone.status())]
                 } else {
-                    state.events.iter().filter(|e| e.rv > rv && matches(e)).map(|e| (e.rv, e.kind, e.object.clone())).collect()
+                    state
+                        .events
+                        .iter()
+                        .filter(|e| e.rv > rv && matches(e))
+                        .map(|e| (e.rv, e.kind, e.object.clone()))
+                        .collect()
                 }
             }
             None => state
-                .list(&t.rt, (!t.all_namespaces && t.rt.namespaced).then_some(t.namespace.as_str()))
+                .list(
+                    &t.rt,
+                    (!t.all_namespaces && t.rt.namespaced).then_some(t.namespace.as_str()),
+                )
                 .into_iter()
                 .map(|o| (0, "ADDED", o))
-                .filter(|(_, _, o)| matches(&store::WatchEvent { rv: 0, group: t.rt.group.clone(), plural: t.rt.plural.clone(), namespace: o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(), kind: "ADDED", object: o.clone() }))
+                .filter(|(_, _, o)| {
+                    matches(&store::WatchEvent {
+                        rv: 0,
+                        group: t.rt.group.clone(),
+                        plural: t.rt.plural.clone(),
+                        namespace: o["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        kind: "ADDED",
+                        object: o.clone(),
+                    })
+                })
                 .collect(),
         }
     };
@@ -566,7 +861,8 @@ fn watch(shared: Arc<Shared>, t: Target, query: Query) -> Response<Body> {
     let kind = t.rt.kind.clone();
     tokio::spawn(async move {
         let line = |kind: &str, object: &Value| {
-            let mut s = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+            let mut s =
+                serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
             s.push(b'\n');
             Ok(Frame::data(Bytes::from(s)))
         };
@@ -618,6 +914,8 @@ fn watch(shared: Arc<Shared>, t: Target, query: Query) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> + Send {
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }

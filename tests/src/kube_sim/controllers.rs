@@ -37,7 +37,11 @@ impl Faults {
     }
 }
 
-const WORKLOADS: &[(&str, &str)] = &[("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets")];
+const WORKLOADS: &[(&str, &str)] = &[
+    ("apps", "deployments"),
+    ("apps", "statefulsets"),
+    ("apps", "daemonsets"),
+];
 
 pub async fn run(shared: Arc<Shared>, snapshot: Option<std::path::PathBuf>) {
     let mut first_seen: HashMap<(String, String, u64), Instant> = HashMap::new();
@@ -48,7 +52,10 @@ pub async fn run(shared: Arc<Shared>, snapshot: Option<std::path::PathBuf>) {
             if saved_rv != Some(rv) {
                 let data = serde_json::to_vec(&shared.state().snapshot()).unwrap_or_default();
                 let tmp = path.with_extension("json.tmp");
-                if std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path)).is_ok() {
+                if std::fs::write(&tmp, data)
+                    .and_then(|()| std::fs::rename(&tmp, path))
+                    .is_ok()
+                {
                     saved_rv = Some(rv);
                 }
             }
@@ -62,7 +69,13 @@ pub async fn run(shared: Arc<Shared>, snapshot: Option<std::path::PathBuf>) {
         reconcile(&shared, &faults, &mut first_seen);
         if shared.state().rv != before {
             // Publish without waking ourselves into a busy loop: events only.
-            let events: Vec<_> = shared.state().events.iter().filter(|e| e.rv > before).cloned().collect();
+            let events: Vec<_> = shared
+                .state()
+                .events
+                .iter()
+                .filter(|e| e.rv > before)
+                .cloned()
+                .collect();
             for e in events {
                 let _ = shared.events.send(e);
             }
@@ -71,11 +84,21 @@ pub async fn run(shared: Arc<Shared>, snapshot: Option<std::path::PathBuf>) {
 }
 
 fn key(o: &Value) -> String {
-    format!("{}/{}", o["metadata"]["namespace"].as_str().unwrap_or_default(), o["metadata"]["name"].as_str().unwrap_or_default())
+    format!(
+        "{}/{}",
+        o["metadata"]["namespace"].as_str().unwrap_or_default(),
+        o["metadata"]["name"].as_str().unwrap_or_default()
+    )
 }
 
 fn types(shared: &Shared, group: &str, plural: &str) -> Option<ResourceType> {
-    shared.state().registry.types.iter().find(|t| t.group == group && t.plural == plural).cloned()
+    shared
+        .state()
+        .registry
+        .types
+        .iter()
+        .find(|t| t.group == group && t.plural == plural)
+        .cloned()
 }
 
 fn set_status(shared: &Shared, t: &ResourceType, o: &Value, status: Value) {
@@ -84,8 +107,14 @@ fn set_status(shared: &Shared, t: &ResourceType, o: &Value, status: Value) {
     }
     let mut new = o.clone();
     new["status"] = status;
-    let ns = o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
-    let name = o["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let ns = o["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = o["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     shared.state().commit(t, &ns, &name, Some(new), false);
 }
 
@@ -93,11 +122,17 @@ fn condition(kind: &str, status: bool, reason: &str) -> Value {
     json!({"type": kind, "status": if status { "True" } else { "False" }, "reason": reason, "message": format!("{reason} (simulated)"), "lastTransitionTime": "2026-01-01T00:00:00Z", "lastUpdateTime": "2026-01-01T00:00:00Z"})
 }
 
-fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String, String, u64), Instant>) {
+fn reconcile(
+    shared: &Shared,
+    faults: &Faults,
+    first_seen: &mut HashMap<(String, String, u64), Instant>,
+) {
     let enabled = |kind: &str| !faults.disabled.contains(kind);
     let list = |t: &ResourceType| shared.state().list(t, None);
 
-    if let Some(t) = types(shared, "apiextensions.k8s.io", "customresourcedefinitions").filter(|_| enabled("CustomResourceDefinition")) {
+    if let Some(t) = types(shared, "apiextensions.k8s.io", "customresourcedefinitions")
+        .filter(|_| enabled("CustomResourceDefinition"))
+    {
         for crd in list(&t) {
             let status = json!({
                 "conditions": [condition("NamesAccepted", true, "NoConflicts"), condition("Established", true, "InitialNamesAccepted")],
@@ -108,15 +143,23 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
     }
 
     for (group, plural) in WORKLOADS {
-        let Some(t) = types(shared, group, plural) else { continue };
+        let Some(t) = types(shared, group, plural) else {
+            continue;
+        };
         if !enabled(&t.kind) {
             continue;
         }
         for o in list(&t) {
             let k = key(&o);
             let generation = o["metadata"]["generation"].as_u64().unwrap_or(1);
-            let seen = *first_seen.entry((t.kind.clone(), k.clone(), generation)).or_insert_with(Instant::now);
-            let replicas = if t.kind == "DaemonSet" { 1 } else { o["spec"]["replicas"].as_u64().unwrap_or(1) };
+            let seen = *first_seen
+                .entry((t.kind.clone(), k.clone(), generation))
+                .or_insert_with(Instant::now);
+            let replicas = if t.kind == "DaemonSet" {
+                1
+            } else {
+                o["spec"]["replicas"].as_u64().unwrap_or(1)
+            };
             let waiting = seen.elapsed() < faults.ready_delay;
             let never = Faults::hit(&faults.never_ready, &k);
             let failing = Faults::hit(&faults.failing, &k);
@@ -124,11 +167,25 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
             ensure_pods(shared, &o, replicas, ready);
             let n = if ready { replicas } else { 0 };
             let status = match t.kind.as_str() {
-                "DaemonSet" => json!({"observedGeneration": generation, "currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberReady": n, "numberAvailable": n, "updatedNumberScheduled": 1, "numberMisscheduled": 0}),
-                "StatefulSet" => json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": n, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": n, "currentRevision": "sim", "updateRevision": "sim"}),
+                "DaemonSet" => {
+                    json!({"observedGeneration": generation, "currentNumberScheduled": 1, "desiredNumberScheduled": 1, "numberReady": n, "numberAvailable": n, "updatedNumberScheduled": 1, "numberMisscheduled": 0})
+                }
+                "StatefulSet" => {
+                    json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": n, "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": n, "currentRevision": "sim", "updateRevision": "sim"})
+                }
                 _ => {
-                    let progressing = if failing { condition("Progressing", false, "ProgressDeadlineExceeded") } else if ready { condition("Progressing", true, "NewReplicaSetAvailable") } else { condition("Progressing", true, "ReplicaSetUpdated") };
-                    let available = if ready { condition("Available", true, "MinimumReplicasAvailable") } else { condition("Available", false, "MinimumReplicasUnavailable") };
+                    let progressing = if failing {
+                        condition("Progressing", false, "ProgressDeadlineExceeded")
+                    } else if ready {
+                        condition("Progressing", true, "NewReplicaSetAvailable")
+                    } else {
+                        condition("Progressing", true, "ReplicaSetUpdated")
+                    };
+                    let available = if ready {
+                        condition("Available", true, "MinimumReplicasAvailable")
+                    } else {
+                        condition("Available", false, "MinimumReplicasUnavailable")
+                    };
                     let mut s = json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": n, "availableReplicas": n, "conditions": [available, progressing]});
                     if !ready {
                         s["unavailableReplicas"] = json!(replicas);
@@ -154,45 +211,70 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
         }
     }
 
-    if let (Some(svc_t), Some(ep_t), Some(pod_t)) = (types(shared, "", "services"), types(shared, "", "endpoints"), types(shared, "", "pods"))
-        && enabled("Service") {
-            let pods = list(&pod_t);
-            for svc in list(&svc_t) {
-                let Some(selector) = svc["spec"]["selector"].as_object() else { continue };
-                let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-                let name = svc["metadata"]["name"].as_str().unwrap_or_default();
-                let ready: Vec<Value> = pods
+    if let (Some(svc_t), Some(ep_t), Some(pod_t)) = (
+        types(shared, "", "services"),
+        types(shared, "", "endpoints"),
+        types(shared, "", "pods"),
+    ) && enabled("Service")
+    {
+        let pods = list(&pod_t);
+        for svc in list(&svc_t) {
+            let Some(selector) = svc["spec"]["selector"].as_object() else {
+                continue;
+            };
+            let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
+            let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+            let ready: Vec<Value> = pods
                     .iter()
                     .filter(|p| p["metadata"]["namespace"] == ns && p["metadata"]["deletionTimestamp"].is_null())
                     .filter(|p| selector.iter().all(|(k, v)| p["metadata"]["labels"][k] == *v))
                     .filter(|p| p["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
                     .map(|p| json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"], "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]}}))
                     .collect();
-                let ports: Vec<Value> = svc["spec"]["ports"].as_array().into_iter().flatten().map(|p| json!({"name": p["name"], "port": p.get("targetPort").filter(|t| t.is_u64()).unwrap_or(&p["port"]), "protocol": p["protocol"].as_str().unwrap_or("TCP")})).collect();
-                let subsets = if ready.is_empty() { json!([]) } else { json!([{"addresses": ready, "ports": ports}]) };
-                let existing = shared.state().get(&ep_t, ns, name).ok();
-                if existing.as_ref().is_none_or(|e| e["subsets"] != subsets) {
-                    let mut ep = existing.unwrap_or_else(|| json!({"metadata": {"name": name, "namespace": ns, "labels": svc["metadata"]["labels"]}}));
-                    ep["subsets"] = subsets;
-                    shared.state().commit(&ep_t, ns, name, Some(ep), false);
-                }
+            let ports: Vec<Value> = svc["spec"]["ports"].as_array().into_iter().flatten().map(|p| json!({"name": p["name"], "port": p.get("targetPort").filter(|t| t.is_u64()).unwrap_or(&p["port"]), "protocol": p["protocol"].as_str().unwrap_or("TCP")})).collect();
+            let subsets = if ready.is_empty() {
+                json!([])
+            } else {
+                json!([{"addresses": ready, "ports": ports}])
+            };
+            let existing = shared.state().get(&ep_t, ns, name).ok();
+            if existing.as_ref().is_none_or(|e| e["subsets"] != subsets) {
+                let mut ep = existing.unwrap_or_else(|| json!({"metadata": {"name": name, "namespace": ns, "labels": svc["metadata"]["labels"]}}));
+                ep["subsets"] = subsets;
+                shared.state().commit(&ep_t, ns, name, Some(ep), false);
             }
         }
+    }
 
-    if let (Some(sets), Some(apps)) = (types(shared, "argoproj.io", "applicationsets"), types(shared, "argoproj.io", "applications"))
-        && enabled("ApplicationSet") {
-            for set in list(&sets) {
-                generate_applications(shared, &sets, &apps, &set);
-            }
+    if let (Some(sets), Some(apps)) = (
+        types(shared, "argoproj.io", "applicationsets"),
+        types(shared, "argoproj.io", "applications"),
+    ) && enabled("ApplicationSet")
+    {
+        for set in list(&sets) {
+            generate_applications(shared, &sets, &apps, &set);
         }
+    }
 
-    if let Some(t) = types(shared, "argoproj.io", "applications").filter(|_| enabled("Application")) {
+    if let Some(t) = types(shared, "argoproj.io", "applications").filter(|_| enabled("Application"))
+    {
         let git = shared.git.lock().ok().and_then(|g| g.clone());
         for app in list(&t) {
-            let name = app["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let name = app["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let compared = sync_from_git(shared, git.as_deref(), &app);
             let synced = !Faults::hit(&faults.never_synced, &name) && compared.is_ok();
-            let health = if Faults::hit(&faults.degraded, &name) { "Degraded" } else if synced { "Healthy" } else if compared.is_err() { "Unknown" } else { "Progressing" };
+            let health = if Faults::hit(&faults.degraded, &name) {
+                "Degraded"
+            } else if synced {
+                "Healthy"
+            } else if compared.is_err() {
+                "Unknown"
+            } else {
+                "Progressing"
+            };
             let mut status = app["status"].clone();
             if !status.is_object() {
                 status = json!({});
@@ -204,28 +286,40 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
             };
             status["sync"] = json!({"status": sync, "revision": "kube-sim"});
             status["health"] = json!({"status": health});
-            status["operationState"] = json!({"phase": if synced { "Succeeded" } else { "Running" }});
+            status["operationState"] =
+                json!({"phase": if synced { "Succeeded" } else { "Running" }});
             match compared {
                 Ok(resources) => {
                     status["resources"] = json!(resources);
                     status["conditions"] = json!([]);
                 }
-                Err(message) => status["conditions"] = json!([{"type": "ComparisonError", "message": message}]),
+                Err(message) => {
+                    status["conditions"] = json!([{"type": "ComparisonError", "message": message}])
+                }
             }
             set_status(shared, &t, &app, status);
         }
     }
 
     // Simulated kubelet: a node is Ready once a pod network (a DaemonSet in kube-system) exists.
-    if let (Some(nodes), Some(ds)) = (types(shared, "", "nodes"), types(shared, "apps", "daemonsets"))
-        && enabled("Node") {
+    if let (Some(nodes), Some(ds)) = (
+        types(shared, "", "nodes"),
+        types(shared, "apps", "daemonsets"),
+    ) && enabled("Node")
+    {
         let cni = !shared.state().list(&ds, Some("kube-system")).is_empty();
         let ready = cni && !faults.nodes_never_ready;
-        let reason = if ready { "KubeletReady" } else { "KubeletNotReady" };
+        let reason = if ready {
+            "KubeletReady"
+        } else {
+            "KubeletNotReady"
+        };
         for node in list(&nodes) {
             let mut c = condition("Ready", ready, reason);
             if !cni {
-                c["message"] = json!("container runtime network not ready: cni plugin not initialized (simulated)");
+                c["message"] = json!(
+                    "container runtime network not ready: cni plugin not initialized (simulated)"
+                );
             }
             let mut status = node["status"].clone();
             if !status.is_object() {
@@ -241,7 +335,10 @@ fn reconcile(shared: &Shared, faults: &Faults, first_seen: &mut HashMap<(String,
     }
 
     if let Some(t) = types(shared, "", "namespaces") {
-        for ns in list(&t).into_iter().filter(|n| n["status"]["phase"].is_null()) {
+        for ns in list(&t)
+            .into_iter()
+            .filter(|n| n["status"]["phase"].is_null())
+        {
             set_status(shared, &t, &ns, json!({"phase": "Active"}));
         }
     }
@@ -253,8 +350,18 @@ pub const SEALING_KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-ke
 /// The Sealed Secrets controller runs once Argo CD reports its Application Healthy (the
 /// simulated Argo CD deploys nothing) or its Deployment exists in kube-system.
 fn sealed_secrets_deployed(shared: &Shared) -> bool {
-    let healthy_app = types(shared, "argoproj.io", "applications").is_some_and(|t| shared.state().list(&t, None).iter().any(|a| a["metadata"]["name"] == "sealed-secrets" && a["status"]["health"]["status"] == "Healthy"));
-    let deployment = types(shared, "apps", "deployments").is_some_and(|t| shared.state().get(&t, "kube-system", "sealed-secrets-controller").is_ok());
+    let healthy_app = types(shared, "argoproj.io", "applications").is_some_and(|t| {
+        shared.state().list(&t, None).iter().any(|a| {
+            a["metadata"]["name"] == "sealed-secrets"
+                && a["status"]["health"]["status"] == "Healthy"
+        })
+    });
+    let deployment = types(shared, "apps", "deployments").is_some_and(|t| {
+        shared
+            .state()
+            .get(&t, "kube-system", "sealed-secrets-controller")
+            .is_ok()
+    });
     healthy_app || deployment
 }
 
@@ -263,14 +370,24 @@ fn sealed_secrets_deployed(shared: &Shared) -> bool {
 /// `kubernetes.io/tls` Secret labelled `active`). 2048-bit here to keep tests quick (the real
 /// controller's default is 4096).
 fn ensure_sealing_key(shared: &Shared) {
-    let Some(t) = types(shared, "", "secrets") else { return };
+    let Some(t) = types(shared, "", "secrets") else {
+        return;
+    };
     if active_sealing_keys(shared).next().is_some() {
         return;
     }
-    let Some((cert, key)) = new_sealing_key() else { return };
+    let Some((cert, key)) = new_sealing_key() else {
+        return;
+    };
     let mut suffix = [0_u8; 5];
     let _ = getrandom::fill(&mut suffix);
-    let name = format!("sealed-secrets-key{}", suffix.iter().map(|b| char::from(b'a' + b % 26)).collect::<String>());
+    let name = format!(
+        "sealed-secrets-key{}",
+        suffix
+            .iter()
+            .map(|b| char::from(b'a' + b % 26))
+            .collect::<String>()
+    );
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let secret = json!({
@@ -278,24 +395,39 @@ fn ensure_sealing_key(shared: &Shared) {
         "type": "kubernetes.io/tls",
         "data": {"tls.crt": b64(&cert), "tls.key": b64(&key)},
     });
-    shared.state().commit(&t, "kube-system", &name, Some(secret), false);
+    shared
+        .state()
+        .commit(&t, "kube-system", &name, Some(secret), false);
 }
 
 /// The active sealing key Secrets in kube-system, oldest first.
 pub fn active_sealing_keys(shared: &Shared) -> impl Iterator<Item = Value> {
-    let mut keys: Vec<Value> = types(shared, "", "secrets").map(|t| shared.state().list(&t, Some("kube-system"))).unwrap_or_default();
+    let mut keys: Vec<Value> = types(shared, "", "secrets")
+        .map(|t| shared.state().list(&t, Some("kube-system")))
+        .unwrap_or_default();
     keys.retain(|s| s["metadata"]["labels"][SEALING_KEY_LABEL] == "active");
-    keys.sort_by_key(|s| s["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0));
+    keys.sort_by_key(|s| {
+        s["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
     keys.into_iter()
 }
 
 fn new_sealing_key() -> Option<(String, String)> {
     use rsa::pkcs8::EncodePrivateKey;
     let private = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).ok()?;
-    let pem = private.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).ok()?.to_string();
+    let pem = private
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .ok()?
+        .to_string();
     let pair = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).ok()?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).ok()?;
-    params.distinguished_name.push(rcgen::DnType::CommonName, "sealed-secret (kube-sim simulated controller)");
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "sealed-secret (kube-sim simulated controller)",
+    );
     let cert = params.self_signed(&pair).ok()?.pem();
     Some((cert, pem))
 }
@@ -305,32 +437,56 @@ fn new_sealing_key() -> Option<(String, String)> {
 /// keys with dots), owned by the set; Applications for removed elements are deleted (not when a
 /// generator failed, as Argo CD keeps them then). Other generators are reported as not simulated.
 fn generate_applications(shared: &Shared, sets: &ResourceType, apps: &ResourceType, set: &Value) {
-    let ns = set["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
+    let ns = set["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let uid = set["metadata"]["uid"].clone();
     let git = shared.git.lock().ok().and_then(|g| g.clone());
     let mut wanted = Vec::new();
     let mut errors = Vec::new();
     for generator in set["spec"]["generators"].as_array().into_iter().flatten() {
-        let elements = match (generator.get("list"), generator.get("git").filter(|g| g.get("files").is_some())) {
+        let elements = match (
+            generator.get("list"),
+            generator.get("git").filter(|g| g.get("files").is_some()),
+        ) {
             (Some(list), _) => Ok(list["elements"].as_array().cloned().unwrap_or_default()),
             (None, Some(g)) => match &git {
                 Some(source) => super::git::files_generator(source.as_ref(), g),
-                None => Err(format!("kube-sim has no Git source to read {}", g["repoURL"])),
+                None => Err(format!(
+                    "kube-sim has no Git source to read {}",
+                    g["repoURL"]
+                )),
             },
-            (None, None) => Err(format!("kube-sim simulates the list and Git files generators, not {:?}", generator.as_object().map(|g| g.keys().collect::<Vec<_>>()).unwrap_or_default())),
+            (None, None) => Err(format!(
+                "kube-sim simulates the list and Git files generators, not {:?}",
+                generator
+                    .as_object()
+                    .map(|g| g.keys().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            )),
         };
         match elements {
-            Ok(elements) => wanted.extend(elements.iter().map(|e| render(&set["spec"]["template"], e))),
+            Ok(elements) => {
+                wanted.extend(elements.iter().map(|e| render(&set["spec"]["template"], e)))
+            }
             Err(e) => errors.push(e),
         }
     }
-    let names: Vec<String> = wanted.iter().filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned)).collect();
+    let names: Vec<String> = wanted
+        .iter()
+        .filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned))
+        .collect();
     for mut app in wanted {
-        let Some(name) = app["metadata"]["name"].as_str().map(str::to_owned) else { continue };
+        let Some(name) = app["metadata"]["name"].as_str().map(str::to_owned) else {
+            continue;
+        };
         app["metadata"]["namespace"] = json!(ns);
         app["metadata"]["ownerReferences"] = json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "name": set["metadata"]["name"], "uid": uid, "controller": true}]);
         let existing = shared.state().get(apps, &ns, &name).ok();
-        let unchanged = existing.as_ref().is_some_and(|e| e["spec"] == app["spec"] && e["metadata"]["labels"] == app["metadata"]["labels"]);
+        let unchanged = existing.as_ref().is_some_and(|e| {
+            e["spec"] == app["spec"] && e["metadata"]["labels"] == app["metadata"]["labels"]
+        });
         if !unchanged {
             if let Some(e) = &existing {
                 app["status"] = e["status"].clone();
@@ -343,7 +499,11 @@ fn generate_applications(shared: &Shared, sets: &ResourceType, apps: &ResourceTy
             .state()
             .list(apps, Some(&ns))
             .into_iter()
-            .filter(|a| a["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.iter().any(|r| r["uid"] == uid)))
+            .filter(|a| {
+                a["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
+            })
             .filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned))
             .collect();
         for stale in owned.iter().filter(|n| !names.contains(n)) {
@@ -362,21 +522,35 @@ fn generate_applications(shared: &Shared, sets: &ResourceType, apps: &ResourceTy
 /// applied (created or merged into the live objects), Kustomize/Helm paths and `$values` files
 /// only checked to exist, chart sources taken as they are. Returns the resources, or Argo CD's
 /// ComparisonError message.
-fn sync_from_git(shared: &Shared, git: Option<&dyn super::git::GitSource>, app: &Value) -> Result<Vec<Value>, String> {
+fn sync_from_git(
+    shared: &Shared,
+    git: Option<&dyn super::git::GitSource>,
+    app: &Value,
+) -> Result<Vec<Value>, String> {
     let sources: Vec<Value> = match app["spec"].get("source") {
         Some(source) => vec![source.clone()],
-        None => app["spec"]["sources"].as_array().cloned().unwrap_or_default(),
+        None => app["spec"]["sources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
     };
-    let is_git = |s: &Value| s.get("chart").is_none() && !(s.get("ref").is_some() && s.get("path").is_none());
+    let is_git = |s: &Value| {
+        s.get("chart").is_none() && !(s.get("ref").is_some() && s.get("path").is_none())
+    };
     if sources.iter().all(|s| !is_git(s)) && !sources.iter().any(|s| s.get("ref").is_some()) {
         return Ok(Vec::new());
     }
-    let git = git.ok_or_else(|| "kube-sim has no Git source: repositories cannot be read".to_owned())?;
+    let git =
+        git.ok_or_else(|| "kube-sim has no Git source: repositories cannot be read".to_owned())?;
     super::git::check_value_files(git, &sources)?;
-    let default_ns = app["spec"]["destination"]["namespace"].as_str().unwrap_or("default");
+    let default_ns = app["spec"]["destination"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
     let mut resources = Vec::new();
     for source in sources.iter().filter(|s| is_git(s)) {
-        let super::git::Rendered::Objects(objects) = super::git::render_source(git, source)? else { continue };
+        let super::git::Rendered::Objects(objects) = super::git::render_source(git, source)? else {
+            continue;
+        };
         for object in objects {
             resources.push(apply_synced(shared, &object, default_ns)?);
         }
@@ -386,24 +560,45 @@ fn sync_from_git(shared: &Shared, git: Option<&dyn super::git::GitSource>, app: 
 
 /// Create `object` or merge it into the live one, as an Argo CD sync does; its resource entry.
 fn apply_synced(shared: &Shared, object: &Value, default_ns: &str) -> Result<Value, String> {
-    let (api_version, kind) = (object["apiVersion"].as_str().unwrap_or_default(), object["kind"].as_str().unwrap_or_default());
+    let (api_version, kind) = (
+        object["apiVersion"].as_str().unwrap_or_default(),
+        object["kind"].as_str().unwrap_or_default(),
+    );
     let name = object["metadata"]["name"].as_str().unwrap_or_default();
     let t = shared.state().registry.by_kind(api_version, kind).cloned().ok_or_else(|| format!("the server could not find the requested resource ({api_version} {kind} {name}): is its CRD installed?"))?;
-    let ns = if t.namespaced { object["metadata"]["namespace"].as_str().unwrap_or(default_ns) } else { "" };
+    let ns = if t.namespaced {
+        object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or(default_ns)
+    } else {
+        ""
+    };
     let mut state = shared.state();
     let new = match state.get(&t, ns, name) {
         Ok(live) => super::store::apply_merge(&live, object),
         Err(_) => object.clone(),
     };
     state.commit(&t, ns, name, Some(new), false);
-    Ok(json!({"group": t.group, "version": t.version, "kind": kind, "namespace": ns, "name": name, "status": "Synced"}))
+    Ok(
+        json!({"group": t.group, "version": t.version, "kind": kind, "namespace": ns, "name": name, "status": "Synced"}),
+    )
 }
 
 /// Fill `{{ .a.b }}`, `{{.a}}` and `{{a}}` placeholders in every string of `template`.
 fn render(template: &Value, element: &Value) -> Value {
     fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
         match v {
-            Value::Object(m) => m.iter().for_each(|(k, v)| flatten(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out)),
+            Value::Object(m) => m.iter().for_each(|(k, v)| {
+                flatten(
+                    &if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    },
+                    v,
+                    out,
+                )
+            }),
             Value::String(s) => out.push((prefix.to_owned(), s.clone())),
             other => out.push((prefix.to_owned(), other.to_string())),
         }
@@ -414,13 +609,22 @@ fn render(template: &Value, element: &Value) -> Value {
         Value::String(s) => {
             let mut out = s.clone();
             for (k, v) in &params {
-                for pattern in [format!("{{{{ .{k} }}}}"), format!("{{{{.{k}}}}}"), format!("{{{{{k}}}}}"), format!("{{{{ {k} }}}}")] {
+                for pattern in [
+                    format!("{{{{ .{k} }}}}"),
+                    format!("{{{{.{k}}}}}"),
+                    format!("{{{{{k}}}}}"),
+                    format!("{{{{ {k} }}}}"),
+                ] {
                     out = out.replace(&pattern, v);
                 }
             }
             Value::String(out)
         }
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), render(v, element))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), render(v, element)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(|v| render(v, element)).collect()),
         other => other.clone(),
     }
@@ -428,16 +632,28 @@ fn render(template: &Value, element: &Value) -> Value {
 
 /// Keep `replicas` pods for a workload; ready or not as told. Deleted pods are replaced.
 fn ensure_pods(shared: &Shared, owner: &Value, replicas: u64, ready: bool) {
-    let Some(pod_t) = types(shared, "", "pods") else { return };
-    let ns = owner["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
-    let name = owner["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let Some(pod_t) = types(shared, "", "pods") else {
+        return;
+    };
+    let ns = owner["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = owner["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let uid = owner["metadata"]["uid"].clone();
     let template = &owner["spec"]["template"];
     let owned: Vec<Value> = shared
         .state()
         .list(&pod_t, Some(&ns))
         .into_iter()
-        .filter(|p| p["metadata"]["ownerReferences"].as_array().is_some_and(|r| r.iter().any(|r| r["uid"] == uid)))
+        .filter(|p| {
+            p["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
+        })
         .collect();
     let pod_status = |ip: &str| {
         json!({
@@ -448,7 +664,10 @@ fn ensure_pods(shared: &Shared, owner: &Value, replicas: u64, ready: bool) {
         })
     };
     for pod in &owned {
-        let ip = pod["status"]["podIP"].as_str().unwrap_or("10.244.0.10").to_owned();
+        let ip = pod["status"]["podIP"]
+            .as_str()
+            .unwrap_or("10.244.0.10")
+            .to_owned();
         set_status(shared, &pod_t, pod, pod_status(&ip));
     }
     for _ in owned.len() as u64..replicas {
@@ -472,15 +691,23 @@ fn ensure_pods(shared: &Shared, owner: &Value, replicas: u64, ready: bool) {
         state.commit(&pod_t, &ns, &pod_name, Some(pod), false);
     }
     for extra in owned.iter().skip(replicas as usize) {
-        let pod_name = extra["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let pod_name = extra["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let _ = shared.state().delete(&pod_t, &ns, &pod_name, false);
     }
 }
 
 /// Register a node; the simulated kubelet reports it Ready once a pod network exists.
 pub fn set_node(shared: &Shared, name: &str, labels: &[(&str, &str)]) {
-    let Some(t) = types(shared, "", "nodes") else { return };
-    let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    let Some(t) = types(shared, "", "nodes") else {
+        return;
+    };
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
     let node = json!({"metadata": {"name": name, "labels": labels}, "spec": {}});
     let before = shared.state().rv;
     shared.state().commit(&t, "", name, Some(node), false);

@@ -65,12 +65,20 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Publish the events a write produced and wake the controllers.
     pub(crate) fn publish(&self, from_rv: u64) {
-        let events: Vec<WatchEvent> = self.state().events.iter().filter(|e| e.rv > from_rv).cloned().collect();
+        let events: Vec<WatchEvent> = self
+            .state()
+            .events
+            .iter()
+            .filter(|e| e.rv > from_rv)
+            .cloned()
+            .collect();
         for e in events {
             let _ = self.events.send(e);
         }
@@ -101,7 +109,11 @@ impl KubeSim {
 
     /// Like [`start_on`](Self::start_on), keeping certificates, token and objects in
     /// `state_dir` (as an API server keeps them in etcd), so a restart resumes where it stopped.
-    pub async fn start_with(addr: SocketAddr, extra_names: &[String], state_dir: Option<&Path>) -> std::io::Result<Self> {
+    pub async fn start_with(
+        addr: SocketAddr,
+        extra_names: &[String],
+        state_dir: Option<&Path>,
+    ) -> std::io::Result<Self> {
         let certs = match state_dir {
             Some(dir) => tls::Certs::load_or_generate(dir, extra_names),
             None => tls::Certs::generate(extra_names),
@@ -123,21 +135,38 @@ impl KubeSim {
             git: Mutex::new(None),
         });
         let snapshot = state_dir.map(|d| d.join("objects.json"));
-        let restored = snapshot.as_deref().and_then(|p| std::fs::read(p).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        let restored = snapshot
+            .as_deref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
         match &restored {
             Some(saved) => shared.state().restore(saved),
             None => api::seed(&shared),
         }
-        let server_task = tokio::spawn(api::serve(listener, certs.server_config.clone(), shared.clone()));
+        let server_task = tokio::spawn(api::serve(
+            listener,
+            certs.server_config.clone(),
+            shared.clone(),
+        ));
         let controller_task = tokio::spawn(controllers::run(shared.clone(), snapshot));
-        Ok(Self { shared, addr, ca_pem: certs.ca_pem, server_task, controller_task, extra_tasks: Mutex::new(Vec::new()) })
+        Ok(Self {
+            shared,
+            addr,
+            ca_pem: certs.ca_pem,
+            server_task,
+            controller_task,
+            extra_tasks: Mutex::new(Vec::new()),
+        })
     }
 
     /// Serve the SIMULATED Traefik on `addr`: host-routed HTTP from the stored Ingresses.
     pub async fn serve_ingress(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        self.extra_tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(tokio::spawn(ingress::serve(listener, self.shared.clone())));
+        self.extra_tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tokio::spawn(ingress::serve(listener, self.shared.clone())));
         Ok(local)
     }
 
@@ -165,8 +194,11 @@ impl KubeSim {
 
     /// A kube-rs client for this server.
     pub async fn client(&self) -> kube::Result<kube::Client> {
-        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig()).map_err(kube::Error::InferKubeconfig)?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.map_err(kube::Error::InferKubeconfig)?;
+        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig())
+            .map_err(kube::Error::InferKubeconfig)?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .map_err(kube::Error::InferKubeconfig)?;
         kube::Client::try_from(config)
     }
 
@@ -178,21 +210,39 @@ impl KubeSim {
     /// An object as stored, for assertions (`group` "" for core).
     pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Value> {
         let state = self.shared.state();
-        state.objects.get(&(group.to_owned(), plural.to_owned()))?.get(&(namespace.to_owned(), name.to_owned())).cloned()
+        state
+            .objects
+            .get(&(group.to_owned(), plural.to_owned()))?
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
     }
 
     /// Change the simulated controllers' behaviour (delays, never-ready, degraded …).
     pub fn faults(&self, change: impl FnOnce(&mut Faults)) {
-        change(&mut self.shared.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        change(
+            &mut self
+                .shared
+                .faults
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         self.shared.changed.notify_one();
     }
 
     pub fn inject_http_fault(&self, fault: HttpFault) {
-        self.shared.http_faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(fault);
+        self.shared
+            .http_faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(fault);
     }
 
     pub fn set_latency(&self, latency: Duration) {
-        *self.shared.latency.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = latency;
+        *self
+            .shared
+            .latency
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = latency;
     }
 
     /// Drop every open watch and port-forward connection, as a restarting API server would.
@@ -203,13 +253,21 @@ impl KubeSim {
     /// Send port-forwards to `pod`'s `port` to `target` (also settable with the pod annotation
     /// `kube-sim.slipway.dev/port-<port>: host:port`).
     pub fn set_forward_target(&self, namespace: &str, pod: &str, port: u16, target: SocketAddr) {
-        self.shared.forward_targets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert((namespace.into(), pod.into(), port), target);
+        self.shared
+            .forward_targets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((namespace.into(), pod.into(), port), target);
     }
 
     /// Register a node (Ready once a DaemonSet in `kube-system`, the pod network, exists).
     /// Let the simulated Argo CD read Git repositories from `source`.
     pub fn set_git_source(&self, source: Arc<dyn git::GitSource>) {
-        *self.shared.git.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(source);
+        *self
+            .shared
+            .git
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(source);
         self.shared.changed.notify_one();
     }
 
@@ -222,7 +280,12 @@ impl Drop for KubeSim {
     fn drop(&mut self) {
         self.server_task.abort();
         self.controller_task.abort();
-        for t in self.extra_tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..) {
+        for t in self
+            .extra_tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+        {
             t.abort();
         }
     }

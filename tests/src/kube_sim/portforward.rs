@@ -28,29 +28,57 @@ fn error(e: &ApiError) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-pub async fn handle(mut req: Request<Incoming>, shared: Arc<Shared>, namespace: String, pod: String) -> Response<Body> {
+pub async fn handle(
+    mut req: Request<Incoming>,
+    shared: Arc<Shared>,
+    namespace: String,
+    pod: String,
+) -> Response<Body> {
     let ports: Vec<u16> = req
         .uri()
         .query()
         .unwrap_or("")
         .split('&')
         .filter_map(|kv| kv.strip_prefix("ports="))
-        .flat_map(|v| v.split("%2C").flat_map(|p| p.split(',')).map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|v| {
+            v.split("%2C")
+                .flat_map(|p| p.split(','))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .filter_map(|p| p.parse().ok())
         .collect();
     if ports.is_empty() {
-        return error(&ApiError::new(400, "BadRequest", "at least one port must be specified"));
+        return error(&ApiError::new(
+            400,
+            "BadRequest",
+            "at least one port must be specified",
+        ));
     }
     let targets = match resolve_targets(&shared, &namespace, &pod, &ports) {
         Ok(t) => t,
         Err(e) => return error(&e),
     };
-    let offered = req.headers().get(header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let offered = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !offered.split(',').any(|p| p.trim() == PROTOCOL) {
-        return error(&ApiError::new(400, "BadRequest", format!("kube-sim speaks only the {PROTOCOL} WebSocket protocol for port-forward (offered: {offered:?})")));
+        return error(&ApiError::new(
+            400,
+            "BadRequest",
+            format!(
+                "kube-sim speaks only the {PROTOCOL} WebSocket protocol for port-forward (offered: {offered:?})"
+            ),
+        ));
     }
     let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
-        return error(&ApiError::new(400, "BadRequest", "port-forward needs a WebSocket upgrade"));
+        return error(&ApiError::new(
+            400,
+            "BadRequest",
+            "port-forward needs a WebSocket upgrade",
+        ));
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let upgrade = hyper::upgrade::on(&mut req);
@@ -60,7 +88,14 @@ pub async fn handle(mut req: Request<Incoming>, shared: Arc<Shared>, namespace: 
     let pod_gone = async move {
         loop {
             match events.recv().await {
-                Ok(e) if e.kind == "DELETED" && e.plural == "pods" && e.namespace == namespace && e.object["metadata"]["name"] == pod.as_str() => return,
+                Ok(e)
+                    if e.kind == "DELETED"
+                        && e.plural == "pods"
+                        && e.namespace == namespace
+                        && e.object["metadata"]["name"] == pod.as_str() =>
+                {
+                    return;
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 _ => {}
             }
@@ -86,20 +121,37 @@ pub async fn handle(mut req: Request<Incoming>, shared: Arc<Shared>, namespace: 
 }
 
 /// Where each requested port of the pod goes: an explicit target, else the pod's annotation.
-fn resolve_targets(shared: &Shared, namespace: &str, pod: &str, ports: &[u16]) -> Result<Vec<Option<SocketAddr>>, ApiError> {
+fn resolve_targets(
+    shared: &Shared,
+    namespace: &str,
+    pod: &str,
+    ports: &[u16],
+) -> Result<Vec<Option<SocketAddr>>, ApiError> {
     let state = shared.state();
     let pods = state.resource("", "v1", "pods")?;
     let obj = state.get(&pods, namespace, pod)?;
     if obj["status"]["phase"] != "Running" {
-        return Err(ApiError::new(400, "BadRequest", format!("pod {pod} is not running")));
+        return Err(ApiError::new(
+            400,
+            "BadRequest",
+            format!("pod {pod} is not running"),
+        ));
     }
-    let explicit = shared.forward_targets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let explicit = shared
+        .forward_targets
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok(ports
         .iter()
         .map(|port| {
-            explicit.get(&(namespace.to_owned(), pod.to_owned(), *port)).copied().or_else(|| {
-                obj["metadata"]["annotations"][format!("kube-sim.slipway.dev/port-{port}")].as_str().and_then(|a| a.parse().ok())
-            })
+            explicit
+                .get(&(namespace.to_owned(), pod.to_owned(), *port))
+                .copied()
+                .or_else(|| {
+                    obj["metadata"]["annotations"][format!("kube-sim.slipway.dev/port-{port}")]
+                        .as_str()
+                        .and_then(|a| a.parse().ok())
+                })
         })
         .collect())
 }
@@ -120,13 +172,18 @@ where
             }
         }
         let stream = match target {
-            Some(addr) => tokio::net::TcpStream::connect(addr).await.ok().inspect(|s| {
-                let _ = s.set_nodelay(true);
-            }),
+            Some(addr) => tokio::net::TcpStream::connect(addr)
+                .await
+                .ok()
+                .inspect(|s| {
+                    let _ = s.set_nodelay(true);
+                }),
             None => None,
         };
         let Some(stream) = stream else {
-            let msg = format!("error forwarding port {port} to pod: no simulated target for this port (kube-sim)");
+            let msg = format!(
+                "error forwarding port {port} to pod: no simulated target for this port (kube-sim)"
+            );
             let mut frame = vec![data + 1];
             frame.extend_from_slice(msg.as_bytes());
             let _ = sink.send(Message::binary(frame)).await;
@@ -171,9 +228,10 @@ where
                     let ch = bytes[0] as usize;
                     if ch.is_multiple_of(2)
                         && let Some(Some(w)) = writers.get_mut(ch / 2)
-                            && w.write_all(&bytes[1..]).await.is_err() {
-                                break;
-                            }
+                        && w.write_all(&bytes[1..]).await.is_err()
+                    {
+                        break;
+                    }
                 }
                 Message::Close(_) => break,
                 _ => {}

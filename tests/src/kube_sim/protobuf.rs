@@ -100,17 +100,25 @@ fn meta_json(m: Option<ObjectMeta>) -> Value {
 
 /// Decode a protobuf-encoded Secret or ConfigMap into its JSON form.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
-    let envelope = body.strip_prefix(MAGIC).ok_or("protobuf body without the k8s envelope")?;
+    let envelope = body
+        .strip_prefix(MAGIC)
+        .ok_or("protobuf body without the k8s envelope")?;
     let unknown = Unknown::decode(envelope).map_err(|e| e.to_string())?;
-    let kind = unknown.type_meta.as_ref().and_then(|t| t.kind.clone()).unwrap_or_default();
+    let kind = unknown
+        .type_meta
+        .as_ref()
+        .and_then(|t| t.kind.clone())
+        .unwrap_or_default();
     let raw = unknown.raw.unwrap_or_default();
     let b64 = |b: &Vec<u8>| json!(base64::engine::general_purpose::STANDARD.encode(b));
     match kind.as_str() {
         "Secret" => {
             let s = Secret::decode(raw.as_slice()).map_err(|e| e.to_string())?;
-            let mut v = json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta_json(s.metadata)});
+            let mut v =
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta_json(s.metadata)});
             if !s.data.is_empty() {
-                v["data"] = Value::Object(s.data.iter().map(|(k, d)| (k.clone(), b64(d))).collect());
+                v["data"] =
+                    Value::Object(s.data.iter().map(|(k, d)| (k.clone(), b64(d))).collect());
             }
             if !s.string_data.is_empty() {
                 v["stringData"] = json!(s.string_data);
@@ -125,16 +133,24 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
         }
         "ConfigMap" => {
             let c = ConfigMap::decode(raw.as_slice()).map_err(|e| e.to_string())?;
-            let mut v = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta_json(c.metadata)});
+            let mut v =
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta_json(c.metadata)});
             if !c.data.is_empty() {
                 v["data"] = json!(c.data);
             }
             if !c.binary_data.is_empty() {
-                v["binaryData"] = Value::Object(c.binary_data.iter().map(|(k, d)| (k.clone(), b64(d))).collect());
+                v["binaryData"] = Value::Object(
+                    c.binary_data
+                        .iter()
+                        .map(|(k, d)| (k.clone(), b64(d)))
+                        .collect(),
+                );
             }
             Ok(v)
         }
-        other => Err(format!("kube-sim decodes protobuf only for Secret and ConfigMap, not {other:?}; send JSON")),
+        other => Err(format!(
+            "kube-sim decodes protobuf only for Secret and ConfigMap, not {other:?}; send JSON"
+        )),
     }
 }
 
@@ -145,19 +161,32 @@ mod tests {
     #[test]
     fn secret_round_trip_through_the_envelope() {
         let secret = Secret {
-            metadata: Some(ObjectMeta { name: Some("sh.helm.release.v1.rel.v1".into()), labels: BTreeMap::from([("owner".into(), "helm".into())]), ..Default::default() }),
+            metadata: Some(ObjectMeta {
+                name: Some("sh.helm.release.v1.rel.v1".into()),
+                labels: BTreeMap::from([("owner".into(), "helm".into())]),
+                ..Default::default()
+            }),
             data: BTreeMap::from([("release".into(), b"\x00\x01binary".to_vec())]),
             r#type: Some("helm.sh/release.v1".into()),
             ..Default::default()
         };
-        let unknown = Unknown { type_meta: Some(TypeMeta { api_version: Some("v1".into()), kind: Some("Secret".into()) }), raw: Some(secret.encode_to_vec()) };
+        let unknown = Unknown {
+            type_meta: Some(TypeMeta {
+                api_version: Some("v1".into()),
+                kind: Some("Secret".into()),
+            }),
+            raw: Some(secret.encode_to_vec()),
+        };
         let mut body = MAGIC.to_vec();
         body.extend(unknown.encode_to_vec());
         let v = decode(&body).expect("decode");
         assert_eq!(v["metadata"]["name"], "sh.helm.release.v1.rel.v1");
         assert_eq!(v["metadata"]["labels"]["owner"], "helm");
         assert_eq!(v["type"], "helm.sh/release.v1");
-        assert_eq!(v["data"]["release"], base64::engine::general_purpose::STANDARD.encode(b"\x00\x01binary"));
+        assert_eq!(
+            v["data"]["release"],
+            base64::engine::general_purpose::STANDARD.encode(b"\x00\x01binary")
+        );
         assert!(decode(b"{}").is_err());
     }
 }

@@ -30,10 +30,18 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into() }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+        }
     }
     pub fn not_found(t: &ResourceType, name: &str) -> Self {
-        let what = if t.group.is_empty() { t.plural.clone() } else { format!("{}.{}", t.plural, t.group) };
+        let what = if t.group.is_empty() {
+            t.plural.clone()
+        } else {
+            format!("{}.{}", t.plural, t.group)
+        };
         Self::new(404, "NotFound", format!("{what} \"{name}\" not found"))
     }
     pub fn status(&self) -> Value {
@@ -95,10 +103,15 @@ pub fn strategic_merge(base: &mut Value, patch: &Value) {
                 }
             }
         }
-        (Value::Array(b), Value::Array(p)) if p.iter().all(|e| e.get("name").is_some()) && b.iter().all(|e| e.get("name").is_some()) => {
+        (Value::Array(b), Value::Array(p))
+            if p.iter().all(|e| e.get("name").is_some())
+                && b.iter().all(|e| e.get("name").is_some()) =>
+        {
             for item in p {
                 match b.iter_mut().find(|e| e["name"] == item["name"]) {
-                    Some(existing) if item.get("$patch") == Some(&json!("delete")) => *existing = Value::Null,
+                    Some(existing) if item.get("$patch") == Some(&json!("delete")) => {
+                        *existing = Value::Null
+                    }
                     Some(existing) => strategic_merge(existing, item),
                     None => b.push(item.clone()),
                 }
@@ -140,11 +153,19 @@ impl State {
             if s("plural") == "customresourcedefinitions" {
                 self.registry.add_crd(&object);
             }
-            self.objects.entry((s("group"), s("plural"))).or_default().insert((s("namespace"), s("name")), object);
+            self.objects
+                .entry((s("group"), s("plural")))
+                .or_default()
+                .insert((s("namespace"), s("name")), object);
         }
     }
 
-    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Result<ResourceType, ApiError> {
+    pub fn resource(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Result<ResourceType, ApiError> {
         self.registry
             .by_plural(group, version, plural)
             .cloned()
@@ -152,7 +173,9 @@ impl State {
     }
 
     fn table(&mut self, t: &ResourceType) -> &mut BTreeMap<ObjectKey, Value> {
-        self.objects.entry((t.group.clone(), t.plural.clone())).or_default()
+        self.objects
+            .entry((t.group.clone(), t.plural.clone()))
+            .or_default()
     }
 
     pub fn get(&self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
@@ -166,13 +189,25 @@ impl State {
     pub fn list(&self, t: &ResourceType, ns: Option<&str>) -> Vec<Value> {
         self.objects
             .get(&(t.group.clone(), t.plural.clone()))
-            .map(|m| m.iter().filter(|((n, _), _)| ns.is_none_or(|ns| ns == n)).map(|(_, o)| with_type(o, t)).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|((n, _), _)| ns.is_none_or(|ns| ns == n))
+                    .map(|(_, o)| with_type(o, t))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Store `new` (or delete when `None`), stamping metadata and recording the event.
     /// Returns the stored object; an unchanged object is not rewritten (no new resourceVersion).
-    pub fn commit(&mut self, t: &ResourceType, ns: &str, name: &str, new: Option<Value>, client: bool) -> Option<Value> {
+    pub fn commit(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        new: Option<Value>,
+        client: bool,
+    ) -> Option<Value> {
         let key = (ns.to_owned(), name.to_owned());
         let old = self.table(t).get(&key).cloned();
         let (kind, stored) = match (old, new) {
@@ -182,7 +217,10 @@ impl State {
                 ("DELETED", old)
             }
             (old, Some(mut obj)) => {
-                let meta = obj["metadata"].as_object_mut().map(std::mem::take).unwrap_or_default();
+                let meta = obj["metadata"]
+                    .as_object_mut()
+                    .map(std::mem::take)
+                    .unwrap_or_default();
                 let mut meta: Map<String, Value> = meta;
                 meta.insert("name".into(), json!(name));
                 if t.namespaced {
@@ -194,9 +232,16 @@ impl State {
                             meta.insert(k.into(), o["metadata"][k].clone());
                         }
                         let generation = o["metadata"]["generation"].as_u64().unwrap_or(1);
-                        let bumped = if spec_part(o) == spec_part(&obj) { generation } else { generation + 1 };
+                        let bumped = if spec_part(o) == spec_part(&obj) {
+                            generation
+                        } else {
+                            generation + 1
+                        };
                         meta.insert("generation".into(), json!(bumped));
-                        meta.insert("resourceVersion".into(), o["metadata"]["resourceVersion"].clone());
+                        meta.insert(
+                            "resourceVersion".into(),
+                            o["metadata"]["resourceVersion"].clone(),
+                        );
                         obj["metadata"] = Value::Object(meta);
                         if strip(&obj) == strip(o) {
                             return Some(with_type(o, t));
@@ -204,8 +249,18 @@ impl State {
                     }
                     None => {
                         self.uid_counter += 1;
-                        meta.insert("uid".into(), json!(format!("5151ca7e-0000-4000-8000-{:012x}", self.uid_counter)));
-                        meta.insert("creationTimestamp".into(), json!(jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()));
+                        meta.insert(
+                            "uid".into(),
+                            json!(format!("5151ca7e-0000-4000-8000-{:012x}", self.uid_counter)),
+                        );
+                        meta.insert(
+                            "creationTimestamp".into(),
+                            json!(
+                                jiff::Timestamp::now()
+                                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                                    .to_string()
+                            ),
+                        );
                         meta.insert("generation".into(), json!(1));
                         obj["metadata"] = Value::Object(meta);
                     }
@@ -228,7 +283,10 @@ impl State {
         if t.kind == "CustomResourceDefinition" {
             if kind == "DELETED" {
                 let spec = &stored["spec"];
-                self.registry.remove_crd(spec["group"].as_str().unwrap_or_default(), spec["names"]["plural"].as_str().unwrap_or_default());
+                self.registry.remove_crd(
+                    spec["group"].as_str().unwrap_or_default(),
+                    spec["names"]["plural"].as_str().unwrap_or_default(),
+                );
             } else {
                 self.registry.add_crd(&stored);
             }
@@ -237,7 +295,14 @@ impl State {
         if kind == "DELETED" {
             object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         }
-        self.events.push_back(WatchEvent { rv: self.rv, group: t.group.clone(), plural: t.plural.clone(), namespace: ns.to_owned(), kind, object: object.clone() });
+        self.events.push_back(WatchEvent {
+            rv: self.rv,
+            group: t.group.clone(),
+            plural: t.plural.clone(),
+            namespace: ns.to_owned(),
+            kind,
+            object: object.clone(),
+        });
         if self.events.len() > EVENT_LOG {
             self.events.pop_front();
         }
@@ -246,7 +311,13 @@ impl State {
 
     /// Delete an object and, as the garbage collector would, everything it owns; deleting a
     /// namespace deletes everything in it.
-    pub fn delete(&mut self, t: &ResourceType, ns: &str, name: &str, client: bool) -> Result<Value, ApiError> {
+    pub fn delete(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        client: bool,
+    ) -> Result<Value, ApiError> {
         let obj = self.get(t, ns, name)?;
         let uid = obj["metadata"]["uid"].clone();
         let deleted = self.commit(t, ns, name, None, client).unwrap_or(obj);
@@ -254,10 +325,23 @@ impl State {
         let mut doomed = Vec::new();
         for rt in &types {
             for o in self.list(rt, None) {
-                let owned = o["metadata"]["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid));
-                let in_namespace = t.kind == "Namespace" && rt.namespaced && o["metadata"]["namespace"] == name;
+                let owned = o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid));
+                let in_namespace =
+                    t.kind == "Namespace" && rt.namespaced && o["metadata"]["namespace"] == name;
                 if owned || in_namespace {
-                    doomed.push((rt.clone(), o["metadata"]["namespace"].as_str().unwrap_or_default().to_owned(), o["metadata"]["name"].as_str().unwrap_or_default().to_owned()));
+                    doomed.push((
+                        rt.clone(),
+                        o["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        o["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ));
                 }
             }
         }
@@ -315,7 +399,12 @@ pub fn labels_match(selector: &str, labels: &Value) -> bool {
 }
 
 fn parse_set(set: &str) -> Vec<String> {
-    set.trim().trim_start_matches('(').trim_end_matches(')').split(',').map(|s| s.trim().to_owned()).collect()
+    set.trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect()
 }
 
 /// Split on commas that are not inside `( … )`.
@@ -350,7 +439,10 @@ pub fn fields_match(selector: &str, obj: &Value) -> bool {
             },
         };
         let pointer = format!("/{}", path.trim().replace('.', "/"));
-        let have = obj.pointer(&pointer).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default();
+        let have = obj
+            .pointer(&pointer)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .unwrap_or_default();
         (have == want.trim()) == equal
     })
 }
@@ -374,7 +466,13 @@ mod tests {
     #[test]
     fn strategic_merge_merges_named_lists() {
         let mut base = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
-        strategic_merge(&mut base, &json!({"spec": {"containers": [{"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}}));
-        assert_eq!(base["spec"]["containers"], json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}]));
+        strategic_merge(
+            &mut base,
+            &json!({"spec": {"containers": [{"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}}),
+        );
+        assert_eq!(
+            base["spec"]["containers"],
+            json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
+        );
     }
 }

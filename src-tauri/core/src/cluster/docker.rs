@@ -7,7 +7,8 @@ use std::time::Duration;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerInspectResponse, ContainerSummary, CreateImageInfo};
 use bollard::query_parameters::{
-    CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -36,14 +37,26 @@ pub enum DockerError {
     )]
     ApiTooOld { found: String },
     #[error("Docker could not {action}: {source}")]
-    Api { action: String, source: bollard::errors::Error },
+    Api {
+        action: String,
+        source: bollard::errors::Error,
+    },
     #[error("`{command}` failed on node {node} (exit {code}): {output}")]
-    Exec { node: String, command: String, code: i64, output: String },
+    Exec {
+        node: String,
+        command: String,
+        code: i64,
+        output: String,
+    },
     #[error(
         "could not pull {image} after {attempts} attempts ({reason}). Check the network or proxy \
          settings, or pass a local image with --node-image"
     )]
-    Pull { image: String, attempts: u32, reason: String },
+    Pull {
+        image: String,
+        attempts: u32,
+        reason: String,
+    },
 }
 
 impl DockerError {
@@ -54,15 +67,27 @@ impl DockerError {
 
     /// Docker answered "no such …".
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Api { source: bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }, .. })
+        matches!(
+            self,
+            Self::Api {
+                source: bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404,
+                    ..
+                },
+                ..
+            }
+        )
     }
 
     /// Worth another attempt: the daemon hiccupped rather than refused.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Api { source, .. } => match source {
-                bollard::errors::Error::DockerResponseServerError { status_code, .. } => *status_code >= 500,
-                bollard::errors::Error::IOError { .. } | bollard::errors::Error::HyperResponseError { .. } => true,
+                bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
+                    *status_code >= 500
+                }
+                bollard::errors::Error::IOError { .. }
+                | bollard::errors::Error::HyperResponseError { .. } => true,
                 _ => false,
             },
             _ => false,
@@ -89,7 +114,8 @@ pub struct Docker {
 impl Docker {
     /// Connect (honouring DOCKER_HOST), negotiate the API version, and require one new enough.
     pub async fn connect() -> Result<Self, DockerError> {
-        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| default_endpoint().to_owned());
+        let endpoint =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| default_endpoint().to_owned());
         let classify = |e: bollard::errors::Error| classify_connect_error(&endpoint, &e);
         let inner = bollard::Docker::connect_with_local_defaults().map_err(classify)?;
         let inner = inner.negotiate_version().await.map_err(classify)?;
@@ -98,7 +124,11 @@ impl Docker {
         if parse_api(&api).is_none_or(|v| v < MIN_API) {
             return Err(DockerError::ApiTooOld { found: api });
         }
-        Ok(Self { inner, endpoint, privileged_exec: true })
+        Ok(Self {
+            inner,
+            endpoint,
+            privileged_exec: true,
+        })
     }
 
     /// Run in-node commands without `--privileged` (only with unprivileged test nodes).
@@ -116,15 +146,33 @@ impl Docker {
     }
 
     /// Containers (running or not) carrying `label=value`.
-    pub async fn containers_with_label(&self, label: &str, value: &str) -> Result<Vec<ContainerSummary>, DockerError> {
+    pub async fn containers_with_label(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
         let filters = HashMap::from([("label", vec![format!("{label}={value}")])]);
-        let opts = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
-        self.inner.list_containers(Some(opts)).await.map_err(DockerError::api("list containers"))
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        self.inner
+            .list_containers(Some(opts))
+            .await
+            .map_err(DockerError::api("list containers"))
     }
 
     /// Inspect a container; `None` if it does not exist.
-    pub async fn inspect(&self, name: &str) -> Result<Option<ContainerInspectResponse>, DockerError> {
-        match self.inner.inspect_container(name, None).await.map_err(DockerError::api(format!("inspect {name}"))) {
+    pub async fn inspect(
+        &self,
+        name: &str,
+    ) -> Result<Option<ContainerInspectResponse>, DockerError> {
+        match self
+            .inner
+            .inspect_container(name, None)
+            .await
+            .map_err(DockerError::api(format!("inspect {name}")))
+        {
             Ok(c) => Ok(Some(c)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -132,7 +180,12 @@ impl Docker {
     }
 
     /// Run `argv` in `node` (privileged, as kind does), feeding `stdin` if given.
-    pub async fn exec(&self, node: &str, argv: &[&str], stdin: Option<&[u8]>) -> Result<ExecOutput, DockerError> {
+    pub async fn exec(
+        &self,
+        node: &str,
+        argv: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<ExecOutput, DockerError> {
         let command = argv.join(" ");
         let err = |what: &str| DockerError::api(format!("run `{command}` in {node} ({what})"));
         let created = self
@@ -152,20 +205,30 @@ impl Docker {
             .map_err(err("create"))?;
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
-        if let StartExecResults::Attached { mut output, mut input } =
-            self.inner.start_exec(&created.id, None).await.map_err(err("start"))?
+        if let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = self
+            .inner
+            .start_exec(&created.id, None)
+            .await
+            .map_err(err("start"))?
         {
             if let Some(data) = stdin {
                 let write = async {
                     input.write_all(data).await?;
                     input.shutdown().await
                 };
-                write.await.map_err(|e| err("stdin")(bollard::errors::Error::IOError { err: e }))?;
+                write
+                    .await
+                    .map_err(|e| err("stdin")(bollard::errors::Error::IOError { err: e }))?;
             }
             drop(input);
             while let Some(chunk) = output.next().await {
                 match chunk.map_err(err("output"))? {
-                    bollard::container::LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                    bollard::container::LogOutput::StdErr { message } => {
+                        stderr.extend_from_slice(&message)
+                    }
                     other => stdout.extend_from_slice(&other.into_bytes()),
                 }
             }
@@ -173,7 +236,11 @@ impl Docker {
         // The output stream can end a moment before Docker records the exit code.
         let mut code = None;
         for _ in 0..200 {
-            let state = self.inner.inspect_exec(&created.id).await.map_err(err("inspect"))?;
+            let state = self
+                .inner
+                .inspect_exec(&created.id)
+                .await
+                .map_err(err("inspect"))?;
             if state.running != Some(true) && state.exit_code.is_some() {
                 code = state.exit_code;
                 break;
@@ -190,7 +257,12 @@ impl Docker {
     }
 
     /// Like [`exec`](Self::exec), but a non-zero exit is an error carrying the output's tail.
-    pub async fn exec_ok(&self, node: &str, argv: &[&str], stdin: Option<&[u8]>) -> Result<String, DockerError> {
+    pub async fn exec_ok(
+        &self,
+        node: &str,
+        argv: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<String, DockerError> {
         let out = self.exec(node, argv, stdin).await?;
         if out.code == 0 {
             Ok(out.stdout)
@@ -211,15 +283,25 @@ impl Docker {
     }
 
     /// Write a file into a node (a one-entry tar through the archive API; parents are created).
-    pub async fn write_file(&self, node: &str, path: &str, content: &[u8], mode: u32) -> Result<(), DockerError> {
+    pub async fn write_file(
+        &self,
+        node: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> Result<(), DockerError> {
         let mut header = tar::Header::new_gnu();
         header.set_size(content.len() as u64);
         header.set_mode(mode);
         header.set_mtime(jiff::Timestamp::now().as_second().max(0).unsigned_abs());
         header.set_cksum();
         let mut builder = tar::Builder::new(Vec::new());
-        let io_err = |e: std::io::Error| DockerError::api(format!("pack {path}"))(bollard::errors::Error::IOError { err: e });
-        builder.append_data(&mut header, path.trim_start_matches('/'), content).map_err(io_err)?;
+        let io_err = |e: std::io::Error| {
+            DockerError::api(format!("pack {path}"))(bollard::errors::Error::IOError { err: e })
+        };
+        builder
+            .append_data(&mut header, path.trim_start_matches('/'), content)
+            .map_err(io_err)?;
         let archive = builder.into_inner().map_err(io_err)?;
         let opts = UploadToContainerOptionsBuilder::default().path("/").build();
         self.inner
@@ -230,7 +312,11 @@ impl Docker {
 
     /// The last `lines` lines of a container's log.
     pub async fn log_tail(&self, node: &str, lines: usize) -> String {
-        let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&lines.to_string()).build();
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
         let mut stream = self.inner.logs(node, Some(opts));
         let mut text = String::new();
         while let Some(Ok(chunk)) = stream.next().await {
@@ -241,8 +327,18 @@ impl Docker {
 
     /// Follow a container's log from `since` (unix seconds) until a line satisfies `matches`.
     /// Returns false if the log ends (container stopped) first. The caller bounds the time.
-    pub async fn wait_for_log(&self, node: &str, since: i32, matches: impl Fn(&str) -> bool) -> Result<bool, DockerError> {
-        let opts = LogsOptionsBuilder::default().stdout(true).stderr(true).follow(true).since(since).build();
+    pub async fn wait_for_log(
+        &self,
+        node: &str,
+        since: i32,
+        matches: impl Fn(&str) -> bool,
+    ) -> Result<bool, DockerError> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(true)
+            .since(since)
+            .build();
         let mut stream = self.inner.logs(node, Some(opts));
         let mut pending = String::new();
         while let Some(chunk) = stream.next().await {
@@ -260,7 +356,12 @@ impl Docker {
     }
 
     pub async fn image_present(&self, image: &str) -> Result<bool, DockerError> {
-        match self.inner.inspect_image(image).await.map_err(DockerError::api(format!("inspect image {image}"))) {
+        match self
+            .inner
+            .inspect_image(image)
+            .await
+            .map_err(DockerError::api(format!("inspect image {image}")))
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -273,7 +374,9 @@ impl Docker {
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
             if attempt > 1 {
-                report.detail(format!("retrying pull of {image} (attempt {attempt}/{ATTEMPTS}): {last}"));
+                report.detail(format!(
+                    "retrying pull of {image} (attempt {attempt}/{ATTEMPTS}): {last}"
+                ));
                 tokio::time::sleep(Duration::from_secs(u64::from(attempt - 1))).await;
             }
             match self.pull_once(image, report).await {
@@ -281,11 +384,17 @@ impl Docker {
                 Err(e) => last = e,
             }
         }
-        Err(DockerError::Pull { image: image.to_owned(), attempts: ATTEMPTS, reason: last })
+        Err(DockerError::Pull {
+            image: image.to_owned(),
+            attempts: ATTEMPTS,
+            reason: last,
+        })
     }
 
     async fn pull_once(&self, image: &str, report: StepReporter<'_>) -> Result<(), String> {
-        let opts = CreateImageOptionsBuilder::default().from_image(image).build();
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
         let mut stream = self.inner.create_image(Some(opts), None, None);
         let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
         let mut last_shown = -1;
@@ -295,15 +404,21 @@ impl Docker {
                 return Err(err);
             }
             if let (Some(id), Some(detail)) = (info.id, info.progress_detail)
-                && let (Some(cur), Some(total)) = (detail.current, detail.total) {
-                    layers.insert(id, (cur, total));
-                }
-            let (cur, total) = layers.values().fold((0, 0), |(c, t), (lc, lt)| (c + lc, t + lt));
+                && let (Some(cur), Some(total)) = (detail.current, detail.total)
+            {
+                layers.insert(id, (cur, total));
+            }
+            let (cur, total) = layers
+                .values()
+                .fold((0, 0), |(c, t), (lc, lt)| (c + lc, t + lt));
             if total > 0 {
                 let percent = cur * 100 / total;
                 if percent / 5 != last_shown / 5 {
                     last_shown = percent;
-                    report.detail(format!("pulling {image}: {percent}% of {} MB", total / 1_000_000));
+                    report.detail(format!(
+                        "pulling {image}: {percent}% of {} MB",
+                        total / 1_000_000
+                    ));
                 }
             }
         }
@@ -312,7 +427,11 @@ impl Docker {
 }
 
 fn default_endpoint() -> &'static str {
-    if cfg!(windows) { "npipe:////./pipe/docker_engine" } else { "unix:///var/run/docker.sock" }
+    if cfg!(windows) {
+        "npipe:////./pipe/docker_engine"
+    } else {
+        "unix:///var/run/docker.sock"
+    }
 }
 
 fn parse_api(v: &str) -> Option<(u32, u32)> {
@@ -325,16 +444,24 @@ fn classify_connect_error(endpoint: &str, e: &bollard::errors::Error) -> DockerE
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::PermissionDenied {
-                return DockerError::PermissionDenied { endpoint: endpoint.to_owned() };
-            }
+            && io.kind() == std::io::ErrorKind::PermissionDenied
+        {
+            return DockerError::PermissionDenied {
+                endpoint: endpoint.to_owned(),
+            };
+        }
         source = err.source();
     }
     let text = format!("{e}");
     if text.contains("ermission denied") {
-        return DockerError::PermissionDenied { endpoint: endpoint.to_owned() };
+        return DockerError::PermissionDenied {
+            endpoint: endpoint.to_owned(),
+        };
     }
-    DockerError::Unreachable { endpoint: endpoint.to_owned(), reason: text }
+    DockerError::Unreachable {
+        endpoint: endpoint.to_owned(),
+        reason: text,
+    }
 }
 
 /// The last `n` non-empty lines of `text`.
@@ -357,8 +484,13 @@ mod tests {
 
     #[test]
     fn permission_errors_are_told_apart_from_a_stopped_daemon() {
-        let denied = bollard::errors::Error::IOError { err: std::io::Error::from(std::io::ErrorKind::PermissionDenied) };
-        assert!(matches!(classify_connect_error("unix:///x", &denied), DockerError::PermissionDenied { .. }));
+        let denied = bollard::errors::Error::IOError {
+            err: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert!(matches!(
+            classify_connect_error("unix:///x", &denied),
+            DockerError::PermissionDenied { .. }
+        ));
         let missing = bollard::errors::Error::SocketNotFoundError("/x".into());
         let err = classify_connect_error("unix:///x", &missing);
         assert!(matches!(err, DockerError::Unreachable { .. }));

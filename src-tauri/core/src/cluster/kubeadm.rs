@@ -22,14 +22,23 @@ pub struct KubeVersion {
 impl KubeVersion {
     /// Parse `v1.36.1` (a suffix such as `-rc.1` is ignored).
     pub fn parse(text: &str) -> Result<Self, ClusterError> {
-        let bad = || ClusterError::NodeImage(format!("unreadable Kubernetes version {text:?} in /kind/version"));
+        let bad = || {
+            ClusterError::NodeImage(format!(
+                "unreadable Kubernetes version {text:?} in /kind/version"
+            ))
+        };
         let core = text.trim().trim_start_matches('v');
         let core = core.split(['-', '+']).next().unwrap_or(core);
         let mut parts = core.split('.').map(|p| p.parse::<u32>());
-        let (Some(Ok(major)), Some(Ok(minor)), patch) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(Ok(major)), Some(Ok(minor)), patch) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
-        Ok(Self { major, minor, patch: patch.and_then(Result::ok).unwrap_or(0) })
+        Ok(Self {
+            major,
+            minor,
+            patch: patch.and_then(Result::ok).unwrap_or(0),
+        })
     }
 
     /// The kubeadm config API this version reads.
@@ -62,8 +71,18 @@ impl KubeadmApi {
     /// `extraArgs`/`kubeletExtraArgs`: a map in v1beta3, a `{name, value}` list in v1beta4.
     fn args(self, pairs: &[(&str, String)]) -> Value {
         match self {
-            KubeadmApi::V1Beta3 => Value::Object(pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect()),
-            KubeadmApi::V1Beta4 => Value::Array(pairs.iter().map(|(k, v)| json!({"name": k, "value": v})).collect()),
+            KubeadmApi::V1Beta3 => Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                    .collect(),
+            ),
+            KubeadmApi::V1Beta4 => Value::Array(
+                pairs
+                    .iter()
+                    .map(|(k, v)| json!({"name": k, "value": v}))
+                    .collect(),
+            ),
         }
     }
 }
@@ -80,10 +99,18 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
     let api = facts.version.kubeadm_api()?;
     let node = facts.node;
     let endpoint = format!("{}:6443", spec.control_plane().name);
-    let node_labels = node.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let node_labels = node
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let kubelet_args = api.args(&[
         ("node-ip", facts.node_ip.to_owned()),
-        ("provider-id", format!("kind://docker/{}/{}", spec.name, node.name)),
+        (
+            "provider-id",
+            format!("kind://docker/{}/{}", spec.name, node.name),
+        ),
         ("node-labels", node_labels),
     ]);
     let node_registration = json!({
@@ -91,7 +118,11 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
         "kubeletExtraArgs": kubelet_args,
     });
     let version = facts.version;
-    let cgroup_driver = if version.minor >= 24 { "systemd" } else { "cgroupfs" };
+    let cgroup_driver = if version.minor >= 24 {
+        "systemd"
+    } else {
+        "cgroupfs"
+    };
 
     let mut docs = vec![
         json!({
@@ -129,7 +160,8 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
         "skipPhases": ["preflight"],
     });
     if node.role == Role::ControlPlane {
-        join["controlPlane"] = json!({"localAPIEndpoint": {"advertiseAddress": facts.node_ip, "bindPort": 6443}});
+        join["controlPlane"] =
+            json!({"localAPIEndpoint": {"advertiseAddress": facts.node_ip, "bindPort": 6443}});
     }
     docs.push(join);
     docs.push(json!({
@@ -151,8 +183,9 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
 
     let mut out = String::new();
     for doc in docs {
-        let yaml = serde_saphyr::to_string(&doc)
-            .map_err(|e| ClusterError::InvalidConfig(format!("cannot render kubeadm config: {e}")))?;
+        let yaml = serde_saphyr::to_string(&doc).map_err(|e| {
+            ClusterError::InvalidConfig(format!("cannot render kubeadm config: {e}"))
+        })?;
         out.push_str("---\n");
         out.push_str(&yaml);
     }
@@ -168,14 +201,19 @@ mod tests {
     }
 
     fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
-        docs.iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind}"))
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
     }
 
     #[test]
     fn version_picks_the_kubeadm_api() {
         let v = |s| KubeVersion::parse(s).expect(s);
         assert_eq!(v("v1.36.1").kubeadm_api().ok(), Some(KubeadmApi::V1Beta4));
-        assert_eq!(v("v1.37.0-rc.1").kubeadm_api().ok(), Some(KubeadmApi::V1Beta4));
+        assert_eq!(
+            v("v1.37.0-rc.1").kubeadm_api().ok(),
+            Some(KubeadmApi::V1Beta4)
+        );
         assert_eq!(v("v1.35.4\n").kubeadm_api().ok(), Some(KubeadmApi::V1Beta3));
         assert_eq!(v("v1.23.0").kubeadm_api().ok(), Some(KubeadmApi::V1Beta3));
         let old = v("v1.22.9").kubeadm_api().expect_err("too old");
@@ -186,23 +224,45 @@ mod tests {
     #[test]
     fn v1beta4_uses_list_args_and_node_labels() {
         let spec = ClusterSpec::embedded_default().expect("spec");
-        let facts = NodeFacts { node: spec.control_plane(), node_ip: "172.18.0.2", version: KubeVersion::parse("v1.36.1").expect("v") };
+        let facts = NodeFacts {
+            node: spec.control_plane(),
+            node_ip: "172.18.0.2",
+            version: KubeVersion::parse("v1.36.1").expect("v"),
+        };
         let d = docs(&render(&spec, &facts).expect("render"));
         assert_eq!(d.len(), 5);
         let cc = find(&d, "ClusterConfiguration");
         assert_eq!(cc["apiVersion"], "kubeadm.k8s.io/v1beta4");
         assert_eq!(cc["controlPlaneEndpoint"], "slipway-control-plane:6443");
         assert_eq!(cc["networking"]["podSubnet"], "10.244.0.0/16");
-        assert_eq!(cc["apiServer"]["certSANs"], json!(["localhost", "127.0.0.1"]));
-        assert_eq!(cc["controllerManager"]["extraArgs"], json!([{"name": "enable-hostpath-provisioner", "value": "true"}]));
+        assert_eq!(
+            cc["apiServer"]["certSANs"],
+            json!(["localhost", "127.0.0.1"])
+        );
+        assert_eq!(
+            cc["controllerManager"]["extraArgs"],
+            json!([{"name": "enable-hostpath-provisioner", "value": "true"}])
+        );
         let init = find(&d, "InitConfiguration");
         assert_eq!(init["localAPIEndpoint"]["advertiseAddress"], "172.18.0.2");
-        let args = init["nodeRegistration"]["kubeletExtraArgs"].as_array().expect("list");
-        let labels = args.iter().find(|a| a["name"] == "node-labels").expect("node-labels");
-        assert_eq!(labels["value"], "ingress-ready=true,slipway.dev/pool=platform");
-        assert!(args.iter().any(|a| a["name"] == "provider-id" && a["value"] == "kind://docker/slipway/slipway-control-plane"));
+        let args = init["nodeRegistration"]["kubeletExtraArgs"]
+            .as_array()
+            .expect("list");
+        let labels = args
+            .iter()
+            .find(|a| a["name"] == "node-labels")
+            .expect("node-labels");
+        assert_eq!(
+            labels["value"],
+            "ingress-ready=true,slipway.dev/pool=platform"
+        );
+        assert!(args.iter().any(|a| a["name"] == "provider-id"
+            && a["value"] == "kind://docker/slipway/slipway-control-plane"));
         let join = find(&d, "JoinConfiguration");
-        assert!(join.get("controlPlane").is_some(), "control-plane join config carries its endpoint");
+        assert!(
+            join.get("controlPlane").is_some(),
+            "control-plane join config carries its endpoint"
+        );
         assert_eq!(find(&d, "KubeletConfiguration")["cgroupDriver"], "systemd");
     }
 
@@ -210,14 +270,27 @@ mod tests {
     fn v1beta3_uses_map_args_and_workers_have_no_control_plane() {
         let spec = ClusterSpec::embedded_default().expect("spec");
         let worker = spec.workers().next().expect("worker");
-        let facts = NodeFacts { node: worker, node_ip: "172.18.0.3", version: KubeVersion::parse("v1.31.0").expect("v") };
+        let facts = NodeFacts {
+            node: worker,
+            node_ip: "172.18.0.3",
+            version: KubeVersion::parse("v1.31.0").expect("v"),
+        };
         let d = docs(&render(&spec, &facts).expect("render"));
         let cc = find(&d, "ClusterConfiguration");
         assert_eq!(cc["apiVersion"], "kubeadm.k8s.io/v1beta3");
-        assert_eq!(cc["controllerManager"]["extraArgs"], json!({"enable-hostpath-provisioner": "true"}));
+        assert_eq!(
+            cc["controllerManager"]["extraArgs"],
+            json!({"enable-hostpath-provisioner": "true"})
+        );
         let join = find(&d, "JoinConfiguration");
-        assert_eq!(join["nodeRegistration"]["kubeletExtraArgs"]["node-labels"], "slipway.dev/pool=workloads");
-        assert_eq!(join["discovery"]["bootstrapToken"]["apiServerEndpoint"], "slipway-control-plane:6443");
+        assert_eq!(
+            join["nodeRegistration"]["kubeletExtraArgs"]["node-labels"],
+            "slipway.dev/pool=workloads"
+        );
+        assert_eq!(
+            join["discovery"]["bootstrapToken"]["apiServerEndpoint"],
+            "slipway-control-plane:6443"
+        );
         assert!(join.get("controlPlane").is_none());
     }
 }

@@ -19,11 +19,19 @@ pub enum KubeconfigError {
          Wait for it to finish; if none is running, delete {lock} and re-run"
     )]
     Locked { lock: PathBuf },
-    #[error("{path} is not a valid kubeconfig ({reason}); Slipway left it untouched. Fix or move it, then re-run")]
+    #[error(
+        "{path} is not a valid kubeconfig ({reason}); Slipway left it untouched. Fix or move it, then re-run"
+    )]
     Malformed { path: PathBuf, reason: String },
     #[error("cannot {action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
-    #[error("the control-plane's admin.conf is unusable ({0}); re-create the cluster with `slipway up --recreate`")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the control-plane's admin.conf is unusable ({0}); re-create the cluster with `slipway up --recreate`"
+    )]
     AdminConf(String),
     #[error("no home directory to put .kube/config in; set KUBECONFIG to a file path")]
     NoHome,
@@ -37,7 +45,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 /// Every kubeconfig file kubectl would read: the `$KUBECONFIG` list, else `~/.kube/config`.
 pub fn paths() -> Result<Vec<PathBuf>> {
     match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
-        Some(list) => Ok(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect()),
+        Some(list) => Ok(std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect()),
         None => Ok(vec![home_config()?]),
     }
 }
@@ -46,11 +56,15 @@ pub fn paths() -> Result<Vec<PathBuf>> {
 pub fn merge_target() -> Result<PathBuf> {
     let all = paths()?;
     let existing = all.iter().find(|p| p.exists()).cloned();
-    existing.or_else(|| all.last().cloned()).map_or_else(home_config, Ok)
+    existing
+        .or_else(|| all.last().cloned())
+        .map_or_else(home_config, Ok)
 }
 
 fn home_config() -> Result<PathBuf> {
-    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).ok_or(KubeconfigError::NoHome)?;
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .ok_or(KubeconfigError::NoHome)?;
     Ok(PathBuf::from(home).join(".kube").join("config"))
 }
 
@@ -60,7 +74,10 @@ pub fn entry_from_admin_conf(admin_conf: &str, context: &str, server: &str) -> R
     let doc: Value = serde_saphyr::from_str(admin_conf).map_err(|e| bad(&e.to_string()))?;
     let one = |key: &str, field: &str| -> Result<Value> {
         match doc.get(key).and_then(Value::as_array).map(Vec::as_slice) {
-            Some([entry]) => entry.get(field).cloned().ok_or_else(|| bad(&format!("{key}[0] has no {field}"))),
+            Some([entry]) => entry
+                .get(field)
+                .cloned()
+                .ok_or_else(|| bad(&format!("{key}[0] has no {field}"))),
             _ => Err(bad(&format!("expected exactly one entry in {key}"))),
         }
     };
@@ -81,12 +98,15 @@ pub fn entry_from_admin_conf(admin_conf: &str, context: &str, server: &str) -> R
 pub fn merge(path: &Path, entry: &Value) -> Result<bool> {
     let _lock = Lock::acquire(path)?;
     let before = read(path)?;
-    let mut config = before.clone().unwrap_or_else(|| json!({"apiVersion": "v1", "kind": "Config", "preferences": {}}));
+    let mut config = before
+        .clone()
+        .unwrap_or_else(|| json!({"apiVersion": "v1", "kind": "Config", "preferences": {}}));
     let Some(obj) = config.as_object_mut() else {
         return Err(malformed(path, "top level is not a mapping"));
     };
     for key in ["clusters", "users", "contexts"] {
-        let list = list_mut(obj, key).ok_or_else(|| malformed(path, &format!("{key} is not a list")))?;
+        let list =
+            list_mut(obj, key).ok_or_else(|| malformed(path, &format!("{key} is not a list")))?;
         for new in entry[key].as_array().into_iter().flatten() {
             match list.iter_mut().find(|e| e.get("name") == new.get("name")) {
                 Some(existing) => *existing = new.clone(),
@@ -108,7 +128,9 @@ pub fn remove(path: &Path, name: &str) -> Result<bool> {
         return Ok(false);
     }
     let _lock = Lock::acquire(path)?;
-    let Some(mut config) = read(path)? else { return Ok(false) };
+    let Some(mut config) = read(path)? else {
+        return Ok(false);
+    };
     let Some(obj) = config.as_object_mut() else {
         return Err(malformed(path, "top level is not a mapping"));
     };
@@ -132,11 +154,16 @@ pub fn remove(path: &Path, name: &str) -> Result<bool> {
 
 /// The `kind-<cluster>` entry in `path`, if there is one: (server, has credentials).
 pub fn server_of(path: &Path, name: &str) -> Result<Option<String>> {
-    let Some(config) = read(path)? else { return Ok(None) };
+    let Some(config) = read(path)? else {
+        return Ok(None);
+    };
     let server = config
         .get("clusters")
         .and_then(Value::as_array)
-        .and_then(|l| l.iter().find(|e| e.get("name").and_then(Value::as_str) == Some(name)))
+        .and_then(|l| {
+            l.iter()
+                .find(|e| e.get("name").and_then(Value::as_str) == Some(name))
+        })
         .and_then(|e| e.pointer("/cluster/server"))
         .and_then(Value::as_str)
         .map(str::to_owned);
@@ -152,7 +179,10 @@ fn list_mut<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Ve
 }
 
 fn malformed(path: &Path, reason: &str) -> KubeconfigError {
-    KubeconfigError::Malformed { path: path.to_owned(), reason: reason.to_owned() }
+    KubeconfigError::Malformed {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 /// Read a kubeconfig; `None` when missing or empty.
@@ -160,12 +190,19 @@ fn read(path: &Path) -> Result<Option<Value>> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(KubeconfigError::Io { action: "read", path: path.to_owned(), source }),
+        Err(source) => {
+            return Err(KubeconfigError::Io {
+                action: "read",
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let value: Value = serde_saphyr::from_str(&text).map_err(|e| malformed(path, &e.to_string()))?;
+    let value: Value =
+        serde_saphyr::from_str(&text).map_err(|e| malformed(path, &e.to_string()))?;
     if !value.is_object() {
         return Err(malformed(path, "top level is not a mapping"));
     }
@@ -174,11 +211,22 @@ fn read(path: &Path) -> Result<Option<Value>> {
 
 /// Atomic write: a private temp file in the same directory, renamed over the target.
 fn write(path: &Path, config: &Value) -> Result<()> {
-    let io = |action, source| KubeconfigError::Io { action, path: path.to_owned(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let io = |action, source| KubeconfigError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
-    let yaml = serde_saphyr::to_string(config).map_err(|e| malformed(path, &format!("cannot serialise: {e}")))?;
-    let mut tmp = tempfile::Builder::new().prefix(".slipway-kubeconfig").tempfile_in(dir).map_err(|e| io("write", e))?;
+    let yaml = serde_saphyr::to_string(config)
+        .map_err(|e| malformed(path, &format!("cannot serialise: {e}")))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".slipway-kubeconfig")
+        .tempfile_in(dir)
+        .map_err(|e| io("write", e))?;
     tmp.write_all(yaml.as_bytes()).map_err(|e| io("write", e))?;
     set_private(tmp.path()).map_err(|e| io("set permissions on", e))?;
     tmp.persist(path).map_err(|e| io("replace", e.error))?;
@@ -205,12 +253,20 @@ impl Lock {
         lock.push(".lock");
         let lock = PathBuf::from(lock);
         if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|source| KubeconfigError::Io { action: "create", path: dir.to_owned(), source })?;
+            fs::create_dir_all(dir).map_err(|source| KubeconfigError::Io {
+                action: "create",
+                path: dir.to_owned(),
+                source,
+            })?;
         }
         let started = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
                 Ok(_) => return Ok(Self(lock)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     if started.elapsed() >= LOCK_WAIT {
@@ -219,7 +275,13 @@ impl Lock {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(200));
                 }
-                Err(source) => return Err(KubeconfigError::Io { action: "create", path: lock, source }),
+                Err(source) => {
+                    return Err(KubeconfigError::Io {
+                        action: "create",
+                        path: lock,
+                        source,
+                    });
+                }
             }
         }
     }
@@ -247,10 +309,19 @@ mod tests {
     fn admin_conf_is_renamed_and_pointed_at_the_published_port() {
         let e = entry();
         assert_eq!(e["clusters"][0]["name"], "kind-slipway");
-        assert_eq!(e["clusters"][0]["cluster"]["server"], "https://127.0.0.1:40123");
-        assert_eq!(e["clusters"][0]["cluster"]["certificate-authority-data"], "Q0E=");
+        assert_eq!(
+            e["clusters"][0]["cluster"]["server"],
+            "https://127.0.0.1:40123"
+        );
+        assert_eq!(
+            e["clusters"][0]["cluster"]["certificate-authority-data"],
+            "Q0E="
+        );
         assert_eq!(e["users"][0]["user"]["client-key-data"], "S0VZ");
-        assert_eq!(e["contexts"][0]["context"], json!({"cluster": "kind-slipway", "user": "kind-slipway"}));
+        assert_eq!(
+            e["contexts"][0]["context"],
+            json!({"cluster": "kind-slipway", "user": "kind-slipway"})
+        );
         assert!(entry_from_admin_conf("clusters: []", "kind-x", "s").is_err());
         assert!(entry_from_admin_conf(": : :", "kind-x", "s").is_err());
     }
@@ -261,21 +332,35 @@ mod tests {
         let path = dir.path().join("config");
         fs::write(&path, OTHER).expect("seed");
         assert!(merge(&path, &entry()).expect("merge"));
-        let merged: Value = serde_saphyr::from_str(&fs::read_to_string(&path).expect("read")).expect("yaml");
+        let merged: Value =
+            serde_saphyr::from_str(&fs::read_to_string(&path).expect("read")).expect("yaml");
         assert_eq!(merged["current-context"], "kind-slipway");
         assert_eq!(merged["preferences"], json!({"colors": true}));
-        let names = |key: &str| merged[key].as_array().expect("list").iter().map(|e| e["name"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>();
+        let names = |key: &str| {
+            merged[key]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|e| e["name"].as_str().unwrap_or("").to_owned())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names("clusters"), ["prod", "kind-slipway"]);
         assert_eq!(names("contexts"), ["prod", "kind-slipway"]);
         assert_eq!(merged["contexts"][0]["context"]["namespace"], "team");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+                0o600
+            );
         }
         // Same entry again: nothing to write.
         assert!(!merge(&path, &entry()).expect("merge again"));
-        assert_eq!(server_of(&path, "kind-slipway").expect("read"), Some("https://127.0.0.1:40123".into()));
+        assert_eq!(
+            server_of(&path, "kind-slipway").expect("read"),
+            Some("https://127.0.0.1:40123".into())
+        );
     }
 
     #[test]
@@ -283,11 +368,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("nested/dir/config");
         assert!(merge(&path, &entry()).expect("create"));
-        let moved = entry_from_admin_conf(ADMIN_CONF, "kind-slipway", "https://127.0.0.1:40999").expect("entry");
+        let moved = entry_from_admin_conf(ADMIN_CONF, "kind-slipway", "https://127.0.0.1:40999")
+            .expect("entry");
         assert!(merge(&path, &moved).expect("update"));
-        let merged: Value = serde_saphyr::from_str(&fs::read_to_string(&path).expect("read")).expect("yaml");
+        let merged: Value =
+            serde_saphyr::from_str(&fs::read_to_string(&path).expect("read")).expect("yaml");
         assert_eq!(merged["clusters"].as_array().map(Vec::len), Some(1));
-        assert_eq!(merged["clusters"][0]["cluster"]["server"], "https://127.0.0.1:40999");
+        assert_eq!(
+            merged["clusters"][0]["cluster"]["server"],
+            "https://127.0.0.1:40999"
+        );
     }
 
     #[test]
@@ -297,7 +387,8 @@ mod tests {
         fs::write(&path, OTHER).expect("seed");
         merge(&path, &entry()).expect("merge");
         assert!(remove(&path, "kind-slipway").expect("remove"));
-        let left: Value = serde_saphyr::from_str(&fs::read_to_string(&path).expect("read")).expect("yaml");
+        let left: Value =
+            serde_saphyr::from_str(&fs::read_to_string(&path).expect("read")).expect("yaml");
         let original: Value = serde_saphyr::from_str(OTHER).expect("yaml");
         for key in ["clusters", "users", "contexts", "preferences"] {
             assert_eq!(left[key], original[key], "{key}");
@@ -310,13 +401,24 @@ mod tests {
     #[test]
     fn malformed_files_are_reported_and_left_alone() {
         let dir = tempfile::tempdir().expect("tmp");
-        for junk in ["clusters: {not: a list}\n", "- just\n- a list\n", "key: [unclosed\n"] {
+        for junk in [
+            "clusters: {not: a list}\n",
+            "- just\n- a list\n",
+            "key: [unclosed\n",
+        ] {
             let path = dir.path().join("config");
             fs::write(&path, junk).expect("seed");
             let err = merge(&path, &entry()).expect_err(junk);
-            assert!(matches!(err, KubeconfigError::Malformed { .. }), "{junk}: {err}");
+            assert!(
+                matches!(err, KubeconfigError::Malformed { .. }),
+                "{junk}: {err}"
+            );
             assert!(err.to_string().contains("left it untouched"));
-            assert_eq!(fs::read_to_string(&path).expect("read"), junk, "file must be unchanged");
+            assert_eq!(
+                fs::read_to_string(&path).expect("read"),
+                junk,
+                "file must be unchanged"
+            );
             assert!(!dir.path().join("config.lock").exists(), "lock released");
         }
     }

@@ -28,7 +28,9 @@ pub enum ClusterError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
-    #[error("invalid cluster name {0:?}: names must match ^[a-z0-9.-]+$ (at most 50 characters), e.g. `slipway`")]
+    #[error(
+        "invalid cluster name {0:?}: names must match ^[a-z0-9.-]+$ (at most 50 characters), e.g. `slipway`"
+    )]
     InvalidName(String),
     #[error("invalid cluster config: {0}")]
     InvalidConfig(String),
@@ -38,24 +40,46 @@ pub enum ClusterError {
         "port {port} on {address} ({what}) is not available: {reason}. Stop the program using it, \
          or choose another port with {flag}"
     )]
-    PortUnavailable { port: u16, address: String, what: String, reason: String, flag: &'static str },
+    PortUnavailable {
+        port: u16,
+        address: String,
+        what: String,
+        reason: String,
+        flag: &'static str,
+    },
     #[error(
         "cluster {name:?} exists but differs from the requested one:\n  {}\nRun `slipway down` and then \
          `slipway up`, or `slipway up --recreate` (both delete the cluster and what runs in it)",
         differences.join("\n  ")
     )]
-    SpecMismatch { name: String, differences: Vec<String> },
+    SpecMismatch {
+        name: String,
+        differences: Vec<String>,
+    },
     #[error("node image problem: {0}")]
     NodeImage(String),
     #[error(
         "node {node} did not finish booting within {secs} s (no \"Reached target Multi-User System\" line). \
          {cleanup} Its last log lines:\n{last_lines}"
     )]
-    BootTimeout { node: String, secs: u64, last_lines: String, cleanup: String },
+    BootTimeout {
+        node: String,
+        secs: u64,
+        last_lines: String,
+        cleanup: String,
+    },
     #[error("node {node} stopped while booting. {cleanup} Its last log lines:\n{last_lines}")]
-    NodeExited { node: String, last_lines: String, cleanup: String },
+    NodeExited {
+        node: String,
+        last_lines: String,
+        cleanup: String,
+    },
     #[error("{what} did not happen within {secs} s: {detail}")]
-    NotReady { what: String, secs: u64, detail: String },
+    NotReady {
+        what: String,
+        secs: u64,
+        detail: String,
+    },
     #[error("cluster {0:?} does not exist; run `slipway up` to create it")]
     Missing(String),
 }
@@ -110,9 +134,15 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn connect(spec: ClusterSpec) -> Result<Self, ClusterError> {
-        let docker = Docker::connect().await?.with_privileged_exec(spec.privileged);
+        let docker = Docker::connect()
+            .await?
+            .with_privileged_exec(spec.privileged);
         let api_port = spec.api_server_port;
-        Ok(Self { docker, spec, api_port })
+        Ok(Self {
+            docker,
+            spec,
+            api_port,
+        })
     }
 
     pub fn spec(&self) -> &ClusterSpec {

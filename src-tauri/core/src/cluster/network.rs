@@ -22,7 +22,12 @@ pub fn ula_subnet(name: &str, attempt: i32) -> String {
     h.update(name.as_bytes());
     h.update(&attempt.to_le_bytes());
     let d = h.digest().bytes();
-    format!("fc00:{:x}:{:x}:{:x}::/64", u16::from_be_bytes([d[2], d[3]]), u16::from_be_bytes([d[4], d[5]]), u16::from_be_bytes([d[6], d[7]]))
+    format!(
+        "fc00:{:x}:{:x}:{:x}::/64",
+        u16::from_be_bytes([d[2], d[3]]),
+        u16::from_be_bytes([d[4], d[5]]),
+        u16::from_be_bytes([d[6], d[7]])
+    )
 }
 
 /// Make sure the network exists; reuse it unchecked when it does (as kind does).
@@ -72,10 +77,20 @@ async fn find(docker: &Docker, name: &str) -> Result<Option<String>, DockerError
 /// Networks named exactly `name`: (id, attached containers).
 async fn list(docker: &Docker, name: &str) -> Result<Vec<(String, usize)>, DockerError> {
     let filters = HashMap::from([("name", vec![format!("^{name}$")])]);
-    let opts = ListNetworksOptionsBuilder::default().filters(&filters).build();
-    let nets = docker.api().list_networks(Some(opts)).await.map_err(DockerError::api("list networks"))?;
+    let opts = ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let nets = docker
+        .api()
+        .list_networks(Some(opts))
+        .await
+        .map_err(DockerError::api("list networks"))?;
     let mut found = Vec::new();
-    for id in nets.into_iter().filter(|n| n.name.as_deref() == Some(name)).filter_map(|n| n.id) {
+    for id in nets
+        .into_iter()
+        .filter(|n| n.name.as_deref() == Some(name))
+        .filter_map(|n| n.id)
+    {
         let attached = docker
             .api()
             .inspect_network(&id, None::<InspectNetworkOptions>)
@@ -100,8 +115,16 @@ async fn dedupe(docker: &Docker, name: &str) -> Result<(), DockerError> {
     Ok(())
 }
 
-async fn create(docker: &Docker, name: &str, ipv6: Option<&str>, mtu: Option<&str>) -> Result<(), DockerError> {
-    let mut options = HashMap::from([("com.docker.network.bridge.enable_ip_masquerade".to_owned(), "true".to_owned())]);
+async fn create(
+    docker: &Docker,
+    name: &str,
+    ipv6: Option<&str>,
+    mtu: Option<&str>,
+) -> Result<(), DockerError> {
+    let mut options = HashMap::from([(
+        "com.docker.network.bridge.enable_ip_masquerade".to_owned(),
+        "true".to_owned(),
+    )]);
     if let Some(mtu) = mtu {
         options.insert("com.docker.network.driver.mtu".into(), mtu.to_owned());
     }
@@ -111,18 +134,29 @@ async fn create(docker: &Docker, name: &str, ipv6: Option<&str>, mtu: Option<&st
         options: Some(options),
         enable_ipv6: Some(ipv6.is_some()),
         ipam: ipv6.map(|subnet| Ipam {
-            config: Some(vec![IpamConfig { subnet: Some(subnet.to_owned()), ..Default::default() }]),
+            config: Some(vec![IpamConfig {
+                subnet: Some(subnet.to_owned()),
+                ..Default::default()
+            }]),
             ..Default::default()
         }),
         ..Default::default()
     };
-    docker.api().create_network(request).await.map_err(DockerError::api(format!("create network {name}")))?;
+    docker
+        .api()
+        .create_network(request)
+        .await
+        .map_err(DockerError::api(format!("create network {name}")))?;
     Ok(())
 }
 
 /// kind copies the MTU of Docker's default `bridge` network when it is set.
 async fn default_bridge_mtu(docker: &Docker) -> Option<String> {
-    let net = docker.api().inspect_network("bridge", None::<InspectNetworkOptions>).await.ok()?;
+    let net = docker
+        .api()
+        .inspect_network("bridge", None::<InspectNetworkOptions>)
+        .await
+        .ok()?;
     net.options?.get("com.docker.network.driver.mtu").cloned()
 }
 

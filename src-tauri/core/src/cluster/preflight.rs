@@ -17,18 +17,30 @@ pub const INOTIFY_INSTANCES: u64 = 512;
 
 /// Hard failures from the Docker host: rootless Docker without cgroup v2 or without delegation.
 pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
-    let rootless = info.security_options.iter().flatten().any(|o| o.contains("name=rootless"));
+    let rootless = info
+        .security_options
+        .iter()
+        .flatten()
+        .any(|o| o.contains("name=rootless"));
     if !rootless {
         return Ok(());
     }
-    if info.cgroup_version.as_ref().map(|v| v.to_string()).as_deref() != Some("2") {
+    if info
+        .cgroup_version
+        .as_ref()
+        .map(|v| v.to_string())
+        .as_deref()
+        != Some("2")
+    {
         return Err(ClusterError::Preflight(
             "rootless Docker needs cgroup v2 to run Kubernetes nodes. Boot the host with cgroup v2 \
              (systemd.unified_cgroup_hierarchy=1), see https://kind.sigs.k8s.io/docs/user/rootless/"
                 .into(),
         ));
     }
-    let delegated = info.memory_limit.unwrap_or(false) && info.pids_limit.unwrap_or(false) && info.cpu_shares.unwrap_or(false);
+    let delegated = info.memory_limit.unwrap_or(false)
+        && info.pids_limit.unwrap_or(false)
+        && info.cpu_shares.unwrap_or(false);
     if !delegated {
         return Err(ClusterError::Preflight(
             "rootless Docker lacks delegated cgroup controllers (memory, pids, cpu). Run \
@@ -43,7 +55,10 @@ pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
 /// Soft warnings about the Docker host's size and cgroup version.
 pub fn resource_warnings(info: &SystemInfo) -> Vec<String> {
     let mut warnings = Vec::new();
-    if let Some(mem) = info.mem_total.filter(|m| *m > 0 && *m < RECOMMENDED_MEMORY_BYTES) {
+    if let Some(mem) = info
+        .mem_total
+        .filter(|m| *m > 0 && *m < RECOMMENDED_MEMORY_BYTES)
+    {
         warnings.push(format!(
             "Docker has {:.1} GiB of memory; the full platform wants at least {} GiB. Give Docker more memory \
              (Docker Desktop: Settings → Resources) or expect evictions",
@@ -54,7 +69,13 @@ pub fn resource_warnings(info: &SystemInfo) -> Vec<String> {
     if let Some(cpus) = info.ncpu.filter(|c| *c > 0 && *c < RECOMMENDED_CPUS) {
         warnings.push(format!("Docker has {cpus} CPU; the platform wants at least {RECOMMENDED_CPUS}. Expect a slow start"));
     }
-    if info.cgroup_version.as_ref().map(|v| v.to_string()).as_deref() == Some("1") {
+    if info
+        .cgroup_version
+        .as_ref()
+        .map(|v| v.to_string())
+        .as_deref()
+        == Some("1")
+    {
         warnings.push("the Docker host uses cgroup v1, which Kubernetes has deprecated; cgroup v2 is recommended".into());
     }
     warnings
@@ -73,7 +94,13 @@ pub fn inotify_warning(watches: u64, instances: u64) -> Option<String> {
 
 /// Read this host's inotify limits (only meaningful when Docker runs on this Linux host).
 pub fn host_inotify_warning() -> Option<String> {
-    let read = |name: &str| std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}")).ok()?.trim().parse::<u64>().ok();
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    };
     inotify_warning(read("max_user_watches")?, read("max_user_instances")?)
 }
 
@@ -93,7 +120,11 @@ pub fn disk_warning(docker_root: &str) -> Option<String> {
 
 /// Can `address:port` be bound right now? The error names the port and the fix.
 pub fn check_port(address: &str, port: u16, what: &str) -> Result<(), ClusterError> {
-    let addr = if address.contains(':') { format!("[{address}]:{port}") } else { format!("{address}:{port}") };
+    let addr = if address.contains(':') {
+        format!("[{address}]:{port}")
+    } else {
+        format!("{address}:{port}")
+    };
     match TcpListener::bind(&addr) {
         Ok(_) => Ok(()),
         Err(e) => {
@@ -103,7 +134,13 @@ pub fn check_port(address: &str, port: u16, what: &str) -> Result<(), ClusterErr
                 "Kubernetes API" => "--api-port",
                 _ => "a different port",
             };
-            Err(ClusterError::PortUnavailable { port, address: address.to_owned(), what: what.to_owned(), reason: e.to_string(), flag })
+            Err(ClusterError::PortUnavailable {
+                port,
+                address: address.to_owned(),
+                what: what.to_owned(),
+                reason: e.to_string(),
+                flag,
+            })
         }
     }
 }
@@ -111,9 +148,14 @@ pub fn check_port(address: &str, port: u16, what: &str) -> Result<(), ClusterErr
 /// A free port on `address`, picked once (kind's apiServerPort 0) and then kept in the node spec.
 pub fn free_port(address: &str) -> Result<u16, ClusterError> {
     let listener = TcpListener::bind((address, 0)).map_err(|e| {
-        ClusterError::Preflight(format!("cannot find a free port on {address} for the Kubernetes API: {e}"))
+        ClusterError::Preflight(format!(
+            "cannot find a free port on {address} for the Kubernetes API: {e}"
+        ))
     })?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| ClusterError::Preflight(e.to_string()))
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| ClusterError::Preflight(e.to_string()))
 }
 
 #[cfg(test)]
@@ -131,19 +173,34 @@ mod tests {
 
     #[test]
     fn small_docker_hosts_warn() {
-        let info = SystemInfo { mem_total: Some(2 << 30), ncpu: Some(1), ..Default::default() };
+        let info = SystemInfo {
+            mem_total: Some(2 << 30),
+            ncpu: Some(1),
+            ..Default::default()
+        };
         let w = resource_warnings(&info);
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("2.0 GiB"));
-        let big = SystemInfo { mem_total: Some(16 << 30), ncpu: Some(8), ..Default::default() };
+        let big = SystemInfo {
+            mem_total: Some(16 << 30),
+            ncpu: Some(8),
+            ..Default::default()
+        };
         assert!(resource_warnings(&big).is_empty());
     }
 
     #[test]
     fn rootless_needs_cgroup_v2_and_delegation() {
         let rootless = |v2: bool, delegated: bool| SystemInfo {
-            security_options: Some(vec!["name=seccomp,profile=default".into(), "name=rootless".into()]),
-            cgroup_version: Some(if v2 { SystemInfoCgroupVersionEnum::_2 } else { SystemInfoCgroupVersionEnum::_1 }),
+            security_options: Some(vec![
+                "name=seccomp,profile=default".into(),
+                "name=rootless".into(),
+            ]),
+            cgroup_version: Some(if v2 {
+                SystemInfoCgroupVersionEnum::_2
+            } else {
+                SystemInfoCgroupVersionEnum::_1
+            }),
             memory_limit: Some(delegated),
             pids_limit: Some(delegated),
             cpu_shares: Some(delegated),
@@ -163,7 +220,10 @@ mod tests {
         let port = held.local_addr().expect("addr").port();
         let err = check_port("127.0.0.1", port, "HTTP ingress").expect_err("taken");
         let msg = err.to_string();
-        assert!(msg.contains(&port.to_string()) && msg.contains("--http-port"), "{msg}");
+        assert!(
+            msg.contains(&port.to_string()) && msg.contains("--http-port"),
+            "{msg}"
+        );
         drop(held);
         check_port("127.0.0.1", port, "HTTP ingress").expect("free again");
         assert_ne!(free_port("127.0.0.1").expect("free"), 0);

@@ -137,8 +137,9 @@ struct KindPortMapping {
 impl ClusterSpec {
     /// The default Slipway cluster: the embedded kind config.
     pub fn embedded_default() -> Result<Self, ClusterError> {
-        let text = crate::bundle::text(crate::bundle::CLUSTER_CONFIG)
-            .ok_or_else(|| ClusterError::InvalidConfig("the embedded cluster config is missing".into()))?;
+        let text = crate::bundle::text(crate::bundle::CLUSTER_CONFIG).ok_or_else(|| {
+            ClusterError::InvalidConfig("the embedded cluster config is missing".into())
+        })?;
         Self::from_kind_config(&text)
     }
 
@@ -158,7 +159,11 @@ impl ClusterSpec {
             let role = match node.role.as_deref().unwrap_or("control-plane") {
                 "control-plane" => Role::ControlPlane,
                 "worker" => Role::Worker,
-                other => return Err(ClusterError::InvalidConfig(format!("unknown node role {other:?}"))),
+                other => {
+                    return Err(ClusterError::InvalidConfig(format!(
+                        "unknown node role {other:?}"
+                    )));
+                }
             };
             let image = node.image.ok_or_else(|| {
                 ClusterError::InvalidConfig("every node needs an image (pinned by digest)".into())
@@ -170,23 +175,48 @@ impl ClusterSpec {
                     container_port: m.container_port,
                     host_port: m.host_port,
                     listen_address: m.listen_address.unwrap_or_else(|| "0.0.0.0".to_owned()),
-                    protocol: m.protocol.unwrap_or_else(|| "TCP".to_owned()).to_ascii_lowercase(),
+                    protocol: m
+                        .protocol
+                        .unwrap_or_else(|| "TCP".to_owned())
+                        .to_ascii_lowercase(),
                 })
                 .collect();
-            nodes.push(NodeSpec { name: String::new(), role, image, labels: node.labels, port_mappings });
+            nodes.push(NodeSpec {
+                name: String::new(),
+                role,
+                image,
+                labels: node.labels,
+                port_mappings,
+            });
         }
         let port = cfg.networking.api_server_port.unwrap_or(0);
         let mut spec = ClusterSpec {
             name,
             nodes,
-            api_server_address: cfg.networking.api_server_address.unwrap_or_else(|| "127.0.0.1".into()),
+            api_server_address: cfg
+                .networking
+                .api_server_address
+                .unwrap_or_else(|| "127.0.0.1".into()),
             api_server_port: u16::try_from(port).map_err(|_| {
-                ClusterError::InvalidConfig(format!("apiServerPort {port} is not supported; use 0 or a port"))
+                ClusterError::InvalidConfig(format!(
+                    "apiServerPort {port} is not supported; use 0 or a port"
+                ))
             })?,
-            pod_subnet: cfg.networking.pod_subnet.unwrap_or_else(|| "10.244.0.0/16".into()),
-            service_subnet: cfg.networking.service_subnet.unwrap_or_else(|| "10.96.0.0/16".into()),
-            network: std::env::var(NETWORK_ENV).ok().filter(|n| !n.is_empty()).unwrap_or_else(|| DEFAULT_NETWORK.into()),
-            privileged: std::env::var(UNPRIVILEGED_ENV).map(|v| v != "1").unwrap_or(true),
+            pod_subnet: cfg
+                .networking
+                .pod_subnet
+                .unwrap_or_else(|| "10.244.0.0/16".into()),
+            service_subnet: cfg
+                .networking
+                .service_subnet
+                .unwrap_or_else(|| "10.96.0.0/16".into()),
+            network: std::env::var(NETWORK_ENV)
+                .ok()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| DEFAULT_NETWORK.into()),
+            privileged: std::env::var(UNPRIVILEGED_ENV)
+                .map(|v| v != "1")
+                .unwrap_or(true),
         };
         spec.assign_names();
         spec.validate()?;
@@ -230,14 +260,22 @@ impl ClusterSpec {
         for node in &mut self.nodes {
             let n = seen.entry(node.role).or_default();
             *n += 1;
-            let suffix = if *n == 1 { String::new() } else { n.to_string() };
+            let suffix = if *n == 1 {
+                String::new()
+            } else {
+                n.to_string()
+            };
             node.name = format!("{}-{}{}", self.name, node.role.as_str(), suffix);
         }
     }
 
     fn validate(&self) -> Result<(), ClusterError> {
         validate_name(&self.name)?;
-        let control_planes = self.nodes.iter().filter(|n| n.role == Role::ControlPlane).count();
+        let control_planes = self
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::ControlPlane)
+            .count();
         if control_planes != 1 {
             return Err(ClusterError::InvalidConfig(format!(
                 "Slipway runs exactly one control-plane node; the config has {control_planes}"
@@ -260,7 +298,10 @@ impl ClusterSpec {
 
     pub fn control_plane(&self) -> &NodeSpec {
         // validate() guarantees exactly one.
-        self.nodes.iter().find(|n| n.role == Role::ControlPlane).unwrap_or(&self.nodes[0])
+        self.nodes
+            .iter()
+            .find(|n| n.role == Role::ControlPlane)
+            .unwrap_or(&self.nodes[0])
     }
 
     pub fn workers(&self) -> impl Iterator<Item = &NodeSpec> {
@@ -271,8 +312,14 @@ impl ClusterSpec {
     /// Where the platform node's HTTP ingress (container port 80) is reachable from this host:
     /// its published port, on loopback when it listens on every address.
     pub fn http_ingress(&self) -> std::net::SocketAddr {
-        let mapping = self.nodes.iter().flat_map(|n| &n.port_mappings).find(|m| m.container_port == 80 && m.protocol == "tcp");
-        let (address, port) = mapping.map_or(("127.0.0.1", 80), |m| (m.listen_address.as_str(), m.host_port));
+        let mapping = self
+            .nodes
+            .iter()
+            .flat_map(|n| &n.port_mappings)
+            .find(|m| m.container_port == 80 && m.protocol == "tcp");
+        let (address, port) = mapping.map_or(("127.0.0.1", 80), |m| {
+            (m.listen_address.as_str(), m.host_port)
+        });
         let ip = match address.parse::<std::net::IpAddr>() {
             Ok(ip) if !ip.is_unspecified() => ip,
             _ => std::net::IpAddr::from([127, 0, 0, 1]),
@@ -308,7 +355,12 @@ impl ClusterSpec {
 
     /// The Docker container spec for one node, as `kind create cluster` makes it.
     /// `mount_modules`: bind `/lib/modules` (skipped only when the Docker host lacks it).
-    pub fn container_body(&self, node: &NodeSpec, api_port: u16, mount_modules: bool) -> ContainerCreateBody {
+    pub fn container_body(
+        &self,
+        node: &NodeSpec,
+        api_port: u16,
+        mount_modules: bool,
+    ) -> ContainerCreateBody {
         let mut labels = HashMap::from([
             (LABEL_CLUSTER.to_owned(), self.name.clone()),
             (LABEL_ROLE.to_owned(), node.role.as_str().to_owned()),
@@ -321,7 +373,10 @@ impl ClusterSpec {
             exposed.push(key.clone());
             bindings.insert(
                 key,
-                Some(vec![PortBinding { host_ip: Some(ip.to_owned()), host_port: Some(port.to_string()) }]),
+                Some(vec![PortBinding {
+                    host_ip: Some(ip.to_owned()),
+                    host_port: Some(port.to_string()),
+                }]),
             );
         };
         let mut env = Vec::new();
@@ -343,8 +398,14 @@ impl ClusterSpec {
             init: Some(false),
             cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
             privileged: Some(self.privileged),
-            security_opt: Some(vec!["seccomp=unconfined".into(), "apparmor=unconfined".into()]),
-            tmpfs: Some(HashMap::from([("/tmp".into(), String::new()), ("/run".into(), String::new())])),
+            security_opt: Some(vec![
+                "seccomp=unconfined".into(),
+                "apparmor=unconfined".into(),
+            ]),
+            tmpfs: Some(HashMap::from([
+                ("/tmp".into(), String::new()),
+                ("/run".into(), String::new()),
+            ])),
             binds: mount_modules.then(|| vec!["/lib/modules:/lib/modules:ro".to_owned()]),
             port_bindings: Some(bindings),
             ..Default::default()
@@ -366,7 +427,11 @@ impl ClusterSpec {
     fn no_proxy_extra(&self) -> Vec<String> {
         let mut extra = vec![self.pod_subnet.clone(), self.service_subnet.clone()];
         extra.extend(self.nodes.iter().map(|n| n.name.clone()));
-        extra.extend([".svc".into(), ".svc.cluster".into(), ".svc.cluster.local".into()]);
+        extra.extend([
+            ".svc".into(),
+            ".svc.cluster".into(),
+            ".svc.cluster.local".into(),
+        ]);
         extra
     }
 }
@@ -375,7 +440,9 @@ impl ClusterSpec {
 pub fn validate_name(name: &str) -> Result<(), ClusterError> {
     let ok = !name.is_empty()
         && name.len() <= 50
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && !name.starts_with(['-', '.']);
     if ok {
         Ok(())
@@ -386,7 +453,11 @@ pub fn validate_name(name: &str) -> Result<(), ClusterError> {
 
 /// kind forwards the host's proxy settings (upper case wins) in both cases, and extends NO_PROXY.
 fn proxy_env(no_proxy_extra: &[String]) -> Vec<String> {
-    let read = |upper: &str| std::env::var(upper).or_else(|_| std::env::var(upper.to_lowercase())).ok();
+    let read = |upper: &str| {
+        std::env::var(upper)
+            .or_else(|_| std::env::var(upper.to_lowercase()))
+            .ok()
+    };
     let http = read("HTTP_PROXY");
     let https = read("HTTPS_PROXY");
     if http.is_none() && https.is_none() {
@@ -419,18 +490,45 @@ mod tests {
     fn embedded_config_is_the_two_node_slipway_cluster() {
         let spec = default_spec();
         assert_eq!(spec.name, "slipway");
-        let names: Vec<_> = spec.nodes.iter().map(|n| (n.name.as_str(), n.role)).collect();
-        assert_eq!(names, [("slipway-control-plane", Role::ControlPlane), ("slipway-worker", Role::Worker)]);
+        let names: Vec<_> = spec
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.role))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("slipway-control-plane", Role::ControlPlane),
+                ("slipway-worker", Role::Worker)
+            ]
+        );
         let cp = spec.control_plane();
-        assert_eq!(cp.labels.get(POOL_LABEL).map(String::as_str), Some("platform"));
-        assert_eq!(cp.labels.get("ingress-ready").map(String::as_str), Some("true"));
-        let ports: Vec<_> = cp.port_mappings.iter().map(|m| (m.host_port, m.container_port, m.listen_address.as_str())).collect();
+        assert_eq!(
+            cp.labels.get(POOL_LABEL).map(String::as_str),
+            Some("platform")
+        );
+        assert_eq!(
+            cp.labels.get("ingress-ready").map(String::as_str),
+            Some("true")
+        );
+        let ports: Vec<_> = cp
+            .port_mappings
+            .iter()
+            .map(|m| (m.host_port, m.container_port, m.listen_address.as_str()))
+            .collect();
         assert_eq!(ports, [(8880, 80, "127.0.0.1"), (8843, 443, "127.0.0.1")]);
         let worker = spec.workers().next().expect("a worker");
-        assert_eq!(worker.labels.get(POOL_LABEL).map(String::as_str), Some("workloads"));
+        assert_eq!(
+            worker.labels.get(POOL_LABEL).map(String::as_str),
+            Some("workloads")
+        );
         assert!(worker.port_mappings.is_empty());
         for node in &spec.nodes {
-            assert!(node.image.contains("@sha256:"), "{} must be pinned by digest", node.image);
+            assert!(
+                node.image.contains("@sha256:"),
+                "{} must be pinned by digest",
+                node.image
+            );
         }
     }
 
@@ -447,7 +545,10 @@ mod tests {
             })
             .expect("valid overrides");
         assert_eq!(spec.control_plane().name, "t1-control-plane");
-        assert_eq!(spec.workers().next().map(|w| w.name.as_str()), Some("t1-worker"));
+        assert_eq!(
+            spec.workers().next().map(|w| w.name.as_str()),
+            Some("t1-worker")
+        );
         assert!(spec.nodes.iter().all(|n| n.image == "sim:1"));
         let ports = spec.host_ports(spec.api_server_port);
         assert!(ports.contains(&("0.0.0.0".into(), 18080, "HTTP ingress")));
@@ -476,35 +577,89 @@ mod tests {
         let body = spec.container_body(spec.control_plane(), 40123, true);
         let hc = body.host_config.as_ref().expect("host config");
         assert_eq!(hc.privileged, Some(true), "real nodes are privileged");
-        assert_eq!(hc.security_opt.as_deref(), Some(&["seccomp=unconfined".to_owned(), "apparmor=unconfined".to_owned()][..]));
+        assert_eq!(
+            hc.security_opt.as_deref(),
+            Some(
+                &[
+                    "seccomp=unconfined".to_owned(),
+                    "apparmor=unconfined".to_owned()
+                ][..]
+            )
+        );
         assert_eq!(hc.cgroupns_mode, Some(HostConfigCgroupnsModeEnum::PRIVATE));
         assert_eq!(hc.init, Some(false));
         assert_eq!(hc.network_mode.as_deref(), Some("kind"));
         let restart = hc.restart_policy.as_ref().expect("restart policy");
-        assert_eq!((restart.name, restart.maximum_retry_count), (Some(RestartPolicyNameEnum::ON_FAILURE), Some(1)));
+        assert_eq!(
+            (restart.name, restart.maximum_retry_count),
+            (Some(RestartPolicyNameEnum::ON_FAILURE), Some(1))
+        );
         let tmpfs = hc.tmpfs.as_ref().expect("tmpfs");
         assert!(tmpfs.contains_key("/tmp") && tmpfs.contains_key("/run"));
-        assert_eq!(hc.binds.as_deref(), Some(&["/lib/modules:/lib/modules:ro".to_owned()][..]));
+        assert_eq!(
+            hc.binds.as_deref(),
+            Some(&["/lib/modules:/lib/modules:ro".to_owned()][..])
+        );
         assert_eq!(body.volumes.as_deref(), Some(&["/var".to_owned()][..]));
         assert_eq!(body.tty, Some(true));
         assert_eq!(body.hostname.as_deref(), Some("slipway-control-plane"));
         let labels = body.labels.as_ref().expect("labels");
-        assert_eq!(labels.get(LABEL_CLUSTER).map(String::as_str), Some("slipway"));
-        assert_eq!(labels.get(LABEL_ROLE).map(String::as_str), Some("control-plane"));
-        assert!(body.env.as_ref().is_some_and(|e| e.contains(&"KUBECONFIG=/etc/kubernetes/admin.conf".to_owned())));
+        assert_eq!(
+            labels.get(LABEL_CLUSTER).map(String::as_str),
+            Some("slipway")
+        );
+        assert_eq!(
+            labels.get(LABEL_ROLE).map(String::as_str),
+            Some("control-plane")
+        );
+        assert!(
+            body.env
+                .as_ref()
+                .is_some_and(|e| e.contains(&"KUBECONFIG=/etc/kubernetes/admin.conf".to_owned()))
+        );
         let bindings = hc.port_bindings.as_ref().expect("ports");
-        let bound = |key: &str| bindings.get(key).cloned().flatten().and_then(|b| b.into_iter().next()).map(|b| (b.host_ip.unwrap_or_default(), b.host_port.unwrap_or_default()));
-        assert_eq!(bound("6443/tcp"), Some(("127.0.0.1".into(), "40123".into())));
+        let bound = |key: &str| {
+            bindings
+                .get(key)
+                .cloned()
+                .flatten()
+                .and_then(|b| b.into_iter().next())
+                .map(|b| {
+                    (
+                        b.host_ip.unwrap_or_default(),
+                        b.host_port.unwrap_or_default(),
+                    )
+                })
+        };
+        assert_eq!(
+            bound("6443/tcp"),
+            Some(("127.0.0.1".into(), "40123".into()))
+        );
         assert_eq!(bound("80/tcp"), Some(("127.0.0.1".into(), "8880".into())));
         assert_eq!(bound("443/tcp"), Some(("127.0.0.1".into(), "8843".into())));
 
         let worker = spec.workers().next().expect("worker");
         let wbody = spec.container_body(worker, 40123, false);
         let whc = wbody.host_config.as_ref().expect("host config");
-        assert!(whc.port_bindings.as_ref().is_some_and(|b| b.is_empty()), "workers publish nothing");
+        assert!(
+            whc.port_bindings.as_ref().is_some_and(|b| b.is_empty()),
+            "workers publish nothing"
+        );
         assert_eq!(whc.binds, None);
-        assert_eq!(wbody.labels.as_ref().and_then(|l| l.get(LABEL_ROLE)).map(String::as_str), Some("worker"));
-        assert!(!wbody.env.as_ref().is_some_and(|e| e.iter().any(|v| v.starts_with("KUBECONFIG="))));
+        assert_eq!(
+            wbody
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_ROLE))
+                .map(String::as_str),
+            Some("worker")
+        );
+        assert!(
+            !wbody
+                .env
+                .as_ref()
+                .is_some_and(|e| e.iter().any(|v| v.starts_with("KUBECONFIG=")))
+        );
     }
 
     #[test]
@@ -513,7 +668,10 @@ mod tests {
         let privileged = spec.container_body(spec.control_plane(), 1, true);
         spec.privileged = false;
         let mut unprivileged = spec.container_body(spec.control_plane(), 1, true);
-        assert_eq!(unprivileged.host_config.as_ref().and_then(|h| h.privileged), Some(false));
+        assert_eq!(
+            unprivileged.host_config.as_ref().and_then(|h| h.privileged),
+            Some(false)
+        );
         if let Some(hc) = unprivileged.host_config.as_mut() {
             hc.privileged = Some(true);
         }

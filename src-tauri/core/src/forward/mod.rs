@@ -39,8 +39,14 @@ pub enum ForwardError {
          `sudo sysctl net.ipv4.ip_unprivileged_port_start={port}`"
     )]
     PrivilegedPort { address: IpAddr, port: u16 },
-    #[error("cannot listen on {address}:{port}: {source}. Choose another local port (LOCAL:REMOTE)")]
-    Bind { address: IpAddr, port: u16, source: std::io::Error },
+    #[error(
+        "cannot listen on {address}:{port}: {source}. Choose another local port (LOCAL:REMOTE)"
+    )]
+    Bind {
+        address: IpAddr,
+        port: u16,
+        source: std::io::Error,
+    },
     #[error("{target}: {reason}")]
     Target { target: String, reason: String },
     #[error("the Kubernetes API refused the request: {0}")]
@@ -54,11 +60,17 @@ pub enum ForwardState {
     /// Listening; no connection has needed a pod yet, or one is being resolved.
     Connecting,
     /// Connections go to this pod.
-    Ready { pod: String },
+    Ready {
+        pod: String,
+    },
     /// The pod went away or the API dropped; new connections wait for a new one.
-    Reconnecting { reason: String },
+    Reconnecting {
+        reason: String,
+    },
     /// No ready pod within the reconnect window; the listener stays open and keeps trying.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     Stopped,
 }
 
@@ -98,7 +110,11 @@ pub struct Forwards {
 
 impl Default for Forwards {
     fn default() -> Self {
-        Self { inner: Arc::default(), next: Arc::default(), events: broadcast::channel(1024).0 }
+        Self {
+            inner: Arc::default(),
+            next: Arc::default(),
+            events: broadcast::channel(1024).0,
+        }
     }
 }
 
@@ -114,22 +130,39 @@ struct Shared {
 
 impl Shared {
     fn set_state(&self, state: ForwardState) {
-        let mut map = self.forwards.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .forwards
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(r) = map.get_mut(&self.id) {
             if r.info.state == state {
                 return;
             }
-            if matches!(state, ForwardState::Ready { .. }) && matches!(r.info.state, ForwardState::Reconnecting { .. } | ForwardState::Failed { .. }) {
+            if matches!(state, ForwardState::Ready { .. })
+                && matches!(
+                    r.info.state,
+                    ForwardState::Reconnecting { .. } | ForwardState::Failed { .. }
+                )
+            {
                 r.info.reconnects += 1;
             }
             r.info.state = state.clone();
         }
         drop(map);
-        let _ = self.forwards.events.send(ForwardEvent { id: self.id, state, at: Timestamp::now() });
+        let _ = self.forwards.events.send(ForwardEvent {
+            id: self.id,
+            state,
+            at: Timestamp::now(),
+        });
     }
 
     fn invalidate(&self, reason: String) {
-        let had = self.pod.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let had = self
+            .pod
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if had.is_some() {
             self.set_state(ForwardState::Reconnecting { reason });
         }
@@ -142,7 +175,10 @@ impl Forwards {
     }
 
     pub fn list(&self) -> Vec<ForwardInfo> {
-        let map = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut list: Vec<ForwardInfo> = map.values().map(|r| r.info.clone()).collect();
         list.sort_by_key(|i| i.id);
         list
@@ -150,49 +186,99 @@ impl Forwards {
 
     /// Stop a forward: its listeners close. Returns whether it existed.
     pub fn stop(&self, id: u64) -> bool {
-        let removed = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+        let removed = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
         if removed.is_some() {
-            let _ = self.events.send(ForwardEvent { id, state: ForwardState::Stopped, at: Timestamp::now() });
+            let _ = self.events.send(ForwardEvent {
+                id,
+                state: ForwardState::Stopped,
+                at: Timestamp::now(),
+            });
         }
         removed.is_some()
     }
 
     /// Bind the spec's local ports on `address` and start forwarding. Binding errors (a port in
     /// use, a privileged port) come back now; the target is resolved per connection.
-    pub async fn start(&self, client: kube::Client, spec: ForwardSpec, address: IpAddr) -> Result<ForwardInfo, ForwardError> {
+    pub async fn start(
+        &self,
+        client: kube::Client,
+        spec: ForwardSpec,
+        address: IpAddr,
+    ) -> Result<ForwardInfo, ForwardError> {
         let mut listeners = Vec::new();
         for port in &spec.ports {
-            let listener = TcpListener::bind((address, port.local)).await.map_err(|source| {
-                if source.kind() == std::io::ErrorKind::PermissionDenied && port.local < 1024 {
-                    ForwardError::PrivilegedPort { address, port: port.local }
-                } else {
-                    ForwardError::Bind { address, port: port.local, source }
-                }
-            })?;
+            let listener = TcpListener::bind((address, port.local))
+                .await
+                .map_err(|source| {
+                    if source.kind() == std::io::ErrorKind::PermissionDenied && port.local < 1024 {
+                        ForwardError::PrivilegedPort {
+                            address,
+                            port: port.local,
+                        }
+                    } else {
+                        ForwardError::Bind {
+                            address,
+                            port: port.local,
+                            source,
+                        }
+                    }
+                })?;
             listeners.push((listener, port.remote.clone()));
         }
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let info = ForwardInfo {
             id,
             target: spec.to_string(),
-            listeners: listeners.iter().filter_map(|(l, r)| Some((l.local_addr().ok()?, r.to_string()))).collect(),
+            listeners: listeners
+                .iter()
+                .filter_map(|(l, r)| Some((l.local_addr().ok()?, r.to_string())))
+                .collect(),
             state: ForwardState::Connecting,
             reconnects: 0,
         };
-        let shared = Arc::new(Shared { id, client, spec, forwards: self.clone(), pod: Mutex::new(None) });
+        let shared = Arc::new(Shared {
+            id,
+            client,
+            spec,
+            forwards: self.clone(),
+            pod: Mutex::new(None),
+        });
         let mut tasks = vec![AbortOnDrop(tokio::spawn(watch_pods(shared.clone())))];
         for (listener, remote) in listeners {
-            tasks.push(AbortOnDrop(tokio::spawn(serve(listener, remote, shared.clone()))));
+            tasks.push(AbortOnDrop(tokio::spawn(serve(
+                listener,
+                remote,
+                shared.clone(),
+            ))));
         }
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, Running { info: info.clone(), _tasks: tasks });
-        let _ = self.events.send(ForwardEvent { id, state: ForwardState::Connecting, at: Timestamp::now() });
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                id,
+                Running {
+                    info: info.clone(),
+                    _tasks: tasks,
+                },
+            );
+        let _ = self.events.send(ForwardEvent {
+            id,
+            state: ForwardState::Connecting,
+            at: Timestamp::now(),
+        });
         Ok(info)
     }
 }
 
 async fn serve(listener: TcpListener, remote: RemotePort, shared: Arc<Shared>) {
     loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         tokio::spawn(connection(tcp, remote.clone(), shared.clone()));
     }
@@ -209,9 +295,10 @@ async fn connection(mut tcp: TcpStream, remote: RemotePort, shared: Arc<Shared>)
                 // The pod side ending first with a broken stream (API server or pod gone, not a
                 // clean close) is reported; the next connection resolves afresh.
                 if let Err(e) = pf.join().await
-                    && remote_ended_first {
-                        shared.invalidate(format!("the port-forward stream broke ({e})"));
-                    }
+                    && remote_ended_first
+                {
+                    shared.invalidate(format!("the port-forward stream broke ({e})"));
+                }
                 return;
             }
             Err(reason) => {
@@ -256,23 +343,38 @@ async fn pipe(tcp: &mut TcpStream, stream: tokio::io::DuplexStream) -> bool {
 }
 
 async fn open(shared: &Shared, remote: &RemotePort) -> Result<Opened, String> {
-    let cached = shared.pod.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let cached = shared
+        .pod
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let pod_name = match cached {
         Some(p) => p,
         None => {
             let pod = resolve(shared).await?;
-            *shared.pod.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pod.clone());
+            *shared
+                .pod
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pod.clone());
             pod
         }
     };
     let pods: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.spec.namespace);
-    let pod = pods.get(&pod_name).await.map_err(|e| format!("pod {pod_name}: {e}"))?;
+    let pod = pods
+        .get(&pod_name)
+        .await
+        .map_err(|e| format!("pod {pod_name}: {e}"))?;
     if !is_ready(&pod) {
         return Err(format!("pod {pod_name} is not ready"));
     }
     let port = pod_port(shared, &pod, remote).await?;
-    let mut pf = pods.portforward(&pod_name, &[port]).await.map_err(|e| format!("port-forward to {pod_name}: {e}"))?;
-    let stream = pf.take_stream(port).ok_or_else(|| format!("port-forward to {pod_name}: no stream"))?;
+    let mut pf = pods
+        .portforward(&pod_name, &[port])
+        .await
+        .map_err(|e| format!("port-forward to {pod_name}: {e}"))?;
+    let stream = pf
+        .take_stream(port)
+        .ok_or_else(|| format!("port-forward to {pod_name}: no stream"))?;
     shared.set_state(ForwardState::Ready { pod: pod_name });
     Ok((pf, stream))
 }
@@ -281,24 +383,50 @@ fn is_ready(pod: &Pod) -> bool {
     pod.metadata.deletion_timestamp.is_none()
         && pod.status.as_ref().is_some_and(|s| {
             s.phase.as_deref() == Some("Running")
-                && s.conditions.as_ref().is_none_or(|c| c.iter().all(|c| c.type_ != "Ready" || c.status == "True"))
+                && s.conditions
+                    .as_ref()
+                    .is_none_or(|c| c.iter().all(|c| c.type_ != "Ready" || c.status == "True"))
         })
 }
 
 /// The label selector of the spec's pods (a pod's own name for `pod/…`).
 async fn selector(shared: &Shared) -> Result<ListParams, String> {
     let spec = &shared.spec;
-    let labels = |m: &std::collections::BTreeMap<String, String>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let labels = |m: &std::collections::BTreeMap<String, String>| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     Ok(match spec.kind {
         TargetKind::Pod => ListParams::default().fields(&format!("metadata.name={}", spec.name)),
         TargetKind::Service => {
-            let svc = Api::<Service>::namespaced(shared.client.clone(), &spec.namespace).get(&spec.name).await.map_err(|e| format!("service {}: {e}", spec.name))?;
-            let sel = svc.spec.and_then(|s| s.selector).filter(|s| !s.is_empty()).ok_or_else(|| format!("service {} has no selector, so no pods to forward to", spec.name))?;
+            let svc = Api::<Service>::namespaced(shared.client.clone(), &spec.namespace)
+                .get(&spec.name)
+                .await
+                .map_err(|e| format!("service {}: {e}", spec.name))?;
+            let sel = svc
+                .spec
+                .and_then(|s| s.selector)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "service {} has no selector, so no pods to forward to",
+                        spec.name
+                    )
+                })?;
             ListParams::default().labels(&labels(&sel))
         }
         TargetKind::Deployment => {
-            let d = Api::<Deployment>::namespaced(shared.client.clone(), &spec.namespace).get(&spec.name).await.map_err(|e| format!("deployment {}: {e}", spec.name))?;
-            let sel = d.spec.and_then(|s| s.selector.match_labels).filter(|s| !s.is_empty()).ok_or_else(|| format!("deployment {} has no matchLabels selector", spec.name))?;
+            let d = Api::<Deployment>::namespaced(shared.client.clone(), &spec.namespace)
+                .get(&spec.name)
+                .await
+                .map_err(|e| format!("deployment {}: {e}", spec.name))?;
+            let sel = d
+                .spec
+                .and_then(|s| s.selector.match_labels)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| format!("deployment {} has no matchLabels selector", spec.name))?;
             ListParams::default().labels(&labels(&sel))
         }
     })
@@ -308,7 +436,10 @@ async fn selector(shared: &Shared) -> Result<ListParams, String> {
 async fn resolve(shared: &Shared) -> Result<String, String> {
     let lp = selector(shared).await?;
     let pods: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.spec.namespace);
-    let list = pods.list(&lp).await.map_err(|e| format!("listing pods: {e}"))?;
+    let list = pods
+        .list(&lp)
+        .await
+        .map_err(|e| format!("listing pods: {e}"))?;
     let mut ready: Vec<&Pod> = list.items.iter().filter(|p| is_ready(p)).collect();
     ready.sort_by_key(|p| p.metadata.creation_timestamp.clone());
     ready
@@ -322,7 +453,10 @@ async fn resolve(shared: &Shared) -> Result<String, String> {
 async fn pod_port(shared: &Shared, pod: &Pod, remote: &RemotePort) -> Result<u16, String> {
     let mut wanted = remote.clone();
     if shared.spec.kind == TargetKind::Service {
-        let svc = Api::<Service>::namespaced(shared.client.clone(), &shared.spec.namespace).get(&shared.spec.name).await.map_err(|e| format!("service: {e}"))?;
+        let svc = Api::<Service>::namespaced(shared.client.clone(), &shared.spec.namespace)
+            .get(&shared.spec.name)
+            .await
+            .map_err(|e| format!("service: {e}"))?;
         let ports = svc.spec.and_then(|s| s.ports).unwrap_or_default();
         let port = ports
             .iter()
@@ -332,9 +466,13 @@ async fn pod_port(shared: &Shared, pod: &Pod, remote: &RemotePort) -> Result<u16
             })
             .ok_or_else(|| format!("service {} has no port {remote}", shared.spec.name))?;
         wanted = match &port.target_port {
-            Some(IntOrString::Int(n)) => RemotePort::Number(u16::try_from(*n).map_err(|_| format!("bad targetPort {n}"))?),
+            Some(IntOrString::Int(n)) => {
+                RemotePort::Number(u16::try_from(*n).map_err(|_| format!("bad targetPort {n}"))?)
+            }
             Some(IntOrString::String(s)) => RemotePort::Name(s.clone()),
-            None => RemotePort::Number(u16::try_from(port.port).map_err(|_| "bad port".to_owned())?),
+            None => {
+                RemotePort::Number(u16::try_from(port.port).map_err(|_| "bad port".to_owned())?)
+            }
         };
     }
     match wanted {
@@ -346,7 +484,12 @@ async fn pod_port(shared: &Shared, pod: &Pod, remote: &RemotePort) -> Result<u16
             .flat_map(|c| c.ports.iter().flatten())
             .find(|p| p.name.as_deref() == Some(name.as_str()))
             .and_then(|p| u16::try_from(p.container_port).ok())
-            .ok_or_else(|| format!("pod {} has no container port named {name}", pod.metadata.name.as_deref().unwrap_or("?"))),
+            .ok_or_else(|| {
+                format!(
+                    "pod {} has no container port named {name}",
+                    pod.metadata.name.as_deref().unwrap_or("?")
+                )
+            }),
     }
 }
 
@@ -368,13 +511,21 @@ async fn watch_pods(shared: Arc<Shared>) {
         }
         let mut stream = Box::pin(watcher(pods, config));
         while let Some(event) = stream.next().await {
-            let current = shared.pod.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            let current = shared
+                .pod
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
             let Some(current) = current else { continue };
             match event {
-                Ok(watcher::Event::Delete(p)) if p.metadata.name.as_deref() == Some(current.as_str()) => {
+                Ok(watcher::Event::Delete(p))
+                    if p.metadata.name.as_deref() == Some(current.as_str()) =>
+                {
                     shared.invalidate(format!("pod {current} was deleted"));
                 }
-                Ok(watcher::Event::Apply(p)) if p.metadata.name.as_deref() == Some(current.as_str()) && !is_ready(&p) => {
+                Ok(watcher::Event::Apply(p))
+                    if p.metadata.name.as_deref() == Some(current.as_str()) && !is_ready(&p) =>
+                {
                     shared.invalidate(format!("pod {current} is no longer ready"));
                 }
                 Err(e) => {

@@ -56,7 +56,9 @@ impl fmt::Display for ForwardSpec {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
-    #[error("{0:?} is not a target: write pod/NAME, svc/NAME or deploy/NAME (optionally NAMESPACE/svc/NAME)")]
+    #[error(
+        "{0:?} is not a target: write pod/NAME, svc/NAME or deploy/NAME (optionally NAMESPACE/svc/NAME)"
+    )]
     Target(String),
     #[error("{0:?} is not a port: write REMOTE or LOCAL:REMOTE, e.g. 8080:80")]
     Port(String),
@@ -88,13 +90,26 @@ fn parse_target(token: &str, default_ns: &str) -> Result<(String, TargetKind, St
 fn parse_port(token: &str) -> Result<PortMap, SpecError> {
     let bad = || SpecError::Port(token.into());
     let (local, remote) = match token.split_once(':') {
-        Some((l, r)) => (if l.is_empty() { 0 } else { l.parse().map_err(|_| bad())? }, r),
+        Some((l, r)) => (
+            if l.is_empty() {
+                0
+            } else {
+                l.parse().map_err(|_| bad())?
+            },
+            r,
+        ),
         None => (0, token),
     };
     let remote = match remote.parse::<u16>() {
         Ok(0) => return Err(bad()),
         Ok(n) => RemotePort::Number(n),
-        Err(_) if !remote.is_empty() && remote.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') && remote.chars().any(|c| c.is_ascii_alphabetic()) => {
+        Err(_)
+            if !remote.is_empty()
+                && remote
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && remote.chars().any(|c| c.is_ascii_alphabetic()) =>
+        {
             RemotePort::Name(remote.into())
         }
         Err(_) => return Err(bad()),
@@ -111,10 +126,19 @@ pub fn parse(tokens: &[String], default_ns: &str) -> Result<Vec<ForwardSpec>, Sp
                 return Err(SpecError::NoPorts(last.to_string()));
             }
             let (namespace, kind, name) = parse_target(token, default_ns)?;
-            specs.push(ForwardSpec { namespace, kind, name, ports: Vec::new() });
+            specs.push(ForwardSpec {
+                namespace,
+                kind,
+                name,
+                ports: Vec::new(),
+            });
         } else {
             let port = parse_port(token)?;
-            specs.last_mut().ok_or_else(|| SpecError::PortFirst(token.clone()))?.ports.push(port);
+            specs
+                .last_mut()
+                .ok_or_else(|| SpecError::PortFirst(token.clone()))?
+                .ports
+                .push(port);
         }
     }
     if let Some(last) = specs.last().filter(|s| s.ports.is_empty()) {
@@ -134,7 +158,10 @@ pub fn preset(name: &str) -> Option<ForwardSpec> {
         namespace: namespace.into(),
         kind: TargetKind::Service,
         name: svc.into(),
-        ports: vec![PortMap { local, remote: RemotePort::Number(remote) }],
+        ports: vec![PortMap {
+            local,
+            remote: RemotePort::Number(remote),
+        }],
     })
 }
 
@@ -148,26 +175,74 @@ mod tests {
 
     #[test]
     fn several_specs_with_ports_and_namespaces() {
-        let specs = parse(&toks("svc/backstage 7007:80 argocd/deploy/argocd-server 8080:http 9000 pod/p :81"), "backstage").expect("parse");
+        let specs = parse(
+            &toks("svc/backstage 7007:80 argocd/deploy/argocd-server 8080:http 9000 pod/p :81"),
+            "backstage",
+        )
+        .expect("parse");
         assert_eq!(specs.len(), 3);
-        assert_eq!((specs[0].namespace.as_str(), specs[0].kind, specs[0].name.as_str()), ("backstage", TargetKind::Service, "backstage"));
-        assert_eq!(specs[0].ports, vec![PortMap { local: 7007, remote: RemotePort::Number(80) }]);
+        assert_eq!(
+            (
+                specs[0].namespace.as_str(),
+                specs[0].kind,
+                specs[0].name.as_str()
+            ),
+            ("backstage", TargetKind::Service, "backstage")
+        );
+        assert_eq!(
+            specs[0].ports,
+            vec![PortMap {
+                local: 7007,
+                remote: RemotePort::Number(80)
+            }]
+        );
         assert_eq!(specs[1].namespace, "argocd");
         assert_eq!(specs[1].ports[0].remote, RemotePort::Name("http".into()));
-        assert_eq!(specs[1].ports[1], PortMap { local: 0, remote: RemotePort::Number(9000) });
+        assert_eq!(
+            specs[1].ports[1],
+            PortMap {
+                local: 0,
+                remote: RemotePort::Number(9000)
+            }
+        );
         assert_eq!(specs[2].ports[0].local, 0);
     }
 
     #[test]
     fn bad_input_names_the_fix() {
-        assert_eq!(parse(&toks("80"), "d"), Err(SpecError::PortFirst("80".into())));
-        assert!(matches!(parse(&toks("svc/a"), "d"), Err(SpecError::NoPorts(_))));
-        assert!(matches!(parse(&toks("svc/a svc/b 80"), "d"), Err(SpecError::NoPorts(_))));
-        assert!(matches!(parse(&toks("cm/a 80"), "d"), Err(SpecError::Target(_))));
-        assert!(matches!(parse(&toks("svc/a 99999"), "d"), Err(SpecError::Port(_))));
-        assert!(matches!(parse(&toks("svc/a x:80"), "d"), Err(SpecError::Port(_))));
-        assert!(SpecError::Target("x".into()).to_string().contains("svc/NAME"));
-        assert_eq!(preset("argocd").map(|p| p.name), Some("argocd-server".into()));
+        assert_eq!(
+            parse(&toks("80"), "d"),
+            Err(SpecError::PortFirst("80".into()))
+        );
+        assert!(matches!(
+            parse(&toks("svc/a"), "d"),
+            Err(SpecError::NoPorts(_))
+        ));
+        assert!(matches!(
+            parse(&toks("svc/a svc/b 80"), "d"),
+            Err(SpecError::NoPorts(_))
+        ));
+        assert!(matches!(
+            parse(&toks("cm/a 80"), "d"),
+            Err(SpecError::Target(_))
+        ));
+        assert!(matches!(
+            parse(&toks("svc/a 99999"), "d"),
+            Err(SpecError::Port(_))
+        ));
+        assert!(matches!(
+            parse(&toks("svc/a x:80"), "d"),
+            Err(SpecError::Port(_))
+        ));
+        assert!(
+            SpecError::Target("x".into())
+                .to_string()
+                .contains("svc/NAME")
+        );
+        assert_eq!(
+            preset("argocd").map(|p| p.name),
+            Some("argocd-server".into())
+        );
         assert!(preset("nope").is_none());
     }
 }

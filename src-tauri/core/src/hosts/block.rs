@@ -38,14 +38,22 @@ impl HostsText {
                 None if trimmed == BEGIN => begin = Some(offset),
                 Some(start) if trimmed == END => {
                     let end = offset + line.len();
-                    return Self { before: text[..start].to_owned(), block: text[start..end].to_owned(), after: text[end..].to_owned() };
+                    return Self {
+                        before: text[..start].to_owned(),
+                        block: text[start..end].to_owned(),
+                        after: text[end..].to_owned(),
+                    };
                 }
                 _ => {}
             }
             offset += line.len();
         }
         // No complete block: everything is the user's.
-        Self { before: text.to_owned(), block: String::new(), after: String::new() }
+        Self {
+            before: text.to_owned(),
+            block: String::new(),
+            after: String::new(),
+        }
     }
 
     /// The entries in Slipway's block.
@@ -66,7 +74,11 @@ impl HostsText {
     /// The whole file with `entries` as the block (no block when `entries` is empty).
     pub fn with_entries(&self, entries: &[HostEntry]) -> String {
         // The block keeps its own line endings; a new one follows the file's.
-        let nl = if self.block.is_empty() { style(&self.before) } else { style(&self.block) };
+        let nl = if self.block.is_empty() {
+            style(&self.before)
+        } else {
+            style(&self.block)
+        };
         if entries.is_empty() {
             return self.without_block();
         }
@@ -101,10 +113,18 @@ impl HostsText {
         // Undo the separator `with_entries` adds when it appends to a file with no final newline:
         // it was the file's own line ending, which tells "\r\n" from a "\r" that was there.
         if self.after.is_empty() && !self.block.ends_with('\n') {
-            if let Some(original) = self.before.strip_suffix("\r\n").filter(|o| style(o) == "\r\n") {
+            if let Some(original) = self
+                .before
+                .strip_suffix("\r\n")
+                .filter(|o| style(o) == "\r\n")
+            {
                 return original.to_owned();
             }
-            return self.before.strip_suffix('\n').unwrap_or(&self.before).to_owned();
+            return self
+                .before
+                .strip_suffix('\n')
+                .unwrap_or(&self.before)
+                .to_owned();
         }
         format!("{}{}", self.before, self.after)
     }
@@ -125,8 +145,14 @@ mod tests {
 
     fn entries() -> Vec<HostEntry> {
         vec![
-            HostEntry { address: "127.0.0.1".into(), names: vec!["argocd.local".into(), "backstage.local".into()] },
-            HostEntry { address: "::1".into(), names: vec!["argocd.local".into(), "backstage.local".into()] },
+            HostEntry {
+                address: "127.0.0.1".into(),
+                names: vec!["argocd.local".into(), "backstage.local".into()],
+            },
+            HostEntry {
+                address: "::1".into(),
+                names: vec!["argocd.local".into(), "backstage.local".into()],
+            },
         ]
     }
 
@@ -138,11 +164,17 @@ mod tests {
         let applied = doc.with_entries(&entries());
         assert_eq!(
             applied,
-            format!("{REAL_WORLD}# BEGIN slipway\n{NOTE}\n127.0.0.1 argocd.local backstage.local\n::1 argocd.local backstage.local\n# END slipway\n")
+            format!(
+                "{REAL_WORLD}# BEGIN slipway\n{NOTE}\n127.0.0.1 argocd.local backstage.local\n::1 argocd.local backstage.local\n# END slipway\n"
+            )
         );
         let again = HostsText::parse(&applied);
         assert_eq!(again.entries(), entries());
-        assert_eq!(again.with_entries(&entries()), applied, "apply twice = no change");
+        assert_eq!(
+            again.with_entries(&entries()),
+            applied,
+            "apply twice = no change"
+        );
         let fewer = again.with_entries(&entries()[..1]);
         assert!(fewer.starts_with(REAL_WORLD) && !fewer.contains("::1 argocd"));
         assert_eq!(HostsText::parse(&fewer).without_block(), REAL_WORLD);
@@ -152,18 +184,35 @@ mod tests {
     fn golden_crlf_and_no_final_newline() {
         let crlf = "127.0.0.1 localhost\r\n::1 localhost";
         let applied = HostsText::parse(crlf).with_entries(&entries());
-        assert_eq!(applied, format!("{crlf}\r\n# BEGIN slipway\r\n{NOTE}\r\n127.0.0.1 argocd.local backstage.local\r\n::1 argocd.local backstage.local\r\n# END slipway"));
+        assert_eq!(
+            applied,
+            format!(
+                "{crlf}\r\n# BEGIN slipway\r\n{NOTE}\r\n127.0.0.1 argocd.local backstage.local\r\n::1 argocd.local backstage.local\r\n# END slipway"
+            )
+        );
         assert_eq!(HostsText::parse(&applied).without_block(), crlf);
-        assert_eq!(HostsText::parse("").with_entries(&entries()).lines().next(), Some(BEGIN));
+        assert_eq!(
+            HostsText::parse("").with_entries(&entries()).lines().next(),
+            Some(BEGIN)
+        );
     }
 
     #[test]
     fn a_block_in_the_middle_is_replaced_in_place() {
         let text = format!("a\n{BEGIN}\n127.0.0.1 old.local\n{END}\nb\n");
         let doc = HostsText::parse(&text);
-        assert_eq!(doc.entries(), vec![HostEntry { address: "127.0.0.1".into(), names: vec!["old.local".into()] }]);
+        assert_eq!(
+            doc.entries(),
+            vec![HostEntry {
+                address: "127.0.0.1".into(),
+                names: vec!["old.local".into()]
+            }]
+        );
         let out = doc.with_entries(&entries());
-        assert!(out.starts_with("a\n# BEGIN slipway\n") && out.ends_with("# END slipway\nb\n"), "{out}");
+        assert!(
+            out.starts_with("a\n# BEGIN slipway\n") && out.ends_with("# END slipway\nb\n"),
+            "{out}"
+        );
         assert_eq!(HostsText::parse(&out).without_block(), "a\nb\n");
     }
 

@@ -46,15 +46,14 @@ pub fn choose(interactive_terminal: bool) -> Option<Elevator> {
         return Some(Elevator::Uac);
     }
     if cfg!(target_os = "linux") {
-        let desktop = std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-        if desktop
-            && let Ok(p) = which::which("pkexec") {
-                return Some(Elevator::Pkexec(p));
-            }
-        if interactive_terminal
-            && let Ok(p) = which::which("sudo") {
-                return Some(Elevator::Sudo(p));
-            }
+        let desktop =
+            std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
+        if desktop && let Ok(p) = which::which("pkexec") {
+            return Some(Elevator::Pkexec(p));
+        }
+        if interactive_terminal && let Ok(p) = which::which("sudo") {
+            return Some(Elevator::Sudo(p));
+        }
     }
     None
 }
@@ -68,16 +67,35 @@ pub fn command(elevator: &Elevator, helper: &[OsString]) -> Vec<OsString> {
             argv
         }
         Elevator::Osascript => {
-            let quoted: Vec<String> = helper.iter().map(|a| shell_quote(&a.to_string_lossy())).collect();
-            let script = format!("do shell script \"{}\" with administrator privileges", quoted.join(" ").replace('\\', "\\\\").replace('"', "\\\""));
+            let quoted: Vec<String> = helper
+                .iter()
+                .map(|a| shell_quote(&a.to_string_lossy()))
+                .collect();
+            let script = format!(
+                "do shell script \"{}\" with administrator privileges",
+                quoted.join(" ").replace('\\', "\\\\").replace('"', "\\\"")
+            );
             vec!["osascript".into(), "-e".into(), script.into()]
         }
         Elevator::Uac => {
             // PowerShell single-quoted strings: a quote is doubled; each argument is one array item.
             let ps = |a: &OsString| format!("'{}'", a.to_string_lossy().replace('\'', "''"));
-            let (exe, args) = helper.split_first().map_or((String::new(), Vec::new()), |(e, a)| (ps(e), a.iter().map(ps).collect()));
-            let command = format!("Start-Process -Wait -Verb RunAs -FilePath {exe} -ArgumentList @({})", args.join(","));
-            vec!["powershell".into(), "-NoProfile".into(), "-NonInteractive".into(), "-Command".into(), command.into()]
+            let (exe, args) = helper
+                .split_first()
+                .map_or((String::new(), Vec::new()), |(e, a)| {
+                    (ps(e), a.iter().map(ps).collect())
+                });
+            let command = format!(
+                "Start-Process -Wait -Verb RunAs -FilePath {exe} -ArgumentList @({})",
+                args.join(",")
+            );
+            vec![
+                "powershell".into(),
+                "-NoProfile".into(),
+                "-NonInteractive".into(),
+                "-Command".into(),
+                command.into(),
+            ]
         }
     }
 }
@@ -88,13 +106,29 @@ fn shell_quote(s: &str) -> String {
 
 /// Write `plan` through `elevator`: the new content goes to a private temp file the helper reads.
 pub fn write_elevated(plan: &Plan, elevator: &Elevator, exe: &Path) -> Result<(), HostsError> {
-    let mut tmp = tempfile::Builder::new().prefix("slipway-hosts").tempfile().map_err(|source| HostsError::Write { path: plan.path.clone(), source })?;
-    tmp.write_all(plan.new_text().as_bytes()).map_err(|source| HostsError::Write { path: plan.path.clone(), source })?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix("slipway-hosts")
+        .tempfile()
+        .map_err(|source| HostsError::Write {
+            path: plan.path.clone(),
+            source,
+        })?;
+    tmp.write_all(plan.new_text().as_bytes())
+        .map_err(|source| HostsError::Write {
+            path: plan.path.clone(),
+            source,
+        })?;
     let argv = command(elevator, &helper_args(exe, tmp.path(), plan));
     let status = std::process::Command::new(&argv[0])
         .args(&argv[1..])
         .status()
-        .map_err(|e| HostsError::Elevation(format!("could not start {}: {e}; add these lines yourself:\n{}", argv[0].to_string_lossy(), plan.block())))?;
+        .map_err(|e| {
+            HostsError::Elevation(format!(
+                "could not start {}: {e}; add these lines yourself:\n{}",
+                argv[0].to_string_lossy(),
+                plan.block()
+            ))
+        })?;
     if status.success() {
         Ok(())
     } else {
@@ -114,16 +148,30 @@ mod tests {
     fn helper_runs_by_argv_and_macos_quotes_every_argument() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("ho'sts");
-        let plan = super::super::plan(&path, super::super::entries_for(&["a.local".into()], false)).expect("plan");
-        let helper = helper_args(Path::new("/opt/slipway"), Path::new("/tmp/new content"), &plan);
+        let plan = super::super::plan(&path, super::super::entries_for(&["a.local".into()], false))
+            .expect("plan");
+        let helper = helper_args(
+            Path::new("/opt/slipway"),
+            Path::new("/tmp/new content"),
+            &plan,
+        );
         let sudo = command(&Elevator::Sudo("/usr/bin/sudo".into()), &helper);
         assert_eq!(sudo[0], "/usr/bin/sudo");
         assert_eq!(sudo[1..], helper[..], "sudo gets the argv unchanged");
-        assert!(sudo.iter().any(|a| a == "/tmp/new content"), "a path with a space stays one argument");
+        assert!(
+            sudo.iter().any(|a| a == "/tmp/new content"),
+            "a path with a space stays one argument"
+        );
         let mac = command(&Elevator::Osascript, &helper);
         let script = mac[2].to_string_lossy();
-        assert!(script.starts_with("do shell script \"'/opt/slipway' 'hosts' 'write-file'"), "{script}");
-        assert!(script.contains("ho'\\\\''sts"), "single quote escaped: {script}");
+        assert!(
+            script.starts_with("do shell script \"'/opt/slipway' 'hosts' 'write-file'"),
+            "{script}"
+        );
+        assert!(
+            script.contains("ho'\\\\''sts"),
+            "single quote escaped: {script}"
+        );
         assert!(script.ends_with("with administrator privileges"));
         let win = command(&Elevator::Uac, &helper);
         let ps = win[4].to_string_lossy();

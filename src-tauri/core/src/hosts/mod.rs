@@ -19,13 +19,25 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum HostsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} changed while Slipway was updating it; nothing was written. Re-run the command")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} changed while Slipway was updating it; nothing was written. Re-run the command"
+    )]
     Changed { path: PathBuf },
     #[error("cannot write {path} ({source}); add these lines yourself, as administrator:\n{block}")]
-    NotWritable { path: PathBuf, source: std::io::Error, block: String },
+    NotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+        block: String,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Elevation(String),
 }
@@ -36,7 +48,11 @@ type Result<T> = std::result::Result<T, HostsError>;
 pub fn default_path() -> PathBuf {
     if cfg!(windows) {
         let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
-        PathBuf::from(root).join("System32").join("drivers").join("etc").join("hosts")
+        PathBuf::from(root)
+            .join("System32")
+            .join("drivers")
+            .join("etc")
+            .join("hosts")
     } else {
         PathBuf::from("/etc/hosts")
     }
@@ -44,7 +60,10 @@ pub fn default_path() -> PathBuf {
 
 /// The platform's own names under `domain` (`argocd.local`, `backstage.local`).
 pub fn platform_hosts(domain: &str) -> Vec<String> {
-    ["argocd", "backstage"].iter().map(|h| format!("{h}.{}", domain.trim_start_matches('.'))).collect()
+    ["argocd", "backstage"]
+        .iter()
+        .map(|h| format!("{h}.{}", domain.trim_start_matches('.')))
+        .collect()
 }
 
 /// The names the block should hold: the platform's, plus every Ingress host in the cluster.
@@ -66,21 +85,34 @@ pub async fn desired(domain: &str, cluster: &crate::k8s::KubeTarget) -> Desired 
         }
         Err(e) => Some(e.to_string()),
     };
-    Desired { names, cluster_skipped }
+    Desired {
+        names,
+        cluster_skipped,
+    }
 }
 
 /// The block's entries for `names`: 127.0.0.1, plus ::1 where a missing IPv6 answer stalls
 /// lookups (macOS resolves `.local` through mDNS and waits for the AAAA query otherwise).
 pub fn entries_for(names: &[String], ipv6: bool) -> Vec<HostEntry> {
-    let mut names: Vec<String> = names.iter().map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+    let mut names: Vec<String> = names
+        .iter()
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
     names.sort();
     names.dedup();
     if names.is_empty() {
         return Vec::new();
     }
-    let mut entries = vec![HostEntry { address: "127.0.0.1".into(), names: names.clone() }];
+    let mut entries = vec![HostEntry {
+        address: "127.0.0.1".into(),
+        names: names.clone(),
+    }];
     if ipv6 {
-        entries.push(HostEntry { address: "::1".into(), names });
+        entries.push(HostEntry {
+            address: "::1".into(),
+            names,
+        });
     }
     entries
 }
@@ -119,15 +151,36 @@ pub fn plan(path: &Path, desired: Vec<HostEntry>) -> Result<Plan> {
     let original = match fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => return Err(HostsError::Read { path: path.to_owned(), source }),
+        Err(source) => {
+            return Err(HostsError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
     let doc = HostsText::parse(&original);
     let current = doc.entries();
     let new_text = doc.with_entries(&desired);
     let line = |e: &HostEntry| format!("{} {}", e.address, e.names.join(" "));
-    let mut diff: Vec<String> = current.iter().filter(|e| !desired.contains(e)).map(|e| format!("- {}", line(e))).collect();
-    diff.extend(desired.iter().filter(|e| !current.contains(e)).map(|e| format!("+ {}", line(e))));
-    Ok(Plan { path: path.to_owned(), current, desired, diff, original, new_text })
+    let mut diff: Vec<String> = current
+        .iter()
+        .filter(|e| !desired.contains(e))
+        .map(|e| format!("- {}", line(e)))
+        .collect();
+    diff.extend(
+        desired
+            .iter()
+            .filter(|e| !current.contains(e))
+            .map(|e| format!("+ {}", line(e))),
+    );
+    Ok(Plan {
+        path: path.to_owned(),
+        current,
+        desired,
+        diff,
+        original,
+        new_text,
+    })
 }
 
 /// What a write did.
@@ -167,8 +220,14 @@ pub fn write(plan: &Plan) -> Result<WriteOutcome> {
         return Ok(WriteOutcome::Unchanged);
     }
     write_checked(&plan.path, &plan.new_text, &plan.expected()).map_err(|e| match e {
-        HostsError::Write { path, source } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-            HostsError::NotWritable { path, source, block: plan.block() }
+        HostsError::Write { path, source }
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            HostsError::NotWritable {
+                path,
+                source,
+                block: plan.block(),
+            }
         }
         other => other,
     })
@@ -179,7 +238,9 @@ pub fn write(plan: &Plan) -> Result<WriteOutcome> {
 #[serde(tag = "result", rename_all = "camelCase")]
 pub enum Applied {
     Unchanged,
-    Written { backup: PathBuf },
+    Written {
+        backup: PathBuf,
+    },
     /// Written by `exe` under the system's administrator prompt.
     Elevated,
 }
@@ -192,9 +253,19 @@ pub fn apply(plan: &Plan, interactive_terminal: bool, exe: &Path) -> Result<Appl
     match write(plan) {
         Ok(WriteOutcome::Unchanged) => Ok(Applied::Unchanged),
         Ok(WriteOutcome::Written { backup }) => Ok(Applied::Written { backup }),
-        Err(HostsError::NotWritable { path, source, block }) => match elevate::choose(interactive_terminal) {
-            Some(elevator) => elevate::write_elevated(plan, &elevator, exe).map(|()| Applied::Elevated),
-            None => Err(HostsError::NotWritable { path, source, block }),
+        Err(HostsError::NotWritable {
+            path,
+            source,
+            block,
+        }) => match elevate::choose(interactive_terminal) {
+            Some(elevator) => {
+                elevate::write_elevated(plan, &elevator, exe).map(|()| Applied::Elevated)
+            }
+            None => Err(HostsError::NotWritable {
+                path,
+                source,
+                block,
+            }),
         },
         Err(e) => Err(e),
     }
@@ -203,14 +274,24 @@ pub fn apply(plan: &Plan, interactive_terminal: bool, exe: &Path) -> Result<Appl
 /// Replace `path` with `content` if it still has the fingerprint `expected`; keep a backup and
 /// the file's mode and owner. Also what the elevated `slipway hosts write-file` runs.
 pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<WriteOutcome> {
-    let werr = |source| HostsError::Write { path: path.to_owned(), source };
+    let werr = |source| HostsError::Write {
+        path: path.to_owned(),
+        source,
+    };
     let current = match fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => return Err(HostsError::Read { path: path.to_owned(), source }),
+        Err(source) => {
+            return Err(HostsError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
     if digest(&current) != expected {
-        return Err(HostsError::Changed { path: path.to_owned() });
+        return Err(HostsError::Changed {
+            path: path.to_owned(),
+        });
     }
     if current == content {
         return Ok(WriteOutcome::Unchanged);
@@ -223,14 +304,20 @@ pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<Write
             copy_ownership(m, &backup);
         }
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     /// Why the swap did not happen.
     enum Swap {
         Changed,
         Io(std::io::Error),
     }
     let replaced = (|| -> std::result::Result<(), Swap> {
-        let mut tmp = tempfile::Builder::new().prefix(".slipway-hosts").tempfile_in(dir).map_err(Swap::Io)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".slipway-hosts")
+            .tempfile_in(dir)
+            .map_err(Swap::Io)?;
         tmp.write_all(content.as_bytes()).map_err(Swap::Io)?;
         tmp.as_file().sync_all().map_err(Swap::Io)?;
         if let Some(m) = &meta {
@@ -238,7 +325,9 @@ pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<Write
             copy_ownership(m, tmp.path());
         }
         // Last look before the swap: refuse if someone wrote meanwhile.
-        let now = fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let now = fs::read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         if digest(&now) != expected {
             return Err(Swap::Changed);
         }
@@ -247,9 +336,16 @@ pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<Write
     })();
     match replaced {
         Ok(()) => {}
-        Err(Swap::Changed) => return Err(HostsError::Changed { path: path.to_owned() }),
+        Err(Swap::Changed) => {
+            return Err(HostsError::Changed {
+                path: path.to_owned(),
+            });
+        }
         // A bind-mounted or locked file cannot be replaced: write it in place instead.
-        Err(Swap::Io(e)) if matches!(e.raw_os_error(), Some(16 | 18)) || e.kind() == std::io::ErrorKind::ResourceBusy => {
+        Err(Swap::Io(e))
+            if matches!(e.raw_os_error(), Some(16 | 18))
+                || e.kind() == std::io::ErrorKind::ResourceBusy =>
+        {
             fs::write(path, content).map_err(werr)?;
         }
         Err(Swap::Io(e)) => return Err(werr(e)),
@@ -290,19 +386,30 @@ mod tests {
         }
         let p = plan(&path, entries_for(&names(), true)).expect("plan");
         assert_eq!(p.diff.len(), 2, "{:?}", p.diff);
-        assert!(matches!(write(&p).expect("write"), WriteOutcome::Written { .. }));
+        assert!(matches!(
+            write(&p).expect("write"),
+            WriteOutcome::Written { .. }
+        ));
         let written = fs::read_to_string(&path).expect("read");
         assert!(written.starts_with(original));
         assert!(written.contains("127.0.0.1 argocd.local backstage.local shop.local"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o644, "mode kept");
+            assert_eq!(
+                fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+                0o644,
+                "mode kept"
+            );
         }
         let again = plan(&path, entries_for(&names(), true)).expect("plan");
         assert!(!again.changes() && again.diff.is_empty());
         assert_eq!(write(&again).expect("write"), WriteOutcome::Unchanged);
-        assert_eq!(fs::read_to_string(backup_path(&path)).expect("backup"), original, "backup holds the original");
+        assert_eq!(
+            fs::read_to_string(backup_path(&path)).expect("backup"),
+            original,
+            "backup holds the original"
+        );
 
         let removed = plan(&path, Vec::new()).expect("plan remove");
         write(&removed).expect("remove");
@@ -315,10 +422,18 @@ mod tests {
         let path = dir.path().join("hosts");
         fs::write(&path, "127.0.0.1 localhost\n").expect("seed");
         let p = plan(&path, entries_for(&names(), false)).expect("plan");
-        fs::write(&path, "127.0.0.1 localhost\n10.1.1.1 added.by.someone.else\n").expect("concurrent edit");
+        fs::write(
+            &path,
+            "127.0.0.1 localhost\n10.1.1.1 added.by.someone.else\n",
+        )
+        .expect("concurrent edit");
         let err = write(&p).expect_err("must refuse");
         assert!(matches!(err, HostsError::Changed { .. }), "{err}");
-        assert!(fs::read_to_string(&path).expect("read").contains("added.by.someone.else"));
+        assert!(
+            fs::read_to_string(&path)
+                .expect("read")
+                .contains("added.by.someone.else")
+        );
     }
 
     #[cfg(unix)]
@@ -340,16 +455,25 @@ mod tests {
         }
         let err = result.expect_err("read-only");
         assert!(matches!(err, HostsError::NotWritable { .. }), "{err}");
-        assert!(err.to_string().contains("# BEGIN slipway") && err.to_string().contains("argocd.local"), "{err}");
+        assert!(
+            err.to_string().contains("# BEGIN slipway") && err.to_string().contains("argocd.local"),
+            "{err}"
+        );
     }
 
     #[test]
     fn entries_are_sorted_deduplicated_and_ipv6_optional() {
-        let e = entries_for(&["b.local".into(), "A.local".into(), "b.local".into()], true);
+        let e = entries_for(
+            &["b.local".into(), "A.local".into(), "b.local".into()],
+            true,
+        );
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].names, ["a.local", "b.local"]);
         assert_eq!(e[1].address, "::1");
         assert!(entries_for(&[], true).is_empty());
-        assert_eq!(platform_hosts(".dev.test"), ["argocd.dev.test", "backstage.dev.test"]);
+        assert_eq!(
+            platform_hosts(".dev.test"),
+            ["argocd.dev.test", "backstage.dev.test"]
+        );
     }
 }

@@ -22,18 +22,24 @@ pub struct ApplyReport {
 
 /// Parse a multi-document YAML bundle (empty documents are skipped).
 pub fn parse(yaml: &str) -> Result<Vec<DynamicObject>, K8sError> {
-    let docs: Vec<Option<DynamicObject>> = serde_saphyr::from_multiple(yaml).map_err(|e| K8sError::Manifest(e.to_string()))?;
+    let docs: Vec<Option<DynamicObject>> =
+        serde_saphyr::from_multiple(yaml).map_err(|e| K8sError::Manifest(e.to_string()))?;
     let objects: Vec<DynamicObject> = docs.into_iter().flatten().collect();
     for o in &objects {
         if o.types.is_none() || o.metadata.name.is_none() {
-            return Err(K8sError::Manifest(format!("every document needs apiVersion, kind and metadata.name (found {:?})", o.metadata.name)));
+            return Err(K8sError::Manifest(format!(
+                "every document needs apiVersion, kind and metadata.name (found {:?})",
+                o.metadata.name
+            )));
         }
     }
     Ok(objects)
 }
 
 fn is_first(o: &DynamicObject) -> bool {
-    o.types.as_ref().is_some_and(|t| t.kind == "CustomResourceDefinition" || t.kind == "Namespace")
+    o.types
+        .as_ref()
+        .is_some_and(|t| t.kind == "CustomResourceDefinition" || t.kind == "Namespace")
 }
 
 fn label(o: &DynamicObject) -> String {
@@ -46,27 +52,61 @@ fn label(o: &DynamicObject) -> String {
 
 /// Apply `objects` with field manager `manager`; objects without a namespace that need one go
 /// to `default_namespace`.
-pub async fn apply(client: &kube::Client, objects: &[DynamicObject], manager: &str, default_namespace: &str, crd_timeout: Duration) -> Result<ApplyReport, K8sError> {
+pub async fn apply(
+    client: &kube::Client,
+    objects: &[DynamicObject],
+    manager: &str,
+    default_namespace: &str,
+    crd_timeout: Duration,
+) -> Result<ApplyReport, K8sError> {
     let mut report = ApplyReport::default();
     let mut resolved: HashMap<GroupVersionKind, (ApiResource, ApiCapabilities)> = HashMap::new();
     let params = PatchParams::apply(manager).force();
     for first_pass in [true, false] {
         for obj in objects.iter().filter(|o| is_first(o) == first_pass) {
-            let types = obj.types.as_ref().ok_or_else(|| K8sError::Manifest("object without apiVersion/kind".into()))?;
-            let gvk = GroupVersionKind::try_from(types).map_err(|e| K8sError::Manifest(e.to_string()))?;
+            let types = obj
+                .types
+                .as_ref()
+                .ok_or_else(|| K8sError::Manifest("object without apiVersion/kind".into()))?;
+            let gvk =
+                GroupVersionKind::try_from(types).map_err(|e| K8sError::Manifest(e.to_string()))?;
             if !resolved.contains_key(&gvk) {
-                let found = discovery::pinned_kind(client, &gvk).await.map_err(|e| K8sError::Manifest(format!("{} {}: not served by the cluster ({e}); is its CRD installed?", types.api_version, types.kind)))?;
+                let found = discovery::pinned_kind(client, &gvk).await.map_err(|e| {
+                    K8sError::Manifest(format!(
+                        "{} {}: not served by the cluster ({e}); is its CRD installed?",
+                        types.api_version, types.kind
+                    ))
+                })?;
                 resolved.insert(gvk.clone(), found);
             }
             let (ar, caps) = &resolved[&gvk];
             let api: Api<DynamicObject> = match caps.scope {
                 Scope::Cluster => Api::all_with(client.clone(), ar),
-                Scope::Namespaced => Api::namespaced_with(client.clone(), obj.metadata.namespace.as_deref().unwrap_or(default_namespace), ar),
+                Scope::Namespaced => Api::namespaced_with(
+                    client.clone(),
+                    obj.metadata
+                        .namespace
+                        .as_deref()
+                        .unwrap_or(default_namespace),
+                    ar,
+                ),
             };
             let name = obj.metadata.name.as_deref().unwrap_or_default();
-            let failed = |source| K8sError::Apply { object: label(obj), source };
-            let before = api.get_opt(name).await.map_err(failed)?.and_then(|o| o.metadata.resource_version);
-            let after = api.patch(name, &params, &Patch::Apply(obj)).await.map_err(failed)?.metadata.resource_version;
+            let failed = |source| K8sError::Apply {
+                object: label(obj),
+                source,
+            };
+            let before = api
+                .get_opt(name)
+                .await
+                .map_err(failed)?
+                .and_then(|o| o.metadata.resource_version);
+            let after = api
+                .patch(name, &params, &Patch::Apply(obj))
+                .await
+                .map_err(failed)?
+                .metadata
+                .resource_version;
             if before.is_some() && before == after {
                 report.unchanged.push(label(obj));
             } else {
@@ -74,10 +114,17 @@ pub async fn apply(client: &kube::Client, objects: &[DynamicObject], manager: &s
             }
             if types.kind == "CustomResourceDefinition" {
                 let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-                tokio::time::timeout(crd_timeout, await_condition(crds, name, conditions::is_crd_established()))
-                    .await
-                    .map_err(|_| K8sError::NotReady { what: format!("CRD {name} Established"), secs: crd_timeout.as_secs(), state: "not established".into() })?
-                    .map_err(|e| K8sError::Manifest(e.to_string()))?;
+                tokio::time::timeout(
+                    crd_timeout,
+                    await_condition(crds, name, conditions::is_crd_established()),
+                )
+                .await
+                .map_err(|_| K8sError::NotReady {
+                    what: format!("CRD {name} Established"),
+                    secs: crd_timeout.as_secs(),
+                    state: "not established".into(),
+                })?
+                .map_err(|e| K8sError::Manifest(e.to_string()))?;
             }
         }
     }

@@ -13,7 +13,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
-    #[error("cannot read the kubeconfig ({0}); run `slipway up`, or point KUBECONFIG at a valid file")]
+    #[error(
+        "cannot read the kubeconfig ({0}); run `slipway up`, or point KUBECONFIG at a valid file"
+    )]
     Kubeconfig(String),
     #[error("the cluster did not answer in time ({0}); is it running? `slipway status` tells")]
     Timeout(String),
@@ -24,7 +26,11 @@ pub enum K8sError {
     #[error("invalid manifest: {0}")]
     Manifest(String),
     #[error("{what} did not happen within {secs} s ({state})")]
-    NotReady { what: String, secs: u64, state: String },
+    NotReady {
+        what: String,
+        secs: u64,
+        state: String,
+    },
 }
 
 impl K8sError {
@@ -47,14 +53,21 @@ pub struct KubeTarget {
 impl KubeTarget {
     /// The kind-compatible context of a Slipway cluster (`kind-<name>`).
     pub fn cluster(name: &str) -> Self {
-        Self { kubeconfig: None, context: Some(format!("kind-{name}")) }
+        Self {
+            kubeconfig: None,
+            context: Some(format!("kind-{name}")),
+        }
     }
 
     pub async fn client(&self) -> Result<kube::Client, K8sError> {
-        let options = KubeConfigOptions { context: self.context.clone(), ..Default::default() };
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..Default::default()
+        };
         let config = match &self.kubeconfig {
             Some(path) => {
-                let kc = Kubeconfig::read_from(path).map_err(|e| K8sError::Kubeconfig(e.to_string()))?;
+                let kc =
+                    Kubeconfig::read_from(path).map_err(|e| K8sError::Kubeconfig(e.to_string()))?;
                 kube::Config::from_custom_kubeconfig(kc, &options).await
             }
             None => kube::Config::from_kubeconfig(&options).await,
@@ -65,10 +78,19 @@ impl KubeTarget {
 }
 
 /// One key of a Secret, as text; `None` when the Secret or the key does not exist.
-pub async fn secret_value(client: &kube::Client, namespace: &str, name: &str, key: &str) -> Result<Option<String>, K8sError> {
+pub async fn secret_value(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<String>, K8sError> {
     let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = tokio::time::timeout(Duration::from_secs(10), api.get_opt(name)).await.map_err(|_| K8sError::Timeout(format!("reading Secret {namespace}/{name}")))??;
-    Ok(secret.and_then(|s| s.data?.remove(key)).map(|v| String::from_utf8_lossy(&v.0).into_owned()))
+    let secret = tokio::time::timeout(Duration::from_secs(10), api.get_opt(name))
+        .await
+        .map_err(|_| K8sError::Timeout(format!("reading Secret {namespace}/{name}")))??;
+    Ok(secret
+        .and_then(|s| s.data?.remove(key))
+        .map(|v| String::from_utf8_lossy(&v.0).into_owned()))
 }
 
 /// Every host named by an Ingress rule in the cluster.

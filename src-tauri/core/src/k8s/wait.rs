@@ -11,19 +11,34 @@ use super::K8sError;
 
 /// Argo CD's Application resource.
 pub fn application_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"), "applications")
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
+        "applications",
+    )
 }
 
 fn available(d: Option<&Deployment>) -> bool {
     d.and_then(|d| d.status.as_ref())
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Available" && c.status == "True"))
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c.type_ == "Available" && c.status == "True")
+        })
 }
 
 /// Until the Deployment reports `Available=True`.
-pub async fn deployment_available(client: &kube::Client, namespace: &str, name: &str, timeout: Duration) -> Result<(), K8sError> {
+pub async fn deployment_available(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), K8sError> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let waited = tokio::time::timeout(timeout, await_condition(api.clone(), name, |d: Option<&Deployment>| available(d))).await;
+    let waited = tokio::time::timeout(
+        timeout,
+        await_condition(api.clone(), name, |d: Option<&Deployment>| available(d)),
+    )
+    .await;
     match waited {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(K8sError::Manifest(e.to_string())),
@@ -32,10 +47,18 @@ pub async fn deployment_available(client: &kube::Client, namespace: &str, name: 
                 None => "it does not exist".to_owned(),
                 Some(d) => {
                     let s = d.status.unwrap_or_default();
-                    format!("{}/{} replicas available", s.available_replicas.unwrap_or(0), s.replicas.unwrap_or(0))
+                    format!(
+                        "{}/{} replicas available",
+                        s.available_replicas.unwrap_or(0),
+                        s.replicas.unwrap_or(0)
+                    )
                 }
             };
-            Err(K8sError::NotReady { what: format!("Deployment {namespace}/{name} Available"), secs: timeout.as_secs(), state })
+            Err(K8sError::NotReady {
+                what: format!("Deployment {namespace}/{name} Available"),
+                secs: timeout.as_secs(),
+                state,
+            })
         }
     }
 }
@@ -43,14 +66,29 @@ pub async fn deployment_available(client: &kube::Client, namespace: &str, name: 
 /// An Application's sync and health status.
 pub fn application_state(app: &DynamicObject) -> (String, String) {
     let status = app.data.get("status");
-    let get = |a: &str| status.and_then(|s| s.get(a)).and_then(|s| s.get("status")).and_then(|s| s.as_str()).unwrap_or("Unknown").to_owned();
+    let get = |a: &str| {
+        status
+            .and_then(|s| s.get(a))
+            .and_then(|s| s.get("status"))
+            .and_then(|s| s.as_str())
+            .unwrap_or("Unknown")
+            .to_owned()
+    };
     (get("sync"), get("health"))
 }
 
 /// Until the Argo CD Application is `Synced` and `Healthy`; a `Degraded` one fails at once.
-pub async fn application_healthy(client: &kube::Client, namespace: &str, name: &str, timeout: Duration) -> Result<(), K8sError> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &application_resource());
-    let done = |a: Option<&DynamicObject>| a.is_some_and(|a| matches!(application_state(a), (s, h) if (s == "Synced" && h == "Healthy") || h == "Degraded"));
+pub async fn application_healthy(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), K8sError> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &application_resource());
+    let done = |a: Option<&DynamicObject>| {
+        a.is_some_and(|a| matches!(application_state(a), (s, h) if (s == "Synced" && h == "Healthy") || h == "Degraded"))
+    };
     let waited = tokio::time::timeout(timeout, await_condition(api.clone(), name, done)).await;
     let state = match api.get_opt(name).await? {
         Some(app) => application_state(&app),
@@ -62,7 +100,9 @@ pub async fn application_healthy(client: &kube::Client, namespace: &str, name: &
         (_, (s, h)) => Err(K8sError::NotReady {
             what: format!("Application {name} Synced and Healthy"),
             secs: timeout.as_secs(),
-            state: format!("sync {s}, health {h}; `kubectl -n {namespace} get application {name} -o yaml` shows why"),
+            state: format!(
+                "sync {s}, health {h}; `kubectl -n {namespace} get application {name} -o yaml` shows why"
+            ),
         }),
     }
 }

@@ -19,7 +19,10 @@ pub struct Component {
 
 /// Traefik, Sealed Secrets and Backstage: the components Argo CD deploys.
 pub fn components() -> Result<Vec<Component>, BundleError> {
-    let mut paths: Vec<String> = bundle::Bundle::iter().filter(|p| p.starts_with("platform/components/") && p.ends_with(".yaml")).map(|p| p.to_string()).collect();
+    let mut paths: Vec<String> = bundle::Bundle::iter()
+        .filter(|p| p.starts_with("platform/components/") && p.ends_with(".yaml"))
+        .map(|p| p.to_string())
+        .collect();
     paths.sort();
     paths.iter().map(|p| bundle::yaml(p)).collect()
 }
@@ -29,19 +32,28 @@ pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
     let path = format!("platform/values/{component}.yaml");
     let text = bundle::text(&path).ok_or_else(|| BundleError::Missing(path.clone()))?;
     let text = with_domain(&text, domain);
-    serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid { path, reason: e.to_string() })
+    serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid {
+        path,
+        reason: e.to_string(),
+    })
 }
 
 /// `text` with the default `.local` host names moved to `domain`.
 pub fn with_domain(text: &str, domain: &str) -> String {
     let domain = domain.trim_start_matches('.');
-    text.replace("argocd.local", &format!("argocd.{domain}")).replace("backstage.local", &format!("backstage.{domain}"))
+    text.replace("argocd.local", &format!("argocd.{domain}"))
+        .replace("backstage.local", &format!("backstage.{domain}"))
 }
 
 /// Argo CD, installed by helm before anything else.
 pub fn argo_cd_release(domain: &str) -> Result<Release, BundleError> {
     let c: Component = bundle::yaml(bundle::ARGO_CD)?;
-    Ok(Release { name: c.release, namespace: c.namespace, values: values(&c.name, domain)?, chart: c.chart })
+    Ok(Release {
+        name: c.release,
+        namespace: c.namespace,
+        values: values(&c.name, domain)?,
+        chart: c.chart,
+    })
 }
 
 /// `bootstrap/platform-appset.yaml` for local mode: a list generator, one element per
@@ -53,11 +65,19 @@ pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
     for c in components()? {
         let mut values = values(&c.name, domain)?;
         drop_platform_repo_references(&mut values);
-        let values = serde_saphyr::to_string(&values).map_err(|e| BundleError::Invalid { path: c.name.clone(), reason: e.to_string() })?;
+        let values = serde_saphyr::to_string(&values).map_err(|e| BundleError::Invalid {
+            path: c.name.clone(),
+            reason: e.to_string(),
+        })?;
         elements.push(json!({"name": c.name, "namespace": c.namespace, "release": c.release, "chart": c.chart_json(), "values": values}));
     }
     set["spec"]["generators"] = json!([{"list": {"elements": elements}}]);
-    let spec = set["spec"]["template"]["spec"].as_object_mut().ok_or_else(|| BundleError::Invalid { path: PATH.into(), reason: "no template.spec".into() })?;
+    let spec = set["spec"]["template"]["spec"]
+        .as_object_mut()
+        .ok_or_else(|| BundleError::Invalid {
+            path: PATH.into(),
+            reason: "no template.spec".into(),
+        })?;
     spec.remove("sources");
     spec.insert(
         "source".into(),
@@ -74,8 +94,15 @@ pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
 /// Local mode has no platform repository: catalog locations inside it (the Software Template)
 /// would make Backstage fail on an unresolved `${SLIPWAY_PLATFORM_REPO}`, so they are left out.
 fn drop_platform_repo_references(values: &mut Value) {
-    if let Some(locations) = values.pointer_mut("/backstage/appConfig/catalog/locations").and_then(Value::as_array_mut) {
-        locations.retain(|l| !l["target"].as_str().is_some_and(|t| t.contains("${SLIPWAY_PLATFORM_REPO}")));
+    if let Some(locations) = values
+        .pointer_mut("/backstage/appConfig/catalog/locations")
+        .and_then(Value::as_array_mut)
+    {
+        locations.retain(|l| {
+            !l["target"]
+                .as_str()
+                .is_some_and(|t| t.contains("${SLIPWAY_PLATFORM_REPO}"))
+        });
     }
 }
 
@@ -92,29 +119,57 @@ mod tests {
     #[test]
     fn argo_cd_release_follows_the_domain() {
         let r = argo_cd_release("dev.test").expect("release");
-        assert_eq!((r.name.as_str(), r.namespace.as_str(), r.chart.name.as_str()), ("argocd", "argocd", "argo-cd"));
+        assert_eq!(
+            (r.name.as_str(), r.namespace.as_str(), r.chart.name.as_str()),
+            ("argocd", "argocd", "argo-cd")
+        );
         assert_eq!(r.values["global"]["domain"], "argocd.dev.test");
-        assert_eq!(argo_cd_release("local").expect("release").values["global"]["domain"], "argocd.local");
+        assert_eq!(
+            argo_cd_release("local").expect("release").values["global"]["domain"],
+            "argocd.local"
+        );
     }
 
     #[test]
     fn local_mode_lists_every_component_with_inline_values() {
         let set = local_platform_appset("dev.test").expect("appset");
-        let elements = set["spec"]["generators"][0]["list"]["elements"].as_array().expect("list generator");
+        let elements = set["spec"]["generators"][0]["list"]["elements"]
+            .as_array()
+            .expect("list generator");
         let names: Vec<&str> = elements.iter().filter_map(|e| e["name"].as_str()).collect();
         assert_eq!(names, ["backstage", "sealed-secrets", "traefik"]);
         let backstage = &elements[0];
-        let values: Value = serde_saphyr::from_str(backstage["values"].as_str().expect("values text")).expect("values YAML");
-        assert_eq!(values["backstage"]["appConfig"]["app"]["baseUrl"], "http://backstage.dev.test:8880");
+        let values: Value =
+            serde_saphyr::from_str(backstage["values"].as_str().expect("values text"))
+                .expect("values YAML");
+        assert_eq!(
+            values["backstage"]["appConfig"]["app"]["baseUrl"],
+            "http://backstage.dev.test:8880"
+        );
         let text = backstage["values"].as_str().expect("values text");
-        assert!(!text.contains("${SLIPWAY_PLATFORM_REPO}"), "no reference to a platform repository local mode does not have");
-        assert!(values["backstage"]["appConfig"]["integrations"]["github"][0]["token"] == "${GITHUB_TOKEN}", "other placeholders stay for Backstage");
+        assert!(
+            !text.contains("${SLIPWAY_PLATFORM_REPO}"),
+            "no reference to a platform repository local mode does not have"
+        );
+        assert!(
+            values["backstage"]["appConfig"]["integrations"]["github"][0]["token"]
+                == "${GITHUB_TOKEN}",
+            "other placeholders stay for Backstage"
+        );
         assert_eq!(backstage["chart"]["version"], "2.8.2");
         let spec = &set["spec"]["template"]["spec"];
-        assert!(spec.get("sources").is_none(), "no repository to read values from");
+        assert!(
+            spec.get("sources").is_none(),
+            "no repository to read values from"
+        );
         assert_eq!(spec["source"]["helm"]["values"], "{{ .values }}");
         assert_eq!(spec["project"], "platform");
         let generators = set["spec"]["generators"].as_array().expect("generators");
-        assert!(generators.iter().all(|g| g.as_object().is_some_and(|g| g.keys().all(|k| k == "list"))), "only the list generator");
+        assert!(
+            generators
+                .iter()
+                .all(|g| g.as_object().is_some_and(|g| g.keys().all(|k| k == "list"))),
+            "only the list generator"
+        );
     }
 }

@@ -20,9 +20,9 @@ use crate::bundle::BundleError;
 use crate::cluster::{BOOT_TIMEOUT, Cluster, ClusterError, ClusterSpec, ClusterStatus};
 use crate::helm::{HelmError, KubeContext};
 use crate::k8s::{self, K8sError};
+use crate::progress::{ProgressEvent, ProgressSink, StepOutcome, StepReporter};
 use crate::secrets::{Keyring, accounts};
 use install::InstallOptions;
-use crate::progress::{ProgressEvent, ProgressSink, StepOutcome, StepReporter};
 
 /// What a step can fail with: the error of the layer it drives.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +58,14 @@ impl StepError {
     pub fn is_transient(&self) -> bool {
         match self {
             StepError::Cluster(e) => e.is_transient(),
-            StepError::Service(crate::service::ServiceError::GitHub(crate::github::GitHubError::Unreachable { .. }) | crate::service::ServiceError::Backstage(crate::backstage::BackstageError::Unreachable { .. })) => true,
+            StepError::Service(
+                crate::service::ServiceError::GitHub(crate::github::GitHubError::Unreachable {
+                    ..
+                })
+                | crate::service::ServiceError::Backstage(
+                    crate::backstage::BackstageError::Unreachable { .. },
+                ),
+            ) => true,
             StepError::Kube(e) => match e.api_error() {
                 Some(kube::Error::Api(s)) => s.code >= 500 || s.code == 429,
                 Some(kube::Error::HyperError(_) | kube::Error::Service(_)) => true,
@@ -72,7 +79,10 @@ impl StepError {
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
     #[error("step `{step}` failed: {source}")]
-    Step { step: &'static str, source: StepError },
+    Step {
+        step: &'static str,
+        source: StepError,
+    },
     #[error("step `{step}` did not finish within {secs} s; re-run `slipway up` to resume it")]
     Timeout { step: &'static str, secs: u64 },
     #[error(transparent)]
@@ -107,12 +117,20 @@ pub struct UpOptions {
 impl UpOptions {
     /// Cluster only, default timeouts.
     pub fn cluster_only() -> Self {
-        Self { recreate: false, boot_timeout: BOOT_TIMEOUT, ready_timeout: Duration::from_secs(300), platform: None }
+        Self {
+            recreate: false,
+            boot_timeout: BOOT_TIMEOUT,
+            ready_timeout: Duration::from_secs(300),
+            platform: None,
+        }
     }
 
     /// Cluster and platform with the platform defaults for `spec` (its name and ingress port).
     pub fn with_platform(spec: &ClusterSpec) -> Self {
-        Self { platform: Some(InstallOptions::new(&spec.name, spec.http_ingress())), ..Self::cluster_only() }
+        Self {
+            platform: Some(InstallOptions::new(&spec.name, spec.http_ingress())),
+            ..Self::cluster_only()
+        }
     }
 }
 
@@ -143,14 +161,30 @@ pub struct StepDef<Id = StepId> {
     pub retries: u32,
 }
 
-pub(crate) const fn step<Id>(id: Id, key: &'static str, title: &'static str, timeout_secs: u64, retries: u32) -> StepDef<Id> {
-    StepDef { id, key, title, timeout: Duration::from_secs(timeout_secs), retries }
+pub(crate) const fn step<Id>(
+    id: Id,
+    key: &'static str,
+    title: &'static str,
+    timeout_secs: u64,
+    retries: u32,
+) -> StepDef<Id> {
+    StepDef {
+        id,
+        key,
+        title,
+        timeout: Duration::from_secs(timeout_secs),
+        retries,
+    }
 }
 
 /// A pipeline: what each of its step ids does. The runner ([`run_steps`]) is shared.
 pub(crate) trait Stage {
     type Id: Copy;
-    async fn execute(&mut self, id: Self::Id, reporter: StepReporter<'_>) -> Result<StepOutcome, StepError>;
+    async fn execute(
+        &mut self,
+        id: Self::Id,
+        reporter: StepReporter<'_>,
+    ) -> Result<StepOutcome, StepError>;
     /// A step's time limit (a step with its own wait inside may need longer than its default).
     fn timeout(&self, def: &StepDef<Self::Id>) -> Duration {
         def.timeout
@@ -159,18 +193,78 @@ pub(crate) trait Stage {
 
 /// `slipway up`, as data.
 pub const UP_STEPS: &[StepDef] = &[
-    step(StepId::Preflight, "preflight", "Check Docker, ports and host limits", 60, 1),
-    step(StepId::NodeImage, "node-image", "Make sure the node image is present", 1800, 0),
-    step(StepId::Network, "network", "Make sure the Docker network exists", 60, 2),
-    step(StepId::Nodes, "nodes", "Create or start the node containers", 300, 1),
-    step(StepId::KubeadmConfig, "kubeadm-config", "Write the kubeadm config on each node", 60, 2),
-    step(StepId::ControlPlane, "control-plane", "Start the control plane (kubeadm init)", 600, 0),
+    step(
+        StepId::Preflight,
+        "preflight",
+        "Check Docker, ports and host limits",
+        60,
+        1,
+    ),
+    step(
+        StepId::NodeImage,
+        "node-image",
+        "Make sure the node image is present",
+        1800,
+        0,
+    ),
+    step(
+        StepId::Network,
+        "network",
+        "Make sure the Docker network exists",
+        60,
+        2,
+    ),
+    step(
+        StepId::Nodes,
+        "nodes",
+        "Create or start the node containers",
+        300,
+        1,
+    ),
+    step(
+        StepId::KubeadmConfig,
+        "kubeadm-config",
+        "Write the kubeadm config on each node",
+        60,
+        2,
+    ),
+    step(
+        StepId::ControlPlane,
+        "control-plane",
+        "Start the control plane (kubeadm init)",
+        600,
+        0,
+    ),
     step(StepId::Cni, "cni", "Install the pod network (CNI)", 120, 3),
-    step(StepId::Storage, "storage", "Install the default StorageClass", 120, 3),
+    step(
+        StepId::Storage,
+        "storage",
+        "Install the default StorageClass",
+        120,
+        3,
+    ),
     step(StepId::Join, "join", "Join the workloads node", 600, 1),
-    step(StepId::NodeLabels, "node-labels", "Label the platform and workloads nodes", 60, 3),
-    step(StepId::NodesReady, "nodes-ready", "Wait until every node is Ready", 900, 0),
-    step(StepId::Kubeconfig, "kubeconfig", "Export the kubeconfig context", 30, 1),
+    step(
+        StepId::NodeLabels,
+        "node-labels",
+        "Label the platform and workloads nodes",
+        60,
+        3,
+    ),
+    step(
+        StepId::NodesReady,
+        "nodes-ready",
+        "Wait until every node is Ready",
+        900,
+        0,
+    ),
+    step(
+        StepId::Kubeconfig,
+        "kubeconfig",
+        "Export the kubeconfig context",
+        30,
+        1,
+    ),
 ];
 
 /// What one `up` run did.
@@ -201,7 +295,11 @@ pub struct PlatformSummary {
 
 /// `http://<host>[:<port>]`: a name served through the HTTP ingress published on `port`.
 pub fn ingress_url(host: &str, port: u16) -> String {
-    if port == 80 { format!("http://{host}") } else { format!("http://{host}:{port}") }
+    if port == 80 {
+        format!("http://{host}")
+    } else {
+        format!("http://{host}:{port}")
+    }
 }
 
 impl PlatformSummary {
@@ -210,7 +308,12 @@ impl PlatformSummary {
         let port = options.ingress.port();
         let url = |host: &str| ingress_url(host, port);
         let hosts = crate::hosts::platform_hosts(&options.domain);
-        Self { argocd_url: url(&hosts[0]), backstage_url: url(&hosts[1]), argocd_user: "admin", hosts }
+        Self {
+            argocd_url: url(&hosts[0]),
+            backstage_url: url(&hosts[1]),
+            argocd_user: "admin",
+            hosts,
+        }
     }
 }
 
@@ -223,9 +326,16 @@ pub struct StepReport {
 }
 
 /// Bring the cluster and the platform up, resuming whatever a previous run left.
-pub async fn up(spec: ClusterSpec, options: &UpOptions, sink: &dyn ProgressSink) -> Result<UpReport, PlatformError> {
+pub async fn up(
+    spec: ClusterSpec,
+    options: &UpOptions,
+    sink: &dyn ProgressSink,
+) -> Result<UpReport, PlatformError> {
     let started = Instant::now();
-    let mut stage = ClusterStage { cluster: Cluster::connect(spec).await?, options };
+    let mut stage = ClusterStage {
+        cluster: Cluster::connect(spec).await?,
+        options,
+    };
     let mut steps = run_steps(UP_STEPS, sink, &mut stage).await?;
     let mut status = stage.cluster.status().await?;
     let platform = match &options.platform {
@@ -235,7 +345,10 @@ pub async fn up(spec: ClusterSpec, options: &UpOptions, sink: &dyn ProgressSink)
                 Some(path) => path,
                 None => crate::cluster::kubeconfig::merge_target().map_err(ClusterError::from)?,
             };
-            let kube = KubeContext { kubeconfig, context: status.context.clone() };
+            let kube = KubeContext {
+                kubeconfig,
+                context: status.context.clone(),
+            };
             steps.extend(install::install(&kube, install_options, sink).await?);
             Some(PlatformSummary::new(install_options))
         }
@@ -283,7 +396,9 @@ impl Stage for ClusterStage<'_> {
     fn timeout(&self, def: &StepDef) -> Duration {
         // Waits with their own limit must fit inside the step's.
         match def.id {
-            StepId::NodesReady => def.timeout.max(self.options.ready_timeout + Duration::from_secs(30)),
+            StepId::NodesReady => def
+                .timeout
+                .max(self.options.ready_timeout + Duration::from_secs(30)),
             StepId::Nodes => def.timeout.max(self.options.boot_timeout * 2),
             _ => def.timeout,
         }
@@ -291,26 +406,48 @@ impl Stage for ClusterStage<'_> {
 }
 
 /// Run `steps` in order, stopping at the first failure.
-pub(crate) async fn run_steps<S: Stage>(steps: &[StepDef<S::Id>], sink: &dyn ProgressSink, stage: &mut S) -> Result<Vec<StepReport>, PlatformError> {
+pub(crate) async fn run_steps<S: Stage>(
+    steps: &[StepDef<S::Id>],
+    sink: &dyn ProgressSink,
+    stage: &mut S,
+) -> Result<Vec<StepReport>, PlatformError> {
     let mut reports = Vec::new();
     for def in steps {
         let (outcome, attempts) = run_step(def, sink, stage).await?;
-        reports.push(StepReport { id: def.key, outcome, attempts });
+        reports.push(StepReport {
+            id: def.key,
+            outcome,
+            attempts,
+        });
     }
     Ok(reports)
 }
 
 /// Run one step with its timeout and retry policy, reporting start and end.
-async fn run_step<S: Stage>(def: &StepDef<S::Id>, sink: &dyn ProgressSink, stage: &mut S) -> Result<(StepOutcome, u32), PlatformError> {
+async fn run_step<S: Stage>(
+    def: &StepDef<S::Id>,
+    sink: &dyn ProgressSink,
+    stage: &mut S,
+) -> Result<(StepOutcome, u32), PlatformError> {
     let reporter = StepReporter { id: def.key, sink };
     let timeout = stage.timeout(def);
     let mut attempt = 1;
     loop {
-        sink.emit(ProgressEvent::StepStarted { id: def.key, title: def.title, attempt, at: Timestamp::now() });
+        sink.emit(ProgressEvent::StepStarted {
+            id: def.key,
+            title: def.title,
+            attempt,
+            at: Timestamp::now(),
+        });
         let result = tokio::time::timeout(timeout, stage.execute(def.id, reporter)).await;
         let error = match result {
             Ok(Ok(outcome)) => {
-                sink.emit(ProgressEvent::StepFinished { id: def.key, outcome: outcome.clone(), attempt, at: Timestamp::now() });
+                sink.emit(ProgressEvent::StepFinished {
+                    id: def.key,
+                    outcome: outcome.clone(),
+                    attempt,
+                    at: Timestamp::now(),
+                });
                 return Ok((outcome, attempt));
             }
             Ok(Err(e)) if e.is_transient() && attempt <= def.retries => {
@@ -320,8 +457,14 @@ async fn run_step<S: Stage>(def: &StepDef<S::Id>, sink: &dyn ProgressSink, stage
                 tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 continue;
             }
-            Ok(Err(source)) => PlatformError::Step { step: def.key, source },
-            Err(_) => PlatformError::Timeout { step: def.key, secs: timeout.as_secs() },
+            Ok(Err(source)) => PlatformError::Step {
+                step: def.key,
+                source,
+            },
+            Err(_) => PlatformError::Timeout {
+                step: def.key,
+                secs: timeout.as_secs(),
+            },
         };
         finish_failed(sink, def.key, attempt, error.to_string());
         return Err(error);
@@ -329,16 +472,30 @@ async fn run_step<S: Stage>(def: &StepDef<S::Id>, sink: &dyn ProgressSink, stage
 }
 
 fn finish_failed(sink: &dyn ProgressSink, id: &'static str, attempt: u32, error: String) {
-    sink.emit(ProgressEvent::StepFinished { id, outcome: StepOutcome::Failed { error }, attempt, at: Timestamp::now() });
+    sink.emit(ProgressEvent::StepFinished {
+        id,
+        outcome: StepOutcome::Failed { error },
+        attempt,
+        at: Timestamp::now(),
+    });
 }
 
 /// Remove the cluster, its kubeconfig entries and its Backstage token in the keyring. Sealed
 /// Secrets' escrowed key stays: the next cluster of that name gets it back.
-pub async fn down(spec: ClusterSpec, sink: &dyn ProgressSink) -> Result<StepOutcome, PlatformError> {
+pub async fn down(
+    spec: ClusterSpec,
+    sink: &dyn ProgressSink,
+) -> Result<StepOutcome, PlatformError> {
     let account = accounts::backstage_api_token(&spec.name);
     let cluster = Cluster::connect(spec).await?;
     let reporter = StepReporter { id: "delete", sink };
-    let outcome = single_step("delete", "Delete the cluster", sink, cluster.delete(reporter)).await?;
+    let outcome = single_step(
+        "delete",
+        "Delete the cluster",
+        sink,
+        cluster.delete(reporter),
+    )
+    .await?;
     // The API token belonged to that cluster's Backstage: a new cluster gets a new one.
     match Keyring::os().delete(&account) {
         Ok(_) => {}
@@ -348,9 +505,18 @@ pub async fn down(spec: ClusterSpec, sink: &dyn ProgressSink) -> Result<StepOutc
 }
 
 /// Stop the node containers, keeping their state for the next `up`.
-pub async fn stop(spec: ClusterSpec, sink: &dyn ProgressSink) -> Result<StepOutcome, PlatformError> {
+pub async fn stop(
+    spec: ClusterSpec,
+    sink: &dyn ProgressSink,
+) -> Result<StepOutcome, PlatformError> {
     let cluster = Cluster::connect(spec).await?;
-    single_step("stop", "Stop the nodes", sink, cluster.stop(StepReporter { id: "stop", sink })).await
+    single_step(
+        "stop",
+        "Stop the nodes",
+        sink,
+        cluster.stop(StepReporter { id: "stop", sink }),
+    )
+    .await
 }
 
 /// The cluster's kubeconfig (context `kind-<name>`) as YAML.
@@ -380,12 +546,18 @@ pub struct ComponentStatus {
 pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> {
     let cluster = Cluster::connect(spec).await?.status().await?;
     let components = if cluster.healthy && cluster.context_present {
-        let target = k8s::KubeTarget { kubeconfig: cluster.kubeconfig.clone(), context: Some(cluster.context.clone()) };
+        let target = k8s::KubeTarget {
+            kubeconfig: cluster.kubeconfig.clone(),
+            context: Some(cluster.context.clone()),
+        };
         components(&target.client().await?).await?
     } else {
         Vec::new()
     };
-    Ok(PlatformStatus { cluster, components })
+    Ok(PlatformStatus {
+        cluster,
+        components,
+    })
 }
 
 /// Argo CD (its Deployments) and each platform Application, as the cluster reports them.
@@ -394,17 +566,46 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
     use kube::api::{Api, DynamicObject, ListParams};
     let within = |what: &str| K8sError::Timeout(format!("reading {what}"));
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), install::ARGO_NAMESPACE);
-    let list = tokio::time::timeout(Duration::from_secs(10), deployments.list(&ListParams::default())).await.map_err(|_| within("Argo CD"))?.map_err(K8sError::from)?;
-    let ready = list.items.iter().filter(|d| d.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0) > 0).count();
+    let list = tokio::time::timeout(
+        Duration::from_secs(10),
+        deployments.list(&ListParams::default()),
+    )
+    .await
+    .map_err(|_| within("Argo CD"))?
+    .map_err(K8sError::from)?;
+    let ready = list
+        .items
+        .iter()
+        .filter(|d| {
+            d.status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0)
+                > 0
+        })
+        .count();
     let health = match (list.items.len(), ready) {
         (0, _) => "Missing",
         (n, r) if n == r => "Healthy",
         _ => "Progressing",
     };
-    let mut out = vec![ComponentStatus { name: "argo-cd".into(), sync: format!("{ready}/{} Deployments available", list.items.len()), health: health.into() }];
-    let apps: Api<DynamicObject> = Api::namespaced_with(client.clone(), install::ARGO_NAMESPACE, &k8s::wait::application_resource());
-    for c in gitops::components().map_err(|e| PlatformError::Step { step: "status", source: e.into() })? {
-        let app = tokio::time::timeout(Duration::from_secs(10), apps.get_opt(&c.name)).await.map_err(|_| within("Applications"))?;
+    let mut out = vec![ComponentStatus {
+        name: "argo-cd".into(),
+        sync: format!("{ready}/{} Deployments available", list.items.len()),
+        health: health.into(),
+    }];
+    let apps: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        install::ARGO_NAMESPACE,
+        &k8s::wait::application_resource(),
+    );
+    for c in gitops::components().map_err(|e| PlatformError::Step {
+        step: "status",
+        source: e.into(),
+    })? {
+        let app = tokio::time::timeout(Duration::from_secs(10), apps.get_opt(&c.name))
+            .await
+            .map_err(|_| within("Applications"))?;
         // No Application CRD yet (Argo CD not installed) reads as missing, not as a failure.
         let (sync, health) = match app {
             Ok(Some(a)) => k8s::wait::application_state(&a),
@@ -412,7 +613,11 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
             Err(kube::Error::Api(s)) if s.code == 404 => ("Missing".into(), "Missing".into()),
             Err(e) => return Err(K8sError::from(e).into()),
         };
-        out.push(ComponentStatus { name: c.name, sync, health });
+        out.push(ComponentStatus {
+            name: c.name,
+            sync,
+            health,
+        });
     }
     Ok(out)
 }
@@ -423,17 +628,38 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
 pub async fn preflight(spec: ClusterSpec) -> Result<Vec<String>, PlatformError> {
     let mut cluster = Cluster::connect(spec).await?;
     let recorder = crate::progress::Recorder::default();
-    cluster.preflight(StepReporter { id: "preflight", sink: &recorder }, false).await?;
-    Ok(recorder.events().into_iter().filter_map(|e| match e {
-        ProgressEvent::Warning { message, .. } => Some(message),
-        _ => None,
-    }).collect())
+    cluster
+        .preflight(
+            StepReporter {
+                id: "preflight",
+                sink: &recorder,
+            },
+            false,
+        )
+        .await?;
+    Ok(recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Warning { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect())
 }
 
 pub async fn argocd_password(spec: ClusterSpec) -> Result<Option<String>, PlatformError> {
     let status = Cluster::connect(spec).await?.status().await?;
-    let target = k8s::KubeTarget { kubeconfig: status.kubeconfig, context: Some(status.context) };
-    Ok(k8s::secret_value(&target.client().await?, install::ARGO_NAMESPACE, "argocd-initial-admin-secret", "password").await?)
+    let target = k8s::KubeTarget {
+        kubeconfig: status.kubeconfig,
+        context: Some(status.context),
+    };
+    Ok(k8s::secret_value(
+        &target.client().await?,
+        install::ARGO_NAMESPACE,
+        "argocd-initial-admin-secret",
+        "password",
+    )
+    .await?)
 }
 
 async fn single_step(
@@ -442,14 +668,27 @@ async fn single_step(
     sink: &dyn ProgressSink,
     work: impl Future<Output = Result<StepOutcome, ClusterError>>,
 ) -> Result<StepOutcome, PlatformError> {
-    sink.emit(ProgressEvent::StepStarted { id, title, attempt: 1, at: Timestamp::now() });
+    sink.emit(ProgressEvent::StepStarted {
+        id,
+        title,
+        attempt: 1,
+        at: Timestamp::now(),
+    });
     match work.await {
         Ok(outcome) => {
-            sink.emit(ProgressEvent::StepFinished { id, outcome: outcome.clone(), attempt: 1, at: Timestamp::now() });
+            sink.emit(ProgressEvent::StepFinished {
+                id,
+                outcome: outcome.clone(),
+                attempt: 1,
+                at: Timestamp::now(),
+            });
             Ok(outcome)
         }
         Err(source) => {
-            let error = PlatformError::Step { step: id, source: source.into() };
+            let error = PlatformError::Step {
+                step: id,
+                source: source.into(),
+            };
             finish_failed(sink, id, 1, error.to_string());
             Err(error)
         }
@@ -463,10 +702,16 @@ mod tests {
     #[test]
     fn step_ids_are_unique_and_kebab_case() {
         let mut keys: Vec<_> = UP_STEPS.iter().map(|s| s.key).collect();
-        assert!(keys.iter().all(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+        assert!(
+            keys.iter()
+                .all(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        );
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), UP_STEPS.len());
-        assert_eq!(UP_STEPS[0].key, "preflight", "nothing is created before preflight");
+        assert_eq!(
+            UP_STEPS[0].key, "preflight",
+            "nothing is created before preflight"
+        );
     }
 }

@@ -41,36 +41,75 @@ pub struct Connection {
 
 impl Connection {
     pub fn services(&self) -> Services<'_> {
-        Services { github: &self.github.github, backstage: &self.backstage, kube: self.kube.clone(), journal_dir: journal_dir(), owner_is_org: self.github.org }
+        Services {
+            github: &self.github.github,
+            backstage: &self.backstage,
+            kube: self.kube.clone(),
+            journal_dir: journal_dir(),
+            owner_is_org: self.github.org,
+        }
     }
 }
 
 /// GitHub with the kept token; the owner checked to be the user or one of their organisations.
 pub async fn github(target: &Target, keyring: &Keyring) -> Result<GitHubOwner, ServiceError> {
-    let token = keyring.get(&accounts::github_token(&target.github_api)).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    let token = token.ok_or_else(|| ServiceError::Invalid("GitHub is not connected: connect it first (Settings, or `slipway github connect`)".into()))?;
+    let token = keyring
+        .get(&accounts::github_token(&target.github_api))
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let token = token.ok_or_else(|| {
+        ServiceError::Invalid(
+            "GitHub is not connected: connect it first (Settings, or `slipway github connect`)"
+                .into(),
+        )
+    })?;
     let github = GitHub::new(&target.github_api, &token)?;
     let identity = github.identity().await?;
-    let owner = target.owner.clone().unwrap_or_else(|| identity.login.clone());
+    let owner = target
+        .owner
+        .clone()
+        .unwrap_or_else(|| identity.login.clone());
     let org = owner != identity.login;
     if org && !identity.organisations.contains(&owner) {
-        return Err(ServiceError::Invalid(format!("{owner} is neither you ({}) nor one of your organisations ({})", identity.login, identity.organisations.join(", "))));
+        return Err(ServiceError::Invalid(format!(
+            "{owner} is neither you ({}) nor one of your organisations ({})",
+            identity.login,
+            identity.organisations.join(", ")
+        )));
     }
-    Ok(GitHubOwner { github, identity, owner, org })
+    Ok(GitHubOwner {
+        github,
+        identity,
+        owner,
+        org,
+    })
 }
 
 /// GitHub, Backstage (with the cluster's API token: the platform must have been started) and
 /// the cluster when it answers.
 pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, ServiceError> {
     let github = github(target, keyring).await?;
-    let backstage_token = keyring.get(&accounts::backstage_api_token(&target.cluster)).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let backstage_token = keyring
+        .get(&accounts::backstage_api_token(&target.cluster))
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let backstage_token = backstage_token.ok_or_else(|| ServiceError::Invalid(format!("no Backstage token for cluster {:?} in the keyring; start the platform first (`slipway up`)", target.cluster)))?;
-    let url = target.backstage_url.clone().unwrap_or_else(|| crate::platform::ingress_url(&format!("backstage.{}", target.domain.trim_start_matches('.')), target.http_port));
+    let url = target.backstage_url.clone().unwrap_or_else(|| {
+        crate::platform::ingress_url(
+            &format!("backstage.{}", target.domain.trim_start_matches('.')),
+            target.http_port,
+        )
+    });
     let backstage = Backstage::new(&url, &backstage_token)?;
-    Ok(Connection { github, backstage, kube: cluster(target).await })
+    Ok(Connection {
+        github,
+        backstage,
+        kube: cluster(target).await,
+    })
 }
 
 /// The platform cluster's client, if its API answers.
 pub async fn cluster(target: &Target) -> Option<kube::Client> {
-    crate::k8s::KubeTarget::cluster(&target.cluster).client().await.ok()
+    crate::k8s::KubeTarget::cluster(&target.cluster)
+        .client()
+        .await
+        .ok()
 }

@@ -33,7 +33,14 @@ pub struct ServiceEntry {
 
 /// Every service of `owner` (`org`: an organisation), sorted by name, with links through the HTTP
 /// ingress on `http_port`. The cluster is optional: without it the list still shows the repositories.
-pub async fn list(github: &GitHub, owner: &str, org: bool, kube: Option<&kube::Client>, domain: &str, http_port: u16) -> Result<Vec<ServiceEntry>, ServiceError> {
+pub async fn list(
+    github: &GitHub,
+    owner: &str,
+    org: bool,
+    kube: Option<&kube::Client>,
+    domain: &str,
+    http_port: u16,
+) -> Result<Vec<ServiceEntry>, ServiceError> {
     let domain = domain.trim_start_matches('.');
     let apps = match kube {
         Some(client) => workload_states(client).await,
@@ -44,15 +51,28 @@ pub async fn list(github: &GitHub, owner: &str, org: bool, kube: Option<&kube::C
         .await?
         .into_iter()
         .map(|(repo, topics)| {
-            let name = repo.full_name.rsplit('/').next().unwrap_or_default().to_owned();
+            let name = repo
+                .full_name
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             let state = apps.get(&name);
             ServiceEntry {
-                team: topics.iter().find_map(|t| t.strip_prefix("team-").map(str::to_owned)),
+                team: topics
+                    .iter()
+                    .find_map(|t| t.strip_prefix("team-").map(str::to_owned)),
                 sync: state.map(|s| s.0.clone()),
                 health: state.map(|s| s.1.clone()),
                 repo_url: repo.html_url,
-                catalog_url: format!("{}/catalog/default/component/{name}", ingress_url(&format!("backstage.{domain}"), http_port)),
-                argocd_url: format!("{}/applications/{ARGO_NAMESPACE}/{name}", ingress_url(&format!("argocd.{domain}"), http_port)),
+                catalog_url: format!(
+                    "{}/catalog/default/component/{name}",
+                    ingress_url(&format!("backstage.{domain}"), http_port)
+                ),
+                argocd_url: format!(
+                    "{}/applications/{ARGO_NAMESPACE}/{name}",
+                    ingress_url(&format!("argocd.{domain}"), http_port)
+                ),
                 service_url: ingress_url(&format!("{name}.{domain}"), http_port),
                 name,
             }
@@ -64,7 +84,19 @@ pub async fn list(github: &GitHub, owner: &str, org: bool, kube: Option<&kube::C
 
 /// Workload Applications by name: (sync, health). Best effort: an unreachable cluster is no list.
 async fn workload_states(client: &kube::Client) -> BTreeMap<String, (String, String)> {
-    let apps: Api<DynamicObject> = Api::namespaced_with(client.clone(), ARGO_NAMESPACE, &wait::application_resource());
-    let Ok(list) = apps.list(&ListParams::default().labels("slipway.dev/layer=workloads")).await else { return BTreeMap::new() };
-    list.items.iter().filter_map(|app| Some((app.metadata.name.clone()?, wait::application_state(app)))).collect()
+    let apps: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ARGO_NAMESPACE,
+        &wait::application_resource(),
+    );
+    let Ok(list) = apps
+        .list(&ListParams::default().labels("slipway.dev/layer=workloads"))
+        .await
+    else {
+        return BTreeMap::new();
+    };
+    list.items
+        .iter()
+        .filter_map(|app| Some((app.metadata.name.clone()?, wait::application_state(app))))
+        .collect()
 }

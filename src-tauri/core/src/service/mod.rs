@@ -54,10 +54,18 @@ fn label_problem(value: &str, max: usize) -> Option<String> {
         return Some("is empty".into());
     }
     if value.len() > max {
-        return Some(format!("is {} characters long (at most {max})", value.len()));
+        return Some(format!(
+            "is {} characters long (at most {max})",
+            value.len()
+        ));
     }
-    if let Some(c) = value.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Some(format!("contains {c:?}: use lower-case letters, digits and '-'"));
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "contains {c:?}: use lower-case letters, digits and '-'"
+        ));
     }
     if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Some("must start with a letter".into());
@@ -78,7 +86,10 @@ pub struct FieldProblems {
 
 impl FieldProblems {
     pub fn of(name: &str, team: &str) -> Self {
-        Self { name: label_problem(name, MAX_NAME).map(|p| format!("service name {p}")), team: label_problem(team, MAX_TEAM).map(|p| format!("team {p}")) }
+        Self {
+            name: label_problem(name, MAX_NAME).map(|p| format!("service name {p}")),
+            team: label_problem(team, MAX_TEAM).map(|p| format!("team {p}")),
+        }
     }
 }
 
@@ -92,25 +103,52 @@ impl ServiceRequest {
         if let Some(p) = label_problem(&self.team, MAX_TEAM) {
             problems.push(format!("team {:?} {p}", self.team));
         }
-        if self.owner.is_empty() || !self.owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || self.owner.starts_with('-') || self.owner.len() > 39 {
-            problems.push(format!("GitHub owner {:?} is not a GitHub user or organisation name", self.owner));
+        if self.owner.is_empty()
+            || !self
+                .owner
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || self.owner.starts_with('-')
+            || self.owner.len() > 39
+        {
+            problems.push(format!(
+                "GitHub owner {:?} is not a GitHub user or organisation name",
+                self.owner
+            ));
         }
         if let Some(repo) = &self.template_repo
-            && !repo.split_once('/').is_some_and(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/')) {
-                problems.push(format!("template repository {repo:?} is not OWNER/REPO"));
-            }
-        if !template::TEMPLATES.iter().any(|(id, _)| *id == self.template) {
-            let known: Vec<&str> = template::TEMPLATES.iter().map(|(id, _)| *id).collect();
-            problems.push(format!("unknown template {:?} (available: {})", self.template, known.join(", ")));
+            && !repo
+                .split_once('/')
+                .is_some_and(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
+        {
+            problems.push(format!("template repository {repo:?} is not OWNER/REPO"));
         }
-        if problems.is_empty() { Ok(()) } else { Err(ServiceError::Invalid(problems.join("; "))) }
+        if !template::TEMPLATES
+            .iter()
+            .any(|(id, _)| *id == self.template)
+        {
+            let known: Vec<&str> = template::TEMPLATES.iter().map(|(id, _)| *id).collect();
+            problems.push(format!(
+                "unknown template {:?} (available: {})",
+                self.template,
+                known.join(", ")
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Invalid(problems.join("; ")))
+        }
     }
 
     pub fn values(&self) -> template::Values {
         template::Values {
             name: self.name.clone(),
             team: self.team.clone(),
-            description: self.description.clone().unwrap_or_else(|| format!("The {} service", self.name)),
+            description: self
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("The {} service", self.name)),
             domain: self.domain.trim_start_matches('.').to_owned(),
             repo_slug: format!("{}/{}", self.owner, self.name),
         }
@@ -121,8 +159,16 @@ impl ServiceRequest {
 /// Touches neither GitHub nor the cluster.
 pub fn render_to(request: &ServiceRequest, dir: &Path) -> Result<template::Files, ServiceError> {
     request.validate()?;
-    if dir.exists() && std::fs::read_dir(dir).map_err(|e| ServiceError::Io(format!("cannot read {}: {e}", dir.display())))?.next().is_some() {
-        return Err(ServiceError::Invalid(format!("{} is not empty; choose a new folder", dir.display())));
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map_err(|e| ServiceError::Io(format!("cannot read {}: {e}", dir.display())))?
+            .next()
+            .is_some()
+    {
+        return Err(ServiceError::Invalid(format!(
+            "{} is not empty; choose a new folder",
+            dir.display()
+        )));
     }
     let files = template::render(&request.template, &request.values())?;
     template::write(&files, dir)?;
@@ -134,18 +180,42 @@ mod tests {
     use super::*;
 
     fn request(name: &str, team: &str) -> ServiceRequest {
-        ServiceRequest { name: name.into(), team: team.into(), template: "nodejs-v24".into(), description: None, owner: "acme".into(), domain: "local".into(), template_repo: None }
+        ServiceRequest {
+            name: name.into(),
+            team: team.into(),
+            template: "nodejs-v24".into(),
+            description: None,
+            owner: "acme".into(),
+            domain: "local".into(),
+            template_repo: None,
+        }
     }
 
     #[test]
     fn names_and_teams_follow_dns_rules_with_the_reason() {
         assert!(request("shop-api", "payments").validate().is_ok());
-        for (name, why) in [("Shop", "'S'"), ("1shop", "start with a letter"), ("shop-", "end with '-'"), ("", "empty"), ("shop_api", "'_'"), (&"a".repeat(41), "at most 40")] {
-            let err = request(name, "payments").validate().expect_err(name).to_string();
+        for (name, why) in [
+            ("Shop", "'S'"),
+            ("1shop", "start with a letter"),
+            ("shop-", "end with '-'"),
+            ("", "empty"),
+            ("shop_api", "'_'"),
+            (&"a".repeat(41), "at most 40"),
+        ] {
+            let err = request(name, "payments")
+                .validate()
+                .expect_err(name)
+                .to_string();
             assert!(err.contains(why), "{name}: {err}");
         }
-        let err = request("Bad", "Team X").validate().expect_err("both").to_string();
-        assert!(err.contains("service name") && err.contains("team"), "every problem at once: {err}");
+        let err = request("Bad", "Team X")
+            .validate()
+            .expect_err("both")
+            .to_string();
+        assert!(
+            err.contains("service name") && err.contains("team"),
+            "every problem at once: {err}"
+        );
         let mut r = request("ok", "ok");
         r.owner = "-bad".into();
         assert!(r.validate().is_err());
@@ -155,9 +225,16 @@ mod tests {
     fn dry_run_refuses_a_non_empty_folder() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("x"), "keep").expect("file");
-        assert!(render_to(&request("shop", "team"), dir.path()).expect_err("not empty").to_string().contains("not empty"));
+        assert!(
+            render_to(&request("shop", "team"), dir.path())
+                .expect_err("not empty")
+                .to_string()
+                .contains("not empty")
+        );
         let out = dir.path().join("new");
         let files = render_to(&request("shop", "team"), &out).expect("render");
-        assert!(out.join("deploy/kustomization.yaml").exists() && files.contains_key("src/server.js"));
+        assert!(
+            out.join("deploy/kustomization.yaml").exists() && files.contains_key("src/server.js")
+        );
     }
 }

@@ -48,17 +48,31 @@ pub fn render(template: &str, values: &Values) -> Result<Files, ServiceError> {
     let prefix = format!("templates/{template}/skeleton/");
     let skeleton: Files = bundle::Bundle::iter()
         .filter(|p| p.starts_with(&prefix))
-        .map(|p| (p[prefix.len()..].to_owned(), bundle::Bundle::get(&p).map(|f| f.data.into_owned()).unwrap_or_default()))
+        .map(|p| {
+            (
+                p[prefix.len()..].to_owned(),
+                bundle::Bundle::get(&p)
+                    .map(|f| f.data.into_owned())
+                    .unwrap_or_default(),
+            )
+        })
         .collect();
     render_files(template, &skeleton, values)
 }
 
 /// Render any skeleton (the embedded one, or a GitHub template repository's files) with
 /// `template`'s rules.
-pub fn render_files(template: &str, skeleton: &Files, values: &Values) -> Result<Files, ServiceError> {
+pub fn render_files(
+    template: &str,
+    skeleton: &Files,
+    values: &Values,
+) -> Result<Files, ServiceError> {
     if !TEMPLATES.iter().any(|(id, _)| *id == template) {
         let known: Vec<&str> = TEMPLATES.iter().map(|(id, _)| *id).collect();
-        return Err(ServiceError::Invalid(format!("unknown template {template:?}; available: {}", known.join(", "))));
+        return Err(ServiceError::Invalid(format!(
+            "unknown template {template:?}; available: {}",
+            known.join(", ")
+        )));
     }
     let definition: Value = bundle::yaml(&format!("templates/{template}/template.yaml"))?;
     let verbatim: Vec<String> = definition["spec"]["steps"]
@@ -66,7 +80,12 @@ pub fn render_files(template: &str, skeleton: &Files, values: &Values) -> Result
         .into_iter()
         .flatten()
         .filter(|s| s["action"] == "fetch:template")
-        .flat_map(|s| s["input"]["copyWithoutTemplating"].as_array().cloned().unwrap_or_default())
+        .flat_map(|s| {
+            s["input"]["copyWithoutTemplating"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|g| g.as_str().map(str::to_owned))
         .collect();
     let mut files = Files::new();
@@ -110,7 +129,9 @@ fn glob_match(glob: &str, path: &str) -> bool {
     g.len() == p.len()
         && g.iter().zip(&p).all(|(g, p)| match g.split_once('*') {
             None => g == p,
-            Some((head, tail)) => p.len() >= head.len() + tail.len() && p.starts_with(head) && p.ends_with(tail),
+            Some((head, tail)) => {
+                p.len() >= head.len() + tail.len() && p.starts_with(head) && p.ends_with(tail)
+            }
         })
 }
 
@@ -118,13 +139,18 @@ fn glob_match(glob: &str, path: &str) -> bool {
 pub fn write(files: &Files, dir: &Path) -> Result<(), ServiceError> {
     for (relative, data) in files {
         if relative.split('/').any(|c| c == ".." || c.is_empty()) {
-            return Err(ServiceError::Invalid(format!("template path {relative:?} leaves the output folder")));
+            return Err(ServiceError::Invalid(format!(
+                "template path {relative:?} leaves the output folder"
+            )));
         }
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| ServiceError::Io(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                ServiceError::Io(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
-        std::fs::write(&path, data).map_err(|e| ServiceError::Io(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, data)
+            .map_err(|e| ServiceError::Io(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
 }
@@ -134,7 +160,13 @@ mod tests {
     use super::*;
 
     fn values() -> Values {
-        Values { name: "shop-api".into(), team: "payments".into(), description: "Shop API".into(), domain: "local".into(), repo_slug: "acme/shop-api".into() }
+        Values {
+            name: "shop-api".into(),
+            team: "payments".into(),
+            description: "Shop API".into(),
+            domain: "local".into(),
+            repo_slug: "acme/shop-api".into(),
+        }
     }
 
     #[test]
@@ -142,35 +174,78 @@ mod tests {
         let files = render("nodejs-v24", &values()).expect("render");
         for (path, data) in &files {
             let text = String::from_utf8_lossy(data);
-            assert!(!text.contains("${{ values."), "{path} still has a placeholder");
+            assert!(
+                !text.contains("${{ values."),
+                "{path} still has a placeholder"
+            );
         }
         let workflow = String::from_utf8_lossy(&files[".github/workflows/ci.yaml"]);
-        assert!(workflow.contains("${{ github.repository }}"), "workflow expressions are Actions'");
-        let catalog: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&files["catalog-info.yaml"])).expect("catalog-info YAML");
+        assert!(
+            workflow.contains("${{ github.repository }}"),
+            "workflow expressions are Actions'"
+        );
+        let catalog: Value =
+            serde_saphyr::from_str(&String::from_utf8_lossy(&files["catalog-info.yaml"]))
+                .expect("catalog-info YAML");
         assert_eq!(catalog["metadata"]["name"], "shop-api");
-        assert_eq!(catalog["metadata"]["annotations"]["github.com/project-slug"], "acme/shop-api");
-        assert_eq!(catalog["metadata"]["annotations"]["argocd/app-name"], "shop-api");
-        assert_eq!((catalog["spec"]["type"].as_str(), catalog["spec"]["lifecycle"].as_str(), catalog["spec"]["owner"].as_str()), (Some("service"), Some("experimental"), Some("payments")));
+        assert_eq!(
+            catalog["metadata"]["annotations"]["github.com/project-slug"],
+            "acme/shop-api"
+        );
+        assert_eq!(
+            catalog["metadata"]["annotations"]["argocd/app-name"],
+            "shop-api"
+        );
+        assert_eq!(
+            (
+                catalog["spec"]["type"].as_str(),
+                catalog["spec"]["lifecycle"].as_str(),
+                catalog["spec"]["owner"].as_str()
+            ),
+            (Some("service"), Some("experimental"), Some("payments"))
+        );
         let package: Value = serde_json::from_slice(&files["package.json"]).expect("package.json");
         assert_eq!(package["name"], "shop-api");
         assert_eq!(package["engines"]["node"], ">=24");
         let lock: Value = serde_json::from_slice(&files["package-lock.json"]).expect("lockfile");
-        assert_eq!(lock["packages"][""]["dependencies"], package["dependencies"], "the lockfile matches package.json");
-        let ingress: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&files["deploy/ingress.yaml"])).expect("ingress");
+        assert_eq!(
+            lock["packages"][""]["dependencies"], package["dependencies"],
+            "the lockfile matches package.json"
+        );
+        let ingress: Value =
+            serde_saphyr::from_str(&String::from_utf8_lossy(&files["deploy/ingress.yaml"]))
+                .expect("ingress");
         assert_eq!(ingress["spec"]["rules"][0]["host"], "shop-api.local");
     }
 
     #[test]
     fn unknown_placeholders_and_templates_are_errors() {
-        assert_eq!(substitute("a ${{ values.nope }} b", &values()), Err("nope".into()));
-        assert_eq!(substitute("${{values.name}}-x ${{ github.sha }}", &values()).as_deref(), Ok("shop-api-x ${{ github.sha }}"));
-        assert!(render("java-21", &values()).expect_err("unknown").to_string().contains("nodejs-v24"));
+        assert_eq!(
+            substitute("a ${{ values.nope }} b", &values()),
+            Err("nope".into())
+        );
+        assert_eq!(
+            substitute("${{values.name}}-x ${{ github.sha }}", &values()).as_deref(),
+            Ok("shop-api-x ${{ github.sha }}")
+        );
+        assert!(
+            render("java-21", &values())
+                .expect_err("unknown")
+                .to_string()
+                .contains("nodejs-v24")
+        );
     }
 
     #[test]
     fn globs_match_within_one_segment() {
-        assert!(glob_match(".github/workflows/*", ".github/workflows/ci.yaml"));
-        assert!(!glob_match(".github/workflows/*", ".github/workflows/sub/ci.yaml"));
+        assert!(glob_match(
+            ".github/workflows/*",
+            ".github/workflows/ci.yaml"
+        ));
+        assert!(!glob_match(
+            ".github/workflows/*",
+            ".github/workflows/sub/ci.yaml"
+        ));
         assert!(!glob_match(".github/workflows/*", "src/app.js"));
     }
 }
