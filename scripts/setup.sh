@@ -12,8 +12,8 @@ packages=(
   docker.io busybox-static
   # the UI toolchain
   nodejs npm
-  # a real Secret Service for the keyring test (run under dbus-run-session)
-  dbus-daemon gnome-keyring
+  # the tests' private keyring: a Secret Service on their own D-Bus session, read with secret-tool
+  dbus-daemon gnome-keyring libsecret-tools
   # the desktop app's WebDriver tests: a virtual display and WebKitGTK's WebDriver
   xvfb webkit2gtk-driver
 )

@@ -26,6 +26,19 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    // The window embeds the built UI: without it tauri's context macro fails with a bare
+    // "proc macro panicked". Say what to run instead.
+    let dist = std::path::Path::new("../ui/dist/index.html");
+    println!("cargo::rerun-if-changed=../ui/dist/index.html");
+    if std::env::var_os("CARGO_FEATURE_CUSTOM_PROTOCOL").is_some() && !dist.exists() {
+        println!(
+            "cargo::error=the desktop window embeds the UI, which is not built yet (ui/dist is missing). \
+             Build it first: `npm --prefix ui ci && npm --prefix ui run build` (or `bash scripts/setup.sh`, \
+             which also installs what the build needs); or build without the window's UI: \
+             `cargo build -p slipway --no-default-features`"
+        );
+        return;
+    }
     let commands = tauri_build::AppManifest::new().commands(COMMANDS);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(commands)) {
         panic!("tauri build script failed: {e:#}");

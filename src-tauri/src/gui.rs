@@ -83,38 +83,77 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// The app's log file (`<state dir>/logs/gui.log`, appended; `SLIPWAY_LOG` filters, `info` by
-/// default): no terminal shows a window's stderr. Step events are logged there too.
-fn init_logging() -> std::path::PathBuf {
-    let path = slipway_core::config::state_dir()
+/// The app's log: JSON lines (tracing's JSON formatter) in `<state dir>/logs/gui.log`, at
+/// most [`LOG_BYTES`] per file and [`LOG_FILES`] rotated files, readable only by the user. Step
+/// events always go there (the Logs view reads them), whatever `SLIPWAY_LOG` sets; `SLIPWAY_LOG`
+/// filters the rest (`info` by default) and stderr, for running the app from a terminal.
+pub fn log_path() -> std::path::PathBuf {
+    slipway_core::config::state_dir()
         .join("logs")
-        .join("gui.log");
+        .join("gui.log")
+}
+
+/// The size at which the log rotates.
+pub const LOG_BYTES: usize = 5 * 1024 * 1024;
+/// Rotated logs kept beside the current one.
+pub const LOG_FILES: usize = 3;
+/// The target of step events in the log.
+pub const PROGRESS_TARGET: &str = "slipway::progress";
+
+fn init_logging() -> std::path::PathBuf {
+    use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, fmt};
+    let path = log_path();
     let file = path
         .parent()
         .and_then(|d| std::fs::create_dir_all(d).ok())
-        .and_then(|()| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .ok()
+        .map(|()| {
+            let mut open = std::fs::OpenOptions::new();
+            open.read(true).create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+            file_rotate::FileRotate::new(
+                &path,
+                file_rotate::suffix::AppendCount::new(LOG_FILES),
+                file_rotate::ContentLimit::BytesSurpassed(LOG_BYTES),
+                file_rotate::compression::Compression::None,
+                Some(open),
+            )
         });
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
-        .unwrap_or_else(|_| "info".into());
-    match file {
-        Some(file) => {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .try_init();
-        }
-        None => {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .try_init();
-        }
+    // A log written by an older Slipway may be readable by others: it is the user's alone now.
+    #[cfg(unix)]
+    if path.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
     }
+    let filter = || EnvFilter::try_from_env("SLIPWAY_LOG").unwrap_or_else(|_| "info".into());
+    let progress = filter_fn(|meta| meta.target() == PROGRESS_TARGET);
+    let file_layer = file.map(|file| {
+        fmt::layer()
+            .json()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_filter(progress.or(filter()))
+    });
+    let stderr_layer = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(EnvFilter::try_from_env("SLIPWAY_LOG").unwrap_or_else(|_| "warn".into()));
+    let _ = tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init();
     path
+}
+
+/// A run starts (`up`, `create shop-api` …): the Logs view groups the events after it.
+pub fn log_run_started(kind: &str) {
+    tracing::info!(target: PROGRESS_TARGET, run = kind, "run started");
+}
+
+/// One step event, as JSON in the `event` field.
+pub fn log_progress(event: &slipway_core::pipeline::ProgressEvent) {
+    if let Ok(json) = serde_json::to_string(event) {
+        tracing::info!(target: PROGRESS_TARGET, event = %json, "step event");
+    }
 }

@@ -9,7 +9,7 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use crate::commands::{GuiSink, platform::spec, platform::up_options};
+use crate::commands::{GuiSink, platform::spec, platform::up_settings};
 
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let state = MenuItem::with_id(app, "state", "Platform: checking…", false, None::<&str>)?;
@@ -70,10 +70,9 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             }
         }
         "backstage" => {
-            let url = spec()
-                .and_then(|spec| up_options(&spec))
+            let url = up_settings()
                 .ok()
-                .and_then(|o| o.platform)
+                .and_then(|(_, o)| o.platform)
                 .map(|p| PlatformSummary::new(&p).backstage_url);
             if let Some(url) = url {
                 use tauri_plugin_opener::OpenerExt;
@@ -84,18 +83,17 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             let start = id == "start";
             tauri::async_runtime::spawn(async move {
                 let result = async {
-                    let spec = spec()?;
                     if start {
-                        let options = up_options(&spec)?;
+                        let (spec, options) = up_settings()?;
                         platform::up(spec, &options, &GuiSink::new("up (tray)", None))
                             .await
                             .map(drop)?;
                     } else {
-                        platform::stop(spec, &GuiSink::new("stop (tray)", None))
+                        platform::stop(spec()?, &GuiSink::new("stop (tray)", None))
                             .await
                             .map(drop)?;
                     }
-                    Ok::<(), crate::commands::CommandError>(())
+                    Ok::<(), slipway_core::error::ErrorReport>(())
                 }
                 .await;
                 if let Err(e) = result {

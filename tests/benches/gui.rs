@@ -29,7 +29,7 @@ fn main() {
             starts.push(gui.cold_start.as_secs_f64() * 1000.0);
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             memory.extend(Gui::rss_kib(&binary));
-            gui.close().await;
+            let _ = gui.close().await;
         });
     }
     starts.sort_by(f64::total_cmp);

@@ -45,15 +45,58 @@ pub struct Gui {
     pub cold_start: Duration,
     /// tauri-driver's, WebKitWebDriver's and the app's output.
     pub log: PathBuf,
+    processes: Processes,
+    _dir: tempfile::TempDir,
+}
+
+/// What `launch` started: ended on drop, also when the test fails half-way. tauri-driver runs
+/// in its own process group with WebKitWebDriver and the app under it, so the group goes whole.
+struct Processes {
     tauri_driver: Child,
     xvfb: Option<Child>,
-    _dir: tempfile::TempDir,
+    /// WebKitWebDriver's port: it identifies the processes of this run.
+    native_port: u16,
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        if let Some(group) = rustix::process::Pid::from_raw(self.tauri_driver.id().cast_signed()) {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        let _ = self.tauri_driver.kill();
+        let _ = self.tauri_driver.wait();
+        if let Some(x) = self.xvfb.as_mut() {
+            let _ = x.kill();
+            let _ = x.wait();
+        }
+    }
+}
+
+/// Processes whose command line names `--port=<port>` or `--port <port>` (WebKitWebDriver's).
+fn listening_on(port: u16) -> Vec<u32> {
+    let wanted = [format!("--port={port}"), port.to_string()];
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            args.first().is_some_and(|a| a.ends_with("WebKitWebDriver"))
+                && args.iter().any(|a| wanted.contains(a))
+        })
+        .collect()
 }
 
 impl Gui {
     /// Launch `binary` with `env` (and without the variables in `remove`) and wait for the first
     /// view: the tabs and the platform summary past "Checking…".
     pub async fn launch(binary: &Path, env: &[(&str, String)], remove: &[&str]) -> Self {
+        // Every tool first, so a missing one starts nothing.
+        let driver_bin = tauri_driver();
         let dir = tempfile::tempdir().expect("tmp");
         let (xvfb, display) = match std::env::var("DISPLAY") {
             Ok(d) if !d.is_empty() => (None, d),
@@ -65,7 +108,7 @@ impl Gui {
         let log = dir.path().join("gui.log");
         let out = std::fs::File::create(&log).expect("log");
         let (port, native) = (free_port(), free_port());
-        let mut command = Command::new(tauri_driver());
+        let mut command = Command::new(driver_bin);
         command
             .args([
                 "--port",
@@ -84,16 +127,24 @@ impl Gui {
         }
         // Its own process group: tauri-driver leaves WebKitWebDriver behind when killed alone.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let tauri_driver = command.spawn().expect("start tauri-driver");
+        let processes = Processes {
+            tauri_driver: command.spawn().expect("start tauri-driver"),
+            xvfb,
+            native_port: native,
+        };
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tauri-driver did not listen on {port}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        // tauri-driver listens at once but starts WebKitWebDriver behind it: a session asked for
+        // before that one listens fails with "client error (SendRequest)".
+        for (what, p) in [("tauri-driver", port), ("WebKitWebDriver", native)] {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{what} did not listen on {p}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         let started = Instant::now();
         let session =
@@ -132,8 +183,7 @@ impl Gui {
             driver,
             cold_start,
             log,
-            tauri_driver,
-            xvfb,
+            processes,
             _dir: dir,
         }
     }
@@ -171,22 +221,20 @@ impl Gui {
         Some((rss(app)?, children))
     }
 
-    /// End the session (closing the window); the driver and display stop on drop.
-    pub async fn close(self) {
+    /// End the session (closing the window), then every process the launch started; returns
+    /// the WebKitWebDriver processes of this run still alive a moment later (none, unless
+    /// something escaped the process group).
+    pub async fn close(self) -> Vec<u32> {
         let _ = self.driver.quit().await;
-    }
-}
-
-impl Drop for Gui {
-    fn drop(&mut self) {
-        if let Some(group) = rustix::process::Pid::from_raw(self.tauri_driver.id().cast_signed()) {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-        let _ = self.tauri_driver.kill();
-        let _ = self.tauri_driver.wait();
-        if let Some(x) = self.xvfb.as_mut() {
-            let _ = x.kill();
-            let _ = x.wait();
+        let port = self.processes.native_port;
+        drop(self);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = listening_on(port);
+            if left.is_empty() || Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

@@ -15,7 +15,9 @@ use std::time::Instant;
 use serde_json::Value;
 
 pub mod fakes;
+pub mod golden;
 pub mod gui;
+pub mod keyring;
 pub mod kube_sim;
 pub mod webdriver;
 
@@ -42,6 +44,14 @@ pub fn slipway_bin() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The `slipway` binary as the tests run it: with the test process's private keyring (a
+/// Secret Service on its own D-Bus session, [`keyring::PrivateKeyring`]) and no other.
+pub fn slipway() -> Command {
+    let mut c = Command::new(slipway_bin());
+    keyring::PrivateKeyring::shared().apply(&mut c);
+    c
 }
 
 /// Folder with the real kubectl and helm (`SLIPWAY_TOOLS`, else `.tools/bin` from
@@ -223,8 +233,9 @@ impl TestCluster {
 
     /// The `slipway` binary with this cluster's environment (KUBECONFIG, network) and no arguments.
     pub fn command(&self) -> Command {
-        let mut c = Command::new(slipway_bin());
+        let mut c = slipway();
         c.env("KUBECONFIG", &self.kubeconfig)
+            .env("XDG_STATE_HOME", self._home.path().join("state"))
             .env("KIND_EXPERIMENTAL_DOCKER_NETWORK", &self.network)
             .env("SLIPWAY_UNPRIVILEGED_NODES", "1")
             .env_remove("SLIPWAY_CLUSTER");
@@ -363,6 +374,33 @@ impl Drop for TestCluster {
             .args(["network", "rm", &self.network])
             .output();
     }
+}
+
+/// Wait until `ready` holds, checking every 50 ms, failing the test after `limit` with `what`:
+/// a wait on the condition itself, never a fixed sleep that a loaded machine outruns.
+pub async fn eventually(limit: std::time::Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Step limits for installs against the in-process kube-sim: short enough that a fault fails
+/// fast, long enough for a loaded 2-core machine.
+pub fn test_timeouts() -> slipway_core::pipeline::Timeouts {
+    use std::time::Duration;
+    let mut timeouts = slipway_core::pipeline::Timeouts::default();
+    timeouts.set(
+        &["argocd-ready", "platform-apps", "sealing-key"],
+        Duration::from_secs(20),
+    );
+    timeouts.set(&["routing"], Duration::from_secs(10));
+    timeouts.set(&["argocd"], Duration::from_secs(120));
+    timeouts
 }
 
 /// A namespaced, schemaless CRD `<plural>.<group>` (v1alpha1, with a status subresource), as

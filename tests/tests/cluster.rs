@@ -308,9 +308,28 @@ fn stop_then_up_starts_the_same_containers_and_verifies_them() {
     .expect("json");
     assert_eq!(stopped["healthy"], false);
 
-    let again = c.up().expect_ok("up after stop");
+    // Two `up` at once on one cluster (the tray and the CLI, say): one runs, the other is
+    // refused before it touches anything, naming the run it waits for.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| c.up());
+        let b = s.spawn(|| c.up());
+        (a.join().expect("first up"), b.join().expect("second up"))
+    });
+    let refused = |r: &slipway_e2e::Run| {
+        !r.ok
+            && r.stderr
+                .contains("`slipway up` is already running on cluster")
+    };
     assert!(
-        again.stderr.contains("started stopped node(s)"),
+        (a.ok && (b.ok || refused(&b))) || (b.ok && refused(&a)),
+        "one up runs, the other finishes after it or is refused:\n--- a\n{}\n--- b\n{}",
+        a.stderr,
+        b.stderr
+    );
+    let again = if a.ok { a } else { b };
+    assert!(
+        again.stderr.contains("started stopped node(s)")
+            || again.stderr.contains("both nodes running"),
         "{}",
         again.stderr
     );
@@ -377,7 +396,7 @@ fn a_taken_host_port_fails_preflight_before_anything_is_created() {
 #[test]
 fn unreachable_docker_is_a_clear_error() {
     let c = TestCluster::new("nodocker");
-    let out = std::process::Command::new(slipway_e2e::slipway_bin())
+    let out = slipway_e2e::slipway()
         .args(["up", "--name", &c.name])
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .env("KUBECONFIG", &c.kubeconfig)
@@ -486,7 +505,7 @@ fn a_different_spec_is_reported_with_the_fix_and_recreate_applies_it() {
 
 #[test]
 fn invalid_names_are_refused_with_the_rule() {
-    let out = std::process::Command::new(slipway_e2e::slipway_bin())
+    let out = slipway_e2e::slipway()
         .args(["up", "--name", "Bad_Name"])
         .output()
         .expect("run");
@@ -500,7 +519,7 @@ fn invalid_names_are_refused_with_the_rule() {
 
 #[test]
 fn without_a_display_the_gui_says_to_use_the_cli() {
-    let out = std::process::Command::new(slipway_e2e::slipway_bin())
+    let out = slipway_e2e::slipway()
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .output()

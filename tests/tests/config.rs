@@ -1,11 +1,7 @@
 //! The settings file gives defaults below flags and environment variables.
 
-use std::process::Command;
-
-use slipway_e2e::slipway_bin;
-
 fn slipway(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(slipway_bin())
+    let out = slipway_e2e::slipway()
         .args(args)
         .env("SLIPWAY_CONFIG", config)
         .env_remove("SLIPWAY_DOMAIN")

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use slipway_e2e::fakes::{FakeBackstage, FakeGitHub};
 use slipway_e2e::gui::Gui;
+use slipway_e2e::keyring::PrivateKeyring;
 use slipway_e2e::{TestCluster, root, sim_image, slipway_bin, tools_dir};
 
 const TOKEN: &str = "ghp_GUI0123456789abcdefSECRET";
@@ -129,11 +130,8 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
         FakeBackstage::start("unset-until-the-platform-made-it", github.state.clone()).await;
     let home = tempfile::tempdir().expect("tmp");
     let config = home.path().join("config.yaml");
-    std::fs::write(
-        &config,
-        settings(&cluster, &github, &backstage, "/nonexistent/helm"),
-    )
-    .expect("config");
+    // A settings file with a typo: the window opens anyway and says where and what.
+    std::fs::write(&config, "domian: dev.test\n").expect("config");
     let state = STATE.get_or_init(|| home.path().join("state"));
     let env = [
         ("SLIPWAY_CONFIG", config.display().to_string()),
@@ -141,15 +139,15 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
         ("KIND_EXPERIMENTAL_DOCKER_NETWORK", cluster.network.clone()),
         ("SLIPWAY_UNPRIVILEGED_NODES", "1".to_owned()),
         ("XDG_STATE_HOME", state.display().to_string()),
-        ("SLIPWAY_LOG", "debug".to_owned()),
+        // The Logs view reads its step events from the JSON log whatever stderr's verbosity.
+        ("SLIPWAY_LOG", "warn".to_owned()),
+        // The test process's private keyring, and no other.
+        (
+            "DBUS_SESSION_BUS_ADDRESS",
+            PrivateKeyring::shared().address().to_owned(),
+        ),
     ];
-    // The kernel keyring (no session bus) is shared with this process's session.
-    let gui = Gui::launch(
-        &slipway_bin(),
-        &env,
-        &["DBUS_SESSION_BUS_ADDRESS", "SLIPWAY_CLUSTER"],
-    )
-    .await;
+    let gui = Gui::launch(&slipway_bin(), &env, &["SLIPWAY_CLUSTER"]).await;
     let rss = Gui::rss_kib(&slipway_bin());
     println!(
         "GUI cold start to first interactive render: {} ms (debug build); RSS after start: {rss:?} KiB (app, WebKit processes)",
@@ -162,6 +160,18 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
             .expect("record IPC"),
         Value::Bool(true)
     );
+    wait_text(&gui, ".summary", "domian", 30).await;
+    click(&gui, ".summary [role=alert] button").await;
+    let problem = wait_text(&gui, "[data-testid=settings-file-problem]", "domian", 30).await;
+    assert!(problem.contains(&config.display().to_string()), "{problem}");
+    gui.screenshot("settings-invalid-file").await;
+    std::fs::write(
+        &config,
+        settings(&cluster, &github, &backstage, "/nonexistent/helm"),
+    )
+    .expect("config");
+    click(&gui, "#tab-platform").await;
+    wait_text(&gui, ".summary", "No cluster yet", 30).await;
     gui.screenshot("platform-before-start").await;
 
     // Start: the cluster comes up, then Argo CD's step fails (no helm there) and says so.
@@ -409,5 +419,29 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
         log.len(),
         slipway_e2e::gui::screenshot_dir().display()
     );
-    gui.close().await;
+
+    // The app's log: JSON lines (the step events among them), readable by the user alone.
+    let log_file = state.join("slipway/logs/gui.log");
+    let lines = std::fs::read_to_string(&log_file).expect("app log");
+    assert!(
+        lines
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "every line is JSON"
+    );
+    assert!(lines.contains("stepFinished") && lines.contains("slipway::progress"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&log_file)
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "the log is the user's alone");
+    }
+    let left = gui.close().await;
+    assert!(
+        left.is_empty(),
+        "WebKitWebDriver processes left behind: {left:?}"
+    );
 }

@@ -120,9 +120,17 @@ async fn a_missing_or_wrong_helm_is_named_with_the_fix() {
     let err = Helm::locate(Some(&dir.path().join("no-helm-here")))
         .await
         .expect_err("missing");
+    let text = err.to_string();
     assert!(
-        matches!(err, HelmError::NotFound(_)) && err.to_string().contains("HELM_BIN"),
-        "{err}"
+        matches!(err, HelmError::Missing(_))
+            && [
+                "--helm",
+                "SLIPWAY_HELM",
+                "`helm: PATH` in the settings file"
+            ]
+            .iter()
+            .all(|how| text.contains(how)),
+        "every way to point Slipway at helm is named: {text}"
     );
 
     let old = dir.path().join("helm");

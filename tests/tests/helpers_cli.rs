@@ -10,7 +10,7 @@ use slipway_e2e::{echo_server, forwarding_pod, slipway_bin};
 const ORIGINAL: &str = "127.0.0.1\tlocalhost\r\n::1 ip6-localhost ip6-loopback\r\n# a comment\r\n10.0.0.5 db.internal db";
 
 fn slipway(args: &[&str], kubeconfig: &std::path::Path) -> (bool, String, String) {
-    let out = Command::new(slipway_bin())
+    let out = slipway_e2e::slipway()
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .output()
@@ -171,7 +171,7 @@ async fn forward_runs_in_the_foreground_and_carries_bytes() {
     let client = sim.client().await.expect("client");
     forwarding_pod(&client, "echo", 9000, echo_server().await).await;
 
-    let mut child = Command::new(slipway_bin())
+    let mut child = slipway_e2e::slipway()
         .args(["forward", "--context", "kube-sim", "pod/echo", ":9000"])
         .env("KUBECONFIG", &kubeconfig)
         .stdout(Stdio::piped())
@@ -237,7 +237,7 @@ async fn privileged_local_ports_work_where_allowed_and_name_the_fix_where_not() 
                 .arg(&bin);
             c
         } else {
-            Command::new(slipway_bin())
+            slipway_e2e::slipway()
         };
         cmd.args(["forward", "--context", "kube-sim", "pod/echo", "80:9000"])
             .env("KUBECONFIG", &kubeconfig)

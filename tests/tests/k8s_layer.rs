@@ -49,12 +49,12 @@ async fn a_bundle_with_its_crd_applies_in_one_pass_and_reapplies_without_writes(
         "a healthy re-apply makes no writes"
     );
 
-    wait::deployment_available(&client, "demo", "web", Duration::from_secs(10))
+    wait::deployment_available(&client, "demo", "web", in_secs(10))
         .await
         .expect("available");
     assert!(matches!(
         apply::parse("kind: ConfigMap\n"),
-        Err(K8sError::Manifest(_))
+        Err(K8sError::Manifest { .. })
     ));
     let unknown = apply::parse("apiVersion: nope.example/v1\nkind: Thing\nmetadata: {name: x}\n")
         .expect("parse");
@@ -68,6 +68,30 @@ async fn a_bundle_with_its_crd_applies_in_one_pass_and_reapplies_without_writes(
     .await
     .expect_err("unknown kind");
     assert!(err.to_string().contains("is its CRD installed"), "{err}");
+    assert!(
+        matches!(err, K8sError::Discovery { .. }) && !err.is_transient(),
+        "an unknown kind is not worth a retry: {err:?}"
+    );
+    // A discovery answer of 500 is the API server's hiccup: typed, and retried by `up`.
+    sim.inject_http_fault(slipway_e2e::kube_sim::HttpFault {
+        method: Some("GET".into()),
+        path_contains: "/apis/nope.example".into(),
+        status: 500,
+        times: 1,
+    });
+    let err = apply::apply(
+        &client,
+        &unknown,
+        "slipway",
+        "default",
+        Duration::from_secs(5),
+    )
+    .await
+    .expect_err("discovery 500");
+    assert!(
+        matches!(err, K8sError::Discovery { .. }) && err.is_transient(),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,11 +125,11 @@ async fn waits_report_what_state_they_ended_in() {
     .await
     .expect("apply bundle");
 
-    wait::application_healthy(&client, "argocd", "traefik", Duration::from_secs(10))
+    wait::application_healthy(&client, "argocd", "traefik", in_secs(10))
         .await
         .expect("traefik healthy");
     let started = std::time::Instant::now();
-    let err = wait::application_healthy(&client, "argocd", "backstage", Duration::from_secs(30))
+    let err = wait::application_healthy(&client, "argocd", "backstage", in_secs(30))
         .await
         .expect_err("degraded");
     assert!(
@@ -117,7 +141,7 @@ async fn waits_report_what_state_they_ended_in() {
         "{err}"
     );
 
-    let err = wait::deployment_available(&client, "demo", "web", Duration::from_secs(2))
+    let err = wait::deployment_available(&client, "demo", "web", in_secs(2))
         .await
         .expect_err("never ready");
     assert!(
@@ -125,4 +149,8 @@ async fn waits_report_what_state_they_ended_in() {
             && err.to_string().contains("0/2 replicas available"),
         "{err}"
     );
+}
+
+fn in_secs(secs: u64) -> slipway_core::pipeline::Deadline {
+    slipway_core::pipeline::Deadline::after(Duration::from_secs(secs))
 }

@@ -10,17 +10,17 @@ use std::time::{Duration, Instant};
 
 use slipway_core::backstage::Backstage;
 use slipway_core::github::GitHub;
+use slipway_core::github::Owner;
 use slipway_core::helm::{ChartSource, KubeContext};
-use slipway_core::platform::PlatformError;
+use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
 use slipway_core::platform::install::{InstallOptions, Source, install};
 use slipway_core::platform::publish::{self, PLATFORM_REPO};
-use slipway_core::progress::{Recorder, StepOutcome};
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_core::service::ServiceRequest;
 use slipway_core::service::create::{self, Services};
 use slipway_e2e::fakes::{FakeBackstage, FakeGitHub};
 use slipway_e2e::kube_sim::KubeSim;
-use slipway_e2e::{root, tools_dir};
+use slipway_e2e::{root, test_timeouts, tools_dir};
 
 const TOKEN: &str = "ghp_FAKE0123456789abcdefGITOPS";
 
@@ -56,11 +56,8 @@ impl World {
                 api: github.url(),
                 owner: owner.map(str::to_owned),
             },
-            routing_timeout: Duration::from_secs(10),
             charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
             helm: Some(tools_dir().join("helm")),
-            helm_timeout: Duration::from_secs(120),
-            app_timeout: Duration::from_secs(20),
             keyring,
             ..InstallOptions::new("sim", ingress)
         };
@@ -88,7 +85,7 @@ fn b64(v: &str) -> String {
 async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it() {
     let w = World::new(None).await;
     let started = Instant::now();
-    let steps = install(&w.kube, &w.options, &Recorder::default())
+    let steps = install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await
         .expect("install in GitHub mode");
     println!(
@@ -212,7 +209,7 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
 
     // A healthy platform: nothing written to the cluster or to GitHub.
     let writes = w.sim.client_writes();
-    let again = install(&w.kube, &w.options, &Recorder::default())
+    let again = install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await
         .expect("re-run");
     assert!(
@@ -242,14 +239,18 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
         backstage: &bs,
         kube: Some(w.sim.client().await.expect("client")),
         journal_dir: journal.path().to_owned(),
-        owner_is_org: false,
+        owner: Owner {
+            name: "octo".into(),
+            org: false,
+        },
+        cluster: "sim".into(),
+        lock_dir: journal.path().join("locks"),
     };
     let request = ServiceRequest {
         name: "shop-api".into(),
         team: "payments".into(),
         template: "nodejs-v24".into(),
         description: None,
-        owner: "octo".into(),
         domain: "local".into(),
         template_repo: None,
     };
@@ -292,13 +293,18 @@ async fn an_organisation_uses_the_scm_generator_and_a_foreign_owner_or_a_lost_re
 {
     // An owner the token cannot publish for: the publish step says so and what to set.
     let stranger = World::new(Some("someone-else")).await;
-    let err = install(&stranger.kube, &stranger.options, &Recorder::default())
-        .await
-        .expect_err("foreign owner");
+    let err = install(
+        &stranger.kube,
+        &stranger.options,
+        &test_timeouts(),
+        &Recorder::default(),
+    )
+    .await
+    .expect_err("foreign owner");
     assert!(
         matches!(
             &err,
-            PlatformError::Step {
+            PipelineError::Failed {
                 step: "publish",
                 ..
             }
@@ -311,7 +317,7 @@ async fn an_organisation_uses_the_scm_generator_and_a_foreign_owner_or_a_lost_re
     );
 
     let w = World::new(Some("acme")).await;
-    install(&w.kube, &w.options, &Recorder::default())
+    install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await
         .expect("install for an organisation");
     let root_app = w.app("root").expect("root");
@@ -354,7 +360,7 @@ async fn an_organisation_uses_the_scm_generator_and_a_foreign_owner_or_a_lost_re
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let steps = install(&w.kube, &w.options, &Recorder::default())
+    let steps = install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await
         .expect("re-published");
     assert!(

@@ -3,12 +3,9 @@
 //! GitOps source in local mode, every platform Application Synced and Healthy, routing through
 //! the simulated Traefik; then a write-free re-run and a failing component.
 
-use std::time::Duration;
-
 use slipway_core::helm::{ChartSource, KubeContext};
-use slipway_core::platform::PlatformError;
+use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
 use slipway_core::platform::install::{InstallOptions, Source, install};
-use slipway_core::progress::{ProgressEvent, Recorder, StepOutcome};
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_e2e::kube_sim::KubeSim;
 use slipway_e2e::{root, tools_dir};
@@ -39,15 +36,15 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         ingress,
         keyring: keyring.clone(),
         source: Source::Local,
-        routing_timeout: Duration::from_secs(10),
         charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
         helm: Some(tools_dir().join("helm")),
-        helm_timeout: Duration::from_secs(120),
-        app_timeout: Duration::from_secs(20),
     };
+    let timeouts = slipway_e2e::test_timeouts();
 
     let sink = Recorder::default();
-    let steps = install(&kube, &options, &sink).await.expect("install");
+    let steps = install(&kube, &options, &timeouts, &sink)
+        .await
+        .expect("install");
     let ids: Vec<&str> = steps.iter().map(|s| s.id).collect();
     assert_eq!(
         ids,
@@ -122,7 +119,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
 
     // Healthy platform: every step up to date, no write reaches the API server.
     let writes = sim.client_writes();
-    let again = install(&kube, &options, &Recorder::default())
+    let again = install(&kube, &options, &timeouts, &Recorder::default())
         .await
         .expect("re-run");
     assert!(
@@ -141,13 +138,13 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
     sim.faults(|f| {
         f.degraded.insert("backstage".into());
     });
-    let err = install(&kube, &options, &Recorder::default())
+    let err = install(&kube, &options, &timeouts, &Recorder::default())
         .await
         .expect_err("degraded");
     assert!(
         matches!(
             &err,
-            PlatformError::Step {
+            PipelineError::Failed {
                 step: "platform-apps",
                 ..
             }
@@ -159,7 +156,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         "{err}"
     );
     sim.faults(|f| f.degraded.clear());
-    install(&kube, &options, &Recorder::default())
+    install(&kube, &options, &timeouts, &Recorder::default())
         .await
         .expect("resumes once the fault is gone");
     let escrowed = keyring
@@ -171,23 +168,38 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         "the controller's key"
     );
 
+    // An escrow entry that cannot be read stops `up` at the first step that reads it, names the
+    // recovery, and is left exactly as it was (never overwritten with the cluster's key).
+    let account = accounts::sealing_keys("sim");
+    keyring
+        .set(&account, "{not json")
+        .expect("damage the escrow");
+    let err = install(&kube, &options, &timeouts, &Recorder::default())
+        .await
+        .expect_err("unreadable escrow");
+    let text = err.to_string();
+    assert_eq!(err.step(), "secrets", "{text}");
+    assert!(
+        text.contains("--backup-key") && text.contains("--restore-key") && text.contains(&account),
+        "{text}"
+    );
+    assert_eq!(
+        keyring.get(&account).expect("keyring").as_deref(),
+        Some("{not json"),
+        "the entry is untouched"
+    );
+    keyring.set(&account, &escrowed).expect("repair the escrow");
+
     // Without a keyring the platform still comes up, and the user is told what that costs.
     let no_keyring = InstallOptions {
         keyring: Keyring::unavailable("keyctl blocked (test)"),
         ..options.clone()
     };
     let sink = Recorder::default();
-    install(&kube, &no_keyring, &sink)
+    install(&kube, &no_keyring, &timeouts, &sink)
         .await
         .expect("up without a keyring");
-    let warnings: Vec<String> = sink
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            ProgressEvent::Warning { message, .. } => Some(message),
-            _ => None,
-        })
-        .collect();
+    let warnings = sink.warnings();
     assert!(
         warnings
             .iter()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use slipway_core::sealing::{self, SealingError};
 use slipway_e2e::kube_sim::KubeSim;
-use slipway_e2e::{root, slipway_bin};
+use slipway_e2e::root;
 
 fn python(args: &[&str], stdin: &str) -> String {
     let script = root().join("tests/tests/fixtures/sealed-secrets/unseal.py");
@@ -47,7 +47,7 @@ fn open(key: &Path, label: &str, values: &[&str]) -> Vec<String> {
 }
 
 fn seal(args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(slipway_bin())
+    let mut child = slipway_e2e::slipway()
         .arg("seal")
         .args(args)
         .stdin(Stdio::piped())

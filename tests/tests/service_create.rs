@@ -7,115 +7,14 @@
 use std::time::{Duration, Instant};
 
 use http::Method;
-use slipway_core::backstage::Backstage;
+use slipway_core::error::Classified;
 use slipway_core::github::GitHub;
-use slipway_core::progress::Recorder;
-use slipway_core::service::create::{self, Journal, Services};
-use slipway_core::service::{ServiceRequest, template};
-use slipway_e2e::fakes::{FakeBackstage, FakeGitHub, Fault};
-use slipway_e2e::kube_sim::{HttpFault, KubeSim};
-
-const TOKEN: &str = "ghp_FAKE0123456789abcdefTOKEN";
-const BACKSTAGE_TOKEN: &str = "backstage-static-token";
-
-struct World {
-    github: FakeGitHub,
-    backstage: FakeBackstage,
-    sim: KubeSim,
-    journal: tempfile::TempDir,
-}
-
-impl World {
-    async fn new() -> Self {
-        let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
-        let backstage = FakeBackstage::start(BACKSTAGE_TOKEN, github.state.clone()).await;
-        let sim = KubeSim::start().await.expect("sim");
-        let client = sim.client().await.expect("client");
-        // A workloads ApplicationSet (CRDs first). kube-sim cannot run the SCM-provider generator,
-        // so a list generator stands in for what it would find: the repository shop-api.
-        let crd = |kind: &str, plural: &str| -> String {
-            slipway_e2e::crd_yaml("argoproj.io", kind, plural)
-        };
-        let set = serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "workloads", "namespace": "argocd"}, "spec": {"generators": [{"list": {"elements": [{"repository": "shop-api"}]}}], "template": {"metadata": {"name": "{{ .repository }}"}, "spec": {"project": "workloads"}}}});
-        let objects = slipway_core::k8s::apply::parse(&format!("{}\n---\n{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{}", crd("ApplicationSet", "applicationsets"), crd("Application", "applications"), serde_json::to_string(&set).expect("json"))).expect("parse");
-        slipway_core::k8s::apply::apply(
-            &client,
-            &objects,
-            "test",
-            "argocd",
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("apply");
-        Self {
-            github,
-            backstage,
-            sim,
-            journal: tempfile::tempdir().expect("tmp"),
-        }
-    }
-
-    async fn create(
-        &self,
-        name: &str,
-    ) -> Result<create::Created, slipway_core::platform::PlatformError> {
-        let gh = GitHub::new(&self.github.url(), TOKEN).expect("github");
-        let bs = Backstage::new(&self.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-        let services = Services {
-            github: &gh,
-            backstage: &bs,
-            kube: Some(self.sim.client().await.expect("client")),
-            journal_dir: self.journal.path().to_owned(),
-            owner_is_org: true,
-        };
-        create::create(&request(name), &services, &Recorder::default()).await
-    }
-
-    async fn rollback(&self, name: &str) -> Vec<String> {
-        let gh = GitHub::new(&self.github.url(), TOKEN).expect("github");
-        let bs = Backstage::new(&self.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-        let services = Services {
-            github: &gh,
-            backstage: &bs,
-            kube: None,
-            journal_dir: self.journal.path().to_owned(),
-            owner_is_org: true,
-        };
-        create::rollback("acme", name, &services)
-            .await
-            .expect("rollback")
-    }
-
-    fn repos_named(&self, name: &str) -> usize {
-        self.github
-            .state()
-            .repos
-            .keys()
-            .filter(|k| k.ends_with(&format!("/{name}")))
-            .count()
-    }
-
-    fn locations_for(&self, name: &str) -> usize {
-        self.backstage
-            .state()
-            .locations
-            .values()
-            .filter(|t| t.contains(&format!("/{name}/blob/")))
-            .count()
-    }
-}
-
-fn request(name: &str) -> ServiceRequest {
-    ServiceRequest {
-        name: name.into(),
-        team: "payments".into(),
-        template: "nodejs-v24".into(),
-        description: Some("Shop API".into()),
-        owner: "acme".into(),
-        domain: "local".into(),
-        template_repo: None,
-    }
-}
+use slipway_core::pipeline::Recorder;
+use slipway_core::service::create::{self, Journal, Loaded};
+use slipway_core::service::template;
+use slipway_e2e::fakes::Fault;
+use slipway_e2e::golden::{GoldenWorld as World, TOKEN, request};
+use slipway_e2e::kube_sim::HttpFault;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refresh() {
@@ -131,7 +30,8 @@ async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refre
     w.github.state().latency = Duration::ZERO;
 
     let repo = w.github.repo("acme/shop-api").expect("repository");
-    let rendered = template::render("nodejs-v24", &request("shop-api").values()).expect("render");
+    let rendered =
+        template::render("nodejs-v24", &request("shop-api").values("acme")).expect("render");
     for (path, data) in &rendered {
         assert_eq!(
             repo.files.get(path),
@@ -173,7 +73,10 @@ async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refre
         "the new Application's state is reported"
     );
     assert!(
-        Journal::load(w.journal.path(), "acme", "shop-api").is_none(),
+        matches!(
+            Journal::load(w.journal.path(), "acme", "shop-api"),
+            Loaded::None
+        ),
         "a finished creation leaves no journal"
     );
 
@@ -197,7 +100,8 @@ async fn a_failure_after_each_step_resumes_into_exactly_one_repository_and_one_c
         times: 1,
     };
     // A transient API error outlasting the refresh step's own retries.
-    let refresh_attempts = create::CREATE_STEPS
+    let refresh_attempts = create::CREATE
+        .steps
         .iter()
         .find(|s| s.key == "refresh")
         .map_or(1, |s| s.retries + 1);
@@ -253,7 +157,9 @@ async fn a_failure_after_each_step_resumes_into_exactly_one_repository_and_one_c
         let err = w.create(name).await.expect_err("injected failure");
         assert_eq!(err.step(), Some(step), "{name}: {err}");
         assert!(
-            Journal::load(w.journal.path(), "acme", name).is_some_and(|j| j.created_repo),
+            Journal::load(w.journal.path(), "acme", name)
+                .journal()
+                .is_some_and(|j| j.created_repo),
             "{name}: the journal remembers the repository"
         );
         w.sim.drop_connections();
@@ -383,154 +289,6 @@ async fn bad_input_bad_tokens_and_rate_limits() {
     assert_eq!(w.repos_named("no-admin"), 0);
 }
 
-/// Run the real binary off the runtime's threads (the fakes serve on them).
-async fn slipway(
-    args: Vec<String>,
-    stdin: &'static str,
-    journal: std::path::PathBuf,
-) -> (bool, String) {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new(slipway_e2e::slipway_bin())
-            .args(&args)
-            .env("SLIPWAY_LOG", "debug")
-            .env("XDG_STATE_HOME", journal)
-            .env("KUBECONFIG", "/nonexistent")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("slipway");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("run");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    })
-    .await
-    .expect("join")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
-    let w = World::new().await;
-    let api = w.github.url();
-    let cluster = format!("svc-cli-{}", std::process::id());
-    let keyring = slipway_core::secrets::Keyring::os();
-    assert_eq!(
-        keyring.unavailable_reason(),
-        None,
-        "the kernel keyring works on this machine"
-    );
-    keyring
-        .set(
-            &slipway_core::secrets::accounts::backstage_api_token(&cluster),
-            BACKSTAGE_TOKEN,
-        )
-        .expect("backstage token");
-    let journal = w.journal.path().to_owned();
-
-    let mut captured = String::new();
-    let (ok, out) = slipway(
-        vec![
-            "github".into(),
-            "connect".into(),
-            "--github-api".into(),
-            api.clone(),
-        ],
-        "ghp_FAKE0123456789abcdefTOKEN\n",
-        journal.clone(),
-    )
-    .await;
-    assert!(
-        ok && out.contains("as octo") && out.contains("acme"),
-        "{out}"
-    );
-    captured.push_str(&out);
-    let (ok, out) = slipway(
-        vec![
-            "github".into(),
-            "status".into(),
-            "--github-api".into(),
-            api.clone(),
-        ],
-        "",
-        journal.clone(),
-    )
-    .await;
-    assert!(ok && out.contains("requests left"), "{out}");
-    captured.push_str(&out);
-    let args: Vec<String> = [
-        "service",
-        "create",
-        "--name",
-        "cli-svc",
-        "--team",
-        "payments",
-        "--owner",
-        "acme",
-        "--github-api",
-        &api,
-        "--backstage-url",
-        &w.backstage.url(),
-        "--cluster",
-        &cluster,
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    let (ok, out) = slipway(args.clone(), "", journal.clone()).await;
-    assert!(
-        ok && out.contains("Service \"cli-svc\" created")
-            && out.contains("https://github.test/acme/cli-svc"),
-        "{out}"
-    );
-    captured.push_str(&out);
-    assert_eq!(
-        w.github.repo("acme/cli-svc").expect("repo").topics,
-        ["idp-managed", "team-payments"]
-    );
-
-    // A refused token: the error names the fix, never the token.
-    w.github.state().token = "ghp_rotated".into();
-    let (ok, out) = slipway(args, "", journal.clone()).await;
-    assert!(!ok && out.contains("401"), "{out}");
-    captured.push_str(&out);
-
-    assert!(
-        !captured.contains(TOKEN) && !captured.contains(BACKSTAGE_TOKEN),
-        "a token leaked into the output:\n{captured}"
-    );
-    assert!(!captured.contains("FAKE0123"), "not even part of it");
-    let (ok, _) = slipway(
-        vec![
-            "github".into(),
-            "disconnect".into(),
-            "--github-api".into(),
-            api,
-        ],
-        "",
-        journal,
-    )
-    .await;
-    assert!(ok);
-    keyring
-        .delete(&slipway_core::secrets::accounts::backstage_api_token(
-            &cluster,
-        ))
-        .expect("clean up");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_renders_in_place() {
     let w = World::new().await;
@@ -553,15 +311,8 @@ async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_rende
         .add_template("acme/nodejs-template", skeleton);
     w.github.state().copy_delay = Duration::from_millis(1500);
 
-    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-    let services = Services {
-        github: &gh,
-        backstage: &bs,
-        kube: Some(w.sim.client().await.expect("client")),
-        journal_dir: w.journal.path().to_owned(),
-        owner_is_org: true,
-    };
+    let clients = w.clients();
+    let services = w.services(&clients, "acme", true).await;
     let mut req = request("tpl-svc");
     req.template_repo = Some("acme/nodejs-template".into());
     let started = Instant::now();
@@ -581,7 +332,7 @@ async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_rende
         .count();
     assert!(waited >= 2, "it polled until the copy was done: {log:?}");
     let repo = w.github.repo("acme/tpl-svc").expect("repo");
-    let expected = template::render("nodejs-v24", &req.values()).expect("render");
+    let expected = template::render("nodejs-v24", &req.values("acme")).expect("render");
     assert_eq!(
         repo.files, expected,
         "rendered in place, exactly as from the embedded template"
@@ -592,54 +343,6 @@ async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_rende
         "GitHub's copy, then one render commit"
     );
     assert!(w.backstage.state().components.contains_key("tpl-svc"));
-}
-
-/// With a Secret Service on the session bus (GNOME Keyring here, unlocked for the test), the
-/// token goes there (it persists across reboots), not to the kernel keyring.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_secret_service_the_token_is_kept_there() {
-    let w = World::new().await;
-    let api = w.github.url();
-    let bin = slipway_e2e::slipway_bin();
-    let script = format!(
-        "printf test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || exit 90\n\
-         printf '{TOKEN}' | '{bin}' github connect --github-api '{api}' || exit 91\n\
-         '{bin}' github status --github-api '{api}'",
-        bin = bin.display()
-    );
-    let home = tempfile::tempdir().expect("home for the keyring files");
-    let home_path = home.path().to_owned();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("dbus-run-session")
-            .args(["--", "sh", "-c", &script])
-            .env("HOME", home_path)
-            .env_remove("XDG_DATA_HOME")
-            .output()
-    })
-    .await
-    .expect("join");
-    let out = out.expect(
-        "dbus-run-session (Debian dbus-daemon; scripts/setup.sh installs it and gnome-keyring)",
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("token kept in  Secret Service"), "{text}");
-    assert!(!text.contains(TOKEN), "{text}");
-    // Outside that session the kernel keyring is used, and it never saw the token.
-    let (ok, outside) = slipway(
-        vec!["github".into(), "status".into(), "--github-api".into(), api],
-        "",
-        w.journal.path().to_owned(),
-    )
-    .await;
-    assert!(
-        !ok && outside.contains("GitHub is not connected"),
-        "{outside}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -717,17 +420,10 @@ async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_chang
 async fn a_personal_account_lists_its_services_in_the_platform_repository() {
     use slipway_core::platform::publish::{self, PLATFORM_REPO};
     let w = World::new().await;
-    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-    let services = Services {
-        github: &gh,
-        backstage: &bs,
-        kube: None,
-        journal_dir: w.journal.path().to_owned(),
-        owner_is_org: false,
-    };
-    let mut req = request("mine");
-    req.owner = "octo".into();
+    let clients = w.clients();
+    let gh = &clients.0;
+    let services = w.services(&clients, "octo", false).await;
+    let req = request("mine");
 
     // Without a platform repository the step says what to do first.
     let err = create::create(&req, &services, &Recorder::default())
@@ -737,7 +433,7 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
         err.step() == Some("registry") && err.to_string().contains("slipway github publish"),
         "{err}"
     );
-    publish::publish(&gh, "octo", false, "local")
+    publish::publish(gh, "octo", false, "local")
         .await
         .expect("publish");
     create::create(&req, &services, &Recorder::default())
@@ -773,8 +469,7 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
     );
 
     // Rollback of a failed personal creation removes the registry entry too.
-    let mut other = request("mine-too");
-    other.owner = "octo".into();
+    let other = request("mine-too");
     w.backstage.state().faults.push(Fault {
         method: Method::POST,
         path_contains: "/api/catalog/locations".into(),
@@ -791,7 +486,7 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
             .files
             .contains_key("services/mine-too.yaml")
     );
-    let undone = create::rollback("octo", "mine-too", &services)
+    let undone = create::rollback("mine-too", &services)
         .await
         .expect("rollback");
     assert_eq!(

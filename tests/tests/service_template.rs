@@ -7,10 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use slipway_e2e::kube_sim::KubeSim;
-use slipway_e2e::{slipway_bin, tools_dir};
+use slipway_e2e::tools_dir;
 
 fn render(out: &std::path::Path, name: &str) -> std::process::Output {
-    Command::new(slipway_bin())
+    slipway_e2e::slipway()
         .args([
             "service",
             "create",

@@ -8,20 +8,56 @@ use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackstageError {
+    /// Backstage refused Slipway's static token.
     #[error(
         "Backstage rejected Slipway's token ({0}); `slipway up` rewrites backstage-secrets from the keyring, then restart Backstage"
     )]
     Unauthorized(u16),
+    /// Backstage refused a request; its message says why.
     #[error("Backstage refused {what} ({status}): {message}")]
     Refused {
         what: String,
         status: u16,
         message: String,
     },
+    /// The Backstage URL is not a URL.
     #[error(
-        "cannot reach Backstage at {url}: {reason}; is the platform up (`slipway status`) and {url} resolvable (`slipway hosts apply`)?"
+        "{url} is not a usable Backstage URL ({reason}); set backstageUrl to http(s)://HOST[:PORT]"
     )]
-    Unreachable { url: String, reason: String },
+    InvalidUrl { url: String, reason: String },
+    /// Nothing answers at Backstage's URL.
+    #[error(
+        "cannot reach Backstage at {url}: {source}; is the platform up (`slipway status`) and {url} resolvable (`slipway hosts apply`)?"
+    )]
+    Unreachable {
+        url: String,
+        #[source]
+        source: octocrab::Error,
+    },
+    /// No API token for Backstage is kept for this cluster.
+    #[error(
+        "no Backstage token for cluster {cluster:?} in the keyring; start the platform first (`slipway up`)"
+    )]
+    NoToken { cluster: String },
+}
+
+impl BackstageError {
+    /// Worth another attempt: Backstage was not reachable.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+}
+
+impl crate::error::Classified for BackstageError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Unauthorized(_) | Self::NoToken { .. } => ErrorKind::Cluster,
+            Self::Refused { status: 409, .. } => ErrorKind::Conflict,
+            Self::Refused { .. } | Self::InvalidUrl { .. } => ErrorKind::Invalid,
+            Self::Unreachable { .. } => ErrorKind::Unavailable,
+        }
+    }
 }
 
 type Result<T> = std::result::Result<T, BackstageError>;
@@ -42,16 +78,16 @@ pub struct Backstage {
 impl Backstage {
     pub fn new(url: &str, token: &str) -> Result<Self> {
         let url = url.trim_end_matches('/').to_owned();
-        let unreachable = |reason: String| BackstageError::Unreachable {
+        let invalid = |reason: String| BackstageError::InvalidUrl {
             url: url.clone(),
             reason,
         };
         let http = Octocrab::builder()
             .base_uri(url.as_str())
-            .map_err(|e| unreachable(e.to_string()))?
+            .map_err(|e| invalid(e.to_string()))?
             .personal_token(token.to_owned())
             .build()
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(Self { url, http })
     }
 
@@ -66,19 +102,17 @@ impl Backstage {
             "POST" => self.http._post(path, body).await,
             _ => self.http._delete(path, body).await,
         }
-        .map_err(|e| BackstageError::Unreachable {
+        .map_err(|source| BackstageError::Unreachable {
             url: self.url.clone(),
-            reason: e.to_string(),
+            source,
         })?;
         let status = response.status();
-        let text =
-            self.http
-                .body_to_string(response)
-                .await
-                .map_err(|e| BackstageError::Unreachable {
-                    url: self.url.clone(),
-                    reason: e.to_string(),
-                })?;
+        let text = self.http.body_to_string(response).await.map_err(|source| {
+            BackstageError::Unreachable {
+                url: self.url.clone(),
+                source,
+            }
+        })?;
         if matches!(status.as_u16(), 401 | 403) {
             return Err(BackstageError::Unauthorized(status.as_u16()));
         }

@@ -7,32 +7,72 @@ use rust_embed::Embed;
 #[folder = "../../embedded-manifests/"]
 pub struct Bundle;
 
+/// Everything here is a broken build, not the user's doing: the bundle is compiled in.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// A file the code needs is not in the bundle.
     #[error("the embedded bundle lacks {0}; this build of Slipway is broken, reinstall it")]
     Missing(String),
+    /// A bundle file is not UTF-8 text.
+    #[error("the embedded file {0} is not UTF-8; this build of Slipway is broken, reinstall it")]
+    NotText(String),
+    /// A bundle file is not the YAML its reader expects.
+    #[error("the embedded file {path} is invalid: {source}")]
+    Yaml {
+        path: String,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    /// Writing values back to YAML failed.
+    #[error("cannot render {what} from the bundle: {source}")]
+    Render {
+        what: String,
+        #[source]
+        source: serde_saphyr::SerializeError,
+    },
+    /// A bundle file lacks a field its reader needs.
     #[error("the embedded file {path} is invalid: {reason}")]
-    Invalid { path: String, reason: String },
+    Shape { path: String, reason: &'static str },
+}
+
+impl crate::error::Classified for BundleError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Internal
+    }
 }
 
 /// One YAML file of the bundle, parsed.
 pub fn yaml<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, BundleError> {
-    let text = text(path).ok_or_else(|| BundleError::Missing(path.to_owned()))?;
-    serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid {
+    parse(path, &required_text(path)?)
+}
+
+/// `text` (a bundle file's, maybe rewritten) parsed, with the file's path on failure.
+pub fn parse<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T, BundleError> {
+    serde_saphyr::from_str(text).map_err(|source| BundleError::Yaml {
         path: path.to_owned(),
-        reason: e.to_string(),
+        source: Box::new(source),
     })
+}
+
+/// Every YAML document of `text` (empty documents skipped), with the file's path on failure.
+pub fn parse_documents(path: &str, text: &str) -> Result<Vec<serde_json::Value>, BundleError> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).map_err(|source| BundleError::Yaml {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
 /// Every YAML document of one bundle file (empty documents skipped).
 pub fn yaml_documents(path: &str) -> Result<Vec<serde_json::Value>, BundleError> {
-    let text = text(path).ok_or_else(|| BundleError::Missing(path.to_owned()))?;
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(&text).map_err(|e| BundleError::Invalid {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    parse_documents(path, &required_text(path)?)
+}
+
+/// The text of a bundle file the code needs.
+pub fn required_text(path: &str) -> Result<String, BundleError> {
+    let file = Bundle::get(path).ok_or_else(|| BundleError::Missing(path.to_owned()))?;
+    String::from_utf8(file.data.into_owned()).map_err(|_| BundleError::NotText(path.to_owned()))
 }
 
 /// The text of one bundle file, if present.
@@ -47,19 +87,15 @@ pub const ARGO_CD: &str = "platform/argo-cd.yaml";
 
 /// Every YAML document of every bundle file, with its path. Service template skeletons are not
 /// manifests until rendered (`crate::service::template`), so they are left out.
-pub fn documents() -> Result<Vec<(String, serde_json::Value)>, String> {
+pub fn documents() -> Result<Vec<(String, serde_json::Value)>, BundleError> {
     let mut docs = Vec::new();
     for path in Bundle::iter() {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) || path.contains("/skeleton/") {
             continue;
         }
-        let text = text(&path).ok_or_else(|| format!("{path} is not UTF-8"))?;
-        let parsed: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&text).map_err(|e| format!("{path}: {e}"))?;
         docs.extend(
-            parsed
+            yaml_documents(&path)?
                 .into_iter()
-                .filter(|d| !d.is_null())
                 .map(|d| (path.to_string(), d)),
         );
     }

@@ -18,8 +18,9 @@ pub fn state_dir() -> PathBuf {
     base.join("slipway")
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(export, optional_fields)]
 pub struct Config {
     /// Cluster name (`slipway` by default).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,6 +42,7 @@ pub struct Config {
     pub charts: Option<String>,
     /// The helm binary.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(as = "Option<String>")]
     pub helm: Option<PathBuf>,
     /// GitHub's API (GitHub Enterprise: `https://HOST/api/v3`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,14 +60,48 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the settings file {path}: {reason}")]
-    Read { path: PathBuf, reason: String },
+    /// The file exists but cannot be read.
+    #[error("cannot read the settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not YAML of the settings' shape (or has an unknown key).
     #[error(
-        "the settings file {path} is invalid: {reason} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo)"
+        "the settings file {path} is invalid: {source} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo)"
     )]
-    Invalid { path: PathBuf, reason: String },
-    #[error("cannot write the settings file {path}: {reason}")]
-    Write { path: PathBuf, reason: String },
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    /// There is no place for the file.
+    #[error("no home or config folder for the settings file; set SLIPWAY_CONFIG to a file path")]
+    NoPath,
+    /// Writing the file failed.
+    #[error("cannot write the settings file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The settings cannot be written as YAML.
+    #[error("cannot write the settings file {path}: {source}")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: serde_saphyr::SerializeError,
+    },
+}
+
+impl crate::error::Classified for ConfigError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::Invalid { .. } => crate::error::ErrorKind::Settings,
+            _ => crate::error::ErrorKind::Io,
+        }
+    }
 }
 
 impl Config {
@@ -91,27 +127,32 @@ impl Config {
 
     /// Write the settings (GUI's Settings view) atomically; returns where.
     pub fn save(&self) -> Result<PathBuf, ConfigError> {
-        let path = Self::path().ok_or_else(|| ConfigError::Write {
-            path: PathBuf::from("config.yaml"),
-            reason: "no home or config folder (set SLIPWAY_CONFIG)".into(),
-        })?;
+        let path = Self::path().ok_or(ConfigError::NoPath)?;
         self.save_to(&path)?;
         Ok(path)
     }
 
+    /// Write the settings to `path` atomically. A file there that is not valid settings (a
+    /// hand edit gone wrong) is kept beside it as `<file>.invalid`, so nothing written is lost.
     pub fn save_to(&self, path: &Path) -> Result<(), ConfigError> {
-        let failed = |e: &dyn std::fmt::Display| ConfigError::Write {
+        let failed = |source| ConfigError::Write {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source,
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
+            std::fs::create_dir_all(dir).map_err(failed)?;
         }
-        let text = serde_saphyr::to_string(self).map_err(|e| failed(&e))?;
+        if let Err(ConfigError::Invalid { .. }) = Self::load_from(path) {
+            std::fs::copy(path, invalid_copy(path)).map_err(failed)?;
+        }
+        let text = serde_saphyr::to_string(self).map_err(|source| ConfigError::Encode {
+            path: path.to_owned(),
+            source,
+        })?;
         let tmp = path.with_extension("yaml.tmp");
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| failed(&e))
+            .map_err(failed)
     }
 
     /// The cluster name, domain and GitHub API with their defaults filled in.
@@ -121,6 +162,17 @@ impl Config {
 
     pub fn domain_or_default(&self) -> String {
         self.domain.clone().unwrap_or_else(|| "local".into())
+    }
+
+    /// The cluster's settings as overrides of the embedded kind config.
+    pub fn cluster_overrides(&self) -> crate::cluster::Overrides {
+        crate::cluster::Overrides {
+            name: self.cluster.clone(),
+            node_image: self.node_image.clone(),
+            http_port: self.http_port,
+            https_port: self.https_port,
+            ..crate::cluster::Overrides::default()
+        }
     }
 
     pub fn github_api_or_default(&self) -> String {
@@ -133,21 +185,28 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => {
+            Err(source) => {
                 return Err(ConfigError::Read {
                     path: path.to_owned(),
-                    reason: e.to_string(),
+                    source,
                 });
             }
         };
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_saphyr::from_str(&text).map_err(|e| ConfigError::Invalid {
+        serde_saphyr::from_str(&text).map_err(|source| ConfigError::Invalid {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source: Box::new(source),
         })
     }
+}
+
+/// Where an unusable settings file is kept when the settings are saved over it.
+pub fn invalid_copy(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".invalid");
+    PathBuf::from(name)
 }
 
 #[cfg(test)]
@@ -191,6 +250,11 @@ mod tests {
             Config::load_from(&path).expect("saved"),
             c,
             "what is saved reads back the same"
+        );
+        assert_eq!(
+            std::fs::read_to_string(invalid_copy(&path)).expect("kept"),
+            "domian: dev.test\n",
+            "the unusable file it replaced is kept"
         );
     }
 }

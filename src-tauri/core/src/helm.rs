@@ -8,26 +8,55 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// How a user tells Slipway where helm is (every front end reads the same three).
+const HOW_TO_POINT: &str = "pass --helm PATH, set SLIPWAY_HELM, or set `helm: PATH` in the settings file (Settings in the app)";
+
 #[derive(Debug, thiserror::Error)]
 pub enum HelmError {
+    /// The configured helm path does not exist.
+    #[error("helm was not found at {0}; fix the path: {HOW_TO_POINT}")]
+    Missing(PathBuf),
+    /// No helm on PATH.
     #[error(
-        "helm was not found ({0}). Install helm 3 or 4 (https://helm.sh/docs/intro/install/) or point Slipway at it with HELM_BIN"
+        "helm was not found on PATH ({0}). Install helm 3 or 4 (https://helm.sh/docs/intro/install/), or {HOW_TO_POINT}"
     )]
-    NotFound(String),
+    NotOnPath(#[source] which::Error),
+    /// The binary is not helm 3 or 4.
     #[error(
-        "{bin} reports version {found:?}; Slipway needs helm 3 or 4. Install a current helm or point HELM_BIN at one"
+        "{bin} reports version {found:?}; Slipway needs helm 3 or 4. Install a current helm, or {HOW_TO_POINT}"
     )]
     Version { bin: PathBuf, found: String },
+    /// helm ran and failed; its last lines of stderr say why.
     #[error("helm {action} of {release} failed: {stderr_tail}")]
     Failed {
         action: &'static str,
         release: String,
         stderr_tail: String,
     },
+    /// helm ran past the step's deadline and was stopped.
     #[error("helm {action} did not finish within {secs} s")]
     Timeout { action: &'static str, secs: u64 },
+    /// helm printed something that is not the JSON it should print.
+    #[error("helm {action} printed unreadable JSON: {source}")]
+    Output {
+        action: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// helm could not be started, or its values file written.
     #[error("cannot run helm: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl crate::error::Classified for HelmError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Missing(_) | Self::NotOnPath(_) | Self::Version { .. } => ErrorKind::Settings,
+            Self::Failed { .. } | Self::Timeout { .. } => ErrorKind::Step,
+            Self::Output { .. } | Self::Io(_) => ErrorKind::Internal,
+        }
+    }
 }
 
 type Result<T> = std::result::Result<T, HelmError>;
@@ -100,21 +129,13 @@ pub struct ReleaseInfo {
 }
 
 impl Helm {
-    /// `configured` (or `HELM_BIN`), else `helm` on PATH; requires major version 3 or 4.
+    /// `configured` (from --helm, SLIPWAY_HELM or the settings), else `helm` on PATH;
+    /// requires major version 3 or 4.
     pub async fn locate(configured: Option<&Path>) -> Result<Self> {
-        let bin = match configured
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("HELM_BIN").map(PathBuf::from))
-        {
-            Some(p) if p.is_file() => p,
-            Some(p) => {
-                return Err(HelmError::NotFound(format!(
-                    "{} does not exist",
-                    p.display()
-                )));
-            }
-            None => which::which("helm")
-                .map_err(|e| HelmError::NotFound(format!("not on PATH: {e}")))?,
+        let bin = match configured {
+            Some(p) if p.is_file() => p.to_path_buf(),
+            Some(p) => return Err(HelmError::Missing(p.to_path_buf())),
+            None => which::which("helm").map_err(HelmError::NotOnPath)?,
         };
         let out = tokio::process::Command::new(&bin)
             .args(["version", "--short"])
@@ -198,11 +219,8 @@ impl Helm {
             .prefix("slipway-values")
             .suffix(".yaml")
             .tempfile()?;
-        values.write_all(
-            serde_json::to_string(&release.values)
-                .unwrap_or_else(|_| "{}".into())
-                .as_bytes(),
-        )?;
+        // JSON is YAML: helm reads it as a values file.
+        values.write_all(release.values.to_string().as_bytes())?;
         let mut args: Vec<OsString> = vec![
             "upgrade".into(),
             "--install".into(),
@@ -243,10 +261,9 @@ impl Helm {
                 Duration::from_secs(60),
             )
             .await?;
-        serde_json::from_str(&out).map_err(|e| HelmError::Failed {
+        serde_json::from_str(&out).map_err(|source| HelmError::Output {
             action: "list",
-            release: "all releases".into(),
-            stderr_tail: format!("unreadable output: {e}"),
+            source,
         })
     }
 

@@ -26,28 +26,67 @@ pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealingError {
+    /// The input has no PEM certificate.
+    #[error("the certificate is not usable: no PEM CERTIFICATE block found")]
+    NoCertificate,
+    /// The certificate is not X.509.
     #[error("the certificate is not usable: {0}")]
-    Cert(String),
+    CertParse(#[from] x509_parser::nom::Err<x509_parser::error::X509Error>),
+    /// The certificate's public key cannot be read.
+    #[error("the certificate's public key is not usable: {0}")]
+    PublicKey(String),
+    /// The certificate has expired.
     #[error(
         "the sealing certificate expired on {0}; fetch the controller's current one (omit --cert) or renew the key"
     )]
     Expired(String),
+    /// The certificate's key is not RSA.
     #[error("the sealing certificate has a {0} key; Sealed Secrets needs RSA")]
-    NotRsa(String),
+    NotRsa(&'static str),
+    /// The Secret to seal is not usable; the message names the field.
     #[error("invalid Secret input: {0}")]
     Input(String),
-    #[error("encryption failed: {0}")]
-    Crypto(String),
+    /// The Secret manifest is not YAML or JSON.
+    #[error("not a YAML/JSON Secret manifest: {0}")]
+    Manifest(#[from] Box<serde_saphyr::Error>),
+    /// The OS gave no randomness for a session key.
+    #[error("no randomness from the OS for a session key: {0}")]
+    Random(#[from] getrandom::Error),
+    /// RSA-OAEP wrapping failed.
+    #[error("RSA-OAEP encryption failed: {0}")]
+    Rsa(#[from] rsa::Error),
+    /// AES-GCM sealing failed.
+    #[error("AES-GCM encryption failed")]
+    Aead,
+    /// The controller's certificate could not be fetched.
     #[error(
-        "cannot fetch the sealing certificate from {namespace}/{name} ({reason}); is Sealed Secrets running (`slipway status`)? Or pass --cert FILE"
+        "cannot fetch the sealing certificate from {namespace}/{name} ({source}); is Sealed Secrets running (`slipway status`)? Or pass --cert FILE"
     )]
     Fetch {
         namespace: String,
         name: String,
-        reason: String,
+        #[source]
+        source: kube::Error,
     },
+    /// Fetching the certificate took too long.
+    #[error(
+        "the sealing certificate from {namespace}/{name} did not arrive within 15 s; is Sealed Secrets running (`slipway status`)? Or pass --cert FILE"
+    )]
+    FetchTimeout { namespace: String, name: String },
+    /// The Kubernetes API refused a call.
     #[error("the Kubernetes API refused the request: {0}")]
     Api(#[from] kube::Error),
+}
+
+impl crate::error::Classified for SealingError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Fetch { .. } | Self::FetchTimeout { .. } | Self::Api(_) => ErrorKind::Cluster,
+            Self::Random(_) | Self::Rsa(_) | Self::Aead => ErrorKind::Internal,
+            _ => ErrorKind::Invalid,
+        }
+    }
 }
 
 type Result<T> = std::result::Result<T, SealingError>;
@@ -98,10 +137,8 @@ impl SealingCert {
         let block = x509_parser::pem::Pem::iter_from_buffer(pem)
             .filter_map(std::result::Result::ok)
             .find(|p| p.label == "CERTIFICATE")
-            .ok_or_else(|| SealingError::Cert("no PEM CERTIFICATE block found".into()))?;
-        let cert = block
-            .parse_x509()
-            .map_err(|e| SealingError::Cert(e.to_string()))?;
+            .ok_or(SealingError::NoCertificate)?;
+        let cert = block.parse_x509()?;
         let not_after = cert.validity().not_after;
         let not_after_text = jiff::Timestamp::from_second(not_after.timestamp())
             .map_or_else(|_| not_after.to_string(), |t| t.to_string());
@@ -111,11 +148,11 @@ impl SealingCert {
         let spki = cert.public_key();
         match spki.parsed() {
             Ok(x509_parser::public_key::PublicKey::RSA(_)) => {}
-            Ok(other) => return Err(SealingError::NotRsa(key_kind(&other).into())),
-            Err(e) => return Err(SealingError::Cert(e.to_string())),
+            Ok(other) => return Err(SealingError::NotRsa(key_kind(&other))),
+            Err(e) => return Err(SealingError::PublicKey(e.to_string())),
         }
         let key = PublicKey::from_public_key_der(spki.raw)
-            .map_err(|e| SealingError::Cert(e.to_string()))?;
+            .map_err(|e| SealingError::PublicKey(e.to_string()))?;
         Ok(Self {
             key,
             not_after: not_after_text,
@@ -131,23 +168,19 @@ impl SealingCert {
         value: &[u8],
     ) -> Result<String> {
         let mut session = [0_u8; 32];
-        getrandom::fill(&mut session).map_err(|e| SealingError::Crypto(e.to_string()))?;
-        let wrapped = self
-            .key
-            .encrypt(
-                &mut getrandom::SysRng,
-                Oaep::<Sha256>::new_with_label(scope.label(namespace, name)),
-                &session,
-            )
-            .map_err(|e| SealingError::Crypto(e.to_string()))?;
-        let cipher =
-            Aes256Gcm::new_from_slice(&session).map_err(|e| SealingError::Crypto(e.to_string()))?;
+        getrandom::fill(&mut session)?;
+        let wrapped = self.key.encrypt(
+            &mut getrandom::SysRng,
+            Oaep::<Sha256>::new_with_label(scope.label(namespace, name)),
+            &session,
+        )?;
+        let cipher = Aes256Gcm::new_from_slice(&session).map_err(|_| SealingError::Aead)?;
         // A zero nonce is safe: every session key encrypts exactly one value.
         let sealed = cipher
             .encrypt(&aes_gcm::Nonce::default(), value)
-            .map_err(|e| SealingError::Crypto(e.to_string()))?;
-        let len = u16::try_from(wrapped.len())
-            .map_err(|_| SealingError::Crypto("RSA ciphertext longer than 65535 bytes".into()))?;
+            .map_err(|_| SealingError::Aead)?;
+        // A wrapped 32-byte session key is as long as the RSA modulus: far below 64 KiB.
+        let len = u16::try_from(wrapped.len()).map_err(|_| SealingError::Aead)?;
         let mut out = Vec::with_capacity(2 + wrapped.len() + sealed.len());
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&wrapped);
@@ -181,8 +214,7 @@ pub struct SecretInput {
 impl SecretInput {
     /// A Secret manifest, YAML or JSON, with `data` (base64) and/or `stringData`.
     pub fn from_manifest(text: &str) -> Result<Self> {
-        let doc: Value = serde_saphyr::from_str(text)
-            .map_err(|e| SealingError::Input(format!("not a YAML/JSON Secret manifest: {e}")))?;
+        let doc: Value = serde_saphyr::from_str(text).map_err(Box::new)?;
         if doc["kind"] != "Secret" {
             return Err(SealingError::Input(format!(
                 "expected kind Secret, found {}",
@@ -323,21 +355,23 @@ pub async fn seal_one(
 pub async fn fetch_cert(client: &kube::Client, namespace: &str, name: &str) -> Result<String> {
     let path =
         format!("/api/v1/namespaces/{namespace}/services/http:{name}:http/proxy/v1/cert.pem");
-    let fetch_error = |reason: String| SealingError::Fetch {
-        namespace: namespace.into(),
-        name: name.into(),
-        reason,
-    };
     let request = http::Request::get(path)
         .body(Vec::new())
-        .map_err(|e| fetch_error(e.to_string()))?;
+        .map_err(kube::Error::HttpError)?;
     let text = tokio::time::timeout(
         std::time::Duration::from_secs(15),
         client.request_text(request),
     )
     .await
-    .map_err(|_| fetch_error("timed out".into()))?
-    .map_err(|e| fetch_error(e.to_string()))?;
+    .map_err(|_| SealingError::FetchTimeout {
+        namespace: namespace.into(),
+        name: name.into(),
+    })?
+    .map_err(|source| SealingError::Fetch {
+        namespace: namespace.into(),
+        name: name.into(),
+        source,
+    })?;
     Ok(text)
 }
 
@@ -416,7 +450,7 @@ pub async fn restore_keys(client: &kube::Client, keys: &[SealingKey]) -> Result<
     let secrets: kube::Api<Secret> = kube::Api::namespaced(client.clone(), CONTROLLER_NAMESPACE);
     for key in keys {
         let secret: Secret = serde_json::from_value(key_secret(key))
-            .map_err(|e| SealingError::Input(e.to_string()))?;
+            .map_err(|e| SealingError::Input(format!("key {}: {e}", key.name)))?;
         secrets
             .patch(
                 &key.name,
@@ -553,7 +587,7 @@ mod tests {
         );
         assert!(matches!(
             SealingCert::from_pem(b"hello", 0),
-            Err(SealingError::Cert(_))
+            Err(SealingError::CertParse(_) | SealingError::NoCertificate)
         ));
     }
 

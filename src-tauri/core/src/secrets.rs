@@ -39,10 +39,25 @@ pub mod accounts {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
+    /// There is no usable keyring; the probe's reason says why.
     #[error("no OS keyring is available ({0}); {FIX}")]
     Unavailable(String),
+    /// The keyring failed on one entry. The reason is the store's message, except for errors
+    /// that would quote the stored bytes (see [`store_error`]).
     #[error("the OS keyring failed on `{account}`: {reason}")]
     Store { account: String, reason: String },
+    /// The OS gave no randomness for a new token.
+    #[error("no randomness from the OS for a new token: {0}")]
+    Random(#[from] getrandom::Error),
+}
+
+impl crate::error::Classified for SecretsError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::Random(_) => crate::error::ErrorKind::Internal,
+            _ => crate::error::ErrorKind::Keyring,
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -229,10 +244,7 @@ fn store_error(account: &str, e: &KeyringError) -> SecretsError {
 /// 32 random bytes from the OS, URL-safe base64: a bearer token for Backstage.
 pub fn random_token() -> Result<String, SecretsError> {
     let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| SecretsError::Store {
-        account: "random token".into(),
-        reason: e.to_string(),
-    })?;
+    getrandom::fill(&mut bytes)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -272,28 +284,23 @@ mod tests {
     }
 
     #[test]
+    fn only_the_kernel_keyring_forgets_at_reboot() {
+        let store = keyring_core::mock::Store::new().expect("mock store");
+        assert!(Keyring::with_store(store.clone()).persists());
+        let kernel = Keyring {
+            store: Ok(store),
+            kind: format!("{KERNEL} (forgotten at reboot)"),
+        };
+        assert!(!kernel.persists(), "its escrow warning depends on this");
+        assert!(!Keyring::unavailable("none").persists());
+    }
+
+    #[test]
     fn errors_never_carry_the_stored_bytes() {
         let e = store_error(
             "github-token",
             &KeyringError::BadEncoding(b"ghp_secret".to_vec()),
         );
         assert!(!e.to_string().contains("ghp_secret"), "{e}");
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn the_os_keyring_round_trips() {
-        // The real OS store (Secret Service, else keyutils): a blocked one must fail loudly.
-        let k = Keyring::os();
-        assert_eq!(
-            k.unavailable_reason(),
-            None,
-            "an OS keyring: {}",
-            k.describe()
-        );
-        let account = format!("unit-test/{}", std::process::id());
-        k.set(&account, "value").expect("set");
-        assert_eq!(k.get(&account).expect("get").as_deref(), Some("value"));
-        assert!(k.delete(&account).expect("delete"));
     }
 }

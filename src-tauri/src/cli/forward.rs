@@ -32,10 +32,7 @@ pub struct ForwardArgs {
 }
 
 pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
-    let specs = match args.specs.as_slice() {
-        [one] if forward::preset(one).is_some() => forward::preset(one).into_iter().collect(),
-        _ => forward::parse(&args.specs, &args.namespace)?,
-    };
+    let specs = forward::from_words(&args.specs, &args.namespace)?;
     let client = args
         .cluster
         .kube_target(args.context.clone())?

@@ -4,7 +4,8 @@ use std::io::{IsTerminal, Read};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use slipway_core::github::{DEFAULT_API, GitHub};
+use slipway_core::github::account;
+use slipway_core::github::{DEFAULT_API, GitHub, GitHubError};
 use slipway_core::secrets::{Keyring, accounts};
 
 #[derive(Args)]
@@ -36,60 +37,42 @@ enum GitHubCommand {
     },
 }
 
-/// The kept token, or how to get one kept.
-pub fn token(keyring: &Keyring, api: &str) -> anyhow::Result<String> {
-    keyring.get(&accounts::github_token(api))?.context("GitHub is not connected: run `slipway github connect` (it reads the token from a prompt or stdin)")
-}
-
 pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
     let keyring = Keyring::os();
+    let api = &args.github_api;
     match args.command {
         GitHubCommand::Connect => {
-            if let Some(reason) = keyring.unavailable_reason() {
-                anyhow::bail!(
-                    "no OS keyring ({reason}); Slipway keeps the GitHub token only there and will not write it to a file"
-                );
-            }
             let token = read_token()?;
-            let github = GitHub::new(&args.github_api, &token)?;
-            let identity = github.identity().await?;
-            GitHub::require_scopes(&identity)?;
-            keyring.set(&accounts::github_token(&args.github_api), &token)?;
+            let status = account::connect(api, &token, &keyring).await?;
             println!(
-                "Connected to {} as {}; the token is in the OS keyring: {}.",
-                args.github_api,
-                identity.login,
-                keyring.describe()
+                "Connected to {api} as {}; the token is in the OS keyring: {}.",
+                status.identity.login, status.keyring
             );
-            print_identity(&identity, github.budget());
+            print_identity(&status.identity, status.budget.as_ref());
         }
         GitHubCommand::Status => {
-            let github = GitHub::new(&args.github_api, &token(&keyring, &args.github_api)?)?;
-            let identity = github.identity().await?;
-            let budget = github.rate_limit().await?;
-            println!("{} as {}", args.github_api, identity.login);
-            println!("  token kept in  {}", keyring.describe());
-            print_identity(&identity, Some(budget));
-            let missing = identity.missing_scopes();
-            if !missing.is_empty() {
+            let status = account::status(api, &keyring)
+                .await?
+                .ok_or(GitHubError::NotConnected { api: api.clone() })?;
+            println!("{api} as {}", status.identity.login);
+            println!("  token kept in  {}", status.keyring);
+            print_identity(&status.identity, status.budget.as_ref());
+            if !status.missing_scopes.is_empty() {
                 println!(
                     "Missing scopes: {} (reconnect with a token that has them)",
-                    missing.join(", ")
+                    status.missing_scopes.join(", ")
                 );
             }
         }
         GitHubCommand::Publish { owner, domain } => {
-            let github = GitHub::new(&args.github_api, &token(&keyring, &args.github_api)?)?;
-            let identity = github.identity().await?;
-            let owner = owner.unwrap_or_else(|| identity.login.clone());
-            let org = owner != identity.login;
-            anyhow::ensure!(
-                !org || identity.organisations.contains(&owner),
-                "{owner} is neither you ({}) nor one of your organisations",
-                identity.login
-            );
+            let token = keyring
+                .get(&accounts::github_token(api))?
+                .ok_or(GitHubError::NotConnected { api: api.clone() })?;
+            let github = GitHub::new(api, &token)?;
+            let owner = github.identity().await?.owner(owner.as_deref())?;
             let published =
-                slipway_core::platform::publish::publish(&github, &owner, org, &domain).await?;
+                slipway_core::platform::publish::publish(&github, &owner.name, owner.org, &domain)
+                    .await?;
             let what = if published.changed.is_empty() {
                 "already current".to_owned()
             } else {
@@ -106,7 +89,7 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
             );
         }
         GitHubCommand::Disconnect => {
-            let removed = keyring.delete(&accounts::github_token(&args.github_api))?;
+            let removed = account::disconnect(api, &keyring)?;
             println!(
                 "{}",
                 if removed {
@@ -122,7 +105,7 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
 
 fn print_identity(
     identity: &slipway_core::github::Identity,
-    budget: Option<slipway_core::github::RateBudget>,
+    budget: Option<&slipway_core::github::RateBudget>,
 ) {
     match &identity.scopes {
         Some(scopes) => println!("  scopes         {}", scopes.join(", ")),

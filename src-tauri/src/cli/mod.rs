@@ -18,9 +18,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use slipway_core::cluster::{ClusterSpec, Overrides};
-use slipway_core::helm::ChartSource;
-use slipway_core::platform::install::Source;
-use slipway_core::platform::{self, PlatformStatus, UpOptions, UpReport};
+use slipway_core::pipeline::Timeouts;
+use slipway_core::platform::{self, PlatformStatus, UpReport, UpSettings};
 
 #[derive(Parser)]
 #[command(
@@ -78,37 +77,44 @@ pub struct ClusterArgs {
 const CLUSTER_ARG: &str = "cluster_name";
 
 /// Parse the command line with the settings file's values as defaults: a flag wins, then its
-/// environment variable, then the file, then the built-in default.
+/// environment variable, then the file, then the built-in default. An unusable settings file
+/// stops a subcommand (exit 2, naming the file); without a subcommand the window opens and its
+/// Settings view shows the problem, where it can be fixed.
 pub fn parse() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
-    let config = match slipway_core::config::Config::load() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
+    let config = slipway_core::config::Config::load();
+    let defaults: Vec<(&str, String)> = match &config {
+        Ok(config) => [
+            (CLUSTER_ARG, config.cluster.clone()),
+            ("domain", config.domain.clone()),
+            ("node_image", config.node_image.clone()),
+            ("http_port", config.http_port.map(|p| p.to_string())),
+            ("https_port", config.https_port.map(|p| p.to_string())),
+            ("charts", config.charts.clone()),
+            (
+                "helm",
+                config
+                    .helm
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned()),
+            ),
+            ("github_api", config.github_api.clone()),
+            ("owner", config.owner.clone()),
+            ("backstage_url", config.backstage_url.clone()),
+            ("template_repo", config.template_repo.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(id, v)| Some((id, v?)))
+        .collect(),
+        Err(_) => Vec::new(),
     };
-    let defaults: Vec<(&str, String)> = [
-        (CLUSTER_ARG, config.cluster),
-        ("domain", config.domain),
-        ("node_image", config.node_image),
-        ("http_port", config.http_port.map(|p| p.to_string())),
-        ("https_port", config.https_port.map(|p| p.to_string())),
-        ("charts", config.charts),
-        (
-            "helm",
-            config.helm.map(|p| p.to_string_lossy().into_owned()),
-        ),
-        ("github_api", config.github_api),
-        ("owner", config.owner),
-        ("backstage_url", config.backstage_url),
-        ("template_repo", config.template_repo),
-    ]
-    .into_iter()
-    .filter_map(|(id, v)| Some((id, v?)))
-    .collect();
     let command = with_defaults(Cli::command(), &defaults);
-    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    if let (Err(e), Some(_)) = (&config, &cli.command) {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+    cli
 }
 
 fn with_defaults(mut command: clap::Command, defaults: &[(&str, String)]) -> clap::Command {
@@ -165,12 +171,12 @@ pub struct UpArgs {
     /// Delete an existing cluster first and make it anew.
     #[arg(long)]
     recreate: bool,
-    /// How long to wait for the nodes to be Ready, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
-    wait: u64,
-    /// How long a node may take to boot, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = slipway_core::cluster::BOOT_TIMEOUT.as_secs())]
-    boot_timeout: u64,
+    /// Time limit of the `nodes-ready` step, in seconds (default: its table's, 300).
+    #[arg(long, value_name = "SECS")]
+    wait: Option<u64>,
+    /// Time limit of the `nodes` step (create, start, boot), in seconds (default: 120).
+    #[arg(long, value_name = "SECS")]
+    boot_timeout: Option<u64>,
     /// Make or repair the cluster only; install no platform on it.
     #[arg(long)]
     cluster_only: bool,
@@ -189,10 +195,10 @@ pub struct UpArgs {
     /// The helm binary to run (default: `helm` on PATH).
     #[arg(long, value_name = "PATH", env = "SLIPWAY_HELM")]
     helm: Option<std::path::PathBuf>,
-    /// How long each platform component (Argo CD, each Application, each route) may take to
-    /// become ready, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 900)]
-    app_timeout: u64,
+    /// Time limit of each step that waits for the platform's components (argocd, argocd-ready,
+    /// platform-apps, sealing-key, routing), in seconds (default: each step's own).
+    #[arg(long, value_name = "SECS")]
+    app_timeout: Option<u64>,
     /// Run the platform from the embedded bundle even when GitHub is connected (no platform
     /// repository; services are not deployed from GitHub).
     #[arg(long)]
@@ -232,43 +238,38 @@ impl ClusterArgs {
 }
 
 impl UpArgs {
-    fn options(&self, spec: &ClusterSpec) -> UpOptions {
-        // Cluster only: no platform options, so not even a keyring probe.
-        let mut options = if self.cluster_only {
-            UpOptions::cluster_only()
-        } else {
-            UpOptions::with_platform(spec)
-        };
-        options.recreate = self.recreate;
-        options.boot_timeout = Duration::from_secs(self.boot_timeout);
-        options.ready_timeout = Duration::from_secs(self.wait);
-        options.platform = options.platform.map(|mut p| {
-            p.domain.clone_from(&self.domain);
-            p.charts = self
-                .charts
-                .as_deref()
-                .map_or(ChartSource::Upstream, ChartSource::parse);
-            p.helm.clone_from(&self.helm);
-            p.app_timeout = Duration::from_secs(self.app_timeout);
-            p.routing_timeout = p.app_timeout.min(p.routing_timeout);
-            if !self.local {
-                p.source = Source::detect(&p.keyring, &self.github_api, self.owner.clone());
-            }
-            p
-        });
-        options
-    }
-
-    fn spec(&self) -> anyhow::Result<ClusterSpec> {
-        let overrides = Overrides {
-            name: self.cluster.name.clone(),
-            node_image: self.node_image.clone(),
-            http_port: self.http_port,
-            https_port: self.https_port,
-            listen_address: self.listen_address.clone(),
-            api_server_port: self.api_port,
-        };
-        Ok(ClusterSpec::embedded_default()?.with_overrides(&overrides)?)
+    /// What the flags ask for; core resolves it into the spec and `up`'s options.
+    fn settings(&self) -> UpSettings {
+        let mut timeouts = Timeouts::default();
+        let secs = Duration::from_secs;
+        if let Some(s) = self.wait {
+            timeouts.set(&["nodes-ready"], secs(s));
+        }
+        if let Some(s) = self.boot_timeout {
+            timeouts.set(&["nodes"], secs(s));
+        }
+        if let Some(s) = self.app_timeout {
+            timeouts.set(platform::APP_WAIT_STEPS, secs(s));
+        }
+        UpSettings {
+            cluster: Overrides {
+                name: self.cluster.name.clone(),
+                node_image: self.node_image.clone(),
+                http_port: self.http_port,
+                https_port: self.https_port,
+                listen_address: self.listen_address.clone(),
+                api_server_port: self.api_port,
+            },
+            recreate: self.recreate,
+            cluster_only: self.cluster_only,
+            domain: Some(self.domain.clone()),
+            charts: self.charts.clone(),
+            helm: self.helm.clone(),
+            local: self.local,
+            owner: self.owner.clone(),
+            github_api: Some(self.github_api.clone()),
+            timeouts,
+        }
     }
 }
 
@@ -294,8 +295,7 @@ pub fn run(command: Command, verbose: u8) -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => {
-            let spec = args.spec()?;
-            let options = args.options(&spec);
+            let (spec, options) = args.settings().resolve()?;
             let sink = progress::Terminal::new();
             let report = platform::up(spec, &options, &sink).await;
             sink.finish();

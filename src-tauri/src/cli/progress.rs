@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use slipway_core::progress::{ProgressEvent, ProgressSink, StepOutcome};
+use slipway_core::pipeline::{ProgressEvent, ProgressSink, StepOutcome};
 
 pub enum Terminal {
     Bars {
@@ -58,6 +58,7 @@ impl ProgressSink for Terminal {
                     title,
                     attempt,
                     at,
+                    ..
                 } => {
                     let again = if attempt > 1 {
                         format!(" (attempt {attempt})")

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use slipway_core::error::Classified;
 use slipway_core::secrets::Keyring;
-use slipway_core::service::connect::{Target, connect};
+use slipway_core::service::connect::Target;
 use slipway_core::service::create;
 use slipway_core::service::{self, ServiceRequest};
 
@@ -77,22 +78,24 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
 }
 
 async fn create(a: CreateArgs) -> anyhow::Result<()> {
+    let request = ServiceRequest {
+        name: a.name.clone(),
+        team: a.team.clone(),
+        template: a.template.clone(),
+        description: a.description.clone(),
+        domain: a.domain.clone(),
+        template_repo: if a.dry_run {
+            None
+        } else {
+            a.template_repo.clone()
+        },
+    };
     if a.dry_run {
-        let owner = a.owner.clone().context(
+        let owner = a.owner.as_deref().context(
             "--dry-run needs --owner (the GitHub user or organisation of the repository)",
         )?;
-        let request = ServiceRequest {
-            name: a.name,
-            team: a.team,
-            template: a.template,
-            description: a.description,
-            owner,
-            domain: a.domain,
-            template_repo: None,
-        };
-        request.validate()?;
         let out = a.out.context("--dry-run needs --out DIR")?;
-        let files = service::render_to(&request, &out)?;
+        let files = service::render_to(&request, owner, &out)?;
         println!(
             "Rendered {} files of {:?} into {}:",
             files.len(),
@@ -104,17 +107,6 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    // Input first: a bad name is refused before any network call.
-    let mut request = ServiceRequest {
-        name: a.name.clone(),
-        team: a.team.clone(),
-        template: a.template.clone(),
-        description: a.description.clone(),
-        owner: a.owner.clone().unwrap_or_else(|| "pending".into()),
-        domain: a.domain.clone(),
-        template_repo: a.template_repo.clone(),
-    };
-    request.validate()?;
     let target = Target {
         github_api: a.github_api.clone(),
         backstage_url: a.backstage_url.clone(),
@@ -123,12 +115,9 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         owner: a.owner.clone(),
         http_port: a.http_port,
     };
-    let connection = connect(&target, &Keyring::os()).await?;
-    request.owner.clone_from(&connection.github.owner);
-    let (github, services) = (&connection.github.github, connection.services());
-
+    let keyring = Keyring::os();
     if a.rollback {
-        let undone = create::rollback(&request.owner, &request.name, &services).await?;
+        let undone = create::rollback_service(&request.name, &target, &keyring).await?;
         println!(
             "Rolled back {}: removed {}.",
             request.name,
@@ -141,9 +130,19 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let sink = super::progress::Terminal::new();
-    let created = create::create(&request, &services, &sink).await;
+    let created = create::create_service(&request, &target, &keyring, &sink).await;
     sink.finish();
-    let created = created.with_context(|| format!("the creation stopped; run the same command again to resume, or add --rollback to remove what it made ({})", request.name))?;
+    let created = created.map_err(|e| {
+        let hint = if e.step().is_some() {
+            format!(
+                "; run the same command again to resume, or add --rollback to remove what it made ({})",
+                request.name
+            )
+        } else {
+            String::new()
+        };
+        anyhow::anyhow!("{e}{hint}")
+    })?;
     println!("Service {:?} created.", request.name);
     println!("  Repository  {}", created.repo_url);
     println!("  Catalog     {}", created.catalog_entity);
@@ -160,7 +159,7 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
             "  Argo CD     no application yet: the workloads ApplicationSet picks the repository up at its next refresh"
         ),
     }
-    if let Some(b) = github.budget() {
+    if let Some(b) = &created.rate_budget {
         println!(
             "  GitHub      {}/{} requests left this hour",
             b.remaining, b.limit

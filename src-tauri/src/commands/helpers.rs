@@ -7,11 +7,12 @@ use slipway_core::hosts::{self, Applied, Plan};
 use slipway_core::k8s::KubeTarget;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
-use super::{CommandError, settings};
+use super::{CommandResult, DesktopError, settings};
 
 /// The hosts file: what the block holds and should hold.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct HostsView {
     pub plan: Plan,
     pub up_to_date: bool,
@@ -19,7 +20,7 @@ pub struct HostsView {
     pub cluster_skipped: Option<String>,
 }
 
-async fn hosts_plan() -> Result<(Plan, Option<String>), CommandError> {
+async fn hosts_plan() -> CommandResult<(Plan, Option<String>)> {
     let c = settings()?;
     let desired = hosts::desired(
         &c.domain_or_default(),
@@ -29,13 +30,12 @@ async fn hosts_plan() -> Result<(Plan, Option<String>), CommandError> {
     let plan = hosts::plan(
         &hosts::default_path(),
         hosts::entries_for(&desired.names, hosts::DEFAULT_IPV6),
-    )
-    .map_err(|e| CommandError::new("hosts", e))?;
+    )?;
     Ok((plan, desired.cluster_skipped))
 }
 
 #[tauri::command]
-pub async fn hosts_show() -> Result<HostsView, CommandError> {
+pub async fn hosts_show() -> CommandResult<HostsView> {
     let (plan, cluster_skipped) = hosts_plan().await?;
     Ok(HostsView {
         up_to_date: !plan.changes(),
@@ -46,13 +46,13 @@ pub async fn hosts_show() -> Result<HostsView, CommandError> {
 
 /// Write the block; the system's administrator prompt appears when the file needs it.
 #[tauri::command]
-pub async fn hosts_apply() -> Result<Applied, CommandError> {
+pub async fn hosts_apply() -> CommandResult<Applied> {
     let (plan, _) = hosts_plan().await?;
-    let exe = std::env::current_exe().map_err(|e| CommandError::new("hosts", e))?;
-    tauri::async_runtime::spawn_blocking(move || hosts::apply(&plan, false, &exe))
+    let exe = std::env::current_exe().map_err(DesktopError::from)?;
+    let applied = tauri::async_runtime::spawn_blocking(move || hosts::apply(&plan, false, &exe))
         .await
-        .map_err(|e| CommandError::new("hosts", e))?
-        .map_err(|e| CommandError::new("hosts", e))
+        .map_err(DesktopError::from)?;
+    Ok(applied?)
 }
 
 #[tauri::command]
@@ -65,27 +65,17 @@ pub fn forwards_list(forwards: State<'_, Forwards>) -> Vec<ForwardInfo> {
 pub async fn forward_start(
     target: String,
     forwards: State<'_, Forwards>,
-) -> Result<Vec<ForwardInfo>, CommandError> {
+) -> CommandResult<Vec<ForwardInfo>> {
     let words: Vec<String> = target.split_whitespace().map(str::to_owned).collect();
-    let specs = match words.as_slice() {
-        [one] if slipway_core::forward::preset(one).is_some() => {
-            slipway_core::forward::preset(one).into_iter().collect()
-        }
-        _ => slipway_core::forward::parse(&words, "default")
-            .map_err(|e| CommandError::new("forward", e))?,
-    };
+    let specs = slipway_core::forward::from_words(&words, "default")?;
     let cluster = settings()?.cluster_or_default();
-    let client = KubeTarget::cluster(&cluster)
-        .client()
-        .await
-        .map_err(|e| CommandError::new("cluster", e))?;
+    let client = KubeTarget::cluster(&cluster).client().await?;
     let mut started = Vec::new();
     for s in specs {
         started.push(
             forwards
                 .start(client.clone(), s, std::net::Ipv4Addr::LOCALHOST.into())
-                .await
-                .map_err(|e| CommandError::new("forward", e))?,
+                .await?,
         );
     }
     Ok(started)

@@ -1,14 +1,14 @@
 //! Service commands: inline checks, creation (resumable), rollback, the deployed list.
 
-use slipway_core::progress::ProgressEvent;
+use slipway_core::pipeline::ProgressEvent;
 use slipway_core::secrets::Keyring;
-use slipway_core::service::connect::{self, Target, connect};
+use slipway_core::service::connect::{self, Target};
 use slipway_core::service::create::{self, Created};
 use slipway_core::service::list::{self, ServiceEntry};
 use slipway_core::service::{FieldProblems, ServiceRequest};
 use tauri::ipc::Channel;
 
-use super::{CommandError, GuiSink, settings};
+use super::{CommandResult, GuiSink, settings};
 
 /// The form's inline checks, with core's rules.
 #[tauri::command]
@@ -17,18 +17,9 @@ pub fn service_check(name: String, team: String) -> FieldProblems {
 }
 
 /// Where to reach things, from the settings (read once per command), and the template repository.
-fn target() -> Result<(Target, Option<String>), CommandError> {
+fn target() -> CommandResult<(Target, Option<String>)> {
     let c = settings()?;
-    let http_port = super::platform::spec_from(&c)?.http_ingress().port();
-    let target = Target {
-        github_api: c.github_api_or_default(),
-        domain: c.domain_or_default(),
-        cluster: c.cluster_or_default(),
-        backstage_url: c.backstage_url,
-        owner: c.owner,
-        http_port,
-    };
-    Ok((target, c.template_repo))
+    Ok((Target::from_config(&c)?, c.template_repo))
 }
 
 /// Create the service (or resume a failed creation of the same name), steps streamed to `on_event`.
@@ -38,30 +29,18 @@ pub async fn service_create(
     team: String,
     template: String,
     on_event: Channel<ProgressEvent>,
-) -> Result<Created, CommandError> {
+) -> CommandResult<Created> {
     let (target, template_repo) = target()?;
-    let mut request = ServiceRequest {
+    let request = ServiceRequest {
         name,
         team,
         template,
         description: None,
-        owner: target.owner.clone().unwrap_or_else(|| "pending".into()),
         domain: target.domain.clone(),
         template_repo,
     };
-    request
-        .validate()
-        .map_err(|e| CommandError::new("invalid", e))?;
-    let connection = connect(&target, &Keyring::os())
-        .await
-        .map_err(|e| CommandError::new("connect", e))?;
-    request.owner.clone_from(&connection.github.owner);
-    let created = create::create(
-        &request,
-        &connection.services(),
-        &GuiSink::new(&format!("create {}", request.name), Some(on_event)),
-    )
-    .await?;
+    let sink = GuiSink::new(&format!("create {}", request.name), Some(on_event));
+    let created = create::create_service(&request, &target, &Keyring::os(), &sink).await?;
     notify_created(&request.name, &created);
     Ok(created)
 }
@@ -81,32 +60,23 @@ fn notify_created(name: &str, created: &Created) {
 
 /// Remove what a failed creation made; the list of what was removed.
 #[tauri::command]
-pub async fn service_rollback(name: String) -> Result<Vec<String>, CommandError> {
+pub async fn service_rollback(name: String) -> CommandResult<Vec<String>> {
     let (target, _) = target()?;
-    let connection = connect(&target, &Keyring::os())
-        .await
-        .map_err(|e| CommandError::new("connect", e))?;
-    create::rollback(&connection.github.owner, &name, &connection.services())
-        .await
-        .map_err(|e| CommandError::new("rollback", e))
+    Ok(create::rollback_service(&name, &target, &Keyring::os()).await?)
 }
 
 /// The owner's services (repositories with the topic) and their Argo CD state and links.
 #[tauri::command]
-pub async fn services_list() -> Result<Vec<ServiceEntry>, CommandError> {
+pub async fn services_list() -> CommandResult<Vec<ServiceEntry>> {
     let (target, _) = target()?;
-    let gh = connect::github(&target, &Keyring::os())
-        .await
-        .map_err(|e| CommandError::new("connect", e))?;
+    let gh = connect::github(&target, &Keyring::os()).await?;
     let kube = connect::cluster(&target).await;
-    list::list(
+    Ok(list::list(
         &gh.github,
         &gh.owner,
-        gh.org,
         kube.as_ref(),
         &target.domain,
         target.http_port,
     )
-    .await
-    .map_err(|e| CommandError::new("github", e))
+    .await?)
 }

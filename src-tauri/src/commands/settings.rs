@@ -1,19 +1,43 @@
-//! The settings file, as the Settings view edits it (never secrets).
+//! The settings file, as the Settings view edits it (never secrets). A file that cannot be read
+//! still opens the app: Settings shows why and saving fixes it.
 
+use serde::Serialize;
 use slipway_core::config::Config;
+use slipway_core::error::ErrorReport;
 
-use super::{CommandError, settings};
+use super::CommandResult;
 
-#[tauri::command]
-pub fn settings_get() -> Result<Config, CommandError> {
-    settings()
+/// What Settings shows: the settings (the defaults when the file is unusable), where they are
+/// kept, and why the file could not be used.
+#[derive(Debug, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SettingsView {
+    pub config: Config,
+    pub path: Option<String>,
+    pub error: Option<ErrorReport>,
 }
 
-/// Save the settings; they apply to the next Start or creation.
 #[tauri::command]
-pub fn settings_set(config: Config) -> Result<String, CommandError> {
-    config
-        .save()
-        .map(|p| p.display().to_string())
-        .map_err(|e| CommandError::new("settings", e))
+pub fn settings_get() -> SettingsView {
+    let path = Config::path().map(|p| p.display().to_string());
+    match Config::load() {
+        Ok(config) => SettingsView {
+            config,
+            path,
+            error: None,
+        },
+        Err(e) => SettingsView {
+            config: Config::default(),
+            path,
+            error: Some(e.into()),
+        },
+    }
+}
+
+/// Save the settings; they apply to the next Start or creation. An unusable file is kept
+/// beside the new one (`config.yaml.invalid`), so nothing the person wrote is lost.
+#[tauri::command]
+pub fn settings_set(config: Config) -> CommandResult<String> {
+    Ok(config.save()?.display().to_string())
 }

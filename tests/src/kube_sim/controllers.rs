@@ -164,7 +164,7 @@ fn reconcile(
             let never = Faults::hit(&faults.never_ready, &k);
             let failing = Faults::hit(&faults.failing, &k);
             let ready = !(waiting || never || failing);
-            ensure_pods(shared, &o, replicas, ready);
+            ensure_pods(shared, &t, &o, replicas, ready);
             let n = if ready { replicas } else { 0 };
             let status = match t.kind.as_str() {
                 "DaemonSet" => {
@@ -631,7 +631,13 @@ fn render(template: &Value, element: &Value) -> Value {
 }
 
 /// Keep `replicas` pods for a workload; ready or not as told. Deleted pods are replaced.
-fn ensure_pods(shared: &Shared, owner: &Value, replicas: u64, ready: bool) {
+fn ensure_pods(
+    shared: &Shared,
+    owner_type: &ResourceType,
+    owner: &Value,
+    replicas: u64,
+    ready: bool,
+) {
     let Some(pod_t) = types(shared, "", "pods") else {
         return;
     };
@@ -672,6 +678,14 @@ fn ensure_pods(shared: &Shared, owner: &Value, replicas: u64, ready: bool) {
     }
     for _ in owned.len() as u64..replicas {
         let mut state = shared.state();
+        // The owner may have been deleted since this pass listed it: a ReplicaSet controller
+        // makes no pods for an owner that is gone (they would be orphans).
+        let alive = state
+            .get(owner_type, &ns, &name)
+            .is_ok_and(|o| o["metadata"]["uid"] == uid);
+        if !alive {
+            return;
+        }
         let n = state.rv + 1;
         let pod_name = format!("{name}-sim-{n:05x}");
         let ip = format!("10.244.{}.{}", (n / 250) % 250, n % 250 + 2);

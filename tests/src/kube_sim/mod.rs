@@ -196,9 +196,11 @@ impl KubeSim {
     pub async fn client(&self) -> kube::Result<kube::Client> {
         let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig())
             .map_err(kube::Error::InferKubeconfig)?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        let mut config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
             .map_err(kube::Error::InferKubeconfig)?;
+        // As Slipway's own clients are (`KubeTarget::client`): no hidden retries.
+        config.default_retry = false;
         kube::Client::try_from(config)
     }
 

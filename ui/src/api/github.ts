@@ -1,12 +1,7 @@
 import { invoke } from './ipc';
+import type { GitHubStatus } from './generated/GitHubStatus';
 
-export interface GitHubStatus {
-  api: string;
-  identity: { login: string; scopes: string[] | null; organisations: string[] };
-  budget: { limit: number; remaining: number; reset: number } | null;
-  keyring: string;
-  missingScopes: string[];
-}
+export type { GitHubStatus } from './generated/GitHubStatus';
 
 /** The token goes to the keyring; what comes back never contains it. */
 export const githubConnect = (token: string) => invoke<GitHubStatus>('github_connect', { token });

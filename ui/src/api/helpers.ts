@@ -1,33 +1,15 @@
 import { invoke } from './ipc';
 import { listen } from '@tauri-apps/api/event';
 
-export interface HostEntry {
-  address: string;
-  names: string[];
-}
+import type { Applied } from './generated/Applied';
+import type { ForwardInfo } from './generated/ForwardInfo';
+import type { HostsView } from './generated/HostsView';
 
-export interface HostsView {
-  plan: { path: string; current: HostEntry[]; desired: HostEntry[]; diff: string[] };
-  upToDate: boolean;
-  clusterSkipped: string | null;
-}
-
-export type Applied = { result: 'unchanged' } | { result: 'written'; backup: string } | { result: 'elevated' };
-
-export type ForwardState =
-  | { state: 'connecting' }
-  | { state: 'ready'; pod: string }
-  | { state: 'reconnecting'; reason: string }
-  | { state: 'failed'; error: string }
-  | { state: 'stopped' };
-
-export interface ForwardInfo {
-  id: number;
-  target: string;
-  listeners: [string, string][];
-  state: ForwardState;
-  reconnects: number;
-}
+export type { Applied } from './generated/Applied';
+export type { ForwardInfo } from './generated/ForwardInfo';
+export type { ForwardState } from './generated/ForwardState';
+export type { HostEntry } from './generated/HostEntry';
+export type { HostsView } from './generated/HostsView';
 
 export const hostsShow = () => invoke<HostsView>('hosts_show');
 export const hostsApply = () => invoke<Applied>('hosts_apply');

@@ -1,11 +1,7 @@
 import { invoke } from './ipc';
-import type { ProgressEvent } from './types';
+import type { Run } from './generated/Run';
 
-export interface Run {
-  kind: string;
-  at: string;
-  events: ProgressEvent[];
-}
+export type { Run } from './generated/Run';
 
 export const logsRuns = () => invoke<Run[]>('logs_runs');
 export const diagnostics = () => invoke<string>('diagnostics');

@@ -2,45 +2,14 @@ import { invoke, invokeWithProgress } from './ipc';
 import { listen } from '@tauri-apps/api/event';
 import type { ProgressEvent, StepOutcome } from './types';
 
-export interface NodeStatus {
-  name: string;
-  role: string;
-  state: 'running' | 'stopped' | 'unhealthy' | 'missing';
-  image: string;
-  ready: boolean | null;
-}
+import type { PlatformStatus } from './generated/PlatformStatus';
+import type { UpReport } from './generated/UpReport';
 
-export interface ComponentStatus {
-  name: string;
-  sync: string;
-  health: string;
-}
-
-export interface PlatformStatus {
-  name: string;
-  exists: boolean;
-  healthy: boolean;
-  nodes: NodeStatus[];
-  apiServer: string | null;
-  ingress: string[];
-  context: string;
-  contextPresent: boolean;
-  components: ComponentStatus[];
-}
-
-export interface PlatformSummary {
-  argocdUrl: string;
-  backstageUrl: string;
-  argocdUser: string;
-  hosts: string[];
-}
-
-export interface UpReport {
-  cluster: string;
-  upToDate: boolean;
-  elapsedMs: number;
-  platform: PlatformSummary | null;
-}
+export type { ComponentStatus } from './generated/ComponentStatus';
+export type { NodeStatus } from './generated/NodeStatus';
+export type { PlatformStatus } from './generated/PlatformStatus';
+export type { PlatformSummary } from './generated/PlatformSummary';
+export type { UpReport } from './generated/UpReport';
 
 export const platformStatus = () => invoke<PlatformStatus>('platform_status');
 export const platformUp = (onEvent: (e: ProgressEvent) => void) => invokeWithProgress<UpReport>('platform_up', {}, onEvent);

@@ -1,29 +1,12 @@
 import { invoke, invokeWithProgress } from './ipc';
+import type { Created } from './generated/Created';
+import type { FieldProblems } from './generated/FieldProblems';
+import type { ServiceEntry } from './generated/ServiceEntry';
 import type { ProgressEvent } from './types';
 
-export interface FieldProblems {
-  name: string | null;
-  team: string | null;
-}
-
-export interface Created {
-  repoUrl: string;
-  catalogEntity: string;
-  serviceUrl: string;
-  application: [string, string] | null;
-}
-
-/** A repository with the topic idp-managed, and its Argo CD Application's state if any. */
-export interface ServiceEntry {
-  name: string;
-  team: string | null;
-  sync: string | null;
-  health: string | null;
-  repoUrl: string;
-  catalogUrl: string;
-  argocdUrl: string;
-  serviceUrl: string;
-}
+export type { Created } from './generated/Created';
+export type { FieldProblems } from './generated/FieldProblems';
+export type { ServiceEntry } from './generated/ServiceEntry';
 
 export const TEMPLATES = [{ id: 'nodejs-v24', label: 'Node.js v24' }];
 

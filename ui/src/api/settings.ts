@@ -1,19 +1,11 @@
 import { invoke } from './ipc';
+import type { Config } from './generated/Config';
+import type { SettingsView } from './generated/SettingsView';
 
-/** The settings file's keys (never secrets). */
-export interface Settings {
-  cluster?: string;
-  domain?: string;
-  httpPort?: number;
-  httpsPort?: number;
-  charts?: string;
-  helm?: string;
-  githubApi?: string;
-  owner?: string;
-  backstageUrl?: string;
-  templateRepo?: string;
-}
+export type { Config } from './generated/Config';
+export type { SettingsView } from './generated/SettingsView';
 
-export const settingsGet = () => invoke<Settings>('settings_get');
+/** The settings (the defaults when the file is unusable), where they live, and why not. */
+export const settingsGet = () => invoke<SettingsView>('settings_get');
 /** Saves and returns the file's path. */
-export const settingsSet = (config: Settings) => invoke<string>('settings_set', { config });
+export const settingsSet = (config: Config) => invoke<string>('settings_set', { config });

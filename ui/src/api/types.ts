@@ -1,27 +1,24 @@
-// Shapes the backend sends (serde camelCase). Secrets never appear here.
+// The shapes the backend sends are generated from the Rust types (ts-rs, `cargo test`) into
+// ./generated; CI fails when they are stale. Secrets never appear in them.
+import type { ErrorKind } from './generated/ErrorKind';
+import type { ErrorReport } from './generated/ErrorReport';
 
-export interface CommandError {
-  code: string;
-  message: string;
-  step: string | null;
-}
+export type { ErrorKind } from './generated/ErrorKind';
+export type { ErrorReport } from './generated/ErrorReport';
+export type { ProgressEvent } from './generated/ProgressEvent';
+export type { StepOutcome } from './generated/StepOutcome';
 
-export type StepOutcome =
-  | { status: 'changed'; detail: string }
-  | { status: 'upToDate'; detail: string }
-  | { status: 'failed'; error: string };
+const KINDS: readonly ErrorKind[] = [
+  'invalid', 'settings', 'docker', 'cluster', 'gitHubNotConnected', 'gitHubAuth', 'unavailable',
+  'keyring', 'busy', 'io', 'conflict', 'needsPerson', 'step', 'internal',
+];
 
-export type ProgressEvent =
-  | { type: 'stepStarted'; id: string; title: string; attempt: number; at: string }
-  | { type: 'stepDetail'; id: string; message: string; at: string }
-  | { type: 'stepFinished'; id: string; outcome: StepOutcome; attempt: number; at: string }
-  | { type: 'warning'; id: string; message: string; at: string };
-
-/** A rejected invoke as a CommandError, whatever was thrown. */
-export function asCommandError(e: unknown): CommandError {
+/** A rejected invoke as the backend's ErrorReport, whatever was thrown. */
+export function asErrorReport(e: unknown): ErrorReport {
   if (e && typeof e === 'object' && 'message' in e) {
-    const c = e as Partial<CommandError>;
-    return { code: c.code ?? 'unknown', message: String(c.message), step: c.step ?? null };
+    const r = e as Partial<ErrorReport>;
+    const kind = KINDS.includes(r.kind as ErrorKind) ? (r.kind as ErrorKind) : 'internal';
+    return { kind, message: String(r.message), step: r.step ?? null };
   }
-  return { code: 'unknown', message: String(e), step: null };
+  return { kind: 'internal', message: String(e), step: null };
 }

@@ -17,7 +17,7 @@ export function backend(handlers: Record<string, Handler>) {
     delete args.onEvent;
     calls.push({ cmd, args });
     const handler = handlers[cmd];
-    if (!handler) throw { code: 'test', message: `no mock for ${cmd}`, step: null };
+    if (!handler) throw { kind: 'internal', message: `no mock for ${cmd}`, step: null };
     return handler(args, (e) => channel?.onmessage(e));
   }, { shouldMockEvents: true });
 }
@@ -31,6 +31,6 @@ afterEach(async () => {
 });
 
 const at = '2026-11-27T12:00:00Z';
-export const started = (id: string, title: string, attempt = 1): ProgressEvent => ({ type: 'stepStarted', id, title, attempt, at });
+export const started = (id: string, title: string, attempt = 1): ProgressEvent => ({ type: 'stepStarted', id, title, attempt, timeoutSecs: 60, at });
 export const done = (id: string, detail = 'ok', attempt = 1): ProgressEvent => ({ type: 'stepFinished', id, outcome: { status: 'changed', detail }, attempt, at });
 export const failed = (id: string, error: string, attempt = 1): ProgressEvent => ({ type: 'stepFinished', id, outcome: { status: 'failed', error }, attempt, at });

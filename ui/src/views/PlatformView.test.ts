@@ -42,7 +42,7 @@ describe('the platform view', () => {
         emit(started('argocd', 'Install Argo CD'));
         if (runs === 1) {
           emit(failed('argocd', 'helm: chart not found'));
-          throw { code: 'step', step: 'argocd', message: 'step `argocd` failed: helm: chart not found; check --charts' };
+          throw { kind: 'step', step: 'argocd', message: 'step `argocd` failed: helm: chart not found; check --charts' };
         }
         emit(done('argocd'));
         return { cluster: 'slipway', upToDate: false, elapsedMs: 1, platform: null };

@@ -65,7 +65,7 @@ describe('the service form', () => {
         emit(started('catalog', 'Register in the catalog'));
         if (attempt === 1) {
           emit(failed('catalog', 'Backstage answered 500'));
-          throw { code: 'step', step: 'catalog', message: 'step `catalog` failed: Backstage answered 500' };
+          throw { kind: 'step', step: 'catalog', message: 'step `catalog` failed: Backstage answered 500' };
         }
         emit(done('catalog', 'registered'));
         return { repoUrl: 'r', catalogEntity: 'component:default/shop-api', serviceUrl: 's', application: null };
@@ -83,5 +83,33 @@ describe('the service form', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Resume' }));
     expect(await screen.findByText(/is created/)).toBeTruthy();
     expect(calls.filter((c) => c.cmd === 'service_create')).toHaveLength(2);
+  });
+});
+
+describe('errors by kind', () => {
+  it('offers to connect GitHub when it is not connected, and takes the person to Settings', async () => {
+    const { nav } = await import('../lib/nav.svelte');
+    nav.view = 'services';
+    backend({
+      services_list: () => { throw { kind: 'gitHubNotConnected', message: 'GitHub is not connected for https://api.github.com: connect it first', step: null }; },
+      service_check: check,
+    });
+    render(ServicesView);
+    const notice = await screen.findByRole('alert');
+    expect(notice.getAttribute('data-kind')).toBe('gitHubNotConnected');
+    await fireEvent.click(screen.getByRole('button', { name: 'Connect GitHub' }));
+    expect(nav.view).toBe('settings');
+  });
+
+  it('offers to check again when GitHub is unavailable, and asks once more', async () => {
+    let lists = 0;
+    backend({
+      services_list: () => { lists += 1; if (lists === 1) throw { kind: 'unavailable', message: 'cannot reach GitHub', step: null }; return []; },
+      service_check: check,
+    });
+    render(ServicesView);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Check again' }));
+    await waitFor(() => expect(lists).toBe(2));
+    expect(await screen.findByText(/None yet/)).toBeTruthy();
   });
 });

@@ -8,7 +8,7 @@ const TOKEN = 'ghp_TESTTOKEN0123456789';
 describe('connecting GitHub', () => {
   it('sends the token once, clears the field, and shows what comes back without it', async () => {
     const connected = { api: 'https://api.github.com', identity: { login: 'octo', scopes: ['repo', 'read:org', 'workflow'], organisations: ['acme'] }, budget: { limit: 5000, remaining: 4990, reset: 0 }, keyring: 'Secret Service', missingScopes: [] };
-    backend({ settings_get: () => ({}), github_status: () => null, github_connect: () => connected });
+    backend({ settings_get: () => ({ config: {}, path: null, error: null }), github_status: () => null, github_connect: () => connected });
     render(SettingsView);
     const input = (await screen.findByLabelText(/Personal access token/)) as HTMLInputElement;
     expect(input.type).toBe('password');
@@ -22,7 +22,7 @@ describe('connecting GitHub', () => {
   });
 
   it('shows the keyring error and keeps nothing', async () => {
-    backend({ settings_get: () => ({}), github_status: () => null, github_connect: () => { throw { code: 'keyring', message: 'no OS keyring (no session bus); start a Secret Service', step: null }; } });
+    backend({ settings_get: () => ({ config: {}, path: null, error: null }), github_status: () => null, github_connect: () => { throw { kind: 'keyring', message: 'no OS keyring (no session bus); start a Secret Service', step: null }; } });
     render(SettingsView);
     await fireEvent.input(await screen.findByLabelText(/Personal access token/), { target: { value: TOKEN } });
     await fireEvent.click(screen.getByRole('button', { name: 'Connect' }));
@@ -35,7 +35,7 @@ describe('the settings form', () => {
   it('offers the connected user and their organisations as owners and saves the choice', async () => {
     const connected = { api: 'https://api.github.com', identity: { login: 'octo', scopes: null, organisations: ['acme', 'initech'] }, budget: null, keyring: 'kernel keyring', missingScopes: [] };
     let saved: unknown = null;
-    backend({ settings_get: () => ({ domain: 'dev.test' }), github_status: () => connected, settings_set: ({ config }) => { saved = config; return '/home/u/.config/slipway/config.yaml'; } });
+    backend({ settings_get: () => ({ config: { domain: 'dev.test' }, path: '/home/u/.config/slipway/config.yaml', error: null }), github_status: () => connected, settings_set: ({ config }) => { saved = config; return '/home/u/.config/slipway/config.yaml'; } });
     render(SettingsView);
     const owner = (await screen.findByRole('combobox', { name: /GitHub owner/ })) as HTMLSelectElement;
     expect([...owner.options].map((o) => o.textContent)).toEqual(['octo (you)', 'acme', 'initech']);
@@ -44,5 +44,26 @@ describe('the settings form', () => {
     expect(await screen.findByText(/Saved to/)).toBeTruthy();
     expect(saved).toEqual({ domain: 'dev.test', owner: 'acme' });
     expect(screen.getByText(/fine-grained token/)).toBeTruthy();
+  });
+});
+
+describe('an unusable settings file', () => {
+  it('is shown with why and where, the form starts from the defaults, and saving replaces it', async () => {
+    const error = { kind: 'settings', message: 'the settings file /home/u/.config/slipway/config.yaml is invalid: unknown field `domian`', step: null };
+    let saved: unknown = null;
+    backend({
+      settings_get: () => ({ config: {}, path: '/home/u/.config/slipway/config.yaml', error }),
+      github_status: () => null,
+      settings_set: ({ config }) => { saved = config; return '/home/u/.config/slipway/config.yaml'; },
+    });
+    render(SettingsView);
+    const problem = await screen.findByTestId('settings-file-problem');
+    expect(problem.textContent).toContain('unknown field `domian`');
+    expect(problem.textContent).toContain('.invalid');
+    await fireEvent.input(screen.getByLabelText(/^Domain/), { target: { value: 'dev.test' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(await screen.findByText(/Saved to/)).toBeTruthy();
+    expect(saved).toEqual({ domain: 'dev.test' });
+    expect(screen.queryByTestId('settings-file-problem')).toBeNull();
   });
 });

@@ -14,33 +14,40 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::progress::StepReporter;
+use backon::{ExponentialBuilder, Retryable};
+
+use crate::pipeline::{Deadline, Poll, StepContext, poll};
 
 /// The oldest Docker API with `cgroupns` support (Docker 20.10).
 pub const MIN_API: (u32, u32) = (1, 41);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
+    /// Nothing answers at the Docker endpoint.
     #[error(
         "cannot reach the Docker daemon at {endpoint} ({reason}). Start Docker (Docker Desktop, or \
          `sudo systemctl start docker` on Linux) or point DOCKER_HOST at a running daemon, then re-run"
     )]
     Unreachable { endpoint: String, reason: String },
+    /// The Docker socket exists but this user may not use it.
     #[error(
         "permission denied on the Docker socket {endpoint}. Add your user to the docker group \
          (`sudo usermod -aG docker $USER`, then log in again) or use rootless Docker, then re-run"
     )]
     PermissionDenied { endpoint: String },
+    /// The daemon speaks an API older than Slipway needs.
     #[error(
         "Docker API {found} is too old: Slipway needs {}.{} (Docker 20.10 or newer) for cgroup namespaces. Upgrade Docker",
         MIN_API.0, MIN_API.1
     )]
     ApiTooOld { found: String },
+    /// A Docker API call failed.
     #[error("Docker could not {action}: {source}")]
     Api {
         action: String,
         source: bollard::errors::Error,
     },
+    /// A command run in a node exited non-zero.
     #[error("`{command}` failed on node {node} (exit {code}): {output}")]
     Exec {
         node: String,
@@ -48,15 +55,45 @@ pub enum DockerError {
         code: i64,
         output: String,
     },
+    /// Docker never reported how a command in a node ended.
+    #[error("Docker did not report how `{command}` on {node} ended; re-run, or restart Docker")]
+    NoExitCode { node: String, command: String },
+    /// An image could not be pulled, after retries.
     #[error(
-        "could not pull {image} after {attempts} attempts ({reason}). Check the network or proxy \
+        "could not pull {image} after {attempts} attempts ({last}). Check the network or proxy \
          settings, or pass a local image with --node-image"
     )]
     Pull {
         image: String,
         attempts: u32,
-        reason: String,
+        #[source]
+        last: PullError,
     },
+}
+
+/// Why one pull attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The API call itself failed.
+    #[error(transparent)]
+    Api(#[from] bollard::errors::Error),
+    /// The daemon reported an error in the pull's progress stream (a registry's answer).
+    #[error("{0}")]
+    Daemon(String),
+}
+
+impl crate::error::Classified for DockerError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Unreachable { .. } | Self::PermissionDenied { .. } | Self::ApiTooOld { .. } => {
+                ErrorKind::Docker
+            }
+            Self::Pull { .. } => ErrorKind::Unavailable,
+            _ if self.is_transient() => ErrorKind::Unavailable,
+            Self::Api { .. } | Self::Exec { .. } | Self::NoExitCode { .. } => ErrorKind::Step,
+        }
+    }
 }
 
 impl DockerError {
@@ -234,20 +271,27 @@ impl Docker {
             }
         }
         // The output stream can end a moment before Docker records the exit code.
-        let mut code = None;
-        for _ in 0..200 {
+        let inspect = || async {
             let state = self
                 .inner
                 .inspect_exec(&created.id)
                 .await
                 .map_err(err("inspect"))?;
-            if state.running != Some(true) && state.exit_code.is_some() {
-                code = state.exit_code;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let code = code.unwrap_or(-1);
+            Ok(match state.exit_code {
+                Some(code) if state.running != Some(true) => Poll::Ready(code),
+                _ => Poll::Pending("still running".into()),
+            })
+        };
+        let code = poll(
+            Deadline::after(Duration::from_secs(2)),
+            Duration::from_millis(10),
+            inspect,
+            |_| DockerError::NoExitCode {
+                node: node.to_owned(),
+                command: command.clone(),
+            },
+        )
+        .await?;
         tracing::debug!(node, command, code, stdout = %String::from_utf8_lossy(&stdout), stderr = %String::from_utf8_lossy(&stderr), "exec");
         Ok(ExecOutput {
             code,
@@ -368,30 +412,29 @@ impl Docker {
         }
     }
 
-    /// Pull `image`, reporting layer progress, retrying transient failures as kind does (5 tries).
-    pub async fn pull(&self, image: &str, report: StepReporter<'_>) -> Result<(), DockerError> {
+    /// Pull `image`, reporting layer progress, retrying failures as kind does (5 tries).
+    pub async fn pull(&self, image: &str, report: StepContext<'_>) -> Result<(), DockerError> {
         const ATTEMPTS: u32 = 5;
-        let mut last = String::new();
-        for attempt in 1..=ATTEMPTS {
-            if attempt > 1 {
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_times(ATTEMPTS as usize - 1);
+        (|| self.pull_once(image, report))
+            .retry(policy)
+            .notify(|e, pause| {
                 report.detail(format!(
-                    "retrying pull of {image} (attempt {attempt}/{ATTEMPTS}): {last}"
-                ));
-                tokio::time::sleep(Duration::from_secs(u64::from(attempt - 1))).await;
-            }
-            match self.pull_once(image, report).await {
-                Ok(()) => return Ok(()),
-                Err(e) => last = e,
-            }
-        }
-        Err(DockerError::Pull {
-            image: image.to_owned(),
-            attempts: ATTEMPTS,
-            reason: last,
-        })
+                    "retrying the pull of {image} in {} s: {e}",
+                    pause.as_secs()
+                ))
+            })
+            .await
+            .map_err(|last| DockerError::Pull {
+                image: image.to_owned(),
+                attempts: ATTEMPTS,
+                last,
+            })
     }
 
-    async fn pull_once(&self, image: &str, report: StepReporter<'_>) -> Result<(), String> {
+    async fn pull_once(&self, image: &str, report: StepContext<'_>) -> Result<(), PullError> {
         let opts = CreateImageOptionsBuilder::default()
             .from_image(image)
             .build();
@@ -399,9 +442,9 @@ impl Docker {
         let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
         let mut last_shown = -1;
         while let Some(item) = stream.next().await {
-            let info: CreateImageInfo = item.map_err(|e| e.to_string())?;
+            let info: CreateImageInfo = item?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                return Err(err);
+                return Err(PullError::Daemon(err));
             }
             if let (Some(id), Some(detail)) = (info.id, info.progress_detail)
                 && let (Some(cur), Some(total)) = (detail.current, detail.total)

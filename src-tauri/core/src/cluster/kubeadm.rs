@@ -22,11 +22,7 @@ pub struct KubeVersion {
 impl KubeVersion {
     /// Parse `v1.36.1` (a suffix such as `-rc.1` is ignored).
     pub fn parse(text: &str) -> Result<Self, ClusterError> {
-        let bad = || {
-            ClusterError::NodeImage(format!(
-                "unreadable Kubernetes version {text:?} in /kind/version"
-            ))
-        };
+        let bad = || ClusterError::UnreadableVersion(text.trim().to_owned());
         let core = text.trim().trim_start_matches('v');
         let core = core.split(['-', '+']).next().unwrap_or(core);
         let mut parts = core.split('.').map(|p| p.parse::<u32>());
@@ -46,10 +42,10 @@ impl KubeVersion {
         match (self.major, self.minor) {
             (1, m) if m >= 36 => Ok(KubeadmApi::V1Beta4),
             (1, m) if m >= 23 => Ok(KubeadmApi::V1Beta3),
-            _ => Err(ClusterError::NodeImage(format!(
-                "node image runs Kubernetes v{}.{}, older than Slipway supports (1.23+); use a newer --node-image",
-                self.major, self.minor
-            ))),
+            _ => Err(ClusterError::TooOld {
+                major: self.major,
+                minor: self.minor,
+            }),
         }
     }
 }
@@ -183,8 +179,9 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
 
     let mut out = String::new();
     for doc in docs {
-        let yaml = serde_saphyr::to_string(&doc).map_err(|e| {
-            ClusterError::InvalidConfig(format!("cannot render kubeadm config: {e}"))
+        let yaml = serde_saphyr::to_string(&doc).map_err(|source| ClusterError::Render {
+            what: "the kubeadm config",
+            source,
         })?;
         out.push_str("---\n");
         out.push_str(&yaml);

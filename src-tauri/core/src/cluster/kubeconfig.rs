@@ -8,31 +8,50 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use backon::{BlockingRetryable, ExponentialBuilder};
 
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
+    /// Another program holds the kubeconfig's lock file.
     #[error(
         "{lock} exists, so another kubectl, kind or Slipway is writing this kubeconfig. \
          Wait for it to finish; if none is running, delete {lock} and re-run"
     )]
     Locked { lock: PathBuf },
+    /// The file is YAML but not a kubeconfig's shape.
     #[error(
         "{path} is not a valid kubeconfig ({reason}); Slipway left it untouched. Fix or move it, then re-run"
     )]
     Malformed { path: PathBuf, reason: String },
+    /// The file is not YAML.
+    #[error(
+        "{path} is not a valid kubeconfig ({source}); Slipway left it untouched. Fix or move it, then re-run"
+    )]
+    Unparsable {
+        path: PathBuf,
+        #[source]
+        source: Box<serde_saphyr::Error>,
+    },
+    /// Reading, writing or locking the file failed.
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The node's admin.conf lacks what a kubeconfig entry needs.
     #[error(
-        "the control-plane's admin.conf is unusable ({0}); re-create the cluster with `slipway up --recreate`"
+        "the control-plane's admin.conf is unusable ({reason}); re-create the cluster with `slipway up --recreate`"
     )]
-    AdminConf(String),
+    AdminConf { reason: String },
+    /// The YAML of an entry could not be written.
+    #[error("cannot write the kubeconfig entry: {0}")]
+    Render(#[from] serde_saphyr::SerializeError),
+    /// No home directory and no KUBECONFIG.
     #[error("no home directory to put .kube/config in; set KUBECONFIG to a file path")]
     NoHome,
 }
@@ -70,7 +89,9 @@ fn home_config() -> Result<PathBuf> {
 
 /// Turn the node's admin.conf into the `kind-<cluster>` entry, pointing at `server`.
 pub fn entry_from_admin_conf(admin_conf: &str, context: &str, server: &str) -> Result<Value> {
-    let bad = |why: &str| KubeconfigError::AdminConf(why.to_owned());
+    let bad = |why: &str| KubeconfigError::AdminConf {
+        reason: why.to_owned(),
+    };
     let doc: Value = serde_saphyr::from_str(admin_conf).map_err(|e| bad(&e.to_string()))?;
     let one = |key: &str, field: &str| -> Result<Value> {
         match doc.get(key).and_then(Value::as_array).map(Vec::as_slice) {
@@ -202,7 +223,10 @@ fn read(path: &Path) -> Result<Option<Value>> {
         return Ok(None);
     }
     let value: Value =
-        serde_saphyr::from_str(&text).map_err(|e| malformed(path, &e.to_string()))?;
+        serde_saphyr::from_str(&text).map_err(|source| KubeconfigError::Unparsable {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
     if !value.is_object() {
         return Err(malformed(path, "top level is not a mapping"));
     }
@@ -221,8 +245,7 @@ fn write(path: &Path, config: &Value) -> Result<()> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| io("create the directory of", e))?;
-    let yaml = serde_saphyr::to_string(config)
-        .map_err(|e| malformed(path, &format!("cannot serialise: {e}")))?;
+    let yaml = serde_saphyr::to_string(config)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".slipway-kubeconfig")
         .tempfile_in(dir)
@@ -259,30 +282,33 @@ impl Lock {
                 source,
             })?;
         }
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match fs::OpenOptions::new()
+        // Another writer holds it only for a moment: wait a little, as kubectl does.
+        let policy = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(1))
+            .with_max_delay(Duration::from_millis(200))
+            .with_total_delay(Some(LOCK_WAIT))
+            .without_max_times();
+        let create = || {
+            fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&lock)
-            {
-                Ok(_) => return Ok(Self(lock)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if started.elapsed() >= LOCK_WAIT {
-                        return Err(KubeconfigError::Locked { lock });
-                    }
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(200));
-                }
-                Err(source) => {
-                    return Err(KubeconfigError::Io {
-                        action: "create",
-                        path: lock,
-                        source,
-                    });
-                }
+        };
+        match create
+            .retry(policy)
+            .sleep(std::thread::sleep)
+            .when(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+            .call()
+        {
+            Ok(_) => Ok(Self(lock)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(KubeconfigError::Locked { lock })
             }
+            Err(source) => Err(KubeconfigError::Io {
+                action: "create",
+                path: lock,
+                source,
+            }),
         }
     }
 }
@@ -410,7 +436,10 @@ mod tests {
             fs::write(&path, junk).expect("seed");
             let err = merge(&path, &entry()).expect_err(junk);
             assert!(
-                matches!(err, KubeconfigError::Malformed { .. }),
+                matches!(
+                    err,
+                    KubeconfigError::Malformed { .. } | KubeconfigError::Unparsable { .. }
+                ),
                 "{junk}: {err}"
             );
             assert!(err.to_string().contains("left it untouched"));

@@ -8,34 +8,64 @@
 pub mod docker;
 pub mod kubeadm;
 pub mod kubeconfig;
+mod lifecycle;
 pub mod network;
 pub mod preflight;
 mod provision;
 pub mod spec;
+mod status;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::error::{Classified, ErrorKind};
 pub use docker::{Docker, DockerError};
 pub use kubeconfig::KubeconfigError;
-pub use provision::{BOOT_TIMEOUT, NodeState};
+pub use provision::BOOT_TIMEOUT;
 pub use spec::{ClusterSpec, NodeSpec, Overrides, Role};
+pub use status::NodeState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// Docker refused or failed a call.
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// The kubeconfig could not be read or written.
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
+    /// The cluster name is not one kind accepts.
     #[error(
         "invalid cluster name {0:?}: names must match ^[a-z0-9.-]+$ (at most 50 characters), e.g. `slipway`"
     )]
     InvalidName(String),
+    /// The cluster config asks for something Slipway cannot make.
     #[error("invalid cluster config: {0}")]
     InvalidConfig(String),
-    #[error("{0}")]
-    Preflight(String),
+    /// The cluster config is not YAML of kind's shape.
+    #[error("not a kind cluster config: {0}")]
+    ConfigSyntax(#[source] Box<serde_saphyr::Error>),
+    /// Rendering YAML for a node (kubeadm config, kubeconfig) failed.
+    #[error("cannot render {what}: {source}")]
+    Render {
+        what: &'static str,
+        #[source]
+        source: serde_saphyr::SerializeError,
+    },
+    /// Rootless Docker on a host without cgroup v2.
+    #[error(
+        "rootless Docker needs cgroup v2 to run Kubernetes nodes. Boot the host with cgroup v2 \
+         (systemd.unified_cgroup_hierarchy=1), see https://kind.sigs.k8s.io/docs/user/rootless/"
+    )]
+    RootlessCgroupV1,
+    /// Rootless Docker without the cgroup controllers kubelet needs.
+    #[error(
+        "rootless Docker lacks delegated cgroup controllers (memory, pids, cpu). Run \
+         `sudo mkdir -p /etc/systemd/system/user@.service.d` and add `[Service]\\nDelegate=yes` in \
+         delegate.conf there, then `sudo systemctl daemon-reload` and log in again"
+    )]
+    RootlessNotDelegated,
+    /// A host port the cluster needs is taken.
     #[error(
         "port {port} on {address} ({what}) is not available: {reason}. Stop the program using it, \
          or choose another port with {flag}"
@@ -47,6 +77,7 @@ pub enum ClusterError {
         reason: String,
         flag: &'static str,
     },
+    /// A cluster of that name exists with other settings.
     #[error(
         "cluster {name:?} exists but differs from the requested one:\n  {}\nRun `slipway down` and then \
          `slipway up`, or `slipway up --recreate` (both delete the cluster and what runs in it)",
@@ -56,8 +87,33 @@ pub enum ClusterError {
         name: String,
         differences: Vec<String>,
     },
-    #[error("node image problem: {0}")]
-    NodeImage(String),
+    /// The node image lacks what a kind node image has.
+    #[error("{node} has no {missing}; is {image} a kind node image? Use a kindest/node image")]
+    NotAKindImage {
+        node: String,
+        image: String,
+        missing: &'static str,
+    },
+    /// The node's `/kind/version` is not a Kubernetes version.
+    #[error("unreadable Kubernetes version {0:?} in /kind/version; use a kindest/node image")]
+    UnreadableVersion(String),
+    /// The node runs a Kubernetes older than Slipway supports.
+    #[error(
+        "node image runs Kubernetes v{major}.{minor}, older than Slipway supports (1.23+); use a newer --node-image"
+    )]
+    TooOld { major: u32, minor: u32 },
+    /// A node has no address on the cluster's network.
+    #[error("{node} has no address on network {network}; `slipway up --recreate` makes it anew")]
+    NoAddress { node: String, network: String },
+    /// A command in a node printed something that is not what it should print.
+    #[error("`{command}` on {node} printed unreadable {format}: {reason}")]
+    NodeOutput {
+        node: String,
+        command: &'static str,
+        format: &'static str,
+        reason: String,
+    },
+    /// A node did not boot in time.
     #[error(
         "node {node} did not finish booting within {secs} s (no \"Reached target Multi-User System\" line). \
          {cleanup} Its last log lines:\n{last_lines}"
@@ -68,20 +124,26 @@ pub enum ClusterError {
         last_lines: String,
         cleanup: String,
     },
+    /// A node's container stopped while booting.
     #[error("node {node} stopped while booting. {cleanup} Its last log lines:\n{last_lines}")]
     NodeExited {
         node: String,
         last_lines: String,
         cleanup: String,
     },
+    /// A wait in a cluster step ended at the step's deadline.
     #[error("{what} did not happen within {secs} s: {detail}")]
     NotReady {
         what: String,
         secs: u64,
         detail: String,
     },
+    /// The cluster does not exist.
     #[error("cluster {0:?} does not exist; run `slipway up` to create it")]
     Missing(String),
+    /// A background task of Slipway's own failed (a bug).
+    #[error("a background task failed: {0}; please report this")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl ClusterError {
@@ -94,9 +156,40 @@ impl ClusterError {
     }
 }
 
+impl crate::pipeline::StepFailure for ClusterError {
+    fn is_transient(&self) -> bool {
+        ClusterError::is_transient(self)
+    }
+}
+
+impl Classified for ClusterError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Docker(e) => e.kind(),
+            Self::Kubeconfig(_) => ErrorKind::Io,
+            Self::InvalidName(_)
+            | Self::InvalidConfig(_)
+            | Self::ConfigSyntax(_)
+            | Self::NotAKindImage { .. }
+            | Self::UnreadableVersion(_)
+            | Self::TooOld { .. } => ErrorKind::Invalid,
+            Self::RootlessCgroupV1 | Self::RootlessNotDelegated => ErrorKind::Docker,
+            Self::PortUnavailable { .. } | Self::SpecMismatch { .. } => ErrorKind::Conflict,
+            Self::Missing(_) => ErrorKind::Cluster,
+            Self::Render { .. } | Self::Task(_) => ErrorKind::Internal,
+            Self::NoAddress { .. }
+            | Self::NodeOutput { .. }
+            | Self::BootTimeout { .. }
+            | Self::NodeExited { .. }
+            | Self::NotReady { .. } => ErrorKind::Step,
+        }
+    }
+}
+
 /// The cluster as Docker and the API server report it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct ClusterStatus {
     pub name: String,
     pub exists: bool,
@@ -107,13 +200,15 @@ pub struct ClusterStatus {
     pub api_server: Option<String>,
     /// URLs of the published ingress ports (`http://127.0.0.1:8880`, `https://127.0.0.1:8843`).
     pub ingress: Vec<String>,
+    #[ts(type = "string | null")]
     pub kubeconfig: Option<PathBuf>,
     pub context: String,
     pub context_present: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct NodeStatus {
     pub name: String,
     pub role: String,

@@ -32,22 +32,13 @@ pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
         .as_deref()
         != Some("2")
     {
-        return Err(ClusterError::Preflight(
-            "rootless Docker needs cgroup v2 to run Kubernetes nodes. Boot the host with cgroup v2 \
-             (systemd.unified_cgroup_hierarchy=1), see https://kind.sigs.k8s.io/docs/user/rootless/"
-                .into(),
-        ));
+        return Err(ClusterError::RootlessCgroupV1);
     }
     let delegated = info.memory_limit.unwrap_or(false)
         && info.pids_limit.unwrap_or(false)
         && info.cpu_shares.unwrap_or(false);
     if !delegated {
-        return Err(ClusterError::Preflight(
-            "rootless Docker lacks delegated cgroup controllers (memory, pids, cpu). Run \
-             `sudo mkdir -p /etc/systemd/system/user@.service.d` and add `[Service]\\nDelegate=yes` in \
-             delegate.conf there, then `sudo systemctl daemon-reload` and log in again"
-                .into(),
-        ));
+        return Err(ClusterError::RootlessNotDelegated);
     }
     Ok(())
 }
@@ -147,15 +138,15 @@ pub fn check_port(address: &str, port: u16, what: &str) -> Result<(), ClusterErr
 
 /// A free port on `address`, picked once (kind's apiServerPort 0) and then kept in the node spec.
 pub fn free_port(address: &str) -> Result<u16, ClusterError> {
-    let listener = TcpListener::bind((address, 0)).map_err(|e| {
-        ClusterError::Preflight(format!(
-            "cannot find a free port on {address} for the Kubernetes API: {e}"
-        ))
-    })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| ClusterError::Preflight(e.to_string()))
+    let unavailable = |e: std::io::Error| ClusterError::PortUnavailable {
+        port: 0,
+        address: address.to_owned(),
+        what: "a free port for the Kubernetes API".into(),
+        reason: e.to_string(),
+        flag: "--api-port",
+    };
+    let listener = TcpListener::bind((address, 0)).map_err(unavailable)?;
+    listener.local_addr().map(|a| a.port()).map_err(unavailable)
 }
 
 #[cfg(test)]

@@ -4,145 +4,26 @@
 //! In-node commands run through `docker exec` with the node's own `kubeadm` and `kubectl`
 //! (admin kubeconfig), as kind does, so provisioning needs nothing on the host but Docker.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
-};
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 use futures_util::future::try_join_all;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::docker::tail;
 use super::kubeadm::{self, KubeVersion, NodeFacts};
-use super::spec::{LABEL_CLUSTER, NodeSpec, Role};
-use super::{Cluster, ClusterError, ClusterStatus, NodeStatus, kubeconfig, network, preflight};
-use crate::progress::{StepOutcome, StepReporter};
+use super::spec::{NodeSpec, Role};
+use super::status::{ADMIN_CONF, NodeState, Observed};
+use super::{Cluster, ClusterError, kubeconfig, network, preflight};
+use crate::pipeline::{Poll, StepContext, StepOutcome, poll};
 
 /// How long a node may take to print systemd's multi-user line (kind waits 30 s).
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
-const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
 const KUBEADM_CONF: &str = "/kind/kubeadm.conf";
 const KUBELET_CONF: &str = "/etc/kubernetes/kubelet.conf";
 
 type Result<T> = std::result::Result<T, ClusterError>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum NodeState {
-    Running,
-    Stopped,
-    /// Created, restarting, paused or dead: Docker says it is neither running nor cleanly stopped.
-    Unhealthy,
-    Missing,
-}
-
-/// A node container as Docker reports it.
-struct Observed {
-    name: String,
-    state: NodeState,
-    image: String,
-    /// `"80/tcp"` → (host ip, host port)
-    ports: HashMap<String, (String, u16)>,
-    ip: Option<String>,
-    started_at: Option<i32>,
-}
-
-impl Observed {
-    fn from_inspect(c: ContainerInspectResponse, network: &str) -> Self {
-        let state = match c.state.as_ref().and_then(|s| s.status) {
-            Some(ContainerStateStatusEnum::RUNNING) => NodeState::Running,
-            Some(ContainerStateStatusEnum::EXITED) => NodeState::Stopped,
-            _ => NodeState::Unhealthy,
-        };
-        let ports = c
-            .host_config
-            .as_ref()
-            .and_then(|h| h.port_bindings.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(key, b)| {
-                let b = b?.into_iter().next()?;
-                Some((
-                    key,
-                    (b.host_ip.unwrap_or_default(), b.host_port?.parse().ok()?),
-                ))
-            })
-            .collect();
-        let ip = c
-            .network_settings
-            .as_ref()
-            .and_then(|n| n.networks.as_ref())
-            .and_then(|n| n.get(network))
-            .and_then(|e| {
-                e.ip_address
-                    .clone()
-                    .filter(|s| !s.is_empty())
-                    .or_else(|| e.global_ipv6_address.clone().filter(|s| !s.is_empty()))
-            });
-        let started_at = c
-            .state
-            .as_ref()
-            .and_then(|s| s.started_at.as_deref())
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .and_then(|t| i32::try_from(t.as_second()).ok());
-        Self {
-            name: c
-                .name
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_owned(),
-            state,
-            image: c.config.and_then(|c| c.image).unwrap_or_default(),
-            ports,
-            ip,
-            started_at,
-        }
-    }
-}
-
-/// A Kubernetes node as `kubectl get nodes -o json` reports it.
-#[derive(Debug, PartialEq)]
-pub(crate) struct KubeNode {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub ready: bool,
-    pub reason: String,
-}
-
-pub(crate) fn parse_nodes(json_text: &str) -> Result<Vec<KubeNode>> {
-    let list: Value = serde_json::from_str(json_text).map_err(|e| {
-        ClusterError::NodeImage(format!("kubectl get nodes printed unreadable JSON: {e}"))
-    })?;
-    Ok(list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|item| {
-            let ready = item["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["type"] == "Ready");
-            KubeNode {
-                name: item["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                labels: serde_json::from_value(item["metadata"]["labels"].clone())
-                    .unwrap_or_default(),
-                ready: ready.is_some_and(|c| c["status"] == "True"),
-                reason: ready
-                    .and_then(|c| c["message"].as_str().or(c["reason"].as_str()))
-                    .unwrap_or("no Ready condition yet")
-                    .to_owned(),
-            }
-        })
-        .collect())
-}
 
 fn is_boot_line(line: &str) -> bool {
     (line.contains("Reached target") && line.contains("Multi-User System"))
@@ -160,9 +41,13 @@ pub(crate) fn render_cni(manifest: &str, pod_subnet: &str, endpoint: &str) -> Re
     if !text.contains("would you kindly patch this file") {
         return Ok(text);
     }
-    let mut docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| {
-        ClusterError::NodeImage(format!("the node's CNI manifest is not YAML: {e}"))
-    })?;
+    let mut docs: Vec<Value> =
+        serde_saphyr::from_multiple(&text).map_err(|e| ClusterError::NodeOutput {
+            node: "the node image".into(),
+            command: "cat /kind/manifests/default-cni.yaml",
+            format: "YAML",
+            reason: e.to_string(),
+        })?;
     if let Some(container) = docs
         .iter_mut()
         .find(|d| d["kind"] == "DaemonSet")
@@ -179,7 +64,10 @@ pub(crate) fn render_cni(manifest: &str, pod_subnet: &str, endpoint: &str) -> Re
     for doc in docs.iter().filter(|d| !d.is_null()) {
         out.push_str("---\n");
         out.push_str(
-            &serde_saphyr::to_string(doc).map_err(|e| ClusterError::NodeImage(e.to_string()))?,
+            &serde_saphyr::to_string(doc).map_err(|source| ClusterError::Render {
+                what: "the CNI manifest",
+                source,
+            })?,
         );
     }
     Ok(out)
@@ -189,57 +77,13 @@ pub(crate) fn render_cni(manifest: &str, pod_subnet: &str, endpoint: &str) -> Re
 const HOST_PATH_STORAGE: &str = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: standard\n  annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\nprovisioner: kubernetes.io/host-path\n";
 
 impl Cluster {
-    fn kubectl<'a>(args: &[&'a str]) -> Vec<&'a str> {
-        let mut argv = vec!["kubectl", "--kubeconfig", ADMIN_CONF];
-        argv.extend_from_slice(args);
-        argv
-    }
-
-    async fn observe_node(&self, name: &str) -> Result<Option<Observed>> {
-        Ok(self
-            .docker
-            .inspect(name)
-            .await?
-            .map(|c| Observed::from_inspect(c, &self.spec.network)))
-    }
-
-    /// Every container labelled as a node of this cluster (kind's definition of "the cluster").
-    async fn observe_all(&self) -> Result<Vec<Observed>> {
-        let mut nodes = Vec::new();
-        for c in self
-            .docker
-            .containers_with_label(LABEL_CLUSTER, &self.spec.name)
-            .await?
-        {
-            let name = c
-                .names
-                .and_then(|n| n.into_iter().next())
-                .unwrap_or_default();
-            if let Some(o) = self.observe_node(name.trim_start_matches('/')).await? {
-                nodes.push(o);
-            }
-        }
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(nodes)
-    }
-
-    async fn kube_nodes(&self) -> Result<Vec<KubeNode>> {
-        let cp = &self.spec.control_plane().name;
-        parse_nodes(
-            &self
-                .docker
-                .exec_ok(cp, &Self::kubectl(&["get", "nodes", "-o", "json"]), None)
-                .await?,
-        )
-    }
-
     // ---------------------------------------------------------------- preflight
 
     /// Validate, compare with an existing cluster, fix the API port, check host ports; no writes
     /// unless `recreate` asks to remove the old cluster.
     pub async fn preflight(
         &mut self,
-        report: StepReporter<'_>,
+        report: StepContext<'_>,
         recreate: bool,
     ) -> Result<StepOutcome> {
         let info = self
@@ -373,7 +217,7 @@ impl Cluster {
 
     // ---------------------------------------------------------------- image, network, nodes
 
-    pub async fn ensure_image(&self, report: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn ensure_image(&self, report: StepContext<'_>) -> Result<StepOutcome> {
         let mut images: Vec<&str> = self.spec.nodes.iter().map(|n| n.image.as_str()).collect();
         images.dedup();
         let mut pulled = Vec::new();
@@ -391,7 +235,7 @@ impl Cluster {
         })
     }
 
-    pub async fn ensure_network(&self, _: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn ensure_network(&self, _: StepContext<'_>) -> Result<StepOutcome> {
         Ok(
             match network::ensure(&self.docker, &self.spec.network).await? {
                 network::NetworkOutcome::Existing => {
@@ -410,16 +254,9 @@ impl Cluster {
 
     /// Create missing nodes and start stopped ones, concurrently, then wait for each to boot.
     /// Nodes created by this run that fail to boot are removed, so a re-run starts clean.
-    pub async fn ensure_nodes(
-        &self,
-        report: StepReporter<'_>,
-        boot_timeout: Duration,
-    ) -> Result<StepOutcome> {
+    pub async fn ensure_nodes(&self, report: StepContext<'_>) -> Result<StepOutcome> {
         let results = futures_util::future::join_all(
-            self.spec
-                .nodes
-                .iter()
-                .map(|n| self.ensure_node(n, report, boot_timeout)),
+            self.spec.nodes.iter().map(|n| self.ensure_node(n, report)),
         )
         .await;
         let mut created = Vec::new();
@@ -450,12 +287,9 @@ impl Cluster {
         })
     }
 
-    async fn ensure_node(
-        &self,
-        node: &NodeSpec,
-        report: StepReporter<'_>,
-        boot_timeout: Duration,
-    ) -> Result<NodeAction> {
+    /// One node, booted before the step's deadline (less a moment to clean up and explain).
+    async fn ensure_node(&self, node: &NodeSpec, report: StepContext<'_>) -> Result<NodeAction> {
+        let boot_deadline = report.deadline().less(Duration::from_secs(2));
         let (action, since) = match self.observe_node(&node.name).await? {
             Some(o) if o.state == NodeState::Running => {
                 let booted = self
@@ -500,8 +334,8 @@ impl Cluster {
             }
         };
         report.detail(format!("waiting for {} to boot", node.name));
-        let waited = tokio::time::timeout(
-            boot_timeout,
+        let waited = tokio::time::timeout_at(
+            boot_deadline.at,
             self.docker.wait_for_log(&node.name, since, is_boot_line),
         )
         .await;
@@ -523,7 +357,7 @@ impl Cluster {
         Err(if timed_out {
             ClusterError::BootTimeout {
                 node,
-                secs: boot_timeout.as_secs(),
+                secs: boot_deadline.secs(),
                 last_lines,
                 cleanup,
             }
@@ -544,42 +378,29 @@ impl Cluster {
             .unwrap_or(0))
     }
 
-    async fn remove_container(&self, name: &str) {
-        let opts = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        if let Err(e) = self.docker.api().remove_container(name, Some(opts)).await {
-            tracing::warn!("could not remove {name}: {e}");
-        }
-    }
-
     // ---------------------------------------------------------------- kubeadm
 
     /// Write `/kind/kubeadm.conf` on every node whose file is missing or stale. After a node has
     /// joined, a changed config (a new node IP after a Docker restart) is reported, not rewritten.
-    pub async fn write_kubeadm_config(&self, report: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn write_kubeadm_config(&self, report: StepContext<'_>) -> Result<StepOutcome> {
         let mut written = Vec::new();
         for node in &self.spec.nodes {
             let version_text = self
                 .docker
                 .read_file(&node.name, "/kind/version")
                 .await?
-                .ok_or_else(|| {
-                    ClusterError::NodeImage(format!(
-                        "{} has no /kind/version; is {} a kind node image?",
-                        node.name, node.image
-                    ))
+                .ok_or_else(|| ClusterError::NotAKindImage {
+                    node: node.name.clone(),
+                    image: node.image.clone(),
+                    missing: "/kind/version",
                 })?;
             let observed = self
                 .observe_node(&node.name)
                 .await?
                 .ok_or_else(|| ClusterError::Missing(node.name.clone()))?;
-            let ip = observed.ip.ok_or_else(|| {
-                ClusterError::NodeImage(format!(
-                    "{} has no address on network {}",
-                    node.name, self.spec.network
-                ))
+            let ip = observed.ip.ok_or_else(|| ClusterError::NoAddress {
+                node: node.name.clone(),
+                network: self.spec.network.clone(),
             })?;
             let facts = NodeFacts {
                 node,
@@ -621,7 +442,7 @@ impl Cluster {
         })
     }
 
-    pub async fn init_control_plane(&self, report: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn init_control_plane(&self, report: StepContext<'_>) -> Result<StepOutcome> {
         let cp = &self.spec.control_plane().name;
         if self.docker.read_file(cp, ADMIN_CONF).await?.is_some() {
             return Ok(StepOutcome::up_to_date("control plane initialised"));
@@ -667,16 +488,16 @@ impl Cluster {
         Ok(true)
     }
 
-    pub async fn install_cni(&self, _: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn install_cni(&self, _: StepContext<'_>) -> Result<StepOutcome> {
         let cp = &self.spec.control_plane().name;
         let manifest = self
             .docker
             .read_file(cp, "/kind/manifests/default-cni.yaml")
             .await?
-            .ok_or_else(|| {
-                ClusterError::NodeImage(format!(
-                    "{cp} has no /kind/manifests/default-cni.yaml; use a kindest/node image"
-                ))
+            .ok_or_else(|| ClusterError::NotAKindImage {
+                node: cp.clone(),
+                image: self.spec.control_plane().image.clone(),
+                missing: "/kind/manifests/default-cni.yaml",
             })?;
         let rendered = render_cni(&manifest, &self.spec.pod_subnet, &format!("{cp}:6443"))?;
         Ok(if self.apply_unless_present(&rendered).await? {
@@ -686,7 +507,7 @@ impl Cluster {
         })
     }
 
-    pub async fn install_storage(&self, _: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn install_storage(&self, _: StepContext<'_>) -> Result<StepOutcome> {
         let cp = &self.spec.control_plane().name;
         let manifest = self
             .docker
@@ -701,7 +522,7 @@ impl Cluster {
     }
 
     /// Join every worker the API server does not know yet, concurrently.
-    pub async fn join_workers(&self, report: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn join_workers(&self, report: StepContext<'_>) -> Result<StepOutcome> {
         let known: Vec<String> = self
             .kube_nodes()
             .await?
@@ -733,7 +554,7 @@ impl Cluster {
 
     /// Make sure every node carries its pool labels (kubeadm sets them at registration; this
     /// repairs a node whose labels were removed).
-    pub async fn label_nodes(&self, _: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn label_nodes(&self, _: StepContext<'_>) -> Result<StepOutcome> {
         let registered = self.kube_nodes().await?;
         let cp = &self.spec.control_plane().name;
         let mut fixed = Vec::new();
@@ -764,71 +585,69 @@ impl Cluster {
     }
 
     /// Wait until the published API port answers and every node is Ready (kind does not wait by default).
-    pub async fn wait_ready(
-        &self,
-        report: StepReporter<'_>,
-        timeout: Duration,
-    ) -> Result<StepOutcome> {
-        let deadline = tokio::time::Instant::now() + timeout;
+    pub async fn wait_ready(&self, report: StepContext<'_>) -> Result<StepOutcome> {
         let api = format!("{}:{}", self.spec.api_server_address, self.api_port);
-        let mut waited = false;
-        let mut last;
-        loop {
-            let api_ok = tokio::net::TcpStream::connect(&api).await.is_ok();
-            let status = if api_ok {
-                self.kube_nodes().await.map_err(|e| e.to_string())
+        let looks = std::sync::atomic::AtomicU32::new(0);
+        let look = || async {
+            let n = looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let not_ready = if tokio::net::TcpStream::connect(&api).await.is_err() {
+                format!("nothing answers on {api}")
             } else {
-                Err(format!("nothing answers on {api}"))
-            };
-            match status {
-                Ok(nodes) => {
-                    let not_ready: Vec<String> = self
-                        .spec
-                        .nodes
-                        .iter()
-                        .filter_map(|n| match nodes.iter().find(|k| k.name == n.name) {
-                            Some(k) if k.ready => None,
-                            Some(k) => Some(format!("{} NotReady ({})", n.name, k.reason)),
-                            None => Some(format!("{} not registered", n.name)),
-                        })
-                        .collect();
-                    if not_ready.is_empty() {
-                        return Ok(if waited {
-                            StepOutcome::changed("all nodes Ready")
-                        } else {
-                            StepOutcome::up_to_date("API answers; all nodes Ready")
-                        });
+                match self.kube_nodes().await {
+                    Ok(nodes) => {
+                        let not_ready: Vec<String> = self
+                            .spec
+                            .nodes
+                            .iter()
+                            .filter_map(|n| match nodes.iter().find(|k| k.name == n.name) {
+                                Some(k) if k.ready => None,
+                                Some(k) => Some(format!("{} NotReady ({})", n.name, k.reason)),
+                                None => Some(format!("{} not registered", n.name)),
+                            })
+                            .collect();
+                        if not_ready.is_empty() {
+                            return Ok(Poll::Ready(n > 0));
+                        }
+                        not_ready.join("; ")
                     }
-                    last = not_ready.join("; ");
+                    // The API server may still be starting: not an answer yet.
+                    Err(e) => e.to_string(),
                 }
-                Err(e) => last = e,
+            };
+            if n == 0 {
+                report.detail(format!("waiting: {not_ready}"));
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ClusterError::NotReady {
-                    what: "all nodes Ready".into(),
-                    secs: timeout.as_secs(),
-                    detail: last,
-                });
-            }
-            if !waited {
-                report.detail(format!("waiting: {last}"));
-            }
-            waited = true;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+            Ok(Poll::Pending(not_ready))
+        };
+        let waited = poll(
+            report.deadline(),
+            Duration::from_millis(500),
+            look,
+            |detail| ClusterError::NotReady {
+                what: "all nodes Ready".into(),
+                secs: report.deadline().secs(),
+                detail,
+            },
+        )
+        .await?;
+        Ok(if waited {
+            StepOutcome::changed("all nodes Ready")
+        } else {
+            StepOutcome::up_to_date("API answers; all nodes Ready")
+        })
     }
 
     /// Export `kind-<name>` into the user's kubeconfig, pointing at the published API port.
-    pub async fn export_kubeconfig(&self, _: StepReporter<'_>) -> Result<StepOutcome> {
+    pub async fn export_kubeconfig(&self, _: StepContext<'_>) -> Result<StepOutcome> {
         let cp = &self.spec.control_plane().name;
         let admin = self
             .docker
             .read_file(cp, ADMIN_CONF)
             .await?
             .ok_or_else(|| {
-                ClusterError::Kubeconfig(kubeconfig::KubeconfigError::AdminConf(format!(
-                    "{cp} has no {ADMIN_CONF}"
-                )))
+                ClusterError::Kubeconfig(kubeconfig::KubeconfigError::AdminConf {
+                    reason: format!("{cp} has no {ADMIN_CONF}"),
+                })
             })?;
         let server = self
             .server_url()
@@ -840,8 +659,7 @@ impl Cluster {
             let path = path.clone();
             move || kubeconfig::merge(&path, &entry)
         })
-        .await
-        .map_err(|e| ClusterError::Preflight(format!("kubeconfig writer crashed: {e}")))??;
+        .await??;
         let context = self.spec.context_name();
         Ok(if changed {
             StepOutcome::changed(format!(
@@ -866,188 +684,9 @@ impl Cluster {
             .await?
             .ok_or_else(|| ClusterError::Missing(self.spec.name.clone()))?;
         let entry = kubeconfig::entry_from_admin_conf(&admin, &self.spec.context_name(), &server)?;
-        serde_saphyr::to_string(&entry).map_err(|e| ClusterError::InvalidConfig(e.to_string()))
-    }
-
-    /// `https://<host ip>:<port>` of the published API server.
-    async fn server_url(&self) -> Result<Option<String>> {
-        let cp = self.observe_node(&self.spec.control_plane().name).await?;
-        Ok(cp
-            .and_then(|o| o.ports.get("6443/tcp").cloned())
-            .map(|(ip, port)| {
-                let ip = match ip.as_str() {
-                    "" | "0.0.0.0" => "127.0.0.1".to_owned(),
-                    "::" => "[::1]".to_owned(),
-                    v6 if v6.contains(':') => format!("[{v6}]"),
-                    v4 => v4.to_owned(),
-                };
-                format!("https://{ip}:{port}")
-            }))
-    }
-
-    // ---------------------------------------------------------------- down, stop, status
-
-    async fn remove_nodes(&self) -> Result<String> {
-        let nodes = self.observe_all().await?;
-        for node in &nodes {
-            self.remove_container(&node.name).await;
-        }
-        Ok(nodes
-            .iter()
-            .map(|n| n.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "))
-    }
-
-    /// Remove the nodes with their volumes and the kubeconfig entries. The network stays (it is
-    /// shared by all kind clusters). A cluster that does not exist is not an error.
-    pub async fn delete(&self, _: StepReporter<'_>) -> Result<StepOutcome> {
-        let removed = self.remove_nodes().await?;
-        let context = self.spec.context_name();
-        let mut cleaned = Vec::new();
-        for path in kubeconfig::paths()? {
-            let ctx = context.clone();
-            let p = path.clone();
-            let changed = tokio::task::spawn_blocking(move || kubeconfig::remove(&p, &ctx))
-                .await
-                .map_err(|e| {
-                    ClusterError::Preflight(format!("kubeconfig writer crashed: {e}"))
-                })??;
-            if changed {
-                cleaned.push(path.display().to_string());
-            }
-        }
-        Ok(match (removed.is_empty(), cleaned.is_empty()) {
-            (true, true) => StepOutcome::up_to_date(format!("no cluster named {}", self.spec.name)),
-            _ => StepOutcome::changed(format!(
-                "removed nodes [{removed}] and context {context} from [{}]",
-                cleaned.join(", ")
-            )),
-        })
-    }
-
-    /// Stop the node containers (their state stays; `up` starts and re-verifies them).
-    pub async fn stop(&self, _: StepReporter<'_>) -> Result<StepOutcome> {
-        let nodes = self.observe_all().await?;
-        if nodes.is_empty() {
-            return Err(ClusterError::Missing(self.spec.name.clone()));
-        }
-        let running: Vec<&Observed> = nodes
-            .iter()
-            .filter(|n| n.state == NodeState::Running)
-            .collect();
-        try_join_all(running.iter().map(|n| async move {
-            let opts = StopContainerOptionsBuilder::default().t(30).build();
-            self.docker
-                .api()
-                .stop_container(&n.name, Some(opts))
-                .await
-                .map_err(super::DockerError::api(format!("stop {}", n.name)))
-        }))
-        .await?;
-        Ok(if running.is_empty() {
-            StepOutcome::up_to_date("already stopped")
-        } else {
-            StepOutcome::changed(format!(
-                "stopped {}",
-                running
-                    .iter()
-                    .map(|n| n.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
-    }
-
-    pub async fn status(&self) -> Result<ClusterStatus> {
-        let observed = self.observe_all().await?;
-        let cp_running = observed
-            .iter()
-            .any(|o| o.name == self.spec.control_plane().name && o.state == NodeState::Running);
-        let kube = if cp_running {
-            tokio::time::timeout(Duration::from_secs(10), self.kube_nodes())
-                .await
-                .ok()
-                .and_then(Result::ok)
-        } else {
-            None
-        };
-        let role_of = |name: &str| {
-            self.spec
-                .nodes
-                .iter()
-                .find(|n| n.name == name)
-                .map_or("unknown", |n| n.role.as_str())
-        };
-        let mut nodes: Vec<NodeStatus> = observed
-            .iter()
-            .map(|o| {
-                let k = kube
-                    .as_ref()
-                    .and_then(|k| k.iter().find(|k| k.name == o.name));
-                NodeStatus {
-                    name: o.name.clone(),
-                    role: role_of(&o.name).to_owned(),
-                    state: o.state,
-                    image: o.image.clone(),
-                    ready: kube.as_ref().map(|_| k.is_some_and(|k| k.ready)),
-                    labels: k.map(|k| k.labels.clone()).unwrap_or_default(),
-                }
-            })
-            .collect();
-        for missing in self
-            .spec
-            .nodes
-            .iter()
-            .filter(|n| !observed.iter().any(|o| o.name == n.name))
-        {
-            if !observed.is_empty() {
-                nodes.push(NodeStatus {
-                    name: missing.name.clone(),
-                    role: missing.role.as_str().to_owned(),
-                    state: NodeState::Missing,
-                    image: missing.image.clone(),
-                    ready: None,
-                    labels: BTreeMap::new(),
-                });
-            }
-        }
-        let cp = observed
-            .iter()
-            .find(|o| o.name == self.spec.control_plane().name);
-        let ingress = cp
-            .map(|o| {
-                [("80/tcp", "http"), ("443/tcp", "https")]
-                    .iter()
-                    .filter_map(|(k, scheme)| {
-                        o.ports
-                            .get(*k)
-                            .map(|(ip, p)| format!("{scheme}://{ip}:{p}"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let kubeconfig = kubeconfig::merge_target().ok();
-        let context = self.spec.context_name();
-        let context_present = kubeconfig
-            .as_deref()
-            .and_then(|p| kubeconfig::server_of(p, &context).ok().flatten())
-            .is_some();
-        let healthy = !nodes.is_empty()
-            && nodes.len() == self.spec.nodes.len()
-            && nodes
-                .iter()
-                .all(|n| n.state == NodeState::Running && n.ready == Some(true));
-        Ok(ClusterStatus {
-            name: self.spec.name.clone(),
-            exists: !observed.is_empty(),
-            healthy,
-            nodes,
-            api_server: self.server_url().await?,
-            ingress,
-            kubeconfig,
-            context,
-            context_present,
+        serde_saphyr::to_string(&entry).map_err(|source| ClusterError::Render {
+            what: "the kubeconfig",
+            source,
         })
     }
 }
@@ -1062,22 +701,6 @@ enum NodeAction {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn node_list_parsing_reads_ready_and_labels() {
-        let json = r#"{"items":[
-          {"metadata":{"name":"a","labels":{"x":"1"}},"status":{"conditions":[{"type":"MemoryPressure","status":"False"},{"type":"Ready","status":"True"}]}},
-          {"metadata":{"name":"b"},"status":{"conditions":[{"type":"Ready","status":"False","message":"CNI not ready"}]}},
-          {"metadata":{"name":"c"},"status":{}}]}"#;
-        let nodes = parse_nodes(json).expect("parse");
-        assert_eq!(nodes.len(), 3);
-        assert!(nodes[0].ready);
-        assert_eq!(nodes[0].labels.get("x").map(String::as_str), Some("1"));
-        assert!(!nodes[1].ready);
-        assert_eq!(nodes[1].reason, "CNI not ready");
-        assert!(!nodes[2].ready);
-        assert!(parse_nodes("not json").is_err());
-    }
 
     #[test]
     fn boot_lines_match_systemd_and_cgroup_v1() {

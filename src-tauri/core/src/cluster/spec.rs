@@ -145,8 +145,8 @@ impl ClusterSpec {
 
     /// Parse a kind v1alpha4 `Cluster` config.
     pub fn from_kind_config(yaml: &str) -> Result<Self, ClusterError> {
-        let cfg: KindConfig = serde_saphyr::from_str(yaml)
-            .map_err(|e| ClusterError::InvalidConfig(format!("not a kind cluster config: {e}")))?;
+        let cfg: KindConfig =
+            serde_saphyr::from_str(yaml).map_err(|e| ClusterError::ConfigSyntax(Box::new(e)))?;
         if cfg.kind != "Cluster" || cfg.api_version != "kind.x-k8s.io/v1alpha4" {
             return Err(ClusterError::InvalidConfig(format!(
                 "expected kind: Cluster, apiVersion: kind.x-k8s.io/v1alpha4; found {} {}",

@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -22,7 +23,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_util_task::AbortOnDrop;
 
-pub use spec::{ForwardSpec, PortMap, RemotePort, SpecError, TargetKind, parse, preset};
+pub use spec::{
+    ForwardSpec, PortMap, RemotePort, SpecError, TargetKind, from_words, parse, preset,
+};
 
 /// How long a new connection may wait for a ready pod before it is closed.
 const RECONNECT_WINDOW: Duration = Duration::from_secs(30);
@@ -31,14 +34,17 @@ const HALF_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
+    /// The forward's words are not a target and ports.
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// A local port below 1024 this user may not bind.
     #[error(
         "port {port} on {address} is privileged and this user may not bind it. Use a port above 1023 \
          (e.g. 8080:{port}), run as administrator, or on Linux allow it with \
          `sudo sysctl net.ipv4.ip_unprivileged_port_start={port}`"
     )]
     PrivilegedPort { address: IpAddr, port: u16 },
+    /// A local port could not be bound.
     #[error(
         "cannot listen on {address}:{port}: {source}. Choose another local port (LOCAL:REMOTE)"
     )]
@@ -47,15 +53,65 @@ pub enum ForwardError {
         port: u16,
         source: std::io::Error,
     },
-    #[error("{target}: {reason}")]
-    Target { target: String, reason: String },
+    /// The Kubernetes API refused or failed.
     #[error("the Kubernetes API refused the request: {0}")]
     Api(#[from] kube::Error),
 }
 
+impl crate::error::Classified for ForwardError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Spec(_) => ErrorKind::Invalid,
+            Self::PrivilegedPort { .. } | Self::Bind { .. } => ErrorKind::Conflict,
+            Self::Api(_) => ErrorKind::Cluster,
+        }
+    }
+}
+
+impl crate::error::Classified for SpecError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        crate::error::ErrorKind::Invalid
+    }
+}
+
+/// Why a connection found no pod to forward to (shown in the forward's state; it retries).
+#[derive(Debug, thiserror::Error)]
+enum TargetError {
+    #[error("{what} {name}: {source}")]
+    Api {
+        what: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("pod {0} is not ready")]
+    NotReady(String),
+    #[error("port-forward to {0}: no stream")]
+    NoStream(String),
+    #[error("service {0} has no selector, so no pods to forward to")]
+    NoSelector(String),
+    #[error("deployment {0} has no matchLabels selector")]
+    NoMatchLabels(String),
+    #[error("no ready pod behind {0} yet")]
+    NoReadyPod(String),
+    #[error("service {service} has no port {port}")]
+    NoServicePort { service: String, port: String },
+    #[error("service {service} has an invalid port {port}")]
+    BadPort { service: String, port: i32 },
+    #[error("pod {pod} has no container port named {name}")]
+    NoNamedPort { pod: String, name: String },
+}
+
+fn api(what: &'static str, name: &str) -> impl FnOnce(kube::Error) -> TargetError {
+    let name = name.to_owned();
+    move |source| TargetError::Api { what, name, source }
+}
+
 /// Where a forward stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "camelCase")]
+#[ts(export)]
 pub enum ForwardState {
     /// Listening; no connection has needed a pod yet, or one is being resolved.
     Connecting,
@@ -83,15 +139,19 @@ pub struct ForwardEvent {
 }
 
 /// One running forward, as the GUI lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct ForwardInfo {
+    #[ts(type = "number")]
     pub id: u64,
     pub target: String,
     /// `local address → remote port`, one per port of the spec.
+    #[ts(as = "Vec<(String, String)>")]
     pub listeners: Vec<(SocketAddr, String)>,
     pub state: ForwardState,
     /// Connections that found a pod after the previous one went away.
+    #[ts(type = "number")]
     pub reconnects: u64,
 }
 
@@ -284,32 +344,33 @@ async fn serve(listener: TcpListener, remote: RemotePort, shared: Arc<Shared>) {
     }
 }
 
-/// One client connection: find the pod (waiting through a replacement), then pipe bytes.
+/// One client connection: find the pod (waiting through a replacement, with backoff up to
+/// [`RECONNECT_WINDOW`]), then pipe bytes.
 async fn connection(mut tcp: TcpStream, remote: RemotePort, shared: Arc<Shared>) {
-    let deadline = tokio::time::Instant::now() + RECONNECT_WINDOW;
-    let mut pause = Duration::from_millis(50);
-    loop {
-        match open(&shared, &remote).await {
-            Ok((pf, stream)) => {
-                let remote_ended_first = pipe(&mut tcp, stream).await;
-                // The pod side ending first with a broken stream (API server or pod gone, not a
-                // clean close) is reported; the next connection resolves afresh.
-                if let Err(e) = pf.join().await
-                    && remote_ended_first
-                {
-                    shared.invalidate(format!("the port-forward stream broke ({e})"));
-                }
-                return;
+    let policy = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(1))
+        .with_total_delay(Some(RECONNECT_WINDOW))
+        .without_max_times();
+    let opened = (|| open(&shared, &remote))
+        .retry(policy)
+        .notify(|reason, _| shared.invalidate(reason.to_string()))
+        .await;
+    match opened {
+        Ok((pf, stream)) => {
+            let remote_ended_first = pipe(&mut tcp, stream).await;
+            // The pod side ending first with a broken stream (API server or pod gone, not a
+            // clean close) is reported; the next connection resolves afresh.
+            if let Err(e) = pf.join().await
+                && remote_ended_first
+            {
+                shared.invalidate(format!("the port-forward stream broke ({e})"));
             }
-            Err(reason) => {
-                shared.invalidate(reason.clone());
-                if tokio::time::Instant::now() >= deadline {
-                    shared.set_state(ForwardState::Failed { error: reason });
-                    return;
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
+        }
+        Err(reason) => {
+            let reason = reason.to_string();
+            shared.invalidate(reason.clone());
+            shared.set_state(ForwardState::Failed { error: reason });
         }
     }
 }
@@ -342,7 +403,7 @@ async fn pipe(tcp: &mut TcpStream, stream: tokio::io::DuplexStream) -> bool {
     }
 }
 
-async fn open(shared: &Shared, remote: &RemotePort) -> Result<Opened, String> {
+async fn open(shared: &Shared, remote: &RemotePort) -> Result<Opened, TargetError> {
     let cached = shared
         .pod
         .lock()
@@ -360,21 +421,18 @@ async fn open(shared: &Shared, remote: &RemotePort) -> Result<Opened, String> {
         }
     };
     let pods: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.spec.namespace);
-    let pod = pods
-        .get(&pod_name)
-        .await
-        .map_err(|e| format!("pod {pod_name}: {e}"))?;
+    let pod = pods.get(&pod_name).await.map_err(api("pod", &pod_name))?;
     if !is_ready(&pod) {
-        return Err(format!("pod {pod_name} is not ready"));
+        return Err(TargetError::NotReady(pod_name));
     }
     let port = pod_port(shared, &pod, remote).await?;
     let mut pf = pods
         .portforward(&pod_name, &[port])
         .await
-        .map_err(|e| format!("port-forward to {pod_name}: {e}"))?;
+        .map_err(api("port-forward to", &pod_name))?;
     let stream = pf
         .take_stream(port)
-        .ok_or_else(|| format!("port-forward to {pod_name}: no stream"))?;
+        .ok_or_else(|| TargetError::NoStream(pod_name.clone()))?;
     shared.set_state(ForwardState::Ready { pod: pod_name });
     Ok((pf, stream))
 }
@@ -390,7 +448,7 @@ fn is_ready(pod: &Pod) -> bool {
 }
 
 /// The label selector of the spec's pods (a pod's own name for `pod/…`).
-async fn selector(shared: &Shared) -> Result<ListParams, String> {
+async fn selector(shared: &Shared) -> Result<ListParams, TargetError> {
     let spec = &shared.spec;
     let labels = |m: &std::collections::BTreeMap<String, String>| {
         m.iter()
@@ -404,59 +462,55 @@ async fn selector(shared: &Shared) -> Result<ListParams, String> {
             let svc = Api::<Service>::namespaced(shared.client.clone(), &spec.namespace)
                 .get(&spec.name)
                 .await
-                .map_err(|e| format!("service {}: {e}", spec.name))?;
+                .map_err(api("service", &spec.name))?;
             let sel = svc
                 .spec
                 .and_then(|s| s.selector)
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    format!(
-                        "service {} has no selector, so no pods to forward to",
-                        spec.name
-                    )
-                })?;
+                .ok_or_else(|| TargetError::NoSelector(spec.name.clone()))?;
             ListParams::default().labels(&labels(&sel))
         }
         TargetKind::Deployment => {
             let d = Api::<Deployment>::namespaced(shared.client.clone(), &spec.namespace)
                 .get(&spec.name)
                 .await
-                .map_err(|e| format!("deployment {}: {e}", spec.name))?;
+                .map_err(api("deployment", &spec.name))?;
             let sel = d
                 .spec
                 .and_then(|s| s.selector.match_labels)
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| format!("deployment {} has no matchLabels selector", spec.name))?;
+                .ok_or_else(|| TargetError::NoMatchLabels(spec.name.clone()))?;
             ListParams::default().labels(&labels(&sel))
         }
     })
 }
 
 /// A ready pod behind the spec.
-async fn resolve(shared: &Shared) -> Result<String, String> {
+async fn resolve(shared: &Shared) -> Result<String, TargetError> {
     let lp = selector(shared).await?;
     let pods: Api<Pod> = Api::namespaced(shared.client.clone(), &shared.spec.namespace);
     let list = pods
         .list(&lp)
         .await
-        .map_err(|e| format!("listing pods: {e}"))?;
+        .map_err(api("listing the pods of", &shared.spec.to_string()))?;
     let mut ready: Vec<&Pod> = list.items.iter().filter(|p| is_ready(p)).collect();
     ready.sort_by_key(|p| p.metadata.creation_timestamp.clone());
     ready
         .last()
         .and_then(|p| p.metadata.name.clone())
-        .ok_or_else(|| format!("no ready pod behind {} yet", shared.spec))
+        .ok_or_else(|| TargetError::NoReadyPod(shared.spec.to_string()))
 }
 
 /// The container port a remote port means: a Service port maps through its targetPort; names
 /// resolve against the pod's container ports.
-async fn pod_port(shared: &Shared, pod: &Pod, remote: &RemotePort) -> Result<u16, String> {
+async fn pod_port(shared: &Shared, pod: &Pod, remote: &RemotePort) -> Result<u16, TargetError> {
     let mut wanted = remote.clone();
     if shared.spec.kind == TargetKind::Service {
+        let service = shared.spec.name.clone();
         let svc = Api::<Service>::namespaced(shared.client.clone(), &shared.spec.namespace)
-            .get(&shared.spec.name)
+            .get(&service)
             .await
-            .map_err(|e| format!("service: {e}"))?;
+            .map_err(api("service", &service))?;
         let ports = svc.spec.and_then(|s| s.ports).unwrap_or_default();
         let port = ports
             .iter()
@@ -464,15 +518,20 @@ async fn pod_port(shared: &Shared, pod: &Pod, remote: &RemotePort) -> Result<u16
                 RemotePort::Number(n) => p.port == i32::from(*n),
                 RemotePort::Name(n) => p.name.as_deref() == Some(n),
             })
-            .ok_or_else(|| format!("service {} has no port {remote}", shared.spec.name))?;
+            .ok_or_else(|| TargetError::NoServicePort {
+                service: service.clone(),
+                port: remote.to_string(),
+            })?;
+        let number = |n: i32| {
+            u16::try_from(n).map_err(|_| TargetError::BadPort {
+                service: service.clone(),
+                port: n,
+            })
+        };
         wanted = match &port.target_port {
-            Some(IntOrString::Int(n)) => {
-                RemotePort::Number(u16::try_from(*n).map_err(|_| format!("bad targetPort {n}"))?)
-            }
+            Some(IntOrString::Int(n)) => RemotePort::Number(number(*n)?),
             Some(IntOrString::String(s)) => RemotePort::Name(s.clone()),
-            None => {
-                RemotePort::Number(u16::try_from(port.port).map_err(|_| "bad port".to_owned())?)
-            }
+            None => RemotePort::Number(number(port.port)?),
         };
     }
     match wanted {
@@ -484,11 +543,9 @@ async fn pod_port(shared: &Shared, pod: &Pod, remote: &RemotePort) -> Result<u16
             .flat_map(|c| c.ports.iter().flatten())
             .find(|p| p.name.as_deref() == Some(name.as_str()))
             .and_then(|p| u16::try_from(p.container_port).ok())
-            .ok_or_else(|| {
-                format!(
-                    "pod {} has no container port named {name}",
-                    pod.metadata.name.as_deref().unwrap_or("?")
-                )
+            .ok_or_else(|| TargetError::NoNamedPort {
+                pod: pod.metadata.name.clone().unwrap_or_default(),
+                name: name.clone(),
             }),
     }
 }

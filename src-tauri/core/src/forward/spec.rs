@@ -56,14 +56,18 @@ impl fmt::Display for ForwardSpec {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
+    /// A word that should be a target is not one.
     #[error(
         "{0:?} is not a target: write pod/NAME, svc/NAME or deploy/NAME (optionally NAMESPACE/svc/NAME)"
     )]
     Target(String),
+    /// A word that should be a port is not one.
     #[error("{0:?} is not a port: write REMOTE or LOCAL:REMOTE, e.g. 8080:80")]
     Port(String),
+    /// A target without ports.
     #[error("{0} has no port to forward: add REMOTE or LOCAL:REMOTE after it")]
     NoPorts(String),
+    /// A port before any target.
     #[error("port {0:?} comes before any target: start with pod/NAME, svc/NAME or deploy/NAME")]
     PortFirst(String),
 }
@@ -145,6 +149,18 @@ pub fn parse(tokens: &[String], default_ns: &str) -> Result<Vec<ForwardSpec>, Sp
         return Err(SpecError::NoPorts(last.to_string()));
     }
     Ok(specs)
+}
+
+/// What a person typed (`svc/backstage 7007`, `backstage`, `argocd` …): one preset word, or
+/// kubectl-style targets and ports. The CLI and the GUI both read forwards this way.
+pub fn from_words(words: &[String], default_ns: &str) -> Result<Vec<ForwardSpec>, SpecError> {
+    match words {
+        [one] => match preset(one) {
+            Some(spec) => Ok(vec![spec]),
+            None => parse(words, default_ns),
+        },
+        _ => parse(words, default_ns),
+    }
 }
 
 /// Built-in forwards for the platform's own services.

@@ -11,7 +11,8 @@ pub const END: &str = "# END slipway";
 const NOTE: &str = "# Managed by Slipway (`slipway hosts apply` / `slipway hosts remove`); edits here are replaced.";
 
 /// One line of the block: an address and its names.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct HostEntry {
     pub address: String,
     pub names: Vec<String>,

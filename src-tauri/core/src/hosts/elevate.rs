@@ -122,21 +122,20 @@ pub fn write_elevated(plan: &Plan, elevator: &Elevator, exe: &Path) -> Result<()
     let status = std::process::Command::new(&argv[0])
         .args(&argv[1..])
         .status()
-        .map_err(|e| {
-            HostsError::Elevation(format!(
-                "could not start {}: {e}; add these lines yourself:\n{}",
-                argv[0].to_string_lossy(),
-                plan.block()
-            ))
+        .map_err(|source| HostsError::ElevationUnavailable {
+            program: argv[0].to_string_lossy().into_owned(),
+            path: plan.path.clone(),
+            block: plan.block(),
+            source,
         })?;
     if status.success() {
         Ok(())
     } else {
-        Err(HostsError::Elevation(format!(
-            "the elevated write did not complete ({status}); nothing else was changed. Add these lines to {} yourself:\n{}",
-            plan.path.display(),
-            plan.block()
-        )))
+        Err(HostsError::ElevationFailed {
+            status: status.to_string(),
+            path: plan.path.clone(),
+            block: plan.block(),
+        })
     }
 }
 

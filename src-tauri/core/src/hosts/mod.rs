@@ -18,28 +18,59 @@ use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostsError {
+    /// The hosts file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Someone changed the file between Slipway's read and its write.
     #[error(
         "{path} changed while Slipway was updating it; nothing was written. Re-run the command"
     )]
     Changed { path: PathBuf },
+    /// The file needs administrator rights and no prompt is possible here.
     #[error("cannot write {path} ({source}); add these lines yourself, as administrator:\n{block}")]
     NotWritable {
         path: PathBuf,
         source: std::io::Error,
         block: String,
     },
+    /// Writing the file (or its backup) failed.
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Elevation(String),
+    /// The elevation helper could not be started.
+    #[error("could not start {program}: {source}; add these lines to {path} yourself:\n{block}")]
+    ElevationUnavailable {
+        program: String,
+        path: PathBuf,
+        block: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The administrator prompt was refused or the elevated write failed.
+    #[error(
+        "the elevated write did not complete ({status}); nothing else was changed. Add these lines to {path} yourself:\n{block}"
+    )]
+    ElevationFailed {
+        status: String,
+        path: PathBuf,
+        block: String,
+    },
+}
+
+impl crate::error::Classified for HostsError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Changed { .. } => ErrorKind::Conflict,
+            Self::NotWritable { .. } | Self::ElevationFailed { .. } => ErrorKind::NeedsPerson,
+            _ => ErrorKind::Io,
+        }
+    }
 }
 
 type Result<T> = std::result::Result<T, HostsError>;
@@ -121,9 +152,11 @@ pub fn entries_for(names: &[String], ipv6: bool) -> Vec<HostEntry> {
 pub const DEFAULT_IPV6: bool = cfg!(target_os = "macos");
 
 /// What `apply` or `remove` would do to the file, computed from one read of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct Plan {
+    #[ts(as = "String")]
     pub path: PathBuf,
     pub current: Vec<HostEntry>,
     pub desired: Vec<HostEntry>,
@@ -234,11 +267,13 @@ pub fn write(plan: &Plan) -> Result<WriteOutcome> {
 }
 
 /// What [`apply`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "result", rename_all = "camelCase")]
+#[ts(export)]
 pub enum Applied {
     Unchanged,
     Written {
+        #[ts(as = "String")]
         backup: PathBuf,
     },
     /// Written by `exe` under the system's administrator prompt.

@@ -22,15 +22,16 @@ pub struct ApplyReport {
 
 /// Parse a multi-document YAML bundle (empty documents are skipped).
 pub fn parse(yaml: &str) -> Result<Vec<DynamicObject>, K8sError> {
-    let docs: Vec<Option<DynamicObject>> =
-        serde_saphyr::from_multiple(yaml).map_err(|e| K8sError::Manifest(e.to_string()))?;
+    let docs: Vec<Option<DynamicObject>> = serde_saphyr::from_multiple(yaml).map_err(Box::new)?;
     let objects: Vec<DynamicObject> = docs.into_iter().flatten().collect();
     for o in &objects {
         if o.types.is_none() || o.metadata.name.is_none() {
-            return Err(K8sError::Manifest(format!(
-                "every document needs apiVersion, kind and metadata.name (found {:?})",
-                o.metadata.name
-            )));
+            return Err(K8sError::Manifest {
+                reason: format!(
+                    "every document needs apiVersion, kind and metadata.name (found {:?})",
+                    o.metadata.name
+                ),
+            });
         }
     }
     Ok(objects)
@@ -64,19 +65,20 @@ pub async fn apply(
     let params = PatchParams::apply(manager).force();
     for first_pass in [true, false] {
         for obj in objects.iter().filter(|o| is_first(o) == first_pass) {
-            let types = obj
-                .types
-                .as_ref()
-                .ok_or_else(|| K8sError::Manifest("object without apiVersion/kind".into()))?;
-            let gvk =
-                GroupVersionKind::try_from(types).map_err(|e| K8sError::Manifest(e.to_string()))?;
+            let types = obj.types.as_ref().ok_or_else(|| K8sError::Manifest {
+                reason: format!("{} has no apiVersion/kind", label(obj)),
+            })?;
+            let gvk = GroupVersionKind::try_from(types).map_err(|e| K8sError::Manifest {
+                reason: format!("{}: {e}", label(obj)),
+            })?;
             if !resolved.contains_key(&gvk) {
-                let found = discovery::pinned_kind(client, &gvk).await.map_err(|e| {
-                    K8sError::Manifest(format!(
-                        "{} {}: not served by the cluster ({e}); is its CRD installed?",
-                        types.api_version, types.kind
-                    ))
-                })?;
+                let found = discovery::pinned_kind(client, &gvk)
+                    .await
+                    .map_err(|source| K8sError::Discovery {
+                        api_version: types.api_version.clone(),
+                        kind: types.kind.clone(),
+                        source,
+                    })?;
                 resolved.insert(gvk.clone(), found);
             }
             let (ar, caps) = &resolved[&gvk];
@@ -124,7 +126,10 @@ pub async fn apply(
                     secs: crd_timeout.as_secs(),
                     state: "not established".into(),
                 })?
-                .map_err(|e| K8sError::Manifest(e.to_string()))?;
+                .map_err(|source| K8sError::Watch {
+                    what: format!("CRD {name}"),
+                    source,
+                })?;
             }
         }
     }

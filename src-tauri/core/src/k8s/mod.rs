@@ -13,18 +13,52 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum K8sError {
+    /// The kubeconfig file or context cannot be used.
     #[error(
-        "cannot read the kubeconfig ({0}); run `slipway up`, or point KUBECONFIG at a valid file"
+        "cannot use the kubeconfig ({source}); run `slipway up`, or point KUBECONFIG at a valid file"
     )]
-    Kubeconfig(String),
-    #[error("the cluster did not answer in time ({0}); is it running? `slipway status` tells")]
-    Timeout(String),
+    Kubeconfig {
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// The API server did not answer within the bound of one read.
+    #[error("the cluster did not answer in time ({what}); is it running? `slipway status` tells")]
+    Timeout { what: String },
+    /// The API server (or the way to it) refused or failed a request.
     #[error("the Kubernetes API refused the request: {0}")]
     Api(#[from] kube::Error),
+    /// Applying one object failed.
     #[error("applying {object}: {source}")]
-    Apply { object: String, source: kube::Error },
+    Apply {
+        object: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The cluster does not serve a kind a manifest uses.
+    #[error("{api_version} {kind}: not served by the cluster ({source}); is its CRD installed?")]
+    Discovery {
+        api_version: String,
+        kind: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// A manifest document lacks what every object needs.
+    #[error("invalid manifest: {reason}")]
+    Manifest { reason: String },
+    /// A manifest is not YAML.
     #[error("invalid manifest: {0}")]
-    Manifest(String),
+    Yaml(#[from] Box<serde_saphyr::Error>),
+    /// An object does not have the shape of its kind.
+    #[error("invalid object: {0}")]
+    Object(#[from] serde_json::Error),
+    /// A watch on an object ended with an error.
+    #[error("watching {what} failed: {source}")]
+    Watch {
+        what: String,
+        #[source]
+        source: kube::runtime::wait::Error,
+    },
+    /// A wait ended at its deadline; `state` is where the object stood.
     #[error("{what} did not happen within {secs} s ({state})")]
     NotReady {
         what: String,
@@ -37,8 +71,41 @@ impl K8sError {
     /// The API call's error, when the API server (or the way to it) failed.
     pub fn api_error(&self) -> Option<&kube::Error> {
         match self {
-            Self::Api(e) | Self::Apply { source: e, .. } => Some(e),
+            Self::Api(e) | Self::Apply { source: e, .. } | Self::Discovery { source: e, .. } => {
+                Some(e)
+            }
             _ => None,
+        }
+    }
+
+    /// Worth another attempt: the API server was briefly unavailable, overloaded or the
+    /// connection dropped.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Watch { .. } => true,
+            _ => self.api_error().is_some_and(transient_api_error),
+        }
+    }
+}
+
+/// 5xx, 429 and connection-level failures are the API server's hiccups, not refusals.
+pub fn transient_api_error(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code >= 500 || s.code == 429,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+impl crate::error::Classified for K8sError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            Self::Kubeconfig { .. } | Self::Timeout { .. } => ErrorKind::Cluster,
+            Self::Manifest { .. } | Self::Yaml(_) | Self::Object(_) => ErrorKind::Invalid,
+            Self::NotReady { .. } => ErrorKind::Step,
+            _ if self.is_transient() => ErrorKind::Unavailable,
+            _ => ErrorKind::Cluster,
         }
     }
 }
@@ -64,15 +131,19 @@ impl KubeTarget {
             context: self.context.clone(),
             ..Default::default()
         };
-        let config = match &self.kubeconfig {
+        let mut config = match &self.kubeconfig {
             Some(path) => {
-                let kc =
-                    Kubeconfig::read_from(path).map_err(|e| K8sError::Kubeconfig(e.to_string()))?;
+                let kc = Kubeconfig::read_from(path)
+                    .map_err(|source| K8sError::Kubeconfig { source })?;
                 kube::Config::from_custom_kubeconfig(kc, &options).await
             }
             None => kube::Config::from_kubeconfig(&options).await,
         }
-        .map_err(|e| K8sError::Kubeconfig(e.to_string()))?;
+        .map_err(|source| K8sError::Kubeconfig { source })?;
+        // One retry policy: the step tables' (and each wait's deadline). kube's own default
+        // would retry 429/503/504 up to 15 times with backoff up to minutes, hidden inside a
+        // single call, so a wait could not end when its step says.
+        config.default_retry = false;
         Ok(kube::Client::try_from(config)?)
     }
 }
@@ -87,7 +158,9 @@ pub async fn secret_value(
     let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
     let secret = tokio::time::timeout(Duration::from_secs(10), api.get_opt(name))
         .await
-        .map_err(|_| K8sError::Timeout(format!("reading Secret {namespace}/{name}")))??;
+        .map_err(|_| K8sError::Timeout {
+            what: format!("reading Secret {namespace}/{name}"),
+        })??;
     Ok(secret
         .and_then(|s| s.data?.remove(key))
         .map(|v| String::from_utf8_lossy(&v.0).into_owned()))
@@ -98,7 +171,9 @@ pub async fn ingress_hosts(client: &kube::Client) -> Result<Vec<String>, K8sErro
     let api: Api<Ingress> = Api::all(client.clone());
     let list = tokio::time::timeout(Duration::from_secs(10), api.list(&ListParams::default()))
         .await
-        .map_err(|_| K8sError::Timeout("listing Ingresses".into()))??;
+        .map_err(|_| K8sError::Timeout {
+            what: "listing Ingresses".into(),
+        })??;
     let mut hosts: Vec<String> = list
         .items
         .iter()

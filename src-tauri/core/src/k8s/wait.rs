@@ -1,7 +1,7 @@
-//! Named waits, each with its own timeout and an error that says what state it ended in.
+//! Named waits on watched objects, each ending at a deadline (the step's) with an error that
+//! says what state it ended in.
 
-use std::time::Duration;
-
+use crate::pipeline::Deadline;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -17,6 +17,14 @@ pub fn application_resource() -> ApiResource {
     )
 }
 
+/// Argo CD's ApplicationSet resource.
+pub fn application_set_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "ApplicationSet"),
+        "applicationsets",
+    )
+}
+
 fn available(d: Option<&Deployment>) -> bool {
     d.and_then(|d| d.status.as_ref())
         .and_then(|s| s.conditions.as_ref())
@@ -26,22 +34,25 @@ fn available(d: Option<&Deployment>) -> bool {
         })
 }
 
-/// Until the Deployment reports `Available=True`.
+/// Until the Deployment reports `Available=True`, at the latest at `deadline`.
 pub async fn deployment_available(
     client: &kube::Client,
     namespace: &str,
     name: &str,
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(), K8sError> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-    let waited = tokio::time::timeout(
-        timeout,
+    let waited = tokio::time::timeout_at(
+        deadline.at,
         await_condition(api.clone(), name, |d: Option<&Deployment>| available(d)),
     )
     .await;
     match waited {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(K8sError::Manifest(e.to_string())),
+        Ok(Err(source)) => Err(K8sError::Watch {
+            what: format!("Deployment {namespace}/{name}"),
+            source,
+        }),
         Err(_) => {
             let state = match api.get_opt(name).await? {
                 None => "it does not exist".to_owned(),
@@ -56,7 +67,7 @@ pub async fn deployment_available(
             };
             Err(K8sError::NotReady {
                 what: format!("Deployment {namespace}/{name} Available"),
-                secs: timeout.as_secs(),
+                secs: deadline.secs(),
                 state,
             })
         }
@@ -82,24 +93,28 @@ pub async fn application_healthy(
     client: &kube::Client,
     namespace: &str,
     name: &str,
-    timeout: Duration,
+    deadline: Deadline,
 ) -> Result<(), K8sError> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &application_resource());
     let done = |a: Option<&DynamicObject>| {
         a.is_some_and(|a| matches!(application_state(a), (s, h) if (s == "Synced" && h == "Healthy") || h == "Degraded"))
     };
-    let waited = tokio::time::timeout(timeout, await_condition(api.clone(), name, done)).await;
+    let waited =
+        tokio::time::timeout_at(deadline.at, await_condition(api.clone(), name, done)).await;
     let state = match api.get_opt(name).await? {
         Some(app) => application_state(&app),
         None => ("Missing".into(), "Missing".into()),
     };
     match (waited, state) {
         (Ok(Ok(_)), (s, h)) if s == "Synced" && h == "Healthy" => Ok(()),
-        (Ok(Err(e)), _) => Err(K8sError::Manifest(e.to_string())),
+        (Ok(Err(source)), _) => Err(K8sError::Watch {
+            what: format!("Application {namespace}/{name}"),
+            source,
+        }),
         (_, (s, h)) => Err(K8sError::NotReady {
             what: format!("Application {name} Synced and Healthy"),
-            secs: timeout.as_secs(),
+            secs: deadline.secs(),
             state: format!(
                 "sync {s}, health {h}; `kubectl -n {namespace} get application {name} -o yaml` shows why"
             ),

@@ -30,12 +30,7 @@ pub fn components() -> Result<Vec<Component>, BundleError> {
 /// A component's values, with the default `.local` host names moved to `domain`.
 pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
     let path = format!("platform/values/{component}.yaml");
-    let text = bundle::text(&path).ok_or_else(|| BundleError::Missing(path.clone()))?;
-    let text = with_domain(&text, domain);
-    serde_saphyr::from_str(&text).map_err(|e| BundleError::Invalid {
-        path,
-        reason: e.to_string(),
-    })
+    bundle::parse(&path, &with_domain(&bundle::required_text(&path)?, domain))
 }
 
 /// `text` with the default `.local` host names moved to `domain`.
@@ -65,18 +60,18 @@ pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
     for c in components()? {
         let mut values = values(&c.name, domain)?;
         drop_platform_repo_references(&mut values);
-        let values = serde_saphyr::to_string(&values).map_err(|e| BundleError::Invalid {
-            path: c.name.clone(),
-            reason: e.to_string(),
+        let values = serde_saphyr::to_string(&values).map_err(|source| BundleError::Render {
+            what: format!("{}'s values", c.name),
+            source,
         })?;
         elements.push(json!({"name": c.name, "namespace": c.namespace, "release": c.release, "chart": c.chart_json(), "values": values}));
     }
     set["spec"]["generators"] = json!([{"list": {"elements": elements}}]);
     let spec = set["spec"]["template"]["spec"]
         .as_object_mut()
-        .ok_or_else(|| BundleError::Invalid {
+        .ok_or_else(|| BundleError::Shape {
             path: PATH.into(),
-            reason: "no template.spec".into(),
+            reason: "no spec.template.spec",
         })?;
     spec.remove("sources");
     spec.insert(

@@ -19,19 +19,97 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, ListParams};
 
 use super::publish::{self, Site};
-use super::{
-    PlatformError, Stage, StepDef, StepError, StepReport, gitops, routing, run_steps, step,
-};
-use crate::github::GitHub;
-use crate::helm::{ChartSource, Helm, KubeContext};
+use super::{gitops, routing};
+use crate::bundle::BundleError;
+use crate::error::{Classified, ErrorKind};
+use crate::github::{GitHub, GitHubError};
+use crate::helm::{ChartSource, Helm, HelmError, KubeContext};
 use crate::k8s::{self, K8sError, apply, wait};
-use crate::progress::{ProgressSink, StepOutcome, StepReporter};
-use crate::sealing::{self, SealingKey};
-use crate::secrets::{Keyring, accounts};
-use crate::service::ServiceError;
+use crate::pipeline::{
+    self, Pipeline, PipelineError, ProgressSink, Stage, StepContext, StepDef, StepFailure,
+    StepOutcome, StepReport, Timeouts, step,
+};
+use crate::sealing::{self, SealingError, SealingKey};
+use crate::secrets::{Keyring, SecretsError, accounts};
 
 /// Field manager of everything Slipway applies.
 pub const FIELD_MANAGER: &str = "slipway";
+
+/// What a platform step can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// A Kubernetes call or wait failed.
+    #[error(transparent)]
+    Kube(#[from] K8sError),
+    /// helm could not be found or failed.
+    #[error(transparent)]
+    Helm(#[from] HelmError),
+    /// The embedded bundle is broken.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The keyring failed.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    /// GitHub refused or failed (GitHub mode).
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    /// Reading Sealed Secrets' keys failed.
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
+    /// A UI did not answer through the ingress port.
+    #[error(transparent)]
+    Routing(#[from] routing::NotRouted),
+    /// Argo CD's chart made no Deployments.
+    #[error(
+        "the Argo CD chart created no Deployments in {ARGO_NAMESPACE}; check the chart source (--charts)"
+    )]
+    NoArgoCd,
+    /// The sealing keys kept in the keyring cannot be read: nothing is written over them.
+    #[error(
+        "the Sealed Secrets keys kept in the keyring ({account}) are unreadable ({source}); Slipway left the entry as it is. \
+         Restore a saved copy into the keyring's entry, or keep a copy of the cluster's current key with \
+         `slipway seal --backup-key FILE` and put yours back with `slipway seal --restore-key FILE`; \
+         removing the entry lets `up` start a new escrow, but SealedSecrets made with the lost keys must then be sealed again"
+    )]
+    Escrow {
+        account: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The sealing controller made no key before the step's deadline.
+    #[error(
+        "Sealed Secrets made no sealing key within {secs} s (no Secret labelled {}=active in {}); `slipway status` shows whether it runs",
+        sealing::KEY_LABEL,
+        sealing::CONTROLLER_NAMESPACE
+    )]
+    NoSealingKey { secs: u64 },
+}
+
+impl StepFailure for InstallError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Kube(e) => e.is_transient(),
+            Self::GitHub(e) => e.is_transient(),
+            Self::Sealing(SealingError::Api(e)) => k8s::transient_api_error(e),
+            _ => false,
+        }
+    }
+}
+
+impl Classified for InstallError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Kube(e) => e.kind(),
+            Self::Helm(e) => e.kind(),
+            Self::Bundle(e) => e.kind(),
+            Self::Secrets(e) => e.kind(),
+            Self::GitHub(e) => e.kind(),
+            Self::Sealing(e) => e.kind(),
+            Self::Escrow { .. } => ErrorKind::Keyring,
+            Self::Routing(_) | Self::NoArgoCd | Self::NoSealingKey { .. } => ErrorKind::Step,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstallStep {
@@ -45,7 +123,13 @@ pub enum InstallStep {
     Routing,
 }
 
-pub const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
+/// The platform part of `slipway up`, as data: what each row says is what applies.
+pub const INSTALL: Pipeline<InstallStep> = Pipeline {
+    steps: INSTALL_STEPS,
+    resume: "slipway up",
+};
+
+const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
     step(
         InstallStep::ArgoCd,
         "argocd",
@@ -91,7 +175,7 @@ pub const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
     step(
         InstallStep::SealingKey,
         "sealing-key",
-        "Keep Sealed Secrets' key in the keyring",
+        "Keep Sealed Secrets' keys in the keyring",
         300,
         1,
     ),
@@ -149,11 +233,6 @@ pub struct InstallOptions {
     pub charts: ChartSource,
     /// A helm binary to use instead of the one on PATH.
     pub helm: Option<std::path::PathBuf>,
-    pub helm_timeout: Duration,
-    /// How long each platform Application may take to become Synced and Healthy.
-    pub app_timeout: Duration,
-    /// How long each UI may take to answer through the ingress port.
-    pub routing_timeout: Duration,
 }
 
 impl InstallOptions {
@@ -167,9 +246,6 @@ impl InstallOptions {
             source: Source::Local,
             charts: ChartSource::Upstream,
             helm: None,
-            helm_timeout: Duration::from_secs(600),
-            app_timeout: Duration::from_secs(900),
-            routing_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -192,12 +268,13 @@ pub const ROOT_APP: &str = "root";
 
 impl Stage for InstallStage<'_> {
     type Id = InstallStep;
+    type Error = InstallError;
 
     async fn execute(
         &mut self,
         id: InstallStep,
-        r: StepReporter<'_>,
-    ) -> Result<StepOutcome, StepError> {
+        r: StepContext<'_>,
+    ) -> Result<StepOutcome, InstallError> {
         match id {
             InstallStep::ArgoCd => self.argo_cd(r).await,
             InstallStep::ArgoCdReady => self.argo_cd_ready(r).await,
@@ -209,41 +286,19 @@ impl Stage for InstallStage<'_> {
             InstallStep::Routing => self.routing(r).await,
         }
     }
-
-    fn timeout(&self, def: &StepDef<InstallStep>) -> Duration {
-        match def.id {
-            InstallStep::ArgoCd => def
-                .timeout
-                .max(self.options.helm_timeout + Duration::from_secs(60)),
-            InstallStep::ArgoCdReady => def
-                .timeout
-                .max(self.options.app_timeout * 3 + Duration::from_secs(30)),
-            InstallStep::PlatformApps => def
-                .timeout
-                .max(self.options.app_timeout * 3 + Duration::from_secs(30)),
-            InstallStep::Routing => def
-                .timeout
-                .max(self.options.routing_timeout * 2 + Duration::from_secs(10)),
-            InstallStep::SealingKey => def
-                .timeout
-                .max(self.options.app_timeout + Duration::from_secs(30)),
-            _ => def.timeout,
-        }
-    }
 }
 
 impl InstallStage<'_> {
-    async fn helm(&mut self) -> Result<&Helm, StepError> {
-        if self.helm.is_none() {
-            self.helm = Some(Helm::locate(self.options.helm.as_deref()).await?);
-        }
-        self.helm
-            .as_ref()
-            .ok_or_else(|| StepError::Helm(crate::helm::HelmError::NotFound("not located".into())))
+    async fn helm(&mut self) -> Result<&Helm, InstallError> {
+        let helm = match self.helm.take() {
+            Some(helm) => helm,
+            None => Helm::locate(self.options.helm.as_deref()).await?,
+        };
+        Ok(self.helm.insert(helm))
     }
 
     /// Installed already at the pinned chart version and deployed: nothing to do.
-    async fn argo_cd(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+    async fn argo_cd(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let release = gitops::argo_cd_release(&self.options.domain)?;
         let wanted = format!("{}-{}", release.chart.name, release.chart.version);
         let (kube, options) = (self.kube, self.options);
@@ -263,7 +318,9 @@ impl InstallStage<'_> {
             "helm upgrade --install {} ({wanted})",
             release.name
         ));
-        helm.upgrade_install(&release, &options.charts, kube, options.helm_timeout)
+        // helm waits itself; it gets the step's time less a moment to report.
+        let limit = r.remaining().saturating_sub(Duration::from_secs(10));
+        helm.upgrade_install(&release, &options.charts, kube, limit)
             .await?;
         Ok(StepOutcome::changed(match current {
             Some(c) => format!("{} → {wanted}", c.chart),
@@ -271,7 +328,7 @@ impl InstallStage<'_> {
         }))
     }
 
-    async fn argo_cd_ready(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+    async fn argo_cd_ready(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), ARGO_NAMESPACE);
         let names: Vec<String> = deployments
             .list(&ListParams::default())
@@ -282,22 +339,11 @@ impl InstallStage<'_> {
             .filter_map(|d| d.metadata.name)
             .collect();
         if names.is_empty() {
-            return Err(K8sError::NotReady {
-                what: "Argo CD's Deployments".into(),
-                secs: 0,
-                state: "the chart created none; check the chart source".into(),
-            }
-            .into());
+            return Err(InstallError::NoArgoCd);
         }
         for name in &names {
             r.detail(format!("waiting for {name}"));
-            wait::deployment_available(
-                &self.client,
-                ARGO_NAMESPACE,
-                name,
-                self.options.app_timeout,
-            )
-            .await?;
+            wait::deployment_available(&self.client, ARGO_NAMESPACE, name, r.deadline()).await?;
         }
         Ok(StepOutcome::up_to_date(format!(
             "{} Deployments available",
@@ -308,7 +354,7 @@ impl InstallStage<'_> {
     /// Backstage's `backstage-secrets` (its API token for Slipway, and the GitHub token once
     /// connected), Argo CD's SCM token Secret, and Sealed Secrets' escrowed keys, restored before
     /// the controller is deployed so it adopts them: all applied only if different.
-    async fn owned_secrets(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+    async fn owned_secrets(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let keyring = &self.options.keyring;
         let api_token = match keyring.unavailable_reason() {
             None => {
@@ -334,10 +380,10 @@ impl InstallStage<'_> {
                 }
             }
         };
-        let github = keyring
-            .get(&accounts::github_token(self.github_api()))
-            .ok()
-            .flatten();
+        let github = match keyring.unavailable_reason() {
+            None => keyring.get(&accounts::github_token(self.github_api()))?,
+            Some(_) => None,
+        };
         let mut backstage = BTreeMap::from([("SLIPWAY_API_TOKEN", api_token)]);
         if let Some(token) = &github {
             backstage.insert("GITHUB_TOKEN", token.clone());
@@ -368,43 +414,41 @@ impl InstallStage<'_> {
         self.apply(objects).await
     }
 
-    fn escrowed_keys(&self) -> Result<Vec<SealingKey>, StepError> {
+    /// The keys kept in the keyring for this cluster (none without a keyring or an entry). An
+    /// entry that cannot be read is an error: writing over it would lose the keys for good.
+    fn escrowed_keys(&self) -> Result<Vec<SealingKey>, InstallError> {
         let keyring = &self.options.keyring;
         if keyring.unavailable_reason().is_some() {
             return Ok(Vec::new());
         }
         let account = accounts::sealing_keys(&self.options.cluster);
-        Ok(keyring
-            .get(&account)?
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default())
+        match keyring.get(&account)? {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|source| InstallError::Escrow { account, source }),
+        }
     }
 
-    /// Once the controller made (or adopted) its key, keep every active key in the keyring, so a
-    /// re-created cluster decrypts the SealedSecrets already committed to Git.
-    async fn sealing_key(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
-        let deadline = tokio::time::Instant::now() + self.options.app_timeout;
-        let keys = loop {
-            let keys = sealing::active_keys(&self.client)
-                .await
-                .map_err(|e| K8sError::Manifest(e.to_string()))?;
-            if !keys.is_empty() {
-                break keys;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(K8sError::NotReady {
-                    what: "Sealed Secrets' sealing key".into(),
-                    secs: self.options.app_timeout.as_secs(),
-                    state: format!(
-                        "no Secret labelled {}=active in {}",
-                        sealing::KEY_LABEL,
-                        sealing::CONTROLLER_NAMESPACE
-                    ),
-                }
-                .into());
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
+    /// Once the controller made (or adopted) its key, add every active key to the keyring's
+    /// escrow, so a re-created cluster decrypts the SealedSecrets already committed to Git. The
+    /// escrow only grows: a key once kept is never dropped, even when the controller stopped
+    /// using it (SealedSecrets sealed with it may still be in Git).
+    async fn sealing_key(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
+        let client = &self.client;
+        let look = || async {
+            let keys = sealing::active_keys(client).await?;
+            Ok(if keys.is_empty() {
+                pipeline::Poll::Pending(String::new())
+            } else {
+                pipeline::Poll::Ready(keys)
+            })
         };
+        let keys = pipeline::poll(r.deadline(), Duration::from_millis(500), look, |_| {
+            InstallError::NoSealingKey {
+                secs: r.deadline().secs(),
+            }
+        })
+        .await?;
         let names: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
         let names = names.join(", ");
         if let Some(reason) = self.options.keyring.unavailable_reason() {
@@ -419,16 +463,22 @@ impl InstallStage<'_> {
                 self.options.keyring.describe()
             ));
         }
-        if self.escrowed_keys()? == keys {
+        let escrowed = self.escrowed_keys()?;
+        let merged = merge_escrow(&escrowed, &keys);
+        if merged.len() == escrowed.len() {
             return Ok(StepOutcome::up_to_date(format!(
                 "{names} kept in the keyring"
             )));
         }
-        let json = serde_json::to_string(&keys).map_err(|e| K8sError::Manifest(e.to_string()))?;
+        let json = serde_json::to_string(&merged).map_err(K8sError::from)?;
         self.options
             .keyring
             .set(&accounts::sealing_keys(&self.options.cluster), &json)?;
-        Ok(StepOutcome::changed(format!("kept {names} in the keyring")))
+        Ok(StepOutcome::changed(format!(
+            "kept {} new key(s) in the keyring ({} in all)",
+            merged.len() - escrowed.len(),
+            merged.len()
+        )))
     }
 
     fn github_api(&self) -> &str {
@@ -439,36 +489,23 @@ impl InstallStage<'_> {
     }
 
     /// GitHub mode: the bundle as `<owner>/slipway-platform`, one commit with what changed.
-    async fn publish(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+    async fn publish(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let Source::GitHub { api, owner } = &self.options.source else {
             return Ok(StepOutcome::up_to_date(
                 "local mode (GitHub not connected): Argo CD runs the embedded bundle",
             ));
         };
-        let connect = || {
-            ServiceError::Invalid(format!(
-                "GitHub mode needs a token for {api}: run `slipway github connect`, or `slipway up --local`"
-            ))
-        };
         let token = self
             .options
             .keyring
             .get(&accounts::github_token(api))?
-            .ok_or_else(connect)?;
+            .ok_or_else(|| GitHubError::NotConnected { api: api.clone() })?;
         let github = GitHub::new(api, &token)?;
         let identity = github.identity().await?;
-        let owner = owner.clone().unwrap_or_else(|| identity.login.clone());
-        let org = owner != identity.login;
-        if org && !identity.organisations.contains(&owner) {
-            return Err(ServiceError::Invalid(format!(
-                "{owner} is neither {} nor one of their organisations ({}); set --owner",
-                identity.login,
-                identity.organisations.join(", ")
-            ))
-            .into());
-        }
-        r.detail(format!("{owner}/{}", publish::PLATFORM_REPO));
-        let published = publish::publish(&github, &owner, org, &self.options.domain).await?;
+        let owner = identity.owner(owner.as_deref())?;
+        r.detail(format!("{}/{}", owner.name, publish::PLATFORM_REPO));
+        let published =
+            publish::publish(&github, &owner.name, owner.org, &self.options.domain).await?;
         let outcome = match (published.created, published.changed.len()) {
             (true, n) => {
                 StepOutcome::changed(format!("created {} with {n} files", published.repo_url))
@@ -488,23 +525,18 @@ impl InstallStage<'_> {
     /// ApplicationSet as published and the root Application on the platform repository (Slipway
     /// applies the platform set too, so a switch from local mode replaces its fields at once);
     /// local — the platform ApplicationSet with inline values.
-    async fn gitops_source(&mut self) -> Result<StepOutcome, StepError> {
+    async fn gitops_source(&mut self) -> Result<StepOutcome, InstallError> {
         let mut objects: Vec<serde_json::Value> = Vec::new();
         match &self.published {
             Some((site, token, login)) => {
                 let files = publish::files(site);
-                let published = |path: &str| -> Result<Vec<serde_json::Value>, StepError> {
-                    let text = files
+                let published = |path: &str| -> Result<Vec<serde_json::Value>, BundleError> {
+                    let data = files
                         .get(path)
-                        .map(|d| String::from_utf8_lossy(d).into_owned())
-                        .ok_or_else(|| crate::bundle::BundleError::Missing(path.into()))?;
-                    serde_saphyr::from_multiple(&text).map_err(|e| {
-                        crate::bundle::BundleError::Invalid {
-                            path: path.into(),
-                            reason: e.to_string(),
-                        }
-                        .into()
-                    })
+                        .ok_or_else(|| BundleError::Missing(path.into()))?;
+                    let text =
+                        std::str::from_utf8(data).map_err(|_| BundleError::NotText(path.into()))?;
+                    crate::bundle::parse_documents(path, text)
                 };
                 let creds = BTreeMap::from([
                     ("type", "git".to_owned()),
@@ -531,12 +563,12 @@ impl InstallStage<'_> {
         self.apply(objects).await
     }
 
-    async fn apply(&self, objects: Vec<serde_json::Value>) -> Result<StepOutcome, StepError> {
+    async fn apply(&self, objects: Vec<serde_json::Value>) -> Result<StepOutcome, InstallError> {
         let objects = objects
             .into_iter()
             .map(serde_json::from_value)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| K8sError::Manifest(e.to_string()))?;
+            .map_err(K8sError::from)?;
         let report = apply::apply(
             &self.client,
             &objects,
@@ -552,27 +584,15 @@ impl InstallStage<'_> {
         })
     }
 
-    async fn platform_apps(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+    async fn platform_apps(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let components = gitops::components()?;
         if self.published.is_some() {
             r.detail("waiting for the root Application");
-            wait::application_healthy(
-                &self.client,
-                ARGO_NAMESPACE,
-                ROOT_APP,
-                self.options.app_timeout,
-            )
-            .await?;
+            wait::application_healthy(&self.client, ARGO_NAMESPACE, ROOT_APP, r.deadline()).await?;
         }
         for c in &components {
             r.detail(format!("waiting for {}", c.name));
-            wait::application_healthy(
-                &self.client,
-                ARGO_NAMESPACE,
-                &c.name,
-                self.options.app_timeout,
-            )
-            .await?;
+            wait::application_healthy(&self.client, ARGO_NAMESPACE, &c.name, r.deadline()).await?;
         }
         let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
         Ok(StepOutcome::up_to_date(format!(
@@ -581,20 +601,30 @@ impl InstallStage<'_> {
         )))
     }
 
-    async fn routing(&mut self, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
+    async fn routing(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let mut answers = Vec::new();
         for host in crate::hosts::platform_hosts(&self.options.domain) {
             r.detail(format!(
                 "GET http://{host}/ through {}",
                 self.options.ingress
             ));
-            let status =
-                routing::wait_routed(self.options.ingress, &host, self.options.routing_timeout)
-                    .await?;
+            let status = routing::wait_routed(self.options.ingress, &host, r.deadline()).await?;
             answers.push(format!("{host} → {status}"));
         }
         Ok(StepOutcome::up_to_date(answers.join(", ")))
     }
+}
+
+/// The escrow after adding `active`: every key kept before, in its order, then the new ones.
+/// Keys are the same key when their private key material is.
+pub fn merge_escrow(escrowed: &[SealingKey], active: &[SealingKey]) -> Vec<SealingKey> {
+    let mut merged = escrowed.to_vec();
+    for key in active {
+        if !merged.iter().any(|k| k.key == key.key) {
+            merged.push(key.clone());
+        }
+    }
+    merged
 }
 
 /// A Secret Slipway owns; the values never leave this object (no logs, no outcome text).
@@ -618,14 +648,15 @@ fn owned_secret(
 pub async fn install(
     kube: &KubeContext,
     options: &InstallOptions,
+    timeouts: &Timeouts,
     sink: &dyn ProgressSink,
-) -> Result<Vec<StepReport>, PlatformError> {
+) -> Result<Vec<StepReport>, PipelineError<InstallError>> {
     let target = k8s::KubeTarget {
         kubeconfig: Some(kube.kubeconfig.clone()),
         context: Some(kube.context.clone()),
     };
-    let client = target.client().await.map_err(|e| PlatformError::Step {
-        step: "connect",
+    let client = target.client().await.map_err(|e| PipelineError::Failed {
+        step: INSTALL_STEPS[0].key,
         source: e.into(),
     })?;
     let mut stage = InstallStage {
@@ -635,5 +666,32 @@ pub async fn install(
         options,
         published: None,
     };
-    run_steps(INSTALL_STEPS, sink, &mut stage).await
+    pipeline::run(&INSTALL, timeouts, sink, &mut stage).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(name: &str, material: &str) -> SealingKey {
+        SealingKey {
+            name: name.into(),
+            cert: format!("cert of {material}"),
+            key: material.into(),
+        }
+    }
+
+    #[test]
+    fn the_escrow_only_grows() {
+        let old = [key("k1", "a"), key("k2", "b")];
+        // The controller now uses only a new key: the old ones stay escrowed.
+        let merged = merge_escrow(&old, &[key("k3", "c")]);
+        assert_eq!(
+            merged.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
+            ["k1", "k2", "k3"]
+        );
+        // The same key under another Secret name (restored after a re-create) is not added twice.
+        assert_eq!(merge_escrow(&merged, &[key("renamed", "a")]).len(), 3);
+        assert_eq!(merge_escrow(&[], &old).len(), 2);
+    }
 }

@@ -13,90 +13,74 @@ pub mod routing;
 
 use std::time::{Duration, Instant};
 
-use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::bundle::BundleError;
-use crate::cluster::{BOOT_TIMEOUT, Cluster, ClusterError, ClusterSpec, ClusterStatus};
-use crate::helm::{HelmError, KubeContext};
+use crate::cluster::{Cluster, ClusterError, ClusterSpec, ClusterStatus, Overrides};
+use crate::error::{Classified, ErrorKind};
+use crate::helm::{ChartSource, KubeContext};
 use crate::k8s::{self, K8sError};
-use crate::progress::{ProgressEvent, ProgressSink, StepOutcome, StepReporter};
+use crate::lock::{LockError, RunLock};
+use crate::pipeline::{
+    self, Pipeline, PipelineError, ProgressSink, Recorder, Stage, StepContext, StepDef,
+    StepFailure, StepOutcome, StepReport, Timeouts, step,
+};
 use crate::secrets::{Keyring, accounts};
-use install::InstallOptions;
+use install::{InstallError, InstallOptions, Source};
 
-/// What a step can fail with: the error of the layer it drives.
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    #[error(transparent)]
-    Cluster(#[from] ClusterError),
-    #[error(transparent)]
-    Kube(#[from] K8sError),
-    #[error(transparent)]
-    Helm(#[from] HelmError),
-    #[error(transparent)]
-    Bundle(#[from] BundleError),
-    #[error(transparent)]
-    Secrets(#[from] crate::secrets::SecretsError),
-    #[error(transparent)]
-    Service(#[from] crate::service::ServiceError),
-}
-
-impl From<crate::github::GitHubError> for StepError {
-    fn from(e: crate::github::GitHubError) -> Self {
-        Self::Service(e.into())
-    }
-}
-
-impl From<crate::backstage::BackstageError> for StepError {
-    fn from(e: crate::backstage::BackstageError) -> Self {
-        Self::Service(e.into())
-    }
-}
-
-impl StepError {
-    /// Worth another attempt: a daemon or API server was briefly unavailable.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            StepError::Cluster(e) => e.is_transient(),
-            StepError::Service(
-                crate::service::ServiceError::GitHub(crate::github::GitHubError::Unreachable {
-                    ..
-                })
-                | crate::service::ServiceError::Backstage(
-                    crate::backstage::BackstageError::Unreachable { .. },
-                ),
-            ) => true,
-            StepError::Kube(e) => match e.api_error() {
-                Some(kube::Error::Api(s)) => s.code >= 500 || s.code == 429,
-                Some(kube::Error::HyperError(_) | kube::Error::Service(_)) => true,
-                _ => false,
-            },
-            _ => false,
-        }
-    }
-}
-
+/// Why `up`, `down`, `stop`, `status` or a read stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
-    #[error("step `{step}` failed: {source}")]
-    Step {
-        step: &'static str,
-        source: StepError,
-    },
-    #[error("step `{step}` did not finish within {secs} s; re-run `slipway up` to resume it")]
-    Timeout { step: &'static str, secs: u64 },
+    /// A cluster step failed.
     #[error(transparent)]
-    Cluster(#[from] ClusterError),
+    Cluster(#[from] PipelineError<ClusterError>),
+    /// A platform step failed.
+    #[error(transparent)]
+    Install(#[from] PipelineError<InstallError>),
+    /// Docker or the cluster could not be reached, or the request is invalid.
+    #[error(transparent)]
+    Connect(#[from] ClusterError),
+    /// The cluster's API could not be read.
     #[error(transparent)]
     Kube(#[from] K8sError),
+    /// The embedded bundle is broken.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// Another Slipway process is working on the cluster.
+    #[error(transparent)]
+    Busy(#[from] LockError),
 }
 
-impl PlatformError {
-    /// The id of the step that failed, if a step failed.
-    pub fn step(&self) -> Option<&'static str> {
+/// A stopped pipeline is as actionable as its step's own error (a missing GitHub token, a
+/// refused Docker); a step that ran out of time is retried by running it again.
+fn pipeline_kind<E: StepFailure + Classified>(e: &PipelineError<E>) -> ErrorKind {
+    match e.source_error() {
+        Some(source) => match source.kind() {
+            ErrorKind::Internal => ErrorKind::Internal,
+            ErrorKind::Unavailable | ErrorKind::Cluster | ErrorKind::Io => ErrorKind::Step,
+            kind => kind,
+        },
+        None => ErrorKind::Step,
+    }
+}
+
+impl Classified for PlatformError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            Self::Step { step, .. } | Self::Timeout { step, .. } => Some(step),
-            Self::Cluster(_) | Self::Kube(_) => None,
+            Self::Cluster(e) => pipeline_kind(e),
+            Self::Install(e) => pipeline_kind(e),
+            Self::Connect(e) => e.kind(),
+            Self::Kube(e) => e.kind(),
+            Self::Bundle(e) => e.kind(),
+            Self::Busy(e) => e.kind(),
+        }
+    }
+
+    fn step(&self) -> Option<&'static str> {
+        match self {
+            Self::Cluster(e) => Some(e.step()),
+            Self::Install(e) => Some(e.step()),
+            _ => None,
         }
     }
 }
@@ -106,35 +90,87 @@ impl PlatformError {
 pub struct UpOptions {
     /// Delete an existing cluster first.
     pub recreate: bool,
-    /// How long a node may take to boot.
-    pub boot_timeout: Duration,
-    /// How long to wait for every node to be Ready.
-    pub ready_timeout: Duration,
+    /// Step time limits that replace the tables' (`--wait`, `--app-timeout` …).
+    pub timeouts: Timeouts,
     /// The platform on top of the cluster; `None` makes (or repairs) the cluster only.
     pub platform: Option<InstallOptions>,
 }
 
-impl UpOptions {
-    /// Cluster only, default timeouts.
-    pub fn cluster_only() -> Self {
+/// What a front end decides about `up`, resolved from its flags or the settings file. One
+/// place turns it into the cluster spec and `up`'s options, for the CLI and the GUI alike.
+#[derive(Debug, Clone, Default)]
+pub struct UpSettings {
+    pub cluster: Overrides,
+    pub recreate: bool,
+    /// Make or repair the cluster only (no keyring probe either).
+    pub cluster_only: bool,
+    pub domain: Option<String>,
+    /// `DIR`, `oci://…` or a Helm repository URL; `None`: each chart's upstream repository.
+    pub charts: Option<String>,
+    pub helm: Option<std::path::PathBuf>,
+    /// Local mode even when GitHub is connected.
+    pub local: bool,
+    pub owner: Option<String>,
+    pub github_api: Option<String>,
+    pub timeouts: Timeouts,
+}
+
+/// The step keys `--app-timeout` sets: every step that waits for the platform's components.
+pub const APP_WAIT_STEPS: &[&str] = &[
+    "argocd",
+    "argocd-ready",
+    "platform-apps",
+    "sealing-key",
+    "routing",
+];
+
+impl UpSettings {
+    /// The settings file's values (what the GUI and the tray start with).
+    pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
-            recreate: false,
-            boot_timeout: BOOT_TIMEOUT,
-            ready_timeout: Duration::from_secs(300),
-            platform: None,
+            cluster: config.cluster_overrides(),
+            domain: config.domain.clone(),
+            charts: config.charts.clone(),
+            helm: config.helm.clone(),
+            owner: config.owner.clone(),
+            github_api: config.github_api.clone(),
+            ..Self::default()
         }
     }
 
-    /// Cluster and platform with the platform defaults for `spec` (its name and ingress port).
-    pub fn with_platform(spec: &ClusterSpec) -> Self {
-        Self {
-            platform: Some(InstallOptions::new(&spec.name, spec.http_ingress())),
-            ..Self::cluster_only()
-        }
+    /// The cluster to make and how: GitHub mode when a token is kept for the API (and not
+    /// `local`), else local mode.
+    pub fn resolve(&self) -> Result<(ClusterSpec, UpOptions), ClusterError> {
+        let spec = ClusterSpec::embedded_default()?.with_overrides(&self.cluster)?;
+        let platform = (!self.cluster_only).then(|| {
+            let mut p = InstallOptions::new(&spec.name, spec.http_ingress());
+            if let Some(domain) = &self.domain {
+                p.domain.clone_from(domain);
+            }
+            p.charts = self
+                .charts
+                .as_deref()
+                .map_or(ChartSource::Upstream, ChartSource::parse);
+            p.helm.clone_from(&self.helm);
+            if !self.local {
+                let api = self
+                    .github_api
+                    .clone()
+                    .unwrap_or_else(|| crate::github::DEFAULT_API.into());
+                p.source = Source::detect(&p.keyring, &api, self.owner.clone());
+            }
+            p
+        });
+        let options = UpOptions {
+            recreate: self.recreate,
+            timeouts: self.timeouts.clone(),
+            platform,
+        };
+        Ok((spec, options))
     }
 }
 
-/// The steps of `up`, in order. Ids are stable: front ends and logs key on them.
+/// The cluster steps of `up`, in order. Ids are stable: front ends and logs key on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepId {
     Preflight,
@@ -151,48 +187,13 @@ pub enum StepId {
     Kubeconfig,
 }
 
-/// One step's static description.
-pub struct StepDef<Id = StepId> {
-    pub id: Id,
-    pub key: &'static str,
-    pub title: &'static str,
-    pub timeout: Duration,
-    /// Extra attempts for transient errors (daemon hiccups), with a short pause between.
-    pub retries: u32,
-}
+/// The cluster part of `slipway up`, as data: what each row says is what applies.
+pub const UP: Pipeline<StepId> = Pipeline {
+    steps: UP_STEPS,
+    resume: "slipway up",
+};
 
-pub(crate) const fn step<Id>(
-    id: Id,
-    key: &'static str,
-    title: &'static str,
-    timeout_secs: u64,
-    retries: u32,
-) -> StepDef<Id> {
-    StepDef {
-        id,
-        key,
-        title,
-        timeout: Duration::from_secs(timeout_secs),
-        retries,
-    }
-}
-
-/// A pipeline: what each of its step ids does. The runner ([`run_steps`]) is shared.
-pub(crate) trait Stage {
-    type Id: Copy;
-    async fn execute(
-        &mut self,
-        id: Self::Id,
-        reporter: StepReporter<'_>,
-    ) -> Result<StepOutcome, StepError>;
-    /// A step's time limit (a step with its own wait inside may need longer than its default).
-    fn timeout(&self, def: &StepDef<Self::Id>) -> Duration {
-        def.timeout
-    }
-}
-
-/// `slipway up`, as data.
-pub const UP_STEPS: &[StepDef] = &[
+const UP_STEPS: &[StepDef<StepId>] = &[
     step(
         StepId::Preflight,
         "preflight",
@@ -217,8 +218,8 @@ pub const UP_STEPS: &[StepDef] = &[
     step(
         StepId::Nodes,
         "nodes",
-        "Create or start the node containers",
-        300,
+        "Create or start the node containers and wait for them to boot",
+        120,
         1,
     ),
     step(
@@ -255,7 +256,7 @@ pub const UP_STEPS: &[StepDef] = &[
         StepId::NodesReady,
         "nodes-ready",
         "Wait until every node is Ready",
-        900,
+        300,
         0,
     ),
     step(
@@ -268,22 +269,25 @@ pub const UP_STEPS: &[StepDef] = &[
 ];
 
 /// What one `up` run did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct UpReport {
     pub cluster: String,
     pub steps: Vec<StepReport>,
     /// Nothing was changed: the platform was already up.
     pub up_to_date: bool,
-    pub elapsed_ms: u128,
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
     pub status: ClusterStatus,
     /// Where the platform answers, when `up` installed it.
     pub platform: Option<PlatformSummary>,
 }
 
 /// What a user needs after `up`: the UIs' URLs and how to sign in to Argo CD.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct PlatformSummary {
     pub argocd_url: String,
     pub backstage_url: String,
@@ -317,26 +321,20 @@ impl PlatformSummary {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepReport {
-    pub id: &'static str,
-    pub outcome: StepOutcome,
-    pub attempts: u32,
-}
-
-/// Bring the cluster and the platform up, resuming whatever a previous run left.
+/// Bring the cluster and the platform up, resuming whatever a previous run left. Holds the
+/// cluster's run lock throughout.
 pub async fn up(
     spec: ClusterSpec,
     options: &UpOptions,
     sink: &dyn ProgressSink,
 ) -> Result<UpReport, PlatformError> {
     let started = Instant::now();
+    let _lock = RunLock::acquire(&spec.name, "slipway up")?;
     let mut stage = ClusterStage {
         cluster: Cluster::connect(spec).await?,
-        options,
+        recreate: options.recreate,
     };
-    let mut steps = run_steps(UP_STEPS, sink, &mut stage).await?;
+    let mut steps = pipeline::run(&UP, &options.timeouts, sink, &mut stage).await?;
     let mut status = stage.cluster.status().await?;
     let platform = match &options.platform {
         None => None,
@@ -349,135 +347,107 @@ pub async fn up(
                 kubeconfig,
                 context: status.context.clone(),
             };
-            steps.extend(install::install(&kube, install_options, sink).await?);
+            steps.extend(install::install(&kube, install_options, &options.timeouts, sink).await?);
+            status = stage.cluster.status().await?;
             Some(PlatformSummary::new(install_options))
         }
     };
-    if platform.is_some() {
-        status = stage.cluster.status().await?;
-    }
     Ok(UpReport {
         cluster: stage.cluster.spec().name.clone(),
         up_to_date: steps.iter().all(|s| !s.outcome.is_change()),
         steps,
-        elapsed_ms: started.elapsed().as_millis(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         status,
         platform,
     })
 }
 
 /// The cluster part of `up`.
-struct ClusterStage<'a> {
+struct ClusterStage {
     cluster: Cluster,
-    options: &'a UpOptions,
+    recreate: bool,
 }
 
-impl Stage for ClusterStage<'_> {
+impl Stage for ClusterStage {
     type Id = StepId;
+    type Error = ClusterError;
 
-    async fn execute(&mut self, id: StepId, r: StepReporter<'_>) -> Result<StepOutcome, StepError> {
-        let (c, o) = (&mut self.cluster, self.options);
-        Ok(match id {
-            StepId::Preflight => c.preflight(r, o.recreate).await?,
-            StepId::NodeImage => c.ensure_image(r).await?,
-            StepId::Network => c.ensure_network(r).await?,
-            StepId::Nodes => c.ensure_nodes(r, o.boot_timeout).await?,
-            StepId::KubeadmConfig => c.write_kubeadm_config(r).await?,
-            StepId::ControlPlane => c.init_control_plane(r).await?,
-            StepId::Cni => c.install_cni(r).await?,
-            StepId::Storage => c.install_storage(r).await?,
-            StepId::Join => c.join_workers(r).await?,
-            StepId::NodeLabels => c.label_nodes(r).await?,
-            StepId::NodesReady => c.wait_ready(r, o.ready_timeout).await?,
-            StepId::Kubeconfig => c.export_kubeconfig(r).await?,
-        })
-    }
-
-    fn timeout(&self, def: &StepDef) -> Duration {
-        // Waits with their own limit must fit inside the step's.
-        match def.id {
-            StepId::NodesReady => def
-                .timeout
-                .max(self.options.ready_timeout + Duration::from_secs(30)),
-            StepId::Nodes => def.timeout.max(self.options.boot_timeout * 2),
-            _ => def.timeout,
+    async fn execute(
+        &mut self,
+        id: StepId,
+        r: StepContext<'_>,
+    ) -> Result<StepOutcome, ClusterError> {
+        let c = &mut self.cluster;
+        match id {
+            StepId::Preflight => c.preflight(r, self.recreate).await,
+            StepId::NodeImage => c.ensure_image(r).await,
+            StepId::Network => c.ensure_network(r).await,
+            StepId::Nodes => c.ensure_nodes(r).await,
+            StepId::KubeadmConfig => c.write_kubeadm_config(r).await,
+            StepId::ControlPlane => c.init_control_plane(r).await,
+            StepId::Cni => c.install_cni(r).await,
+            StepId::Storage => c.install_storage(r).await,
+            StepId::Join => c.join_workers(r).await,
+            StepId::NodeLabels => c.label_nodes(r).await,
+            StepId::NodesReady => c.wait_ready(r).await,
+            StepId::Kubeconfig => c.export_kubeconfig(r).await,
         }
     }
 }
 
-/// Run `steps` in order, stopping at the first failure.
-pub(crate) async fn run_steps<S: Stage>(
-    steps: &[StepDef<S::Id>],
-    sink: &dyn ProgressSink,
-    stage: &mut S,
-) -> Result<Vec<StepReport>, PlatformError> {
-    let mut reports = Vec::new();
-    for def in steps {
-        let (outcome, attempts) = run_step(def, sink, stage).await?;
-        reports.push(StepReport {
-            id: def.key,
-            outcome,
-            attempts,
-        });
-    }
-    Ok(reports)
+/// `down` and `stop`: one step each, on the same runner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleStep {
+    Delete,
+    Stop,
 }
 
-/// Run one step with its timeout and retry policy, reporting start and end.
-async fn run_step<S: Stage>(
-    def: &StepDef<S::Id>,
-    sink: &dyn ProgressSink,
-    stage: &mut S,
-) -> Result<(StepOutcome, u32), PlatformError> {
-    let reporter = StepReporter { id: def.key, sink };
-    let timeout = stage.timeout(def);
-    let mut attempt = 1;
-    loop {
-        sink.emit(ProgressEvent::StepStarted {
-            id: def.key,
-            title: def.title,
-            attempt,
-            at: Timestamp::now(),
-        });
-        let result = tokio::time::timeout(timeout, stage.execute(def.id, reporter)).await;
-        let error = match result {
-            Ok(Ok(outcome)) => {
-                sink.emit(ProgressEvent::StepFinished {
-                    id: def.key,
-                    outcome: outcome.clone(),
-                    attempt,
-                    at: Timestamp::now(),
-                });
-                return Ok((outcome, attempt));
-            }
-            Ok(Err(e)) if e.is_transient() && attempt <= def.retries => {
-                reporter.warn(format!("attempt {attempt} failed, retrying: {e}"));
-                finish_failed(sink, def.key, attempt, e.to_string());
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-                continue;
-            }
-            Ok(Err(source)) => PlatformError::Step {
-                step: def.key,
-                source,
-            },
-            Err(_) => PlatformError::Timeout {
-                step: def.key,
-                secs: timeout.as_secs(),
-            },
-        };
-        finish_failed(sink, def.key, attempt, error.to_string());
-        return Err(error);
+/// `slipway down`.
+pub const DOWN: Pipeline<LifecycleStep> = Pipeline {
+    steps: &[step(
+        LifecycleStep::Delete,
+        "delete",
+        "Delete the cluster",
+        300,
+        1,
+    )],
+    resume: "slipway down",
+};
+
+/// `slipway stop`.
+pub const STOP: Pipeline<LifecycleStep> = Pipeline {
+    steps: &[step(LifecycleStep::Stop, "stop", "Stop the nodes", 120, 1)],
+    resume: "slipway stop",
+};
+
+struct LifecycleStage(Cluster);
+
+impl Stage for LifecycleStage {
+    type Id = LifecycleStep;
+    type Error = ClusterError;
+
+    async fn execute(
+        &mut self,
+        id: LifecycleStep,
+        r: StepContext<'_>,
+    ) -> Result<StepOutcome, ClusterError> {
+        match id {
+            LifecycleStep::Delete => self.0.delete(r).await,
+            LifecycleStep::Stop => self.0.stop(r).await,
+        }
     }
 }
 
-fn finish_failed(sink: &dyn ProgressSink, id: &'static str, attempt: u32, error: String) {
-    sink.emit(ProgressEvent::StepFinished {
-        id,
-        outcome: StepOutcome::Failed { error },
-        attempt,
-        at: Timestamp::now(),
-    });
+async fn lifecycle(
+    spec: ClusterSpec,
+    pipeline: &Pipeline<LifecycleStep>,
+    operation: &str,
+    sink: &dyn ProgressSink,
+) -> Result<StepOutcome, PlatformError> {
+    let _lock = RunLock::acquire(&spec.name, operation)?;
+    let mut stage = LifecycleStage(Cluster::connect(spec).await?);
+    let mut reports = pipeline::run(pipeline, &Timeouts::default(), sink, &mut stage).await?;
+    Ok(reports.remove(0).outcome)
 }
 
 /// Remove the cluster, its kubeconfig entries and its Backstage token in the keyring. Sealed
@@ -487,19 +457,11 @@ pub async fn down(
     sink: &dyn ProgressSink,
 ) -> Result<StepOutcome, PlatformError> {
     let account = accounts::backstage_api_token(&spec.name);
-    let cluster = Cluster::connect(spec).await?;
-    let reporter = StepReporter { id: "delete", sink };
-    let outcome = single_step(
-        "delete",
-        "Delete the cluster",
-        sink,
-        cluster.delete(reporter),
-    )
-    .await?;
+    let outcome = lifecycle(spec, &DOWN, "slipway down", sink).await?;
     // The API token belonged to that cluster's Backstage: a new cluster gets a new one.
-    match Keyring::os().delete(&account) {
-        Ok(_) => {}
-        Err(e) => reporter.warn(format!("could not remove {account} from the keyring: {e}")),
+    if let Err(e) = Keyring::os().delete(&account) {
+        StepContext::new("delete", sink, Duration::ZERO)
+            .warn(format!("could not remove {account} from the keyring: {e}"));
     }
     Ok(outcome)
 }
@@ -509,14 +471,7 @@ pub async fn stop(
     spec: ClusterSpec,
     sink: &dyn ProgressSink,
 ) -> Result<StepOutcome, PlatformError> {
-    let cluster = Cluster::connect(spec).await?;
-    single_step(
-        "stop",
-        "Stop the nodes",
-        sink,
-        cluster.stop(StepReporter { id: "stop", sink }),
-    )
-    .await
+    lifecycle(spec, &STOP, "slipway stop", sink).await
 }
 
 /// The cluster's kubeconfig (context `kind-<name>`) as YAML.
@@ -525,16 +480,18 @@ pub async fn kubeconfig(spec: ClusterSpec) -> Result<String, PlatformError> {
 }
 
 /// The cluster and, when its API answers, every platform component.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct PlatformStatus {
     #[serde(flatten)]
     pub cluster: ClusterStatus,
     pub components: Vec<ComponentStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct ComponentStatus {
     pub name: String,
     /// `Synced`/`OutOfSync` for Argo CD Applications; helm's release status for Argo CD.
@@ -564,7 +521,9 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
 async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, PlatformError> {
     use k8s_openapi::api::apps::v1::Deployment;
     use kube::api::{Api, DynamicObject, ListParams};
-    let within = |what: &str| K8sError::Timeout(format!("reading {what}"));
+    let within = |what: &str| K8sError::Timeout {
+        what: format!("reading {what}"),
+    };
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), install::ARGO_NAMESPACE);
     let list = tokio::time::timeout(
         Duration::from_secs(10),
@@ -599,10 +558,7 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
         install::ARGO_NAMESPACE,
         &k8s::wait::application_resource(),
     );
-    for c in gitops::components().map_err(|e| PlatformError::Step {
-        step: "status",
-        source: e.into(),
-    })? {
+    for c in gitops::components()? {
         let app = tokio::time::timeout(Duration::from_secs(10), apps.get_opt(&c.name))
             .await
             .map_err(|_| within("Applications"))?;
@@ -622,31 +578,19 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
     Ok(out)
 }
 
-/// Argo CD's initial `admin` password, from the Secret Argo CD creates at first start.
 /// The checks `up` starts with, read-only: its warnings (low inotify limits, cgroup v1, disk …),
 /// or the error that would stop it (Docker unreachable, a port taken, a mismatched cluster).
 pub async fn preflight(spec: ClusterSpec) -> Result<Vec<String>, PlatformError> {
     let mut cluster = Cluster::connect(spec).await?;
-    let recorder = crate::progress::Recorder::default();
+    let recorder = Recorder::default();
+    let limit = UP_STEPS[0].timeout;
     cluster
-        .preflight(
-            StepReporter {
-                id: "preflight",
-                sink: &recorder,
-            },
-            false,
-        )
+        .preflight(StepContext::new("preflight", &recorder, limit), false)
         .await?;
-    Ok(recorder
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            ProgressEvent::Warning { message, .. } => Some(message),
-            _ => None,
-        })
-        .collect())
+    Ok(recorder.warnings())
 }
 
+/// Argo CD's initial `admin` password, from the Secret Argo CD creates at first start.
 pub async fn argocd_password(spec: ClusterSpec) -> Result<Option<String>, PlatformError> {
     let status = Cluster::connect(spec).await?.status().await?;
     let target = k8s::KubeTarget {
@@ -662,56 +606,34 @@ pub async fn argocd_password(spec: ClusterSpec) -> Result<Option<String>, Platfo
     .await?)
 }
 
-async fn single_step(
-    id: &'static str,
-    title: &'static str,
-    sink: &dyn ProgressSink,
-    work: impl Future<Output = Result<StepOutcome, ClusterError>>,
-) -> Result<StepOutcome, PlatformError> {
-    sink.emit(ProgressEvent::StepStarted {
-        id,
-        title,
-        attempt: 1,
-        at: Timestamp::now(),
-    });
-    match work.await {
-        Ok(outcome) => {
-            sink.emit(ProgressEvent::StepFinished {
-                id,
-                outcome: outcome.clone(),
-                attempt: 1,
-                at: Timestamp::now(),
-            });
-            Ok(outcome)
-        }
-        Err(source) => {
-            let error = PlatformError::Step {
-                step: id,
-                source: source.into(),
-            };
-            finish_failed(sink, id, 1, error.to_string());
-            Err(error)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn step_ids_are_unique_and_kebab_case() {
-        let mut keys: Vec<_> = UP_STEPS.iter().map(|s| s.key).collect();
+    fn step_keys_are_unique_across_up_and_kebab_case() {
+        let mut keys: Vec<_> = UP_STEPS
+            .iter()
+            .map(|s| s.key)
+            .chain(install::INSTALL.steps.iter().map(|s| s.key))
+            .collect();
         assert!(
             keys.iter()
                 .all(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
         );
-        keys.sort_unstable();
-        keys.dedup();
-        assert_eq!(keys.len(), UP_STEPS.len());
         assert_eq!(
             UP_STEPS[0].key, "preflight",
             "nothing is created before preflight"
         );
+        for key in APP_WAIT_STEPS {
+            assert!(
+                keys.contains(key),
+                "--app-timeout names {key}, a step of up"
+            );
+        }
+        let n = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "a timeout override names one step");
     }
 }

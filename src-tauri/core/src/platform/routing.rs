@@ -11,7 +11,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 use crate::bundle::{self, BundleError};
-use crate::k8s::K8sError;
+use crate::pipeline::{Deadline, Poll, poll};
 
 /// The Ingresses `ingress/base/kustomization.yaml` lists, each host set to `<name>.<domain>` as
 /// the `overlays/local` patch does for `local`.
@@ -31,64 +31,111 @@ pub fn ingresses(domain: &str) -> Result<Vec<Value>, BundleError> {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let host =
-            ingress
-                .pointer_mut("/spec/rules/0/host")
-                .ok_or_else(|| BundleError::Invalid {
-                    path: path.clone(),
-                    reason: "no spec.rules[0].host".into(),
-                })?;
+        let host = ingress
+            .pointer_mut("/spec/rules/0/host")
+            .ok_or_else(|| BundleError::Shape {
+                path: path.clone(),
+                reason: "no spec.rules[0].host",
+            })?;
         *host = Value::String(format!("{name}.{domain}"));
         out.push(ingress);
     }
     Ok(out)
 }
 
-/// The status of `GET /` on `addr` with `Host: host`.
-pub async fn probe(addr: SocketAddr, host: &str) -> Result<u16, String> {
-    let io = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-        .await
-        .map_err(|_| format!("connecting to {addr} timed out"))?
-        .map_err(|e| format!("nothing answers on {addr} ({e})"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(connection);
-    let request = http::Request::get("/")
-        .header(http::header::HOST, host)
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
-        .await
-        .map_err(|_| format!("{host} via {addr} did not answer within 10 s"))?;
-    driver.abort();
-    Ok(response.map_err(|e| e.to_string())?.status().as_u16())
+/// Why a probe got no HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The TCP connection was not made within 5 s.
+    #[error("connecting to {0} timed out")]
+    ConnectTimeout(SocketAddr),
+    /// The TCP connection was refused or failed.
+    #[error("nothing answers on {addr} ({source})")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The connection broke, or the answer was not HTTP.
+    #[error("no HTTP answer from {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        #[source]
+        source: hyper::Error,
+    },
+    /// The host name cannot be an HTTP header value.
+    #[error("{0:?} is not a host name")]
+    InvalidHost(String),
+    /// No answer within 10 s.
+    #[error("{host} via {addr} did not answer within 10 s")]
+    AnswerTimeout { host: String, addr: SocketAddr },
 }
 
-/// Wait until `host` answers through `addr` with a success or a redirect. A 404 means the
-/// ingress controller has no route for the host; 502/503 that the service behind it is not up.
-pub async fn wait_routed(addr: SocketAddr, host: &str, timeout: Duration) -> Result<u16, K8sError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let last = match probe(addr, host).await {
-            Ok(status) if status < 400 => return Ok(status),
-            Ok(404) => {
-                format!("HTTP 404 from {addr}: the ingress controller has no route for {host}")
-            }
-            Ok(status) => format!(
+/// A route that did not answer before the step's deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("http://{host} through {addr} did not answer within {secs} s ({state})")]
+pub struct NotRouted {
+    pub host: String,
+    pub addr: SocketAddr,
+    pub secs: u64,
+    /// The last answer, or why there was none.
+    pub state: String,
+}
+
+/// The status of `GET /` on `addr` with `Host: host`.
+pub async fn probe(addr: SocketAddr, host: &str) -> Result<u16, ProbeError> {
+    let io = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| ProbeError::ConnectTimeout(addr))?
+        .map_err(|source| ProbeError::Connect { addr, source })?;
+    let http = |source| ProbeError::Http { addr, source };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(http)?;
+    let driver = tokio::spawn(connection);
+    let mut request = http::Request::new(Empty::<Bytes>::new());
+    let value =
+        http::HeaderValue::from_str(host).map_err(|_| ProbeError::InvalidHost(host.to_owned()))?;
+    request.headers_mut().insert(http::header::HOST, value);
+    let response = tokio::time::timeout(Duration::from_secs(10), sender.send_request(request))
+        .await
+        .map_err(|_| ProbeError::AnswerTimeout {
+            host: host.to_owned(),
+            addr,
+        })?;
+    driver.abort();
+    Ok(response.map_err(http)?.status().as_u16())
+}
+
+/// Wait until `host` answers through `addr` with a success or a redirect, at the latest until
+/// `deadline`. A 404 means the ingress controller has no route for the host; 502/503 that the
+/// service behind it is not up.
+pub async fn wait_routed(
+    addr: SocketAddr,
+    host: &str,
+    deadline: Deadline,
+) -> Result<u16, NotRouted> {
+    let look = || async {
+        Ok(match probe(addr, host).await {
+            Ok(status) if status < 400 => Poll::Ready(status),
+            Ok(404) => Poll::Pending(format!(
+                "HTTP 404 from {addr}: the ingress controller has no route for {host}"
+            )),
+            Ok(status) => Poll::Pending(format!(
                 "HTTP {status} from {addr}: the route exists, the service behind {host} is not answering"
-            ),
-            Err(e) => e,
-        };
-        if tokio::time::Instant::now() >= deadline {
-            return Err(K8sError::NotReady {
-                what: format!("http://{host} through {addr}"),
-                secs: timeout.as_secs(),
-                state: last,
-            });
+            )),
+            Err(e) => Poll::Pending(e.to_string()),
+        })
+    };
+    poll(deadline, Duration::from_millis(500), look, |state| {
+        NotRouted {
+            host: host.to_owned(),
+            addr,
+            secs: deadline.secs(),
+            state,
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -131,8 +178,8 @@ mod tests {
                     .expect("write");
             }
         });
-        assert_eq!(probe(addr, "backstage.local").await, Ok(200));
-        let err = wait_routed(addr, "argocd.local", Duration::ZERO)
+        assert_eq!(probe(addr, "backstage.local").await.ok(), Some(200));
+        let err = wait_routed(addr, "argocd.local", Deadline::after(Duration::ZERO))
             .await
             .expect_err("404");
         assert!(

@@ -2,8 +2,8 @@
 //! (and who it belongs to), Backstage with the cluster's API token, and the cluster for Argo CD.
 //! The CLI and the GUI both start here.
 
-use crate::backstage::Backstage;
-use crate::github::{GitHub, Identity};
+use crate::backstage::{Backstage, BackstageError};
+use crate::github::{GitHub, GitHubError, Identity, Owner};
 use crate::secrets::{Keyring, accounts};
 
 use super::ServiceError;
@@ -23,13 +23,29 @@ pub struct Target {
     pub owner: Option<String>,
 }
 
+impl Target {
+    /// The settings file's targets (what the GUI uses; the CLI's flags default to the same).
+    pub fn from_config(
+        config: &crate::config::Config,
+    ) -> Result<Self, crate::cluster::ClusterError> {
+        let spec = crate::cluster::ClusterSpec::embedded_default()?
+            .with_overrides(&config.cluster_overrides())?;
+        Ok(Self {
+            github_api: config.github_api_or_default(),
+            backstage_url: config.backstage_url.clone(),
+            domain: config.domain_or_default(),
+            http_port: spec.http_ingress().port(),
+            cluster: spec.name,
+            owner: config.owner.clone(),
+        })
+    }
+}
+
 /// GitHub as the kept token's user, and the owner services go to.
 pub struct GitHubOwner {
     pub github: GitHub,
     pub identity: Identity,
-    pub owner: String,
-    /// The owner is an organisation (else the token's user).
-    pub org: bool,
+    pub owner: Owner,
 }
 
 /// Clients for one creation (or rollback).
@@ -37,6 +53,7 @@ pub struct Connection {
     pub github: GitHubOwner,
     pub backstage: Backstage,
     pub kube: Option<kube::Client>,
+    pub cluster: String,
 }
 
 impl Connection {
@@ -46,41 +63,26 @@ impl Connection {
             backstage: &self.backstage,
             kube: self.kube.clone(),
             journal_dir: journal_dir(),
-            owner_is_org: self.github.org,
+            owner: self.github.owner.clone(),
+            cluster: self.cluster.clone(),
+            lock_dir: crate::lock::dir(),
         }
     }
 }
 
 /// GitHub with the kept token; the owner checked to be the user or one of their organisations.
 pub async fn github(target: &Target, keyring: &Keyring) -> Result<GitHubOwner, ServiceError> {
+    let api = &target.github_api;
     let token = keyring
-        .get(&accounts::github_token(&target.github_api))
-        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    let token = token.ok_or_else(|| {
-        ServiceError::Invalid(
-            "GitHub is not connected: connect it first (Settings, or `slipway github connect`)"
-                .into(),
-        )
-    })?;
-    let github = GitHub::new(&target.github_api, &token)?;
+        .get(&accounts::github_token(api))?
+        .ok_or_else(|| GitHubError::NotConnected { api: api.clone() })?;
+    let github = GitHub::new(api, &token)?;
     let identity = github.identity().await?;
-    let owner = target
-        .owner
-        .clone()
-        .unwrap_or_else(|| identity.login.clone());
-    let org = owner != identity.login;
-    if org && !identity.organisations.contains(&owner) {
-        return Err(ServiceError::Invalid(format!(
-            "{owner} is neither you ({}) nor one of your organisations ({})",
-            identity.login,
-            identity.organisations.join(", ")
-        )));
-    }
+    let owner = identity.owner(target.owner.as_deref())?;
     Ok(GitHubOwner {
         github,
         identity,
         owner,
-        org,
     })
 }
 
@@ -89,9 +91,10 @@ pub async fn github(target: &Target, keyring: &Keyring) -> Result<GitHubOwner, S
 pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, ServiceError> {
     let github = github(target, keyring).await?;
     let backstage_token = keyring
-        .get(&accounts::backstage_api_token(&target.cluster))
-        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    let backstage_token = backstage_token.ok_or_else(|| ServiceError::Invalid(format!("no Backstage token for cluster {:?} in the keyring; start the platform first (`slipway up`)", target.cluster)))?;
+        .get(&accounts::backstage_api_token(&target.cluster))?
+        .ok_or_else(|| BackstageError::NoToken {
+            cluster: target.cluster.clone(),
+        })?;
     let url = target.backstage_url.clone().unwrap_or_else(|| {
         crate::platform::ingress_url(
             &format!("backstage.{}", target.domain.trim_start_matches('.')),
@@ -103,6 +106,7 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
         github,
         backstage,
         kube: cluster(target).await,
+        cluster: target.cluster.clone(),
     })
 }
 

@@ -4,17 +4,20 @@
 //! exactly what this operation made: never an orphan repository blocking a retry.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{ServiceError, ServiceRequest, template};
 use crate::backstage::Backstage;
-use crate::github::GitHub;
+use crate::error::{Classified, ErrorKind};
+use crate::github::{GitHub, Owner};
+use crate::lock::{LockError, RunLock};
+use crate::pipeline::{
+    self, Pipeline, PipelineError, ProgressSink, Stage, StepContext, StepDef, StepOutcome,
+    StepReport, Timeouts, step,
+};
 use crate::platform::publish::PLATFORM_REPO;
-use crate::platform::{PlatformError, Stage, StepDef, StepError, StepReport, run_steps, step};
-use crate::progress::{ProgressSink, StepOutcome, StepReporter};
 
 /// The topic the workloads ApplicationSet selects repositories by.
 pub const MANAGED_TOPIC: &str = "idp-managed";
@@ -30,7 +33,13 @@ pub enum CreateStep {
     Refresh,
 }
 
-pub const CREATE_STEPS: &[StepDef<CreateStep>] = &[
+/// Service creation, as data: what each row says is what applies.
+pub const CREATE: Pipeline<CreateStep> = Pipeline {
+    steps: CREATE_STEPS,
+    resume: "slipway service create",
+};
+
+const CREATE_STEPS: &[StepDef<CreateStep>] = &[
     step(
         CreateStep::Check,
         "check",
@@ -82,6 +91,42 @@ pub const CREATE_STEPS: &[StepDef<CreateStep>] = &[
     ),
 ];
 
+/// Why a creation (or rollback) stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// Before any step: the request, the connection or an earlier run's journal.
+    #[error(transparent)]
+    Request(#[from] ServiceError),
+    /// A step failed; running the same creation again resumes there.
+    #[error(transparent)]
+    Step(#[from] PipelineError<ServiceError>),
+    /// Another Slipway process is working on the cluster.
+    #[error(transparent)]
+    Busy(#[from] LockError),
+}
+
+impl Classified for CreateError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Request(e) => e.kind(),
+            Self::Step(e) => match e.source_error().map(Classified::kind) {
+                Some(ErrorKind::Unavailable | ErrorKind::Cluster | ErrorKind::Io) | None => {
+                    ErrorKind::Step
+                }
+                Some(kind) => kind,
+            },
+            Self::Busy(e) => e.kind(),
+        }
+    }
+
+    fn step(&self) -> Option<&'static str> {
+        match self {
+            Self::Step(e) => Some(e.step()),
+            _ => None,
+        }
+    }
+}
+
 /// What this operation created, kept on disk between runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -98,31 +143,109 @@ pub struct Journal {
     pub registry_entry: bool,
 }
 
+/// A journal as read from disk.
+#[derive(Debug)]
+pub enum Loaded {
+    /// No unfinished creation.
+    None,
+    Journal(Journal),
+    /// The journal is unreadable; the previous version (one step behind) is what can be proven.
+    Corrupt {
+        error: ServiceError,
+        previous: Option<Journal>,
+    },
+}
+
+impl Loaded {
+    /// The readable journal, if there is one.
+    pub fn journal(&self) -> Option<&Journal> {
+        match self {
+            Self::Journal(journal) => Some(journal),
+            _ => None,
+        }
+    }
+}
+
 impl Journal {
     fn path(dir: &Path, owner: &str, name: &str) -> PathBuf {
         dir.join(format!("{owner}--{name}.json"))
     }
 
-    pub fn load(dir: &Path, owner: &str, name: &str) -> Option<Self> {
-        std::fs::read(Self::path(dir, owner, name))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+    /// The version before the last save: each save keeps it, so a journal damaged on disk
+    /// still proves what the steps before the last one made.
+    fn previous_path(dir: &Path, owner: &str, name: &str) -> PathBuf {
+        dir.join(format!("{owner}--{name}.prev.json"))
+    }
+
+    pub fn load(dir: &Path, owner: &str, name: &str) -> Loaded {
+        let path = Self::path(dir, owner, name);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::None,
+            Err(source) => {
+                return Loaded::Corrupt {
+                    error: ServiceError::Io {
+                        action: "read",
+                        path,
+                        source,
+                    },
+                    previous: None,
+                };
+            }
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(journal) => Loaded::Journal(journal),
+            Err(source) => Loaded::Corrupt {
+                previous: std::fs::read(Self::previous_path(dir, owner, name))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok()),
+                error: ServiceError::Journal {
+                    owner: owner.to_owned(),
+                    name: name.to_owned(),
+                    path,
+                    source,
+                },
+            },
+        }
     }
 
     fn save(&self, dir: &Path) -> Result<(), ServiceError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ServiceError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        let io = |action, path: &Path| {
+            let path = path.to_owned();
+            move |source| ServiceError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         let path = Self::path(dir, &self.owner, &self.name);
+        if path.exists() {
+            std::fs::copy(&path, Self::previous_path(dir, &self.owner, &self.name))
+                .map_err(io("keep the previous version of", &path))?;
+        }
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self).unwrap_or_default())
+        let text = serde_json::to_vec_pretty(self).map_err(|e| ServiceError::Io {
+            action: "encode",
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| {
-                ServiceError::Io(format!("cannot write the journal {}: {e}", path.display()))
-            })
+            .map_err(io("write the journal", &path))
     }
 
     fn remove(&self, dir: &Path) {
-        let _ = std::fs::remove_file(Self::path(dir, &self.owner, &self.name));
+        for path in [
+            Self::path(dir, &self.owner, &self.name),
+            Self::previous_path(dir, &self.owner, &self.name),
+        ] {
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!("could not remove the journal {}: {e}", path.display());
+            }
+        }
     }
 }
 
@@ -138,13 +261,18 @@ pub struct Services<'a> {
     /// The platform cluster, for the Argo CD refresh (none: the step says so and moves on).
     pub kube: Option<kube::Client>,
     pub journal_dir: PathBuf,
-    /// The owner is an organisation (else the token's user).
-    pub owner_is_org: bool,
+    /// Where the repository goes (an organisation, or the token's user).
+    pub owner: Owner,
+    /// The platform cluster: its run lock is held during the creation.
+    pub cluster: String,
+    /// Where the run locks are (`lock::dir()`).
+    pub lock_dir: PathBuf,
 }
 
 /// The result of a creation, for the summary and the notification.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct Created {
     pub repo_url: String,
     pub catalog_entity: String,
@@ -152,6 +280,8 @@ pub struct Created {
     /// The Argo CD Application's sync and health right after the refresh, if it exists yet.
     pub application: Option<(String, String)>,
     pub steps: Vec<StepReport>,
+    /// GitHub's rate budget after the creation.
+    pub rate_budget: Option<crate::github::RateBudget>,
 }
 
 struct CreateStage<'a> {
@@ -164,29 +294,26 @@ struct CreateStage<'a> {
 }
 
 impl CreateStage<'_> {
-    async fn repo(&mut self) -> Result<crate::github::Repo, StepError> {
+    async fn repo(&mut self) -> Result<crate::github::Repo, ServiceError> {
         if let Some(repo) = &self.repo {
             return Ok(repo.clone());
         }
-        let (owner, name) = (&self.request.owner, &self.request.name);
+        let (owner, name) = (&self.services.owner.name, &self.request.name);
         let repo = self
             .services
             .github
             .repo(owner, name)
             .await?
-            .ok_or_else(|| {
-                ServiceError::Invalid(format!(
-                    "{owner}/{name} disappeared; run again to re-create it"
-                ))
+            .ok_or_else(|| ServiceError::RepoGone {
+                owner: owner.clone(),
+                name: name.clone(),
             })?;
         self.repo = Some(repo.clone());
         Ok(repo)
     }
 
-    fn save(&self) -> Result<(), StepError> {
-        self.journal
-            .save(&self.services.journal_dir)
-            .map_err(StepError::from)
+    fn save(&self) -> Result<(), ServiceError> {
+        self.journal.save(&self.services.journal_dir)
     }
 
     fn topics(&self) -> Vec<String> {
@@ -206,25 +333,26 @@ impl CreateStage<'_> {
 
 impl Stage for CreateStage<'_> {
     type Id = CreateStep;
+    type Error = ServiceError;
 
     async fn execute(
         &mut self,
         id: CreateStep,
-        r: StepReporter<'_>,
-    ) -> Result<StepOutcome, StepError> {
+        r: StepContext<'_>,
+    ) -> Result<StepOutcome, ServiceError> {
         let (gh, req) = (self.services.github, self.request);
-        let (owner, name) = (req.owner.as_str(), req.name.as_str());
+        let (owner, name) = (self.services.owner.name.as_str(), req.name.as_str());
         match id {
             CreateStep::Check => {
                 let ours = self.journal.created_repo;
                 if !ours && gh.repo(owner, name).await?.is_some() {
-                    return Err(ServiceError::Invalid(format!("{owner}/{name} already exists on GitHub; choose another name (Slipway did not create it, so it will not touch it)")).into());
+                    return Err(ServiceError::RepoExists {
+                        owner: owner.to_owned(),
+                        name: name.to_owned(),
+                    });
                 }
                 if !ours && self.services.backstage.component(name).await?.is_some() {
-                    return Err(ServiceError::Invalid(format!(
-                        "the catalog already has a component {name:?}; choose another name"
-                    ))
-                    .into());
+                    return Err(ServiceError::CatalogExists(name.to_owned()));
                 }
                 Ok(StepOutcome::up_to_date(if ours {
                     "resuming this service's creation"
@@ -238,11 +366,11 @@ impl Stage for CreateStage<'_> {
                     self.repo = Some(repo);
                     return Ok(outcome);
                 }
-                let description = req.values().description;
+                let description = req.values(owner).description;
                 let repo = match &req.template_repo {
                     Some(template) => gh.generate(template, owner, name, &description).await?,
                     None => {
-                        gh.create_repo(owner, self.services.owner_is_org, name, &description)
+                        gh.create_repo(owner, self.services.owner.org, name, &description)
                             .await?
                     }
                 };
@@ -261,7 +389,7 @@ impl Stage for CreateStage<'_> {
                 if req.template_repo.is_some() {
                     // GitHub copies a template asynchronously: writing before it finished fails.
                     r.detail("waiting for GitHub to copy the template repository");
-                    gh.wait_populated(owner, name, &repo.default_branch, Duration::from_secs(90))
+                    gh.wait_populated(owner, name, &repo.default_branch, r.deadline())
                         .await?;
                 }
                 // Rendered means: catalog-info.yaml is there without placeholders.
@@ -277,7 +405,7 @@ impl Stage for CreateStage<'_> {
                     Some(_) => {
                         let current = gh.read_files(owner, name, &repo.default_branch).await?;
                         let rendered =
-                            template::render_files(&req.template, &current, &req.values())?;
+                            template::render_files(&req.template, &current, &req.values(owner))?;
                         rendered
                             .into_iter()
                             .filter(|(path, data)| current.get(path) != Some(data))
@@ -322,14 +450,19 @@ impl Stage for CreateStage<'_> {
                 )))
             }
             CreateStep::Registry => {
-                if self.services.owner_is_org {
+                if self.services.owner.org {
                     return Ok(StepOutcome::up_to_date(
                         "organisation: Argo CD finds the repository by its topic",
                     ));
                 }
                 // Argo CD's SCM generator cannot list a user's repositories: the registry
                 // ApplicationSet reads services/*.yaml from the platform repository instead.
-                let platform = gh.repo(owner, PLATFORM_REPO).await?.ok_or_else(|| ServiceError::Invalid(format!("{owner}/{PLATFORM_REPO} does not exist: publish the platform first (`slipway github publish`)")))?;
+                let platform = gh.repo(owner, PLATFORM_REPO).await?.ok_or_else(|| {
+                    ServiceError::NoPlatformRepo {
+                        owner: owner.to_owned(),
+                        repo: PLATFORM_REPO,
+                    }
+                })?;
                 let repo = self.repo().await?;
                 let path = registry_path(name);
                 let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nteam: {}\n", repo.html_url, req.team).into_bytes();
@@ -381,17 +514,14 @@ impl Stage for CreateStage<'_> {
 /// Argo CD re-runs an ApplicationSet's generators when it carries this annotation (and removes it).
 async fn refresh_workloads(
     kube: Option<&kube::Client>,
-    r: StepReporter<'_>,
-) -> Result<StepOutcome, StepError> {
+    r: StepContext<'_>,
+) -> Result<StepOutcome, ServiceError> {
     let Some(client) = kube else {
         return Ok(StepOutcome::up_to_date(
             "no platform cluster: Argo CD will find the repository at its next poll",
         ));
     };
-    let ar = kube::core::ApiResource::from_gvk_with_plural(
-        &kube::core::GroupVersionKind::gvk("argoproj.io", "v1alpha1", "ApplicationSet"),
-        "applicationsets",
-    );
+    let ar = crate::k8s::wait::application_set_resource();
     let sets: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
         client.clone(),
         crate::platform::install::ARGO_NAMESPACE,
@@ -423,24 +553,30 @@ async fn refresh_workloads(
     )))
 }
 
-/// Create (or resume creating) the service. The same call serves the CLI and the GUI.
+/// Create (or resume creating) the service, holding the cluster's run lock. The same call
+/// serves the CLI and the GUI.
 pub async fn create(
     request: &ServiceRequest,
     services: &Services<'_>,
     sink: &dyn ProgressSink,
-) -> Result<Created, PlatformError> {
-    let invalid = |e: ServiceError| PlatformError::Step {
-        step: "validate",
-        source: e.into(),
-    };
-    request.validate().map_err(invalid)?;
-    let files = template::render(&request.template, &request.values()).map_err(invalid)?;
-    let journal = Journal::load(&services.journal_dir, &request.owner, &request.name)
-        .unwrap_or_else(|| Journal {
-            owner: request.owner.clone(),
+) -> Result<Created, CreateError> {
+    request.validate()?;
+    let owner = &services.owner.name;
+    let files = template::render(&request.template, &request.values(owner))?;
+    let _lock = RunLock::acquire_in(
+        &services.lock_dir,
+        &services.cluster,
+        &format!("create {}", request.name),
+    )?;
+    let journal = match Journal::load(&services.journal_dir, owner, &request.name) {
+        Loaded::None => Journal {
+            owner: owner.clone(),
             name: request.name.clone(),
             ..Journal::default()
-        });
+        },
+        Loaded::Journal(journal) => journal,
+        Loaded::Corrupt { error, .. } => return Err(error.into()),
+    };
     let mut stage = CreateStage {
         request,
         services,
@@ -448,13 +584,13 @@ pub async fn create(
         files,
         repo: None,
     };
-    let steps = run_steps(CREATE_STEPS, sink, &mut stage).await?;
+    let steps = pipeline::run(&CREATE, &Timeouts::default(), sink, &mut stage).await?;
     stage.journal.remove(&services.journal_dir);
     let repo_url = stage
         .journal
         .repo_url
         .clone()
-        .unwrap_or_else(|| format!("https://github.com/{}/{}", request.owner, request.name));
+        .unwrap_or_else(|| format!("https://github.com/{owner}/{}", request.name));
     let application = match &services.kube {
         Some(client) => application_state(client, &request.name).await,
         None => None,
@@ -469,7 +605,32 @@ pub async fn create(
         ),
         application,
         steps,
+        rate_budget: services.github.budget(),
     })
+}
+
+/// The whole golden path as a front end starts it: the request checked before any network
+/// call, GitHub (the kept token, the owner checked), Backstage and the cluster connected, then
+/// [`create`]. The CLI and the GUI both call this.
+pub async fn create_service(
+    request: &ServiceRequest,
+    target: &super::connect::Target,
+    keyring: &crate::secrets::Keyring,
+    sink: &dyn ProgressSink,
+) -> Result<Created, CreateError> {
+    request.validate()?;
+    let connection = super::connect::connect(target, keyring).await?;
+    create(request, &connection.services(), sink).await
+}
+
+/// [`rollback`] with the connection made from `target`.
+pub async fn rollback_service(
+    name: &str,
+    target: &super::connect::Target,
+    keyring: &crate::secrets::Keyring,
+) -> Result<Vec<String>, CreateError> {
+    let connection = super::connect::connect(target, keyring).await?;
+    rollback(name, &connection.services()).await
 }
 
 /// The service's Argo CD Application, as generated by the workloads ApplicationSet (best effort:
@@ -488,16 +649,33 @@ fn registry_path(name: &str) -> String {
     format!("services/{name}.yaml")
 }
 
-/// Undo what a failed creation made (per its journal): the catalog location, then the repository.
-pub async fn rollback(
-    owner: &str,
-    name: &str,
-    services: &Services<'_>,
-) -> Result<Vec<String>, ServiceError> {
-    let Some(journal) = Journal::load(&services.journal_dir, owner, name) else {
-        return Err(ServiceError::Invalid(format!(
-            "no unfinished creation of {owner}/{name} to roll back (Slipway only removes what it created)"
-        )));
+/// Undo what a failed creation made, per its journal: the catalog location, the registry
+/// entry, then the repository. A damaged journal's previous version still proves what the
+/// steps before the last one made; what cannot be proven is left alone and named.
+pub async fn rollback(name: &str, services: &Services<'_>) -> Result<Vec<String>, CreateError> {
+    let owner = &services.owner.name;
+    let _lock = RunLock::acquire_in(
+        &services.lock_dir,
+        &services.cluster,
+        &format!("roll back {name}"),
+    )?;
+    let (journal, unproven) = match Journal::load(&services.journal_dir, owner, name) {
+        Loaded::None => {
+            return Err(ServiceError::NothingToRollBack {
+                owner: owner.clone(),
+                name: name.to_owned(),
+            }
+            .into());
+        }
+        Loaded::Journal(journal) => (journal, None),
+        Loaded::Corrupt {
+            error,
+            previous: Some(previous),
+        } => (previous, Some(error)),
+        Loaded::Corrupt {
+            error,
+            previous: None,
+        } => return Err(error.into()),
     };
     let mut undone = Vec::new();
     if journal.created_location
@@ -506,20 +684,23 @@ pub async fn rollback(
             .backstage
             .delete_location(id)
             .await
-            .map_err(|e| ServiceError::Io(e.to_string()))?
+            .map_err(ServiceError::from)?
     {
         undone.push(format!("catalog location {id}"));
     }
+    let github = services.github;
     if journal.registry_entry
-        && let Some(platform) = services.github.repo(owner, PLATFORM_REPO).await?
-        && services
-            .github
+        && let Some(platform) = github
+            .repo(owner, PLATFORM_REPO)
+            .await
+            .map_err(ServiceError::from)?
+        && github
             .file(owner, PLATFORM_REPO, &registry_path(name))
-            .await?
+            .await
+            .map_err(ServiceError::from)?
             .is_some()
     {
-        services
-            .github
+        github
             .delete_files(
                 owner,
                 PLATFORM_REPO,
@@ -527,21 +708,27 @@ pub async fn rollback(
                 &[registry_path(name)],
                 &format!("Unlist {name} (Slipway rollback)"),
             )
-            .await?;
+            .await
+            .map_err(ServiceError::from)?;
         undone.push(format!(
             "{} in {owner}/{PLATFORM_REPO}",
             registry_path(name)
         ));
     }
     if journal.created_repo
-        && services
-            .github
+        && github
             .delete_repo(owner, name)
             .await
-            .map_err(|e| ServiceError::Io(e.to_string()))?
+            .map_err(ServiceError::from)?
     {
         undone.push(format!("repository {owner}/{name}"));
     }
-    journal.remove(&services.journal_dir);
+    match unproven {
+        // Keep the damaged journal: it names what may still exist.
+        Some(error) => {
+            undone.push(format!("nothing else: {error}"));
+        }
+        None => journal.remove(&services.journal_dir),
+    }
     Ok(undone)
 }

@@ -8,7 +8,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 
 use super::ServiceError;
-use crate::github::GitHub;
+use crate::github::{GitHub, Owner};
 use crate::k8s::wait;
 use crate::platform::ingress_url;
 use crate::platform::install::ARGO_NAMESPACE;
@@ -16,8 +16,9 @@ use crate::platform::install::ARGO_NAMESPACE;
 /// The topic that makes a repository a Slipway service (Argo CD's SCM generator filters on it).
 pub const SERVICE_TOPIC: &str = "idp-managed";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct ServiceEntry {
     pub name: String,
     /// From the repository's `team-<name>` topic.
@@ -35,8 +36,7 @@ pub struct ServiceEntry {
 /// ingress on `http_port`. The cluster is optional: without it the list still shows the repositories.
 pub async fn list(
     github: &GitHub,
-    owner: &str,
-    org: bool,
+    owner: &Owner,
     kube: Option<&kube::Client>,
     domain: &str,
     http_port: u16,
@@ -47,7 +47,7 @@ pub async fn list(
         None => BTreeMap::new(),
     };
     let mut services: Vec<ServiceEntry> = github
-        .repos_with_topic(owner, org, SERVICE_TOPIC)
+        .repos_with_topic(&owner.name, owner.org, SERVICE_TOPIC)
         .await?
         .into_iter()
         .map(|(repo, topics)| {

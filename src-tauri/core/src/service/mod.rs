@@ -6,26 +6,118 @@ pub mod create;
 pub mod list;
 pub mod template;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::bundle::BundleError;
+use crate::error::{Classified, ErrorKind};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Io(String),
+    /// The request breaks the naming rules; every problem is listed.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The embedded bundle (the templates) is broken.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// GitHub refused or failed.
     #[error(transparent)]
     GitHub(#[from] crate::github::GitHubError),
+    /// Backstage refused or failed.
     #[error(transparent)]
     Backstage(#[from] crate::backstage::BackstageError),
+    /// The cluster refused or failed (the Argo CD refresh).
+    #[error(transparent)]
+    Kube(#[from] crate::k8s::K8sError),
+    /// The keyring failed.
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
+    /// A repository of that name exists and Slipway did not make it.
+    #[error(
+        "{owner}/{name} already exists on GitHub; choose another name (Slipway did not create it, so it will not touch it)"
+    )]
+    RepoExists { owner: String, name: String },
+    /// The catalog has a component of that name.
+    #[error("the catalog already has a component {0:?}; choose another name")]
+    CatalogExists(String),
+    /// The repository this creation made is gone.
+    #[error("{owner}/{name} disappeared; run again to re-create it")]
+    RepoGone { owner: String, name: String },
+    /// A personal account's services are listed in the platform repository, which is missing.
+    #[error(
+        "{owner}/{repo} does not exist: publish the platform first (`slipway up`, or `slipway github publish`)"
+    )]
+    NoPlatformRepo { owner: String, repo: &'static str },
+    /// A template uses a placeholder Slipway does not fill.
+    #[error("template file {file} uses ${{{{ values.{key} }}}}, which Slipway does not provide")]
+    Placeholder { file: String, key: String },
+    /// A template file's path leaves the output folder.
+    #[error("template path {0:?} leaves the output folder")]
+    PathEscapes(String),
+    /// The `--dry-run --out` folder has files in it.
+    #[error("{} is not empty; choose a new folder", .0.display())]
+    NotEmpty(PathBuf),
+    /// A local file (rendered output, journal) could not be read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal of an earlier creation cannot be read, so what it made is unknown.
+    #[error(
+        "the journal of an earlier creation of {owner}/{name}, {}, is unreadable ({source}). Slipway does not know what that run made: check the repository, the catalog and the platform repository, then delete the journal to start afresh",
+        path.display()
+    )]
+    Journal {
+        owner: String,
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// There is no unfinished creation to roll back.
+    #[error(
+        "no unfinished creation of {owner}/{name} to roll back (Slipway only removes what it created)"
+    )]
+    NothingToRollBack { owner: String, name: String },
 }
 
-/// What the form (or the CLI) asks for.
+impl crate::pipeline::StepFailure for ServiceError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::GitHub(e) => e.is_transient(),
+            Self::Backstage(e) => e.is_transient(),
+            Self::Kube(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+impl Classified for ServiceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid(_) | Self::Placeholder { .. } | Self::PathEscapes(_) => {
+                ErrorKind::Invalid
+            }
+            Self::Bundle(e) => e.kind(),
+            Self::GitHub(e) => e.kind(),
+            Self::Backstage(e) => e.kind(),
+            Self::Kube(e) => e.kind(),
+            Self::Secrets(e) => e.kind(),
+            Self::RepoExists { .. } | Self::CatalogExists(_) | Self::NotEmpty(_) => {
+                ErrorKind::Conflict
+            }
+            Self::RepoGone { .. } | Self::NoPlatformRepo { .. } => ErrorKind::Step,
+            Self::Io { .. } | Self::Journal { .. } => ErrorKind::Io,
+            Self::NothingToRollBack { .. } => ErrorKind::Invalid,
+        }
+    }
+}
+
+/// What the form (or the CLI) asks for. The owner is not part of it: it comes from the GitHub
+/// connection (the configured owner, checked, or the token's user).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRequest {
     /// Repository, Kubernetes object and host name: a DNS-1123 label.
@@ -34,8 +126,6 @@ pub struct ServiceRequest {
     pub team: String,
     pub template: String,
     pub description: Option<String>,
-    /// GitHub user or organisation the repository goes to.
-    pub owner: String,
     /// Platform domain (`local`).
     pub domain: String,
     /// A GitHub template repository (`owner/repo`) holding the skeleton, instead of the
@@ -77,8 +167,9 @@ fn label_problem(value: &str, max: usize) -> Option<String> {
 }
 
 /// The form's inline checks, per field (`None`: fine), with the same rules as [`ServiceRequest::validate`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct FieldProblems {
     pub name: Option<String>,
     pub team: Option<String>,
@@ -93,6 +184,18 @@ impl FieldProblems {
     }
 }
 
+/// Why `owner` cannot be a GitHub user or organisation name, if it cannot (GitHub: letters,
+/// digits and single hyphens, not at either end, at most 39 characters).
+pub fn owner_problem(owner: &str) -> Option<String> {
+    let valid = !owner.is_empty()
+        && owner.len() <= 39
+        && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !owner.starts_with('-')
+        && !owner.ends_with('-')
+        && !owner.contains("--");
+    (!valid).then(|| format!("GitHub owner {owner:?} is not a GitHub user or organisation name"))
+}
+
 impl ServiceRequest {
     /// Every rule the form shows inline; checked before any call to GitHub or the cluster.
     pub fn validate(&self) -> Result<(), ServiceError> {
@@ -102,19 +205,6 @@ impl ServiceRequest {
         }
         if let Some(p) = label_problem(&self.team, MAX_TEAM) {
             problems.push(format!("team {:?} {p}", self.team));
-        }
-        if self.owner.is_empty()
-            || !self
-                .owner
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-            || self.owner.starts_with('-')
-            || self.owner.len() > 39
-        {
-            problems.push(format!(
-                "GitHub owner {:?} is not a GitHub user or organisation name",
-                self.owner
-            ));
         }
         if let Some(repo) = &self.template_repo
             && !repo
@@ -137,11 +227,12 @@ impl ServiceRequest {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(ServiceError::Invalid(problems.join("; ")))
+            Err(ServiceError::Invalid(problems))
         }
     }
 
-    pub fn values(&self) -> template::Values {
+    /// What the template is rendered with, for the repository `owner/<name>`.
+    pub fn values(&self, owner: &str) -> template::Values {
         template::Values {
             name: self.name.clone(),
             team: self.team.clone(),
@@ -150,27 +241,35 @@ impl ServiceRequest {
                 .clone()
                 .unwrap_or_else(|| format!("The {} service", self.name)),
             domain: self.domain.trim_start_matches('.').to_owned(),
-            repo_slug: format!("{}/{}", self.owner, self.name),
+            repo_slug: format!("{owner}/{}", self.name),
         }
     }
 }
 
-/// `--dry-run --out DIR`: the service's files, as the repository would hold them, in `dir`.
-/// Touches neither GitHub nor the cluster.
-pub fn render_to(request: &ServiceRequest, dir: &Path) -> Result<template::Files, ServiceError> {
+/// `--dry-run --out DIR`: the service's files, as the repository `owner/<name>` would hold
+/// them, in `dir`. Touches neither GitHub nor the cluster.
+pub fn render_to(
+    request: &ServiceRequest,
+    owner: &str,
+    dir: &Path,
+) -> Result<template::Files, ServiceError> {
     request.validate()?;
+    if let Some(problem) = owner_problem(owner) {
+        return Err(ServiceError::Invalid(vec![problem]));
+    }
     if dir.exists()
         && std::fs::read_dir(dir)
-            .map_err(|e| ServiceError::Io(format!("cannot read {}: {e}", dir.display())))?
+            .map_err(|source| ServiceError::Io {
+                action: "read",
+                path: dir.to_owned(),
+                source,
+            })?
             .next()
             .is_some()
     {
-        return Err(ServiceError::Invalid(format!(
-            "{} is not empty; choose a new folder",
-            dir.display()
-        )));
+        return Err(ServiceError::NotEmpty(dir.to_owned()));
     }
-    let files = template::render(&request.template, &request.values())?;
+    let files = template::render(&request.template, &request.values(owner))?;
     template::write(&files, dir)?;
     Ok(files)
 }
@@ -185,7 +284,6 @@ mod tests {
             team: team.into(),
             template: "nodejs-v24".into(),
             description: None,
-            owner: "acme".into(),
             domain: "local".into(),
             template_repo: None,
         }
@@ -216,9 +314,8 @@ mod tests {
             err.contains("service name") && err.contains("team"),
             "every problem at once: {err}"
         );
-        let mut r = request("ok", "ok");
-        r.owner = "-bad".into();
-        assert!(r.validate().is_err());
+        assert!(owner_problem("-bad").is_some() && owner_problem("a--b").is_some());
+        assert_eq!(owner_problem("Acme-Corp"), None);
     }
 
     #[test]
@@ -226,13 +323,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("x"), "keep").expect("file");
         assert!(
-            render_to(&request("shop", "team"), dir.path())
+            render_to(&request("shop", "team"), "acme", dir.path())
                 .expect_err("not empty")
                 .to_string()
                 .contains("not empty")
         );
         let out = dir.path().join("new");
-        let files = render_to(&request("shop", "team"), &out).expect("render");
+        let files = render_to(&request("shop", "team"), "acme", &out).expect("render");
         assert!(
             out.join("deploy/kustomization.yaml").exists() && files.contains_key("src/server.js")
         );

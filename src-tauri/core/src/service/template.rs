@@ -38,6 +38,9 @@ impl Values {
     }
 }
 
+/// A placeholder key a template uses that [`Values`] has no value for.
+type UnknownKey = String;
+
 /// A rendered service: relative path → file content.
 pub type Files = BTreeMap<String, Vec<u8>>;
 
@@ -69,10 +72,10 @@ pub fn render_files(
 ) -> Result<Files, ServiceError> {
     if !TEMPLATES.iter().any(|(id, _)| *id == template) {
         let known: Vec<&str> = TEMPLATES.iter().map(|(id, _)| *id).collect();
-        return Err(ServiceError::Invalid(format!(
+        return Err(ServiceError::Invalid(vec![format!(
             "unknown template {template:?}; available: {}",
             known.join(", ")
-        )));
+        )]));
     }
     let definition: Value = bundle::yaml(&format!("templates/{template}/template.yaml"))?;
     let verbatim: Vec<String> = definition["spec"]["steps"]
@@ -91,7 +94,14 @@ pub fn render_files(
     let mut files = Files::new();
     for (relative, data) in skeleton {
         let rendered = match std::str::from_utf8(data) {
-            Ok(text) if !verbatim.iter().any(|g| glob_match(g, relative)) => substitute(text, values).map_err(|key| ServiceError::Invalid(format!("template file {relative} uses ${{{{ values.{key} }}}}, which Slipway does not provide")))?.into_bytes(),
+            Ok(text) if !verbatim.iter().any(|g| glob_match(g, relative)) => {
+                substitute(text, values)
+                    .map_err(|key| ServiceError::Placeholder {
+                        file: relative.clone(),
+                        key,
+                    })?
+                    .into_bytes()
+            }
             // Workflows keep their Actions expressions; binary files are copied as they are.
             _ => data.clone(),
         };
@@ -101,7 +111,7 @@ pub fn render_files(
 }
 
 /// Replace every `${{ values.key }}`; the unknown key on failure.
-fn substitute(text: &str, values: &Values) -> Result<String, String> {
+fn substitute(text: &str, values: &Values) -> Result<String, UnknownKey> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${{") {
@@ -139,18 +149,21 @@ fn glob_match(glob: &str, path: &str) -> bool {
 pub fn write(files: &Files, dir: &Path) -> Result<(), ServiceError> {
     for (relative, data) in files {
         if relative.split('/').any(|c| c == ".." || c.is_empty()) {
-            return Err(ServiceError::Invalid(format!(
-                "template path {relative:?} leaves the output folder"
-            )));
+            return Err(ServiceError::PathEscapes(relative.clone()));
         }
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                ServiceError::Io(format!("cannot create {}: {e}", parent.display()))
+            std::fs::create_dir_all(parent).map_err(|source| ServiceError::Io {
+                action: "create",
+                path: parent.to_owned(),
+                source,
             })?;
         }
-        std::fs::write(&path, data)
-            .map_err(|e| ServiceError::Io(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(&path, data).map_err(|source| ServiceError::Io {
+            action: "write",
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(())
 }

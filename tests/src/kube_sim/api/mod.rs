@@ -1,14 +1,19 @@
-//! HTTP handling of the simulated API server: auth, faults, discovery, CRUD, patch, watch.
+//! HTTP handling of the simulated API server: auth, faults, CRUD, patch; discovery and watch
+//! in their own files.
+
+mod discovery;
+mod watch;
+
+use discovery::discovery;
+use watch::watch;
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, StreamBody, combinators::UnsyncBoxBody};
-use hyper::body::{Frame, Incoming};
+use http::{Method, Request, Response, header};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
@@ -324,127 +329,6 @@ fn take_http_fault(shared: &Shared, method: &Method, path: &str) -> Option<u16> 
         faults.remove(i);
     }
     Some(code)
-}
-
-fn discovery(shared: &Shared, path: &str) -> Option<Result<Value, ApiError>> {
-    let state = shared.state();
-    let reg = &state.registry;
-    let v = match path {
-        "/version" => {
-            json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-kube-sim", "platform": "linux/amd64", "goVersion": "go1.25 (simulated)", "compiler": "gc"})
-        }
-        "/healthz" | "/readyz" | "/livez" => return Some(Ok(json!("ok"))),
-        "/api" => {
-            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]})
-        }
-        "/apis" => {
-            let groups: Vec<Value> = reg
-                .groups()
-                .into_iter()
-                .map(|(g, versions)| {
-                    let vs: Vec<Value> = versions
-                        .iter()
-                        .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
-                        .collect();
-                    json!({"name": g, "versions": vs, "preferredVersion": vs[0]})
-                })
-                .collect();
-            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-        }
-        "/api/v1" => {
-            return Some(
-                reg.resource_list("", "v1")
-                    .ok_or_else(|| ApiError::new(404, "NotFound", "no v1")),
-            );
-        }
-        "/openapi/v3" => {
-            let mut paths = serde_json::Map::new();
-            paths.insert(
-                "api/v1".into(),
-                json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=kube-sim"}),
-            );
-            for (g, versions) in reg.groups() {
-                for v in versions {
-                    paths.insert(format!("apis/{g}/{v}"), json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=kube-sim")}));
-                }
-            }
-            json!({"paths": paths})
-        }
-        p if p.starts_with("/openapi/v3/") => {
-            let gv = &p["/openapi/v3/".len()..];
-            let (group, version) = match gv.strip_prefix("api/") {
-                Some(v) => ("", v),
-                None => gv.strip_prefix("apis/")?.split_once('/')?,
-            };
-            return Some(openapi_v3(reg, group, version));
-        }
-        p if p.starts_with("/apis/") && p.matches('/').count() == 2 => {
-            let g = &p["/apis/".len()..];
-            let versions = reg.groups().into_iter().find(|(name, _)| name == g)?.1;
-            let vs: Vec<Value> = versions
-                .iter()
-                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
-                .collect();
-            json!({"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": vs, "preferredVersion": vs[0]})
-        }
-        p if p.starts_with("/apis/") && p.matches('/').count() == 3 => {
-            let rest = &p["/apis/".len()..];
-            let (g, v) = rest.split_once('/')?;
-            return Some(
-                reg.resource_list(g, v)
-                    .ok_or_else(|| ApiError::new(404, "NotFound", format!("{g}/{v} not served"))),
-            );
-        }
-        _ => return None,
-    };
-    Some(Ok(v))
-}
-
-/// A minimal OpenAPI v3 document for one group/version: the PATCH operations with their GVK and
-/// the `fieldValidation` parameter, which is what kubectl checks before it relies on server-side
-/// field validation instead of downloading schemas. No object schemas are served.
-fn openapi_v3(
-    reg: &super::registry::Registry,
-    group: &str,
-    version: &str,
-) -> Result<Value, ApiError> {
-    let types: Vec<&ResourceType> = reg
-        .types
-        .iter()
-        .filter(|t| t.group == group && t.version == version)
-        .collect();
-    if types.is_empty() {
-        return Err(ApiError::new(
-            404,
-            "NotFound",
-            format!("no OpenAPI document for {group}/{version}"),
-        ));
-    }
-    let prefix = if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    };
-    let mut paths = serde_json::Map::new();
-    for t in types {
-        let path = if t.namespaced {
-            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
-        } else {
-            format!("{prefix}/{}/{{name}}", t.plural)
-        };
-        let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
-        let params: Vec<Value> = ["fieldValidation", "fieldManager", "dryRun", "force"]
-            .iter()
-            .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
-            .collect();
-        paths.insert(path, json!({
-            "get": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get", "responses": {"200": {"description": "OK"}}},
-            "patch": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch", "parameters": params, "responses": {"200": {"description": "OK"}}},
-        }));
-    }
-    Ok(
-        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (kube-sim)", "version": "v1.35.0"}, "paths": paths, "components": {"schemas": {}}}),
-    )
 }
 
 /// What a resource path names.
@@ -777,145 +661,4 @@ fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_str(text)
         .or_else(|_| serde_saphyr::from_str(text))
         .map_err(|e| ApiError::new(400, "BadRequest", format!("cannot parse the object: {e}")))
-}
-
-/// A watch: optional replay from `resourceVersion` (or the current state as ADDED), then live
-/// events, bookmarks every second when asked, until `timeoutSeconds` or a dropped connection.
-fn watch(shared: Arc<Shared>, t: Target, query: Query) -> Response<Body> {
-    let label = query.get("labelSelector").unwrap_or("").to_owned();
-    let field = query.get("fieldSelector").unwrap_or("").to_owned();
-    let bookmarks = query.flag("allowWatchBookmarks");
-    let timeout = query
-        .get("timeoutSeconds")
-        .and_then(|s| s.parse().ok())
-        .map_or(Duration::from_secs(1800), Duration::from_secs);
-    // Streaming lists (kubectl wait, newer informers): initial state, then a bookmark saying so.
-    let initial_events = query.flag("sendInitialEvents");
-    let since: Option<u64> = query
-        .get("resourceVersion")
-        .and_then(|s| s.parse().ok())
-        .filter(|rv| *rv > 0 && !initial_events);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(1024);
-    let mut live = shared.events.subscribe();
-    let mut dropped = shared.drop_generation.subscribe();
-    let matches = {
-        let (t_group, t_plural, ns, all) = (
-            t.rt.group.clone(),
-            t.rt.plural.clone(),
-            t.namespace.clone(),
-            t.all_namespaces || !t.rt.namespaced,
-        );
-        move |e: &store::WatchEvent| {
-            e.group == t_group
-                && e.plural == t_plural
-                && (all || e.namespace == ns)
-                && labels_match(&label, &e.object["metadata"]["labels"])
-                && fields_match(&field, &e.object)
-        }
-    };
-    let initial: Vec<(u64, &'static str, Value)> = {
-        let state = shared.state();
-        match since {
-            Some(rv) => {
-                let oldest = state.events.front().map_or(0, |e| e.rv);
-                if rv + 1 < oldest {
-                    let gone = ApiError::new(
-                        410,
-                        "Expired",
-                        format!("too old resource version: {rv} ({oldest})"),
-                    );
-                    vec![(0, "ERROR", gone.status())]
-                } else {
-                    state
-                        .events
-                        .iter()
-                        .filter(|e| e.rv > rv && matches(e))
-                        .map(|e| (e.rv, e.kind, e.object.clone()))
-                        .collect()
-                }
-            }
-            None => state
-                .list(
-                    &t.rt,
-                    (!t.all_namespaces && t.rt.namespaced).then_some(t.namespace.as_str()),
-                )
-                .into_iter()
-                .map(|o| (0, "ADDED", o))
-                .filter(|(_, _, o)| {
-                    matches(&store::WatchEvent {
-                        rv: 0,
-                        group: t.rt.group.clone(),
-                        plural: t.rt.plural.clone(),
-                        namespace: o["metadata"]["namespace"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        kind: "ADDED",
-                        object: o.clone(),
-                    })
-                })
-                .collect(),
-        }
-    };
-    let api_version = t.rt.api_version();
-    let kind = t.rt.kind.clone();
-    tokio::spawn(async move {
-        let line = |kind: &str, object: &Value| {
-            let mut s =
-                serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-            s.push(b'\n');
-            Ok(Frame::data(Bytes::from(s)))
-        };
-        let mut last_rv = since.unwrap_or(0);
-        for (rv, kind, object) in initial {
-            last_rv = last_rv.max(rv);
-            if tx.send(line(kind, &object)).await.is_err() {
-                return;
-            }
-        }
-        if initial_events {
-            let rv = shared.state().rv;
-            last_rv = last_rv.max(rv);
-            let end = json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
-            if tx.send(line("BOOKMARK", &end)).await.is_err() {
-                return;
-            }
-        }
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = &mut deadline => return,
-                _ = dropped.changed() => return,
-                _ = tick.tick(), if bookmarks => {
-                    let rv = shared.state().rv;
-                    let bookmark = json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": rv.to_string()}});
-                    if tx.send(line("BOOKMARK", &bookmark)).await.is_err() { return; }
-                }
-                event = live.recv() => match event {
-                    Ok(e) if e.rv > last_rv && matches(&e) => {
-                        last_rv = e.rv;
-                        if tx.send(line(e.kind, &e.object)).await.is_err() { return; }
-                    }
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                    Err(_) => return,
-                },
-            }
-        }
-    });
-    let stream = tokio_stream_from(rx);
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::TRANSFER_ENCODING, "chunked")
-        .body(BodyExt::boxed_unsync(StreamBody::new(stream)))
-        .unwrap_or_else(|_| Response::new(full("")))
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures_util::Stream<Item = T> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }

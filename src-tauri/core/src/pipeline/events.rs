@@ -1,21 +1,24 @@
-//! Progress events for long operations.
-//!
-//! Steps have stable ids (front ends key on them), start/end timestamps and attempt counts.
-//! The CLI renders them as progress bars or timestamped lines; the GUI forwards them over a
-//! Tauri channel.
+//! What a running pipeline tells its front end: events with stable step ids, start/end
+//! timestamps and attempt counts. The CLI renders them as progress bars or timestamped lines;
+//! the GUI forwards them over a Tauri channel and writes them to its log.
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 /// One thing that happened during a long operation.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[ts(export)]
 pub enum ProgressEvent {
     /// A step begins (again, when `attempt > 1`).
+    #[serde(rename_all = "camelCase")]
     StepStarted {
         id: &'static str,
         title: &'static str,
         attempt: u32,
+        /// The step's time limit, as its table (or an override) sets it.
+        #[ts(type = "number")]
+        timeout_secs: u64,
         at: Timestamp,
     },
     /// A step made progress worth showing (pull percentage, the node being waited on …).
@@ -39,9 +42,22 @@ pub enum ProgressEvent {
     },
 }
 
+impl ProgressEvent {
+    /// The step the event belongs to.
+    pub fn step(&self) -> &'static str {
+        match self {
+            Self::StepStarted { id, .. }
+            | Self::StepDetail { id, .. }
+            | Self::StepFinished { id, .. }
+            | Self::Warning { id, .. } => id,
+        }
+    }
+}
+
 /// How a step ended.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ts_rs::TS)]
 #[serde(tag = "status", rename_all = "camelCase")]
+#[ts(export)]
 pub enum StepOutcome {
     /// The step changed something; `detail` says what.
     Changed { detail: String },
@@ -79,13 +95,24 @@ impl ProgressSink for Discard {
     fn emit(&self, _: ProgressEvent) {}
 }
 
-/// A sink that keeps every event, for tests and for the diagnostics log.
+/// A sink that keeps every event, for tests and for read-only runs whose warnings are the result.
 #[derive(Default)]
 pub struct Recorder(std::sync::Mutex<Vec<ProgressEvent>>);
 
 impl Recorder {
     pub fn events(&self) -> Vec<ProgressEvent> {
         self.0.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// The warnings recorded, in order.
+    pub fn warnings(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ProgressEvent::Warning { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -94,31 +121,5 @@ impl ProgressSink for Recorder {
         if let Ok(mut events) = self.0.lock() {
             events.push(event);
         }
-    }
-}
-
-/// Helper a step uses to report details and warnings under its own id.
-#[derive(Clone, Copy)]
-pub struct StepReporter<'a> {
-    pub id: &'static str,
-    pub sink: &'a dyn ProgressSink,
-}
-
-impl StepReporter<'_> {
-    pub fn detail(&self, message: impl Into<String>) {
-        self.sink.emit(ProgressEvent::StepDetail {
-            id: self.id,
-            message: message.into(),
-            at: Timestamp::now(),
-        });
-    }
-    pub fn warn(&self, message: impl Into<String>) {
-        let message = message.into();
-        tracing::warn!(step = self.id, "{message}");
-        self.sink.emit(ProgressEvent::Warning {
-            id: self.id,
-            message,
-            at: Timestamp::now(),
-        });
     }
 }

@@ -1,0 +1,188 @@
+//! The SIMULATED Backstage catalog API (locations, entities, refresh), reading
+//! `catalog-info.yaml` from the fake GitHub's state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{Value, json};
+
+use super::github::GitHubState;
+use super::{Fault, Reply, reply, serve};
+
+/// The SIMULATED Backstage catalog: locations whose target is a `catalog-info.yaml` in the fake
+/// GitHub (read from its state, as Backstage reads it through its GitHub integration).
+pub struct FakeBackstage {
+    pub state: Arc<Mutex<BackstageState>>,
+    pub addr: SocketAddr,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+pub struct BackstageState {
+    pub token: String,
+    /// id → target.
+    pub locations: BTreeMap<String, String>,
+    /// name → entity.
+    pub components: BTreeMap<String, Value>,
+    pub refreshes: Vec<String>,
+    pub faults: Vec<Fault>,
+    next: u64,
+}
+
+impl FakeBackstage {
+    pub async fn start(token: &str, github: Arc<Mutex<GitHubState>>) -> Self {
+        let state = Arc::new(Mutex::new(BackstageState {
+            token: token.into(),
+            ..BackstageState::default()
+        }));
+        let shared = state.clone();
+        let (addr, task) = serve(move |method, path, headers, body| {
+            let mut s = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (
+                backstage(&mut s, &github, &method, &path, &headers, &body),
+                Duration::ZERO,
+            )
+        })
+        .await;
+        Self {
+            state,
+            addr,
+            _task: task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, BackstageState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn backstage(
+    s: &mut BackstageState,
+    github: &Mutex<GitHubState>,
+    method: &Method,
+    path: &str,
+    headers: &HashMap<String, String>,
+    body: &Value,
+) -> Reply {
+    if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {}", s.token)) {
+        return reply(
+            401,
+            &json!({"error": {"name": "AuthenticationError", "message": "Missing credentials"}}),
+        );
+    }
+    if let Some(i) = s
+        .faults
+        .iter()
+        .position(|f| f.method == method && path.contains(&f.path_contains))
+    {
+        let status = s.faults[i].status;
+        s.faults[i].times -= 1;
+        if s.faults[i].times == 0 {
+            s.faults.remove(i);
+        }
+        return reply(
+            status,
+            &json!({"error": {"name": "Error", "message": format!("injected fault (fake Backstage): {status}")}}),
+        );
+    }
+    let path = path.split('?').next().unwrap_or(path);
+    match (method.as_str(), path) {
+        ("POST", "/api/catalog/locations") => {
+            let target = body["target"].as_str().unwrap_or_default().to_owned();
+            if s.locations.values().any(|t| *t == target) {
+                return reply(
+                    409,
+                    &json!({"error": {"name": "ConflictError", "message": format!("Location url:{target} already exists")}}),
+                );
+            }
+            // https://github.test/<owner>/<repo>/blob/<branch>/<path>, read from the fake GitHub.
+            let rest = target
+                .strip_prefix("https://github.test/")
+                .unwrap_or_default();
+            let parts: Vec<&str> = rest.splitn(5, '/').collect();
+            let file = match parts.as_slice() {
+                [owner, repo, "blob", _, file] => github.lock().ok().and_then(|g| {
+                    g.repos
+                        .get(&format!("{owner}/{repo}"))
+                        .and_then(|r| r.files.get(*file).cloned())
+                }),
+                _ => None,
+            };
+            let Some(entity) = file
+                .and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok())
+            else {
+                return reply(
+                    400,
+                    &json!({"error": {"name": "NotFoundError", "message": format!("Unable to read url, NotFoundError: {target}")}}),
+                );
+            };
+            s.next += 1;
+            let id = format!("loc-{}", s.next);
+            s.locations.insert(id.clone(), target.clone());
+            if let Some(name) = entity["metadata"]["name"].as_str() {
+                s.components.insert(name.to_owned(), entity.clone());
+            }
+            reply(
+                201,
+                &json!({"location": {"id": id, "type": "url", "target": target}, "entities": [entity]}),
+            )
+        }
+        ("GET", "/api/catalog/locations") => reply(
+            200,
+            &json!(
+                s.locations
+                    .iter()
+                    .map(|(id, t)| json!({"data": {"id": id, "type": "url", "target": t}}))
+                    .collect::<Vec<_>>()
+            ),
+        ),
+        ("POST", "/api/catalog/refresh") => {
+            s.refreshes
+                .push(body["entityRef"].as_str().unwrap_or_default().to_owned());
+            reply(200, &Value::Null)
+        }
+        ("GET", p) if p.starts_with("/api/catalog/entities/by-name/component/default/") => {
+            let name = &p["/api/catalog/entities/by-name/component/default/".len()..];
+            match s.components.get(name) {
+                Some(e) => reply(200, e),
+                None => reply(
+                    404,
+                    &json!({"error": {"name": "NotFoundError", "message": format!("No entity named '{name}' found")}}),
+                ),
+            }
+        }
+        ("DELETE", p) if p.starts_with("/api/catalog/locations/") => {
+            let id = &p["/api/catalog/locations/".len()..];
+            match s.locations.remove(id) {
+                Some(target) => {
+                    s.components.retain(|_, e| {
+                        !target.contains(&format!(
+                            "/{}/blob/",
+                            e["metadata"]["name"].as_str().unwrap_or("?")
+                        ))
+                    });
+                    reply(204, &Value::Null)
+                }
+                None => reply(
+                    404,
+                    &json!({"error": {"name": "NotFoundError", "message": "no such location"}}),
+                ),
+            }
+        }
+        _ => reply(
+            404,
+            &json!({"error": {"name": "NotFoundError", "message": format!("fake Backstage does not simulate {method} {path}")}}),
+        ),
+    }
+}

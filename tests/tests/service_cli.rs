@@ -1,0 +1,205 @@
+//! The CLI on the golden path against the SIMULATED GitHub and Backstage: connecting and
+//! creating without the token ever showing, and the token kept in the Secret Service of the
+//! test's private keyring session (never the keyring of whoever runs the tests).
+
+use slipway_core::secrets::accounts;
+use slipway_e2e::golden::{BACKSTAGE_TOKEN, GoldenWorld as World, TOKEN};
+use slipway_e2e::keyring::PrivateKeyring;
+
+/// Run the real binary off the runtime's threads (the fakes serve on them).
+async fn slipway(
+    args: Vec<String>,
+    stdin: &'static str,
+    journal: std::path::PathBuf,
+) -> (bool, String) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = slipway_e2e::slipway()
+            .args(&args)
+            .env("SLIPWAY_LOG", "debug")
+            .env("XDG_STATE_HOME", journal)
+            .env("KUBECONFIG", "/nonexistent")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("slipway");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("run");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
+    let w = World::new().await;
+    let api = w.github.url();
+    let cluster = format!("svc-cli-{}", std::process::id());
+    let keyring = PrivateKeyring::shared();
+    keyring.set(&accounts::backstage_api_token(&cluster), BACKSTAGE_TOKEN);
+    let journal = w.journal.path().to_owned();
+
+    let mut captured = String::new();
+    let (ok, out) = slipway(
+        vec![
+            "github".into(),
+            "connect".into(),
+            "--github-api".into(),
+            api.clone(),
+        ],
+        "ghp_FAKE0123456789abcdefTOKEN\n",
+        journal.clone(),
+    )
+    .await;
+    assert!(
+        ok && out.contains("as octo") && out.contains("acme"),
+        "{out}"
+    );
+    captured.push_str(&out);
+    let (ok, out) = slipway(
+        vec![
+            "github".into(),
+            "status".into(),
+            "--github-api".into(),
+            api.clone(),
+        ],
+        "",
+        journal.clone(),
+    )
+    .await;
+    assert!(ok && out.contains("requests left"), "{out}");
+    captured.push_str(&out);
+    let args: Vec<String> = [
+        "service",
+        "create",
+        "--name",
+        "cli-svc",
+        "--team",
+        "payments",
+        "--owner",
+        "acme",
+        "--github-api",
+        &api,
+        "--backstage-url",
+        &w.backstage.url(),
+        "--cluster",
+        &cluster,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let (ok, out) = slipway(args.clone(), "", journal.clone()).await;
+    assert!(
+        ok && out.contains("Service \"cli-svc\" created")
+            && out.contains("https://github.test/acme/cli-svc"),
+        "{out}"
+    );
+    captured.push_str(&out);
+    assert_eq!(
+        w.github.repo("acme/cli-svc").expect("repo").topics,
+        ["idp-managed", "team-payments"]
+    );
+
+    // A refused token: the error names the fix, never the token.
+    w.github.state().token = "ghp_rotated".into();
+    let (ok, out) = slipway(args, "", journal.clone()).await;
+    assert!(!ok && out.contains("401"), "{out}");
+    captured.push_str(&out);
+
+    assert!(
+        !captured.contains(TOKEN) && !captured.contains(BACKSTAGE_TOKEN),
+        "a token leaked into the output:\n{captured}"
+    );
+    assert!(!captured.contains("FAKE0123"), "not even part of it");
+    let (ok, _) = slipway(
+        vec![
+            "github".into(),
+            "disconnect".into(),
+            "--github-api".into(),
+            api,
+        ],
+        "",
+        journal,
+    )
+    .await;
+    assert!(ok);
+    assert_eq!(
+        keyring.get(&accounts::github_token(&w.github.url())),
+        None,
+        "disconnect removed the token"
+    );
+}
+
+/// The token goes to the session's Secret Service (it persists across reboots), and only
+/// there: another session never sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_kept_in_the_secret_service_of_the_session_and_nowhere_else() {
+    let w = World::new().await;
+    let api = w.github.url();
+    let (ok, text) = slipway(
+        vec![
+            "github".into(),
+            "connect".into(),
+            "--github-api".into(),
+            api.clone(),
+        ],
+        TOKEN,
+        w.journal.path().to_owned(),
+    )
+    .await;
+    assert!(ok, "{text}");
+    let (ok, text) = slipway(
+        vec![
+            "github".into(),
+            "status".into(),
+            "--github-api".into(),
+            api.clone(),
+        ],
+        "",
+        w.journal.path().to_owned(),
+    )
+    .await;
+    assert!(
+        ok && text.contains("token kept in  Secret Service"),
+        "{text}"
+    );
+    assert!(!text.contains(TOKEN), "{text}");
+    assert_eq!(
+        PrivateKeyring::shared()
+            .get(&accounts::github_token(&api))
+            .as_deref(),
+        Some(TOKEN),
+        "in the Secret Service, under Slipway's service"
+    );
+    // Another session (another person's, or a later run) has no such token.
+    let other = PrivateKeyring::start();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(slipway_e2e::slipway_bin());
+        other
+            .apply(&mut command)
+            .args(["github", "status", "--github-api", &api])
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("slipway");
+    let outside = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && outside.contains("GitHub is not connected"),
+        "{outside}"
+    );
+}
