@@ -367,7 +367,16 @@ where
         NotYet(String),
         Failed(E),
     }
-    let last = std::sync::Mutex::new(String::from("not checked yet"));
+    // One look always happens, however little time is left: a deadline already past still
+    // gets its answer (or its reason) from the state itself.
+    let first = match check().await? {
+        Poll::Ready(value) => return Ok(value),
+        Poll::Pending(reason) => reason,
+    };
+    if Instant::now() >= deadline.at {
+        return Err(timed_out(first));
+    }
+    let last = std::sync::Mutex::new(first);
     let look = || {
         let checked = check();
         async move {
