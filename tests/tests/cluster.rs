@@ -413,10 +413,10 @@ fn unreachable_docker_is_a_clear_error() {
 #[test]
 fn a_node_that_never_boots_times_out_with_its_log_and_is_cleaned_up() {
     let c = TestCluster::new("noboot");
-    let run = c.up_with(&faulty_sim_image("no-boot"), &["--boot-timeout", "3"]);
+    let run = c.up_with(&faulty_sim_image("no-boot"), &["--boot-timeout", "5"]);
     assert!(!run.ok);
     assert!(
-        run.stderr.contains("did not finish booting within 3 s"),
+        run.stderr.contains("did not finish booting within 5 s"),
         "{}",
         run.stderr
     );
