@@ -6,6 +6,7 @@ use std::time::Duration;
 use slipway_core::backstage::Backstage;
 use slipway_core::github::{GitHub, Owner};
 use slipway_core::pipeline::Recorder;
+use slipway_core::platform::publish;
 use slipway_core::service::ServiceRequest;
 use slipway_core::service::create::{self, CreateError, Services};
 
@@ -17,8 +18,9 @@ pub const TOKEN: &str = "ghp_FAKE0123456789abcdefTOKEN";
 /// The fake Backstage's static token.
 pub const BACKSTAGE_TOKEN: &str = "backstage-static-token";
 
-/// The SIMULATED GitHub and Backstage (tests/src/fakes.rs) and a kube-sim with Argo CD's
-/// workloads ApplicationSet: what service creation talks to.
+/// The SIMULATED GitHub and Backstage (tests/src/fakes.rs) and a kube-sim whose SIMULATED Argo CD
+/// runs the organisation `acme`'s published platform repository (teams and workloads sets, SCM
+/// provider over the fake GitHub): what service creation talks to.
 pub struct GoldenWorld {
     pub github: FakeGitHub,
     pub backstage: FakeBackstage,
@@ -33,13 +35,43 @@ impl GoldenWorld {
         let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
         let backstage = FakeBackstage::start(BACKSTAGE_TOKEN, github.state.clone()).await;
         let sim = KubeSim::start().await.expect("sim");
-        let client = sim.client().await.expect("client");
-        // A workloads ApplicationSet (CRDs first). kube-sim cannot run the SCM-provider generator,
-        // so a list generator stands in for what it would find: the repository shop-api.
+        sim.set_git_source(github.git_remote());
+        sim.set_helm(&crate::tools_dir().join("helm"));
+        // The organisation's platform repository as `up` publishes it, and what Argo CD would
+        // run from it: the projects, the teams set (each team file renders teams/chart with the
+        // real helm) and the SCM workloads set, plus the guard rails Slipway applies itself.
+        let gh = GitHub::new(&github.url(), TOKEN).expect("github");
+        let published = publish::publish(&gh, "acme", true, "local")
+            .await
+            .expect("publish the platform repository");
+        let files = publish::files(&published.site);
+        let bundle_docs = |path: &str| {
+            slipway_core::bundle::parse_documents(
+                path,
+                &String::from_utf8_lossy(files.get(path).expect("published file")),
+            )
+            .expect("published YAML")
+        };
         let crd =
             |kind: &str, plural: &str| -> String { crate::crd_yaml("argoproj.io", kind, plural) };
-        let set = serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "workloads", "namespace": "argocd"}, "spec": {"generators": [{"list": {"elements": [{"repository": "shop-api"}]}}], "template": {"metadata": {"name": "{{ .repository }}"}, "spec": {"project": "workloads"}}}});
-        let objects = slipway_core::k8s::apply::parse(&format!("{}\n---\n{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\n{}", crd("ApplicationSet", "applicationsets"), crd("Application", "applications"), serde_json::to_string(&set).expect("json"))).expect("parse");
+        let client = sim.client().await.expect("client");
+        let mut objects = slipway_core::k8s::apply::parse(&format!(
+            "{}\n---\n{}\n---\n{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: backstage}}\n",
+            crd("ApplicationSet", "applicationsets"),
+            crd("Application", "applications"),
+            crd("AppProject", "appprojects")
+        ))
+        .expect("parse");
+        let mut docs = bundle_docs("bootstrap/projects.yaml");
+        docs.extend(bundle_docs("bootstrap/teams-appset.yaml"));
+        docs.extend(bundle_docs("bootstrap/workloads-appset.yaml"));
+        docs.extend(slipway_core::platform::gitops::policies().expect("policies"));
+        docs.push(slipway_core::platform::gitops::site_config("local"));
+        docs.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "slipway-scm-token", "namespace": "argocd", "labels": {"argocd.argoproj.io/secret-type": "scm-creds"}}, "stringData": {"token": TOKEN}}));
+        objects.extend(
+            docs.into_iter()
+                .map(|d| serde_json::from_value(d).expect("object")),
+        );
         slipway_core::k8s::apply::apply(
             &client,
             &objects,
@@ -49,6 +81,12 @@ impl GoldenWorld {
         )
         .await
         .expect("apply");
+        // What tests count starts after the setup.
+        {
+            let mut state = github.state();
+            state.calls = 0;
+            state.log.clear();
+        }
         static WORLDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = WORLDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Self {
@@ -58,6 +96,12 @@ impl GoldenWorld {
             journal: tempfile::tempdir().expect("tmp"),
             cluster: format!("golden-{}-{n}", std::process::id()),
         }
+    }
+
+    /// An Application as kube-sim holds it.
+    pub fn app(&self, name: &str) -> Option<serde_json::Value> {
+        self.sim
+            .object("argoproj.io", "applications", "argocd", name)
     }
 
     /// Clients of the fakes as `owner` (an organisation unless it is the token's user, `octo`).
@@ -90,6 +134,11 @@ impl GoldenWorld {
             },
             cluster: self.cluster.clone(),
             lock_dir: self.journal.path().join("locks"),
+            pull: Some(slipway_core::teams::PullCredentials::new("octo", TOKEN)),
+            local_teams: slipway_core::teams::LocalTeams::in_dir(
+                &self.journal.path().join("teams"),
+            ),
+            helm: Some(crate::tools_dir().join("helm")),
         }
     }
 

@@ -472,3 +472,47 @@ pub fn http_get(port: u16) -> std::io::Result<String> {
         .map(|(_, body)| body.to_owned())
         .unwrap_or(response))
 }
+
+/// What a tool run printed.
+pub struct ToolOut {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run the real `kubectl` or `helm` (from [`tools_dir`]) against `kubeconfig`, feeding `stdin`.
+pub async fn tool(name: &str, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> ToolOut {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(tools_dir().join(name));
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")));
+    cmd.stdin(if stdin.is_some() {
+        std::process::Stdio::piped()
+    } else {
+        std::process::Stdio::null()
+    });
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn tool");
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes()).await.expect("stdin");
+    }
+    let out = child.wait_with_output().await.expect("tool output");
+    ToolOut {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// `out`, after checking the tool succeeded (else its output is the failure message).
+pub fn expect(out: ToolOut, what: &str) -> ToolOut {
+    assert!(
+        out.ok,
+        "{what} failed\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    out
+}

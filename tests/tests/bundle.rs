@@ -59,6 +59,7 @@ async fn the_bootstrap_objects_apply_to_an_api_server() {
         "bootstrap/projects.yaml",
         "bootstrap/platform-appset.yaml",
         "bootstrap/workloads-appset.yaml",
+        "bootstrap/teams-appset.yaml",
         "bootstrap/root-app.yaml",
     ] {
         let objects = apply::parse(&bundle::text(file).expect("embedded")).expect(file);
@@ -73,17 +74,42 @@ async fn the_bootstrap_objects_apply_to_an_api_server() {
         .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(report.changed.len(), objects.len(), "{file}");
     }
-    for project in ["bootstrap", "platform", "workloads"] {
+    for project in ["bootstrap", "platform"] {
         assert!(
             sim.object("argoproj.io", "appprojects", "argocd", project)
                 .is_some(),
             "{project}"
         );
     }
-    assert!(
-        sim.object("argoproj.io", "applicationsets", "argocd", "workloads")
-            .is_some()
-    );
+    for set in ["workloads", "teams"] {
+        assert!(
+            sim.object("argoproj.io", "applicationsets", "argocd", set)
+                .is_some(),
+            "{set}"
+        );
+    }
+    // The guard rails Slipway applies itself, with the per-user parameters they read.
+    let mut rails = slipway_core::platform::gitops::policies().expect("policies");
+    rails.push(slipway_core::platform::gitops::site_config("local"));
+    let ns = apply::parse("apiVersion: v1\nkind: Namespace\nmetadata: {name: backstage}\n")
+        .expect("namespace");
+    apply::apply(&client, &ns, "slipway", "default", Duration::from_secs(10))
+        .await
+        .expect("backstage namespace");
+    let rails: Vec<_> = rails
+        .into_iter()
+        .map(|d| serde_json::from_value(d).expect("object"))
+        .collect();
+    let report = apply::apply(
+        &client,
+        &rails,
+        "slipway",
+        "argocd",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("policies apply");
+    assert_eq!(report.changed.len(), rails.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +119,7 @@ async fn local_mode_platform_applications_are_generated_with_their_pins_and_valu
     let crds = [
         ("ApplicationSet", "applicationsets"),
         ("Application", "applications"),
+        ("AppProject", "appprojects"),
     ]
     .iter()
     .map(|(k, p)| argo_crd(k, p))
@@ -108,6 +135,17 @@ async fn local_mode_platform_applications_are_generated_with_their_pins_and_valu
     )
     .await
     .expect("argo CRDs");
+    // The projects come first, as in `up`'s gitops-source step: Argo CD makes no Application
+    // for a project that does not exist.
+    apply::apply(
+        &client,
+        &apply::parse(&bundle::text("bootstrap/projects.yaml").expect("projects")).expect("parse"),
+        "slipway",
+        "argocd",
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("projects");
     let set = slipway_core::platform::gitops::local_platform_appset("local").expect("local appset");
     let objects = apply::parse(&serde_json::to_string(&set).expect("json")).expect("parse");
     apply::apply(

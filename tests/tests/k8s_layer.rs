@@ -6,7 +6,7 @@ use slipway_core::k8s::{K8sError, apply, wait};
 use slipway_e2e::kube_sim::KubeSim;
 
 const BUNDLE: &str = include_str!("fixtures/bundle.yaml");
-const APPS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: traefik, namespace: argocd}\nspec: {project: platform}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: backstage, namespace: argocd}\nspec: {project: platform}\n";
+const APPS: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: platform, namespace: argocd}\nspec: {sourceRepos: ['*'], destinations: [{server: '*', namespace: '*'}]}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: traefik, namespace: argocd}\nspec: {project: platform}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: backstage, namespace: argocd}\nspec: {project: platform}\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_with_its_crd_applies_in_one_pass_and_reapplies_without_writes() {
@@ -103,8 +103,9 @@ async fn waits_report_what_state_they_ended_in() {
         f.never_ready.insert("demo/web".into());
     });
     let apps = format!(
-        "{}---\n{APPS}",
-        slipway_e2e::crd_yaml("argoproj.io", "Application", "applications")
+        "{}---\n{}---\n{APPS}",
+        slipway_e2e::crd_yaml("argoproj.io", "Application", "applications"),
+        slipway_e2e::crd_yaml("argoproj.io", "AppProject", "appprojects")
     );
     apply::apply(
         &client,

@@ -37,6 +37,7 @@ impl World {
         let sim = KubeSim::start().await.expect("sim");
         let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
         sim.set_git_source(github.git_remote());
+        sim.set_helm(&tools_dir().join("helm"));
         let dir = tempfile::tempdir().expect("tmp");
         let kube = KubeContext {
             kubeconfig: dir.path().join("kubeconfig"),
@@ -103,6 +104,7 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
             "publish",
             "gitops-source",
             "platform-apps",
+            "teams",
             "sealing-key",
             "routing"
         ]
@@ -155,8 +157,8 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     for expected in [
         "AppProject/bootstrap",
         "AppProject/platform",
-        "AppProject/workloads",
         "ApplicationSet/platform",
+        "ApplicationSet/teams",
         "ApplicationSet/workloads",
     ] {
         assert!(
@@ -245,6 +247,9 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
         },
         cluster: "sim".into(),
         lock_dir: journal.path().join("locks"),
+        pull: Some(slipway_core::teams::PullCredentials::new("octo", TOKEN)),
+        local_teams: slipway_core::teams::LocalTeams::in_dir(&journal.path().join("teams")),
+        helm: Some(tools_dir().join("helm")),
     };
     let request = ServiceRequest {
         name: "shop-api".into(),
@@ -285,7 +290,31 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     );
     assert_eq!(app["spec"]["source"]["path"], "deploy");
     assert_eq!(app["spec"]["destination"]["namespace"], "team-payments");
-    assert_eq!(app["spec"]["project"], "workloads");
+    assert_eq!(app["spec"]["project"], "team-payments");
+    // The new team came with it: its file, its baseline from Argo CD, its pull Secret.
+    let platform = w
+        .github
+        .repo(&format!("octo/{PLATFORM_REPO}"))
+        .expect("repo");
+    assert!(platform.files.contains_key("teams/payments.yaml"));
+    assert_eq!(
+        w.app("payments.team").expect("the team's Application")["status"]["health"]["status"],
+        "Healthy"
+    );
+    assert!(
+        w.sim
+            .object("", "secrets", "team-payments", "ghcr-pull")
+            .is_some()
+    );
+    // The next `up` waits for the team's baseline and keeps its pull Secret current.
+    let steps = install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
+        .await
+        .expect("up with a team");
+    let teams = steps.iter().find(|s| s.id == "teams").expect("teams step");
+    assert!(
+        format!("{:?}", teams.outcome).contains("payments: baselines Healthy"),
+        "{teams:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@ use slipway_core::helm::{ChartSource, KubeContext};
 use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
 use slipway_core::platform::install::{InstallOptions, Source, install};
 use slipway_core::secrets::{Keyring, accounts};
+use slipway_core::teams::{LocalTeams, TeamFile};
 use slipway_e2e::kube_sim::KubeSim;
 use slipway_e2e::{root, tools_dir};
 
@@ -30,6 +31,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
             "ghp_test_token",
         )
         .expect("GitHub token");
+    let teams_dir = tempfile::tempdir().expect("teams");
     let options = InstallOptions {
         cluster: "sim".into(),
         domain: "dev.test".into(),
@@ -38,8 +40,13 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         source: Source::Local,
         charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
         helm: Some(tools_dir().join("helm")),
+        teams: LocalTeams::in_dir(&teams_dir.path().join("sim")),
     };
     let timeouts = slipway_e2e::test_timeouts();
+    // Local mode's teams: Slipway renders each file with the team chart and applies it.
+    let mut payments = TeamFile::new("payments");
+    payments.quota.pods = Some(7);
+    options.teams.save(&payments).expect("team file");
 
     let sink = Recorder::default();
     let steps = install(&kube, &options, &timeouts, &sink)
@@ -55,6 +62,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
             "publish",
             "gitops-source",
             "platform-apps",
+            "teams",
             "sealing-key",
             "routing"
         ]
@@ -110,12 +118,35 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         assert_eq!(a["status"]["health"]["status"], "Healthy", "{app}");
         assert_eq!(a["spec"]["project"], "platform");
     }
-    for project in ["bootstrap", "platform", "workloads"] {
+    for project in ["bootstrap", "platform", "team-payments"] {
         assert!(
             sim.object("argoproj.io", "appprojects", "argocd", project)
-                .is_some()
+                .is_some(),
+            "{project}"
         );
     }
+    let quota = sim
+        .object("", "resourcequotas", "team-payments", "team-quota")
+        .expect("the team's quota");
+    assert_eq!(
+        quota["spec"]["hard"]["pods"], "7",
+        "the team file's override"
+    );
+    assert_eq!(
+        sim.object("", "namespaces", "", "team-payments")
+            .expect("namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    assert!(
+        sim.object(
+            "admissionregistration.k8s.io",
+            "validatingadmissionpolicies",
+            "",
+            "slipway-team-placement"
+        )
+        .is_some(),
+        "the guard rails are applied"
+    );
 
     // Healthy platform: every step up to date, no write reaches the API server.
     let writes = sim.client_writes();

@@ -52,19 +52,36 @@ async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refre
         .get("shop-api")
         .cloned()
         .expect("catalog entity");
-    assert_eq!(entity["spec"]["owner"], "payments");
+    assert_eq!(
+        entity["spec"]["owner"], "group:payments",
+        "owned by the team's Group"
+    );
     assert_eq!(
         entity["metadata"]["annotations"]["github.com/project-slug"],
         "acme/shop-api"
     );
-    let set = w
-        .sim
-        .object("argoproj.io", "applicationsets", "argocd", "workloads")
-        .expect("appset");
-    assert_eq!(
-        set["metadata"]["annotations"]["argocd.argoproj.io/application-set-refresh"],
-        "true"
+    let refresh = created
+        .steps
+        .iter()
+        .find(|s| s.id == "refresh")
+        .expect("refresh step");
+    assert!(
+        format!("{:?}", refresh.outcome).contains("refresh requested on teams, workloads"),
+        "{refresh:?}"
     );
+    slipway_e2e::eventually(
+        Duration::from_secs(10),
+        "the (simulated) controller answers the refresh and removes its annotation",
+        || {
+            w.sim
+                .object("argoproj.io", "applicationsets", "argocd", "workloads")
+                .is_some_and(|set| {
+                    set["metadata"]["annotations"]["argocd.argoproj.io/application-set-refresh"]
+                        .is_null()
+                })
+        },
+    )
+    .await;
     assert_eq!(created.repo_url, "https://github.test/acme/shop-api");
     assert_eq!(created.service_url, "http://shop-api.local:8880");
     assert_eq!(
@@ -349,6 +366,11 @@ async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_rende
 async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_changed() {
     use slipway_core::platform::publish::{self, PLATFORM_REPO};
     let w = World::new().await;
+    // The world published the repository already; this test starts without it.
+    w.github
+        .state()
+        .repos
+        .remove(&format!("acme/{PLATFORM_REPO}"));
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
     let first = publish::publish(&gh, "acme", true, "local")
         .await

@@ -85,12 +85,15 @@ pub const CLUSTER_CONFIG: &str = "cluster/kind-config.yaml";
 /// Argo CD's pin: installed by helm before everything else.
 pub const ARGO_CD: &str = "platform/argo-cd.yaml";
 
-/// Every YAML document of every bundle file, with its path. Service template skeletons are not
-/// manifests until rendered (`crate::service::template`), so they are left out.
+/// Every YAML document of every bundle file, with its path. Service template skeletons and the
+/// team chart's templates are not manifests until rendered (`crate::service::template`,
+/// `crate::teams::render`), so they are left out.
 pub fn documents() -> Result<Vec<(String, serde_json::Value)>, BundleError> {
     let mut docs = Vec::new();
     for path in Bundle::iter() {
-        if !(path.ends_with(".yaml") || path.ends_with(".yml")) || path.contains("/skeleton/") {
+        let rendered_later =
+            path.contains("/skeleton/") || path.starts_with("teams/chart/templates/");
+        if !(path.ends_with(".yaml") || path.ends_with(".yml")) || rendered_later {
             continue;
         }
         docs.extend(
@@ -253,18 +256,18 @@ mod tests {
             by_name("platform")["spec"]["clusterResourceWhitelist"],
             serde_json::json!([{"group": "*", "kind": "*"}])
         );
-        let workloads = by_name("workloads");
-        assert_eq!(
-            workloads["spec"]["clusterResourceWhitelist"],
-            serde_json::json!([{"group": "", "kind": "Namespace"}])
-        );
         assert!(
-            workloads["spec"]["destinations"]
-                .as_array()
-                .is_some_and(|d| d.iter().all(|d| d["namespace"]
-                    .as_str()
-                    .is_some_and(|n| n.starts_with("team-"))))
+            projects
+                .iter()
+                .all(|p| p["metadata"]["name"] != "workloads"),
+            "services run under their team's project (teams/chart), not a shared one"
         );
+        let locked = kinds("policies/admission.yaml")
+            .into_iter()
+            .find(|d| d["kind"] == "AppProject" && d["metadata"]["name"] == "default")
+            .expect("the default project is locked");
+        assert_eq!(locked["spec"]["destinations"], serde_json::json!([]));
+        assert_eq!(locked["spec"]["sourceRepos"], serde_json::json!([]));
         assert_eq!(
             by_name("bootstrap")["spec"]["destinations"][0]["namespace"],
             "argocd"
@@ -292,11 +295,59 @@ mod tests {
             "short requeue"
         );
         assert!(scm["github"]["tokenRef"]["secretName"].is_string());
-        assert_eq!(appset["spec"]["template"]["spec"]["project"], "workloads");
+        let project = appset["spec"]["template"]["spec"]["project"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            project.contains("regexReplaceAll") && project.contains("(team-[a-z0-9-]+)"),
+            "the team topic names the project: {project}"
+        );
+        assert_eq!(
+            appset["spec"]["template"]["spec"]["destination"]["namespace"],
+            project
+        );
+        assert!(
+            appset["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"].is_null(),
+            "no CreateNamespace: the team baseline owns the namespace"
+        );
         let registry = doc("bootstrap/workloads-registry-appset.yaml");
         assert_eq!(
             registry["spec"]["generators"][0]["git"]["files"][0]["path"],
             "services/*.yaml"
+        );
+        assert_eq!(
+            registry["spec"]["template"]["spec"]["project"],
+            "team-{{ .team }}"
+        );
+    }
+
+    #[test]
+    fn the_template_picks_its_team_from_the_groups_and_services_are_owned_by_them() {
+        let template = doc("templates/nodejs-v24/template.yaml");
+        let team = &template["spec"]["parameters"][0]["properties"]["team"];
+        assert_eq!(team["ui:field"], "OwnerPicker");
+        assert_eq!(team["ui:options"]["catalogFilter"]["kind"], "Group");
+        let values = &template["spec"]["steps"][0]["input"]["values"];
+        assert_eq!(
+            values["team"], "${{ parameters.team | parseEntityRef | pick('name') }}",
+            "the picked group:default/<team> becomes the team's name"
+        );
+        let skeleton = text("templates/nodejs-v24/skeleton/catalog-info.yaml").unwrap_or_default();
+        assert!(
+            skeleton.contains("owner: group:${{ values.team }}"),
+            "{skeleton}"
+        );
+        let locations = doc("platform/values/backstage.yaml")["backstage"]["appConfig"]["catalog"]
+            ["locations"]
+            .clone();
+        assert!(
+            locations
+                .as_array()
+                .is_some_and(|l| l.iter().any(|l| l["target"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with("/catalog/teams.yaml"))
+                    && l["rules"][0]["allow"] == serde_json::json!(["Group"]))),
+            "{locations}"
         );
     }
 

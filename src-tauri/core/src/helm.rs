@@ -238,7 +238,7 @@ impl Helm {
             "upgrade --install",
             &release.name,
             args,
-            kube,
+            Some(kube),
             timeout + Duration::from_secs(30),
         )
         .await
@@ -257,7 +257,7 @@ impl Helm {
                     "--output".into(),
                     "json".into(),
                 ],
-                kube,
+                Some(kube),
                 Duration::from_secs(60),
             )
             .await?;
@@ -267,20 +267,49 @@ impl Helm {
         })
     }
 
+    /// `helm template`: the objects a local chart makes with `values` (a values file's text),
+    /// rendered offline (no cluster is asked).
+    pub async fn template(
+        &self,
+        release: &str,
+        chart: &Path,
+        namespace: &str,
+        values: &str,
+    ) -> Result<String> {
+        let mut file = tempfile::Builder::new()
+            .prefix("slipway-values")
+            .suffix(".yaml")
+            .tempfile()?;
+        file.write_all(values.as_bytes())?;
+        let args: Vec<OsString> = vec![
+            "template".into(),
+            release.into(),
+            chart.into(),
+            "--namespace".into(),
+            namespace.into(),
+            "--values".into(),
+            file.path().into(),
+        ];
+        self.run("template", release, args, None, Duration::from_secs(60))
+            .await
+    }
+
     async fn run(
         &self,
         action: &'static str,
         release: &str,
         mut args: Vec<OsString>,
-        kube: &KubeContext,
+        kube: Option<&KubeContext>,
         limit: Duration,
     ) -> Result<String> {
-        args.extend([
-            "--kubeconfig".into(),
-            kube.kubeconfig.clone().into(),
-            "--kube-context".into(),
-            kube.context.clone().into(),
-        ]);
+        if let Some(kube) = kube {
+            args.extend([
+                "--kubeconfig".into(),
+                kube.kubeconfig.clone().into(),
+                "--kube-context".into(),
+                kube.context.clone().into(),
+            ]);
+        }
         let child = tokio::process::Command::new(&self.bin)
             .args(&args)
             .kill_on_drop(true)

@@ -20,3 +20,4 @@ pub mod platform;
 pub mod sealing;
 pub mod secrets;
 pub mod service;
+pub mod teams;

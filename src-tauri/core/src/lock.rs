@@ -84,12 +84,18 @@ impl RunLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let holder = file
-                    .read_to_string(&mut text)
-                    .ok()
-                    .and_then(|_| serde_json::from_str::<Holder>(&text).ok());
-                let holder = holder.unwrap_or(Holder {
+                // The holder writes its record just after taking the lock: a record naming a
+                // process that is gone is the previous holder's, read in that moment. Look
+                // again for a little while before naming anyone.
+                let mut holder = read_holder(&mut file);
+                for _ in 0..20 {
+                    if holder.as_ref().is_some_and(|h| alive(h.pid)) {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                    holder = read_holder(&mut file);
+                }
+                let holder = holder.filter(|h| alive(h.pid)).unwrap_or(Holder {
                     operation: "another operation".into(),
                     pid: 0,
                     since: "a moment ago".into(),
@@ -118,6 +124,33 @@ impl RunLock {
     }
 }
 
+fn read_holder(file: &mut File) -> Option<Holder> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Whether process `pid` still runs (signal 0; a process of another user answers EPERM).
+#[cfg(unix)]
+fn alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+#[cfg(not(unix))]
+fn alive(pid: u32) -> bool {
+    pid != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +172,25 @@ mod tests {
         );
         drop(first);
         RunLock::acquire_in(dir.path(), "c", "down").expect("free again");
+    }
+
+    #[test]
+    fn a_record_left_by_a_process_that_is_gone_is_not_named() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let held = RunLock::acquire_in(dir.path(), "c", "up").expect("held");
+        // What the lock file says in the moment between another holder's lock and its record:
+        // the previous holder's, a process that has exited.
+        std::fs::write(
+            dir.path().join("c.lock"),
+            r#"{"operation":"stop","pid":999999999,"since":"earlier"}"#,
+        )
+        .expect("stale record");
+        let err = RunLock::acquire_in(dir.path(), "c", "up").expect_err("held");
+        assert!(
+            err.to_string()
+                .contains("`another operation` is already running"),
+            "{err}"
+        );
+        drop(held);
     }
 }

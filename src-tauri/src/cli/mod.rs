@@ -11,6 +11,7 @@ mod hosts;
 mod progress;
 mod seal;
 mod service;
+mod team;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -60,6 +61,9 @@ pub enum Command {
     Seal(seal::SealArgs),
     /// Services on the platform: create one from a template.
     Service(service::ServiceArgs),
+    /// Teams, the platform's tenants: each gets a namespace with quota, limits, network and
+    /// access rules.
+    Team(team::TeamArgs),
     /// Connect GitHub (token in the OS keyring), show the connection and its rate budget.
     #[command(name = "github")]
     GitHub(github::GitHubArgs),
@@ -334,6 +338,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Forward(args) => forward::run(args).await?,
         Command::Seal(args) => seal::run(args).await?,
         Command::Service(args) => service::run(args).await?,
+        Command::Team(args) => team::run(args).await?,
         Command::GitHub(args) => github::run(args).await?,
     }
     Ok(())

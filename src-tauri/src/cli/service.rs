@@ -69,6 +69,9 @@ struct CreateArgs {
     /// Folder for --dry-run (must be new or empty).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// The helm binary (a new team on a local-mode platform is rendered with it).
+    #[arg(long, value_name = "PATH", env = "SLIPWAY_HELM")]
+    helm: Option<PathBuf>,
 }
 
 pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
@@ -114,6 +117,7 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         cluster: a.cluster.clone(),
         owner: a.owner.clone(),
         http_port: a.http_port,
+        helm: a.helm.clone(),
     };
     let keyring = Keyring::os();
     if a.rollback {

@@ -9,6 +9,7 @@ pub mod logs;
 pub mod platform;
 pub mod services;
 pub mod settings;
+pub mod teams;
 
 use slipway_core::config::Config;
 use slipway_core::error::{Classified, ErrorKind, ErrorReport};

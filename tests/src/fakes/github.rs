@@ -11,6 +11,7 @@ use http::Method;
 use serde_json::{Value, json};
 
 use super::{Fault, Reply, reply, serve};
+use crate::kube_sim::git::ScmRepository;
 
 /// A repository as the fake keeps it.
 #[derive(Debug, Clone, Default)]
@@ -142,7 +143,7 @@ impl FakeGitHub {
             token: token.into(),
             login: login.into(),
             orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
-            scopes: Some("repo, read:org, workflow".into()),
+            scopes: Some("repo, read:org, workflow, read:packages".into()),
             remaining: 5000,
             ..GitHubState::default()
         }));
@@ -202,6 +203,31 @@ impl crate::kube_sim::git::GitSource for FakeGitRemote {
             .get(full)
             .filter(|r| !r.empty && revision == "main")?;
         Some(repo.files.clone())
+    }
+
+    fn organization_repositories(&self, org: &str) -> Option<Vec<ScmRepository>> {
+        let mut s = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.finish_copies();
+        if !s.orgs.iter().any(|o| o == org) {
+            return None;
+        }
+        Some(
+            s.repos
+                .iter()
+                .filter(|(k, r)| k.split('/').next() == Some(org) && r.copying.is_none())
+                .map(|(k, r)| ScmRepository {
+                    organization: org.to_owned(),
+                    repository: k.split('/').nth(1).unwrap_or_default().to_owned(),
+                    url: format!("{WEB}{k}.git"),
+                    branch: "main".to_owned(),
+                    sha: r.commits.last().cloned().unwrap_or_default(),
+                    labels: r.topics.clone(),
+                })
+                .collect(),
+        )
     }
 }
 

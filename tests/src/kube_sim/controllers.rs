@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::admission::{self, Op};
 use super::registry::ResourceType;
 
 /// How the simulated controllers misbehave. Object keys are `namespace/name` (or `*`).
@@ -32,7 +33,7 @@ pub struct Faults {
 }
 
 impl Faults {
-    fn hit(set: &HashSet<String>, key: &str) -> bool {
+    pub(super) fn hit(set: &HashSet<String>, key: &str) -> bool {
         set.contains(key) || set.contains("*")
     }
 }
@@ -91,7 +92,7 @@ fn key(o: &Value) -> String {
     )
 }
 
-fn types(shared: &Shared, group: &str, plural: &str) -> Option<ResourceType> {
+pub(super) fn types(shared: &Shared, group: &str, plural: &str) -> Option<ResourceType> {
     shared
         .state()
         .registry
@@ -101,24 +102,23 @@ fn types(shared: &Shared, group: &str, plural: &str) -> Option<ResourceType> {
         .cloned()
 }
 
-fn set_status(shared: &Shared, t: &ResourceType, o: &Value, status: Value) {
-    if o["status"] == status {
+/// Write `status` as a controller does, through the status subresource: only the status of the
+/// live object changes (a client's write since `o` was read is kept).
+pub(super) fn set_status(shared: &Shared, t: &ResourceType, o: &Value, status: Value) {
+    let ns = o["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = o["metadata"]["name"].as_str().unwrap_or_default();
+    let mut state = shared.state();
+    let Ok(mut live) = state.get(t, ns, name) else {
+        return;
+    };
+    if live["metadata"]["uid"] != o["metadata"]["uid"] || live["status"] == status {
         return;
     }
-    let mut new = o.clone();
-    new["status"] = status;
-    let ns = o["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let name = o["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    shared.state().commit(t, &ns, &name, Some(new), false);
+    live["status"] = status;
+    state.commit(t, ns, name, Some(live), false);
 }
 
-fn condition(kind: &str, status: bool, reason: &str) -> Value {
+pub(super) fn condition(kind: &str, status: bool, reason: &str) -> Value {
     json!({"type": kind, "status": if status { "True" } else { "False" }, "reason": reason, "message": format!("{reason} (simulated)"), "lastTransitionTime": "2026-01-01T00:00:00Z", "lastUpdateTime": "2026-01-01T00:00:00Z"})
 }
 
@@ -164,7 +164,8 @@ fn reconcile(
             let never = Faults::hit(&faults.never_ready, &k);
             let failing = Faults::hit(&faults.failing, &k);
             let ready = !(waiting || never || failing);
-            ensure_pods(shared, &t, &o, replicas, ready);
+            let refused = ensure_pods(shared, &t, &o, replicas, ready);
+            let ready = ready && refused.is_none();
             let n = if ready { replicas } else { 0 };
             let status = match t.kind.as_str() {
                 "DaemonSet" => {
@@ -186,7 +187,14 @@ fn reconcile(
                     } else {
                         condition("Available", false, "MinimumReplicasUnavailable")
                     };
-                    let mut s = json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": n, "availableReplicas": n, "conditions": [available, progressing]});
+                    let mut conditions = vec![available, progressing];
+                    // The ReplicaSet controller's FailedCreate, surfaced on the Deployment.
+                    if let Some(message) = &refused {
+                        let mut c = condition("ReplicaFailure", true, "FailedCreate");
+                        c["message"] = json!(message);
+                        conditions.push(c);
+                    }
+                    let mut s = json!({"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas, "readyReplicas": n, "availableReplicas": n, "conditions": conditions});
                     if !ready {
                         s["unavailableReplicas"] = json!(replicas);
                     }
@@ -246,60 +254,7 @@ fn reconcile(
         }
     }
 
-    if let (Some(sets), Some(apps)) = (
-        types(shared, "argoproj.io", "applicationsets"),
-        types(shared, "argoproj.io", "applications"),
-    ) && enabled("ApplicationSet")
-    {
-        for set in list(&sets) {
-            generate_applications(shared, &sets, &apps, &set);
-        }
-    }
-
-    if let Some(t) = types(shared, "argoproj.io", "applications").filter(|_| enabled("Application"))
-    {
-        let git = shared.git.lock().ok().and_then(|g| g.clone());
-        for app in list(&t) {
-            let name = app["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let compared = sync_from_git(shared, git.as_deref(), &app);
-            let synced = !Faults::hit(&faults.never_synced, &name) && compared.is_ok();
-            let health = if Faults::hit(&faults.degraded, &name) {
-                "Degraded"
-            } else if synced {
-                "Healthy"
-            } else if compared.is_err() {
-                "Unknown"
-            } else {
-                "Progressing"
-            };
-            let mut status = app["status"].clone();
-            if !status.is_object() {
-                status = json!({});
-            }
-            let sync = match &compared {
-                Ok(_) if synced => "Synced",
-                Ok(_) => "OutOfSync",
-                Err(_) => "Unknown",
-            };
-            status["sync"] = json!({"status": sync, "revision": "kube-sim"});
-            status["health"] = json!({"status": health});
-            status["operationState"] =
-                json!({"phase": if synced { "Succeeded" } else { "Running" }});
-            match compared {
-                Ok(resources) => {
-                    status["resources"] = json!(resources);
-                    status["conditions"] = json!([]);
-                }
-                Err(message) => {
-                    status["conditions"] = json!([{"type": "ComparisonError", "message": message}])
-                }
-            }
-            set_status(shared, &t, &app, status);
-        }
-    }
+    super::argocd::reconcile(shared, faults);
 
     // Simulated kubelet: a node is Ready once a pod network (a DaemonSet in kube-system) exists.
     if let (Some(nodes), Some(ds)) = (
@@ -432,215 +387,17 @@ fn new_sealing_key() -> Option<(String, String)> {
     Some((cert, pem))
 }
 
-/// The list and Git files generators as Argo CD's ApplicationSet controller runs them: one
-/// Application per element, `{{ .key }}` / `{{key}}` placeholders filled from the element (nested
-/// keys with dots), owned by the set; Applications for removed elements are deleted (not when a
-/// generator failed, as Argo CD keeps them then). Other generators are reported as not simulated.
-fn generate_applications(shared: &Shared, sets: &ResourceType, apps: &ResourceType, set: &Value) {
-    let ns = set["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let uid = set["metadata"]["uid"].clone();
-    let git = shared.git.lock().ok().and_then(|g| g.clone());
-    let mut wanted = Vec::new();
-    let mut errors = Vec::new();
-    for generator in set["spec"]["generators"].as_array().into_iter().flatten() {
-        let elements = match (
-            generator.get("list"),
-            generator.get("git").filter(|g| g.get("files").is_some()),
-        ) {
-            (Some(list), _) => Ok(list["elements"].as_array().cloned().unwrap_or_default()),
-            (None, Some(g)) => match &git {
-                Some(source) => super::git::files_generator(source.as_ref(), g),
-                None => Err(format!(
-                    "kube-sim has no Git source to read {}",
-                    g["repoURL"]
-                )),
-            },
-            (None, None) => Err(format!(
-                "kube-sim simulates the list and Git files generators, not {:?}",
-                generator
-                    .as_object()
-                    .map(|g| g.keys().collect::<Vec<_>>())
-                    .unwrap_or_default()
-            )),
-        };
-        match elements {
-            Ok(elements) => {
-                wanted.extend(elements.iter().map(|e| render(&set["spec"]["template"], e)))
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    let names: Vec<String> = wanted
-        .iter()
-        .filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned))
-        .collect();
-    for mut app in wanted {
-        let Some(name) = app["metadata"]["name"].as_str().map(str::to_owned) else {
-            continue;
-        };
-        app["metadata"]["namespace"] = json!(ns);
-        app["metadata"]["ownerReferences"] = json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "name": set["metadata"]["name"], "uid": uid, "controller": true}]);
-        let existing = shared.state().get(apps, &ns, &name).ok();
-        let unchanged = existing.as_ref().is_some_and(|e| {
-            e["spec"] == app["spec"] && e["metadata"]["labels"] == app["metadata"]["labels"]
-        });
-        if !unchanged {
-            if let Some(e) = &existing {
-                app["status"] = e["status"].clone();
-            }
-            shared.state().commit(apps, &ns, &name, Some(app), false);
-        }
-    }
-    if errors.is_empty() {
-        let owned: Vec<String> = shared
-            .state()
-            .list(apps, Some(&ns))
-            .into_iter()
-            .filter(|a| {
-                a["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
-            })
-            .filter_map(|a| a["metadata"]["name"].as_str().map(str::to_owned))
-            .collect();
-        for stale in owned.iter().filter(|n| !names.contains(n)) {
-            let _ = shared.state().delete(apps, &ns, stale, false);
-        }
-    }
-    let condition = if errors.is_empty() {
-        condition("ResourcesUpToDate", true, "ApplicationSetUpToDate")
-    } else {
-        json!({"type": "ErrorOccurred", "status": "True", "reason": "ApplicationGenerationFromParamsError", "message": errors.join("; ")})
-    };
-    set_status(shared, sets, set, json!({"conditions": [condition]}));
-}
-
-/// The SIMULATED repo-server and sync of an Application's Git sources: directory sources are
-/// applied (created or merged into the live objects), Kustomize/Helm paths and `$values` files
-/// only checked to exist, chart sources taken as they are. Returns the resources, or Argo CD's
-/// ComparisonError message.
-fn sync_from_git(
-    shared: &Shared,
-    git: Option<&dyn super::git::GitSource>,
-    app: &Value,
-) -> Result<Vec<Value>, String> {
-    let sources: Vec<Value> = match app["spec"].get("source") {
-        Some(source) => vec![source.clone()],
-        None => app["spec"]["sources"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-    };
-    let is_git = |s: &Value| {
-        s.get("chart").is_none() && !(s.get("ref").is_some() && s.get("path").is_none())
-    };
-    if sources.iter().all(|s| !is_git(s)) && !sources.iter().any(|s| s.get("ref").is_some()) {
-        return Ok(Vec::new());
-    }
-    let git =
-        git.ok_or_else(|| "kube-sim has no Git source: repositories cannot be read".to_owned())?;
-    super::git::check_value_files(git, &sources)?;
-    let default_ns = app["spec"]["destination"]["namespace"]
-        .as_str()
-        .unwrap_or("default");
-    let mut resources = Vec::new();
-    for source in sources.iter().filter(|s| is_git(s)) {
-        let super::git::Rendered::Objects(objects) = super::git::render_source(git, source)? else {
-            continue;
-        };
-        for object in objects {
-            resources.push(apply_synced(shared, &object, default_ns)?);
-        }
-    }
-    Ok(resources)
-}
-
-/// Create `object` or merge it into the live one, as an Argo CD sync does; its resource entry.
-fn apply_synced(shared: &Shared, object: &Value, default_ns: &str) -> Result<Value, String> {
-    let (api_version, kind) = (
-        object["apiVersion"].as_str().unwrap_or_default(),
-        object["kind"].as_str().unwrap_or_default(),
-    );
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    let t = shared.state().registry.by_kind(api_version, kind).cloned().ok_or_else(|| format!("the server could not find the requested resource ({api_version} {kind} {name}): is its CRD installed?"))?;
-    let ns = if t.namespaced {
-        object["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or(default_ns)
-    } else {
-        ""
-    };
-    let mut state = shared.state();
-    let new = match state.get(&t, ns, name) {
-        Ok(live) => super::store::apply_merge(&live, object),
-        Err(_) => object.clone(),
-    };
-    state.commit(&t, ns, name, Some(new), false);
-    Ok(
-        json!({"group": t.group, "version": t.version, "kind": kind, "namespace": ns, "name": name, "status": "Synced"}),
-    )
-}
-
-/// Fill `{{ .a.b }}`, `{{.a}}` and `{{a}}` placeholders in every string of `template`.
-fn render(template: &Value, element: &Value) -> Value {
-    fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Object(m) => m.iter().for_each(|(k, v)| {
-                flatten(
-                    &if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    },
-                    v,
-                    out,
-                )
-            }),
-            Value::String(s) => out.push((prefix.to_owned(), s.clone())),
-            other => out.push((prefix.to_owned(), other.to_string())),
-        }
-    }
-    let mut params = Vec::new();
-    flatten("", element, &mut params);
-    match template {
-        Value::String(s) => {
-            let mut out = s.clone();
-            for (k, v) in &params {
-                for pattern in [
-                    format!("{{{{ .{k} }}}}"),
-                    format!("{{{{.{k}}}}}"),
-                    format!("{{{{{k}}}}}"),
-                    format!("{{{{ {k} }}}}"),
-                ] {
-                    out = out.replace(&pattern, v);
-                }
-            }
-            Value::String(out)
-        }
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), render(v, element)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(|v| render(v, element)).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Keep `replicas` pods for a workload; ready or not as told. Deleted pods are replaced.
+/// Keep `replicas` pods for a workload; ready or not as told. Deleted pods are replaced. New
+/// pods pass admission as the ReplicaSet controller's creates do (then the scheduler binds them);
+/// a refusal is returned, as the controller's FailedCreate.
 fn ensure_pods(
     shared: &Shared,
     owner_type: &ResourceType,
     owner: &Value,
     replicas: u64,
     ready: bool,
-) {
-    let Some(pod_t) = types(shared, "", "pods") else {
-        return;
-    };
+) -> Option<String> {
+    let pod_t = types(shared, "", "pods")?;
     let ns = owner["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default()
@@ -684,7 +441,7 @@ fn ensure_pods(
             .get(owner_type, &ns, &name)
             .is_ok_and(|o| o["metadata"]["uid"] == uid);
         if !alive {
-            return;
+            return None;
         }
         let n = state.rv + 1;
         let pod_name = format!("{name}-sim-{n:05x}");
@@ -700,8 +457,13 @@ fn ensure_pods(
         if !spec.is_object() {
             spec = json!({});
         }
-        spec["nodeName"] = json!("kube-sim-node");
-        let pod = json!({"metadata": meta, "spec": spec, "status": pod_status(&ip)});
+        let mut pod = json!({"metadata": meta, "spec": spec});
+        if let Err(e) = admission::admit(&state, &pod_t, &ns, &pod_name, Op::Create, &mut pod, None)
+        {
+            return Some(e.message);
+        }
+        pod["spec"]["nodeName"] = json!("kube-sim-node");
+        pod["status"] = pod_status(&ip);
         state.commit(&pod_t, &ns, &pod_name, Some(pod), false);
     }
     for extra in owned.iter().skip(replicas as usize) {
@@ -711,6 +473,7 @@ fn ensure_pods(
             .to_owned();
         let _ = shared.state().delete(&pod_t, &ns, &pod_name, false);
     }
+    None
 }
 
 /// Register a node; the simulated kubelet reports it Ready once a pod network exists.

@@ -3,8 +3,8 @@
 //! files. What is simulated: directory Applications (plain YAML/JSON in `path`, `directory.exclude`
 //! / `include` globs with `{a,b}` alternatives, `recurse`), the repository and path checks of
 //! every Git source (a missing repository, path or `$values` file is a ComparisonError as in Argo
-//! CD), and the Git files generator of ApplicationSets. Kustomize and Helm rendering are not
-//! simulated: such sources are checked to exist and reported Synced without creating resources.
+//! CD), and the Git files generator of ApplicationSets. Kustomize is not rendered; Helm paths are
+//! rendered by [`super::argocd`] when kube-sim has a real `helm`.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,25 @@ pub trait GitSource: Send + Sync {
     /// The files of the repository at `repo_url` on `revision` (a branch), or `None` when no such
     /// repository is reachable.
     fn files(&self, repo_url: &str, revision: &str) -> Option<BTreeMap<String, Vec<u8>>>;
+
+    /// An organisation's repositories as the GitHub SCM provider lists them
+    /// (`GET /orgs/{org}/repos`), or `None` when the organisation cannot be listed.
+    fn organization_repositories(&self, org: &str) -> Option<Vec<ScmRepository>> {
+        let _ = org;
+        None
+    }
+}
+
+/// One repository as the SCM provider sees it (`services/scm_provider/github.go` ListRepos):
+/// the https clone URL, the default branch and its head commit, the topics as labels.
+#[derive(Debug, Clone)]
+pub struct ScmRepository {
+    pub organization: String,
+    pub repository: String,
+    pub url: String,
+    pub branch: String,
+    pub sha: String,
+    pub labels: Vec<String>,
 }
 
 /// A path glob as Argo CD matches them: `*` stays inside one path segment, `{a,b}` alternatives.

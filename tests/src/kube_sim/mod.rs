@@ -12,14 +12,18 @@
 //! HTTP-level faults.
 //! Its fidelity is checked by running the real kubectl and helm against it (tests/tests/kube_sim.rs).
 
+mod admission;
 mod api;
+mod argocd;
 mod controllers;
 pub mod git;
 mod ingress;
 mod portforward;
 mod protobuf;
+mod rbac;
 pub mod registry;
 pub mod store;
+mod template;
 mod tls;
 
 use std::collections::HashMap;
@@ -61,6 +65,10 @@ pub(crate) struct Shared {
     forward_targets: Mutex<HashMap<(String, String, u16), SocketAddr>>,
     /// What the simulated Argo CD reads Git repositories from (none: every Git source fails).
     git: Mutex<Option<Arc<dyn git::GitSource>>>,
+    /// The real `helm` the simulated repo-server renders Helm paths in Git with (none: not
+    /// rendered), and what it rendered, by inputs.
+    helm: Mutex<Option<std::path::PathBuf>>,
+    helm_cache: Mutex<HashMap<u64, Result<Vec<Value>, String>>>,
 }
 
 impl Shared {
@@ -133,6 +141,8 @@ impl KubeSim {
             drop_generation: watch::channel(0).0,
             forward_targets: Mutex::new(HashMap::new()),
             git: Mutex::new(None),
+            helm: Mutex::new(None),
+            helm_cache: Mutex::new(HashMap::new()),
         });
         let snapshot = state_dir.map(|d| d.join("objects.json"));
         let restored = snapshot
@@ -185,7 +195,13 @@ impl KubeSim {
 
     /// The same kubeconfig pointing at another URL (a published port, a hostname in the cert).
     pub fn kubeconfig_for(&self, server: &str) -> String {
-        tls::kubeconfig(server, &self.ca_pem, &self.shared.token)
+        tls::kubeconfig(server, &self.ca_pem, &self.shared.token, "kube-sim")
+    }
+
+    /// This server's kubeconfig with context (cluster and user) `name`, e.g. `kind-<cluster>`
+    /// as `slipway up` names a cluster's context.
+    pub fn kubeconfig_as(&self, name: &str) -> String {
+        tls::kubeconfig(&self.server_url(), &self.ca_pem, &self.shared.token, name)
     }
 
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
@@ -270,6 +286,16 @@ impl KubeSim {
             .git
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(source);
+        self.shared.changed.notify_one();
+    }
+
+    /// Let the simulated repo-server render Helm charts in Git with this real `helm`.
+    pub fn set_helm(&self, helm: &Path) {
+        *self
+            .shared
+            .helm
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(helm.to_owned());
         self.shared.changed.notify_one();
     }
 

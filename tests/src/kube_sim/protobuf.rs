@@ -1,5 +1,6 @@
 //! Kubernetes' protobuf wire format, only as far as clients send it to kube-sim: client-go
-//! (helm's release storage) writes Secrets and ConfigMaps as protobuf. Decoded into the JSON
+//! (helm's release storage) writes Secrets and ConfigMaps as protobuf, and `kubectl auth can-i`
+//! sends its SelfSubjectAccessReview so. Decoded into the JSON
 //! the rest of the simulator works with; answers stay JSON (clients accept it).
 
 use std::collections::BTreeMap;
@@ -73,6 +74,77 @@ struct ConfigMap {
     immutable: Option<bool>,
 }
 
+/// `k8s.io/api/authorization/v1` (generated.proto): what `kubectl auth can-i` sends.
+#[derive(Clone, PartialEq, Message)]
+struct ResourceAttributes {
+    #[prost(string, optional, tag = "1")]
+    namespace: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    verb: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    group: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    version: Option<String>,
+    #[prost(string, optional, tag = "5")]
+    resource: Option<String>,
+    #[prost(string, optional, tag = "6")]
+    subresource: Option<String>,
+    #[prost(string, optional, tag = "7")]
+    name: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct NonResourceAttributes {
+    #[prost(string, optional, tag = "1")]
+    path: Option<String>,
+    #[prost(string, optional, tag = "2")]
+    verb: Option<String>,
+}
+
+/// Both review specs: SelfSubjectAccessReviewSpec has fields 1 and 2 only; SubjectAccessReviewSpec
+/// adds the subject (3 user, 4 groups; 5 extra and 6 uid are not read).
+#[derive(Clone, PartialEq, Message)]
+struct ReviewSpec {
+    #[prost(message, optional, tag = "1")]
+    resource_attributes: Option<ResourceAttributes>,
+    #[prost(message, optional, tag = "2")]
+    non_resource_attributes: Option<NonResourceAttributes>,
+    #[prost(string, optional, tag = "3")]
+    user: Option<String>,
+    #[prost(string, repeated, tag = "4")]
+    groups: Vec<String>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Review {
+    #[prost(message, optional, tag = "1")]
+    metadata: Option<ObjectMeta>,
+    #[prost(message, optional, tag = "2")]
+    spec: Option<ReviewSpec>,
+}
+
+fn review_json(kind: &str, r: Review) -> Value {
+    let spec = r.spec.unwrap_or_default();
+    let mut v = json!({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "metadata": meta_json(r.metadata), "spec": {}});
+    if let Some(a) = spec.resource_attributes {
+        v["spec"]["resourceAttributes"] = json!({
+            "namespace": a.namespace.unwrap_or_default(), "verb": a.verb.unwrap_or_default(),
+            "group": a.group.unwrap_or_default(), "version": a.version.unwrap_or_default(),
+            "resource": a.resource.unwrap_or_default(), "subresource": a.subresource.unwrap_or_default(),
+            "name": a.name.unwrap_or_default(),
+        });
+    }
+    if let Some(a) = spec.non_resource_attributes {
+        v["spec"]["nonResourceAttributes"] =
+            json!({"path": a.path.unwrap_or_default(), "verb": a.verb.unwrap_or_default()});
+    }
+    if let Some(user) = spec.user {
+        v["spec"]["user"] = json!(user);
+        v["spec"]["groups"] = json!(spec.groups);
+    }
+    v
+}
+
 fn meta_json(m: Option<ObjectMeta>) -> Value {
     let m = m.unwrap_or_default();
     let mut v = json!({});
@@ -98,7 +170,7 @@ fn meta_json(m: Option<ObjectMeta>) -> Value {
     v
 }
 
-/// Decode a protobuf-encoded Secret or ConfigMap into its JSON form.
+/// Decode a protobuf-encoded Secret, ConfigMap or access review into its JSON form.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
     let envelope = body
         .strip_prefix(MAGIC)
@@ -148,8 +220,12 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
             }
             Ok(v)
         }
+        "SelfSubjectAccessReview" | "SubjectAccessReview" => Ok(review_json(
+            &kind,
+            Review::decode(raw.as_slice()).map_err(|e| e.to_string())?,
+        )),
         other => Err(format!(
-            "kube-sim decodes protobuf only for Secret and ConfigMap, not {other:?}; send JSON"
+            "kube-sim decodes protobuf only for Secret, ConfigMap and access reviews, not {other:?}; send JSON"
         )),
     }
 }

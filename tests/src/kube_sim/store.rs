@@ -320,9 +320,31 @@ impl State {
     ) -> Result<Value, ApiError> {
         let obj = self.get(t, ns, name)?;
         let uid = obj["metadata"]["uid"].clone();
-        let deleted = self.commit(t, ns, name, None, client).unwrap_or(obj);
+        let deleted = self
+            .commit(t, ns, name, None, client)
+            .unwrap_or(obj.clone());
         let types = self.registry.types.clone();
         let mut doomed = Vec::new();
+        // The simulated Argo CD's resources finalizer, done at once: an Application deleted with
+        // it takes what it deployed along.
+        let finalized = obj["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == super::argocd::RESOURCES_FINALIZER));
+        if t.group == "argoproj.io" && t.kind == "Application" && finalized {
+            for r in obj["status"]["resources"].as_array().into_iter().flatten() {
+                let found = types.iter().find(|rt| {
+                    rt.group == r["group"].as_str().unwrap_or_default()
+                        && rt.kind == r["kind"].as_str().unwrap_or_default()
+                });
+                if let Some(rt) = found {
+                    doomed.push((
+                        rt.clone(),
+                        r["namespace"].as_str().unwrap_or_default().to_owned(),
+                        r["name"].as_str().unwrap_or_default().to_owned(),
+                    ));
+                }
+            }
+        }
         for rt in &types {
             for o in self.list(rt, None) {
                 let owned = o["metadata"]["ownerReferences"]

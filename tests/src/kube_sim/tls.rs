@@ -122,14 +122,14 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
-pub fn kubeconfig(server: &str, ca_pem: &str, token: &str) -> String {
+pub fn kubeconfig(server: &str, ca_pem: &str, token: &str, name: &str) -> String {
     use base64::Engine;
     use std::fmt::Write;
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem.as_bytes());
     let mut out = String::new();
     let _ = write!(
         out,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: kube-sim\n  user:\n    token: {token}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\ncurrent-context: kube-sim\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\ncurrent-context: {name}\n"
     );
     out
 }

@@ -84,7 +84,12 @@ apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate, namespace: ctl}\nspec
         }
     })
     .await;
-    assert!(settled.is_ok(), "controllers settled");
+    assert!(
+        settled.is_ok(),
+        "controllers settled: {} {}",
+        get("endpoints", "db").await,
+        get("applications.argoproj.io", "broken").await["status"]
+    );
     assert_eq!(get("statefulset", "db").await["status"]["readyReplicas"], 1);
     assert_eq!(get("daemonset", "agent").await["status"]["numberReady"], 1);
     assert_eq!(get("job", "migrate").await["status"]["succeeded"], 1);
@@ -205,9 +210,10 @@ async fn list_generator_application_sets_make_applications_like_argo_cd() {
     let e = env().await;
     let crd = |kind: &str, plural: &str| slipway_e2e::crd_yaml("argoproj.io", kind, plural);
     let setup = format!(
-        "{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n",
+        "{}---\n{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n",
         crd("ApplicationSet", "applicationsets"),
-        crd("Application", "applications")
+        crd("Application", "applications"),
+        crd("AppProject", "appprojects")
     );
     expect(
         tool(
@@ -227,6 +233,7 @@ async fn list_generator_application_sets_make_applications_like_argo_cd() {
                 "--for=condition=Established",
                 "crd/applications.argoproj.io",
                 "crd/applicationsets.argoproj.io",
+                "crd/appprojects.argoproj.io",
                 "--timeout=10s",
             ],
         )
@@ -253,6 +260,60 @@ async fn list_generator_application_sets_make_applications_like_argo_cd() {
         )
         .await,
         "appset",
+    );
+    let set_condition = || async {
+        let out = tool(
+            "kubectl",
+            &e.kubeconfig,
+            &[
+                "get",
+                "applicationsets.argoproj.io",
+                "platform",
+                "-n",
+                "argocd",
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .await;
+        serde_json::from_str::<Value>(&out.stdout).unwrap_or(Value::Null)["status"]["conditions"][0]
+            ["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // As Argo CD's ApplicationSet controller: no Application for a project that does not exist.
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let message = set_condition().await;
+            if !message.is_empty() {
+                return message;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the set reports its error");
+    assert!(
+        refused.contains("application references project platform which does not exist"),
+        "{refused}"
+    );
+    assert!(
+        e.sim
+            .object("argoproj.io", "applications", "argocd", "traefik")
+            .is_none()
+    );
+    let project = "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: platform, namespace: argocd}\nspec:\n  sourceRepos: ['*']\n  destinations: [{server: https://kubernetes.default.svc, namespace: '*'}]\n";
+    expect(
+        tool(
+            "kubectl",
+            &e.kubeconfig,
+            &["apply", "--server-side", "-f", "-"],
+            Some(project),
+        )
+        .await,
+        "project",
     );
     let state = |name: &'static str| {
         let kc = e.kubeconfig.clone();

@@ -19,7 +19,7 @@ use kube::discovery::{Discovery, Scope};
 use kube::runtime::{WatchStreamExt, wait::await_condition, watcher};
 use serde_json::{Value, json};
 use slipway_e2e::kube_sim::{HttpFault, KubeSim};
-use slipway_e2e::{echo_server, forwarding_pod, tools_dir};
+use slipway_e2e::{ToolOut as Out, echo_server, expect, forwarding_pod, tool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BUNDLE: &str = include_str!("../fixtures/bundle.yaml");
@@ -42,46 +42,6 @@ async fn env() -> Env {
     }
 }
 
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-async fn tool(name: &str, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Out {
-    let mut cmd = tokio::process::Command::new(tools_dir().join(name));
-    cmd.arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")));
-    cmd.stdin(if stdin.is_some() {
-        std::process::Stdio::piped()
-    } else {
-        std::process::Stdio::null()
-    });
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn tool");
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).await.expect("stdin");
-    }
-    let out = child.wait_with_output().await.expect("tool output");
-    Out {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
-}
-
 async fn kubectl(e: &Env, args: &[&str]) -> Out {
     tool("kubectl", &e.kubeconfig, args, None).await
-}
-
-fn expect(out: Out, what: &str) -> Out {
-    assert!(
-        out.ok,
-        "{what} failed\nstdout: {}\nstderr: {}",
-        out.stdout, out.stderr
-    );
-    out
 }

@@ -86,6 +86,31 @@ describe('the service form', () => {
   });
 });
 
+describe('teams', () => {
+  const payments = { name: 'payments', namespace: 'team-payments', source: 'repository', applied: true, services: ['shop-api'],
+    quota: [{ resource: 'pods', used: '2', hard: '20' }, { resource: 'requests.cpu', used: '100m', hard: '2' }, { resource: 'requests.memory', used: '192Mi', hard: '2Gi' }] };
+
+  it('shows each service’s team quota use and suggests the existing teams', async () => {
+    backend({
+      services_list: () => [{ name: 'shop-api', team: 'payments', sync: 'Synced', health: 'Healthy', repoUrl: 'r', catalogUrl: 'c', argocdUrl: 'a', serviceUrl: 's' }],
+      teams_list: () => [payments, { ...payments, name: 'web', namespace: 'team-web', services: [], quota: [] }],
+      service_check: check,
+    });
+    render(ServicesView);
+    const row = await waitFor(() => {
+      const r = document.querySelector('tr[data-service="shop-api"] td.quota');
+      expect(r?.textContent).toContain('pods 2/20');
+      return r;
+    });
+    expect(row?.textContent).toContain('CPU 100m/2');
+    const options = [...document.querySelectorAll('#known-teams option')].map((o) => (o as HTMLOptionElement).value);
+    expect(options).toEqual(['payments', 'web']);
+    expect(screen.getByLabelText('Owning team').getAttribute('list')).toBe('known-teams');
+    await fill('new-svc', 'growth');
+    expect(await screen.findByText(/A new team: creating the service also gives growth its namespace team-growth/)).toBeTruthy();
+  });
+});
+
 describe('errors by kind', () => {
   it('offers to connect GitHub when it is not connected, and takes the person to Settings', async () => {
     const { nav } = await import('../lib/nav.svelte');

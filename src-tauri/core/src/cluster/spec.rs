@@ -24,6 +24,8 @@ pub const NETWORK_ENV: &str = "KIND_EXPERIMENTAL_DOCKER_NETWORK";
 pub const UNPRIVILEGED_ENV: &str = "SLIPWAY_UNPRIVILEGED_NODES";
 /// Label a Slipway node's platform pool is selected by.
 pub const POOL_LABEL: &str = "slipway.dev/pool";
+/// The pool of the node services run on (team pods are held to it by admission policy).
+pub const WORKLOADS_POOL: &str = "workloads";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -24,8 +24,9 @@ pub use repos::Repo;
 pub const DEFAULT_API: &str = "https://api.github.com";
 
 /// Classic token scopes Slipway needs: create repositories and write their contents (`repo`),
-/// see organisation memberships (`read:org`), write CI workflows (`workflow`).
-pub const NEEDED_SCOPES: &[&str] = &["repo", "read:org", "workflow"];
+/// see organisation memberships (`read:org`), write CI workflows (`workflow`), and pull the
+/// services' images from ghcr.io into team namespaces (`read:packages`).
+pub const NEEDED_SCOPES: &[&str] = &["repo", "read:org", "workflow", "read:packages"];
 
 /// The same needs as fine-grained permissions. GitHub cannot say which permissions a
 /// fine-grained token has; a refused call names the one it wanted (`X-Accepted-GitHub-Permissions`).
@@ -198,9 +199,11 @@ impl Identity {
             return Vec::new();
         };
         let has = |s: &str| {
-            scopes
-                .iter()
-                .any(|x| x == s || (s == "read:org" && (x == "admin:org" || x == "write:org")))
+            scopes.iter().any(|x| {
+                x == s
+                    || (s == "read:org" && (x == "admin:org" || x == "write:org"))
+                    || (s == "read:packages" && (x == "write:packages" || x == "delete:packages"))
+            })
         };
         NEEDED_SCOPES.iter().copied().filter(|s| !has(s)).collect()
     }
@@ -581,17 +584,22 @@ mod tests {
         };
         assert_eq!(
             id(Some(&["public_repo"])).missing_scopes(),
-            ["repo", "read:org", "workflow"]
+            ["repo", "read:org", "workflow", "read:packages"]
         );
         assert!(
-            id(Some(&["repo", "admin:org", "workflow"]))
+            id(Some(&["repo", "admin:org", "workflow", "write:packages"]))
                 .missing_scopes()
                 .is_empty()
+        );
+        assert_eq!(
+            id(Some(&["repo", "read:org", "workflow"])).missing_scopes(),
+            ["read:packages"],
+            "a token from before the pull Secrets is told what it lacks"
         );
         assert!(id(None).missing_scopes().is_empty());
         let err = GitHub::require_scopes(&id(Some(&["repo"])))
             .expect_err("missing")
             .to_string();
-        assert!(err.contains("read:org, workflow"), "{err}");
+        assert!(err.contains("read:org, workflow, read:packages"), "{err}");
     }
 }

@@ -86,19 +86,110 @@ pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
     Ok(set)
 }
 
-/// Local mode has no platform repository: catalog locations inside it (the Software Template)
-/// would make Backstage fail on an unresolved `${SLIPWAY_PLATFORM_REPO}`, so they are left out.
+/// Where Backstage reads local mode's team Groups: a ConfigMap Slipway writes, mounted as a file.
+pub const LOCAL_GROUPS_CONFIGMAP: &str = "slipway-teams-catalog";
+const LOCAL_GROUPS_DIR: &str = "/slipway/catalog";
+
+/// Local mode has no platform repository: catalog locations inside it (the Software Template,
+/// the teams' Groups) would make Backstage fail on an unresolved `${SLIPWAY_PLATFORM_REPO}`, so
+/// they are left out; the Groups come from a file Slipway keeps instead (an optional ConfigMap
+/// volume: Backstage starts before the first team exists).
 fn drop_platform_repo_references(values: &mut Value) {
-    if let Some(locations) = values
+    let Some(locations) = values
         .pointer_mut("/backstage/appConfig/catalog/locations")
         .and_then(Value::as_array_mut)
-    {
-        locations.retain(|l| {
-            !l["target"]
-                .as_str()
-                .is_some_and(|t| t.contains("${SLIPWAY_PLATFORM_REPO}"))
-        });
+    else {
+        return;
+    };
+    locations.retain(|l| {
+        !l["target"]
+            .as_str()
+            .is_some_and(|t| t.contains("${SLIPWAY_PLATFORM_REPO}"))
+    });
+    locations.push(json!({"type": "file", "target": format!("{LOCAL_GROUPS_DIR}/teams.yaml"), "rules": [{"allow": ["Group"]}]}));
+    let backstage = &mut values["backstage"];
+    push(
+        backstage,
+        "extraVolumes",
+        json!({"name": "slipway-teams", "configMap": {"name": LOCAL_GROUPS_CONFIGMAP, "optional": true}}),
+    );
+    push(
+        backstage,
+        "extraVolumeMounts",
+        json!({"name": "slipway-teams", "mountPath": LOCAL_GROUPS_DIR, "readOnly": true}),
+    );
+}
+
+fn push(parent: &mut Value, key: &str, item: Value) {
+    match parent.get_mut(key).and_then(Value::as_array_mut) {
+        Some(list) => list.push(item),
+        None => parent[key] = json!([item]),
     }
+}
+
+/// Local mode's team Groups for Backstage (the file its catalog location reads).
+pub fn local_groups(teams: &[crate::teams::TeamFile]) -> Result<Value, crate::teams::TeamError> {
+    Ok(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": LOCAL_GROUPS_CONFIGMAP, "namespace": "backstage", "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        "data": {"teams.yaml": crate::teams::group_catalog(teams)?},
+    }))
+}
+
+/// The platform's guard rails, applied by Slipway on every `up` in both modes (never read from
+/// the shared repository): the admission policies for team namespaces, the platform
+/// namespaces' NetworkPolicies, the locked-down `default` project.
+pub fn policies() -> Result<Vec<Value>, BundleError> {
+    let mut paths: Vec<String> = bundle::Bundle::iter()
+        .filter(|p| p.starts_with("policies/") && p.ends_with(".yaml"))
+        .map(|p| p.to_string())
+        .collect();
+    paths.sort();
+    let mut docs = Vec::new();
+    for p in &paths {
+        docs.extend(bundle::yaml_documents(p)?);
+    }
+    Ok(docs)
+}
+
+/// The name of the ConfigMap holding the admission policies' per-user parameters.
+pub const SITE_CONFIG: &str = "slipway-site";
+
+/// `argocd/slipway-site`: what the admission policies compare with, for this user's domain
+/// (the allowed `<name>.<domain>` hosts, the platform's own hosts, the workloads pool).
+pub fn site_config(domain: &str) -> Value {
+    let domain = domain.trim_start_matches('.');
+    let escaped = regex_escape(domain);
+    let platform: Vec<String> = crate::hosts::platform_hosts(domain);
+    let reserved = platform
+        .iter()
+        .map(|h| regex_escape(h.split('.').next().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("|");
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": SITE_CONFIG, "namespace": "argocd", "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        "data": {
+            "domain": domain,
+            "workloadsPool": crate::cluster::spec::WORKLOADS_POOL,
+            "allowedHost": format!("^[a-z0-9]([-a-z0-9]*[a-z0-9])?\\.{escaped}$"),
+            "reservedHost": format!("^({reserved})\\.{escaped}$"),
+            "reservedNames": platform.join(", "),
+        },
+    })
+}
+
+/// `text` with the regex metacharacters a domain can hold escaped.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if ".+*?()[]{}|^$\\".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 impl Component {
@@ -110,6 +201,29 @@ impl Component {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_site_config_allows_service_hosts_under_the_domain_only() {
+        let site = site_config("dev.test");
+        let allowed = site["data"]["allowedHost"].as_str().expect("allowedHost");
+        let reserved = site["data"]["reservedHost"].as_str().expect("reservedHost");
+        assert_eq!(allowed, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?\\.dev\\.test$");
+        assert_eq!(reserved, "^(argocd|backstage)\\.dev\\.test$");
+        assert_eq!(site["data"]["workloadsPool"], "workloads");
+        let kinds: Vec<String> = policies()
+            .expect("policies")
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        for kind in [
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
+            "NetworkPolicy",
+            "AppProject",
+        ] {
+            assert!(kinds.iter().any(|k| k == kind), "{kind}: {kinds:?}");
+        }
+    }
 
     #[test]
     fn argo_cd_release_follows_the_domain() {
@@ -145,6 +259,19 @@ mod tests {
         assert!(
             !text.contains("${SLIPWAY_PLATFORM_REPO}"),
             "no reference to a platform repository local mode does not have"
+        );
+        let locations = values["backstage"]["appConfig"]["catalog"]["locations"]
+            .as_array()
+            .expect("locations");
+        assert!(
+            locations
+                .iter()
+                .any(|l| l["type"] == "file" && l["target"] == "/slipway/catalog/teams.yaml"),
+            "the teams' Groups from Slipway's file: {locations:?}"
+        );
+        assert_eq!(
+            values["backstage"]["extraVolumes"][0]["configMap"]["name"],
+            LOCAL_GROUPS_CONFIGMAP
         );
         assert!(
             values["backstage"]["appConfig"]["integrations"]["github"][0]["token"]

@@ -76,6 +76,9 @@ pub enum InstallError {
         #[source]
         source: serde_json::Error,
     },
+    /// A team file is broken, or its baseline could not be rendered.
+    #[error(transparent)]
+    Team(#[from] crate::teams::TeamError),
     /// The sealing controller made no key before the step's deadline.
     #[error(
         "Sealed Secrets made no sealing key within {secs} s (no Secret labelled {}=active in {}); `slipway status` shows whether it runs",
@@ -105,6 +108,7 @@ impl Classified for InstallError {
             Self::Secrets(e) => e.kind(),
             Self::GitHub(e) => e.kind(),
             Self::Sealing(e) => e.kind(),
+            Self::Team(e) => e.kind(),
             Self::Escrow { .. } => ErrorKind::Keyring,
             Self::Routing(_) | Self::NoArgoCd | Self::NoSealingKey { .. } => ErrorKind::Step,
         }
@@ -119,6 +123,7 @@ pub enum InstallStep {
     Publish,
     GitopsSource,
     PlatformApps,
+    Teams,
     SealingKey,
     Routing,
 }
@@ -171,6 +176,13 @@ const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
         "Wait until Traefik, Sealed Secrets and Backstage are Synced and Healthy",
         1800,
         0,
+    ),
+    step(
+        InstallStep::Teams,
+        "teams",
+        "Give every team its namespace, guard rails and image pull Secret",
+        600,
+        1,
     ),
     step(
         InstallStep::SealingKey,
@@ -233,6 +245,8 @@ pub struct InstallOptions {
     pub charts: ChartSource,
     /// A helm binary to use instead of the one on PATH.
     pub helm: Option<std::path::PathBuf>,
+    /// Local mode's team files (`<state>/teams/<cluster>`; tests pass a folder of their own).
+    pub teams: crate::teams::LocalTeams,
 }
 
 impl InstallOptions {
@@ -246,6 +260,7 @@ impl InstallOptions {
             source: Source::Local,
             charts: ChartSource::Upstream,
             helm: None,
+            teams: crate::teams::LocalTeams::for_cluster(cluster),
         }
     }
 }
@@ -282,6 +297,7 @@ impl Stage for InstallStage<'_> {
             InstallStep::Publish => self.publish(r).await,
             InstallStep::GitopsSource => self.gitops_source().await,
             InstallStep::PlatformApps => self.platform_apps(r).await,
+            InstallStep::Teams => self.teams(r).await,
             InstallStep::SealingKey => self.sealing_key(r).await,
             InstallStep::Routing => self.routing(r).await,
         }
@@ -560,7 +576,61 @@ impl InstallStage<'_> {
             }
         }
         objects.extend(routing::ingresses(&self.options.domain)?);
+        objects.extend(gitops::policies()?);
+        objects.push(gitops::site_config(&self.options.domain));
         self.apply(objects).await
+    }
+
+    /// Local mode: each team file of this cluster rendered with the team chart and applied.
+    /// GitHub mode: Argo CD renders the platform repository's team files; Slipway waits for
+    /// each team's Application and gives its namespace the image pull Secret.
+    async fn teams(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
+        let Some((site, token, login)) = self.published.clone() else {
+            let teams = self.options.teams.list()?;
+            if teams.is_empty() {
+                return Ok(StepOutcome::up_to_date(
+                    "no teams yet (`slipway team apply NAME`)",
+                ));
+            }
+            let mut objects = vec![gitops::local_groups(&teams)?];
+            for team in &teams {
+                r.detail(format!("rendering {}'s baseline", team.name));
+                let helm = self.helm().await?;
+                objects.extend(crate::teams::render(helm, team).await?);
+            }
+            return self.apply(objects).await;
+        };
+        let github = GitHub::new(&site.api, &token)?;
+        let files = github
+            .read_files(&site.owner, publish::PLATFORM_REPO, "main")
+            .await?;
+        let teams = crate::teams::from_repository(&files)?;
+        if teams.is_empty() {
+            return Ok(StepOutcome::up_to_date(
+                "no teams in the platform repository yet",
+            ));
+        }
+        for team in &teams {
+            r.detail(format!("waiting for {}", app_name(&team.name)));
+            wait::application_healthy(
+                &self.client,
+                ARGO_NAMESPACE,
+                &app_name(&team.name),
+                r.deadline(),
+            )
+            .await?;
+        }
+        let pull = crate::teams::PullCredentials::new(&login, &token);
+        let secrets: Vec<serde_json::Value> = teams.iter().map(|t| pull.secret(&t.name)).collect();
+        let applied = self.apply(secrets).await?;
+        let names: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
+        Ok(match applied {
+            StepOutcome::Changed { .. } => StepOutcome::changed(format!(
+                "{}: baselines Healthy, image pull Secrets updated",
+                names.join(", ")
+            )),
+            _ => StepOutcome::up_to_date(format!("{}: baselines Healthy", names.join(", "))),
+        })
     }
 
     async fn apply(&self, objects: Vec<serde_json::Value>) -> Result<StepOutcome, InstallError> {
@@ -613,6 +683,11 @@ impl InstallStage<'_> {
         }
         Ok(StepOutcome::up_to_date(answers.join(", ")))
     }
+}
+
+/// The Argo CD Application of team `team`'s baseline (a dot: no service name has one).
+pub fn app_name(team: &str) -> String {
+    format!("{team}.team")
 }
 
 /// The escrow after adding `active`: every key kept before, in its order, then the new ones.

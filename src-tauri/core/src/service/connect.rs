@@ -21,6 +21,8 @@ pub struct Target {
     pub cluster: String,
     /// `None`: the token's user.
     pub owner: Option<String>,
+    /// The helm binary (a new team in local mode is rendered with the team chart).
+    pub helm: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -37,6 +39,7 @@ impl Target {
             http_port: spec.http_ingress().port(),
             cluster: spec.name,
             owner: config.owner.clone(),
+            helm: config.helm.clone(),
         })
     }
 }
@@ -46,6 +49,8 @@ pub struct GitHubOwner {
     pub github: GitHub,
     pub identity: Identity,
     pub owner: Owner,
+    /// The same token, for the team namespaces' image pull Secrets.
+    pub pull: crate::teams::PullCredentials,
 }
 
 /// Clients for one creation (or rollback).
@@ -54,6 +59,7 @@ pub struct Connection {
     pub backstage: Backstage,
     pub kube: Option<kube::Client>,
     pub cluster: String,
+    pub helm: Option<std::path::PathBuf>,
 }
 
 impl Connection {
@@ -66,6 +72,9 @@ impl Connection {
             owner: self.github.owner.clone(),
             cluster: self.cluster.clone(),
             lock_dir: crate::lock::dir(),
+            pull: Some(self.github.pull.clone()),
+            local_teams: crate::teams::LocalTeams::for_cluster(&self.cluster),
+            helm: self.helm.clone(),
         }
     }
 }
@@ -79,10 +88,12 @@ pub async fn github(target: &Target, keyring: &Keyring) -> Result<GitHubOwner, S
     let github = GitHub::new(api, &token)?;
     let identity = github.identity().await?;
     let owner = identity.owner(target.owner.as_deref())?;
+    let pull = crate::teams::PullCredentials::new(&identity.login, &token);
     Ok(GitHubOwner {
         github,
         identity,
         owner,
+        pull,
     })
 }
 
@@ -107,6 +118,7 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
         backstage,
         kube: cluster(target).await,
         cluster: target.cluster.clone(),
+        helm: target.helm.clone(),
     })
 }
 

@@ -31,6 +31,7 @@ pub enum CreateStep {
     Registry,
     Catalog,
     Refresh,
+    TeamAccess,
 }
 
 /// Service creation, as data: what each row says is what applies.
@@ -71,7 +72,7 @@ const CREATE_STEPS: &[StepDef<CreateStep>] = &[
     step(
         CreateStep::Registry,
         "registry",
-        "List a personal account's service in the platform repository",
+        "Add a new team, and a personal account's service, to the platform repository",
         60,
         1,
     ),
@@ -88,6 +89,13 @@ const CREATE_STEPS: &[StepDef<CreateStep>] = &[
         "Ask Argo CD to look for the new repository now",
         60,
         2,
+    ),
+    step(
+        CreateStep::TeamAccess,
+        "team-access",
+        "Give the team's namespace its image pull Secret",
+        120,
+        1,
     ),
 ];
 
@@ -141,6 +149,10 @@ pub struct Journal {
     /// `services/<name>.yaml` written into the owner's platform repository.
     #[serde(default)]
     pub registry_entry: bool,
+    /// `teams/<team>.yaml` written (the team was new). Kept on rollback: a team is harmless
+    /// and other services may join it.
+    #[serde(default)]
+    pub team_file: bool,
 }
 
 /// A journal as read from disk.
@@ -267,6 +279,12 @@ pub struct Services<'a> {
     pub cluster: String,
     /// Where the run locks are (`lock::dir()`).
     pub lock_dir: PathBuf,
+    /// Who pulls the team's images (none: the namespace gets no pull Secret from here).
+    pub pull: Option<crate::teams::PullCredentials>,
+    /// Local mode's team files (a platform without a published repository keeps them here).
+    pub local_teams: crate::teams::LocalTeams,
+    /// The helm binary, for a new team's baseline in local mode.
+    pub helm: Option<PathBuf>,
 }
 
 /// The result of a creation, for the summary and the notification.
@@ -321,6 +339,38 @@ impl CreateStage<'_> {
             MANAGED_TOPIC.to_owned(),
             format!("team-{}", self.request.team),
         ]
+    }
+
+    /// Local mode's new team: its file in the state folder and its baseline applied here.
+    async fn local_team(&mut self, r: StepContext<'_>) -> Result<StepOutcome, ServiceError> {
+        let team = &self.request.team;
+        let local = &self.services.local_teams;
+        if local.list()?.iter().any(|t| &t.name == team) {
+            return Ok(StepOutcome::up_to_date(format!(
+                "local mode: team {team} exists"
+            )));
+        }
+        r.warn(format!(
+            "{}/{PLATFORM_REPO} is not published (the platform runs in local mode): team {team} is kept by Slipway, and Argo CD deploys the service once `slipway up` runs in GitHub mode",
+            self.services.owner.name
+        ));
+        let file = crate::teams::TeamFile::new(team);
+        local.save(&file)?;
+        self.journal.team_file = true;
+        self.save()?;
+        let Some(client) = &self.services.kube else {
+            return Ok(StepOutcome::changed(format!(
+                "local mode: team {team} saved; `slipway up` applies it"
+            )));
+        };
+        let helm = crate::helm::Helm::locate(self.services.helm.as_deref())
+            .await
+            .map_err(crate::teams::TeamError::from)?;
+        crate::teams::ops::apply_local(client, &helm, local, &file).await?;
+        Ok(StepOutcome::changed(format!(
+            "local mode: team {team} and its namespace {} applied",
+            file.namespace()
+        )))
     }
 
     fn catalog_url(&self, repo: &crate::github::Repo) -> String {
@@ -450,37 +500,74 @@ impl Stage for CreateStage<'_> {
                 )))
             }
             CreateStep::Registry => {
-                if self.services.owner.org {
-                    return Ok(StepOutcome::up_to_date(
-                        "organisation: Argo CD finds the repository by its topic",
-                    ));
+                let platform = match gh.repo(owner, PLATFORM_REPO).await? {
+                    Some(platform) => platform,
+                    // An organisation's platform not published yet runs in local mode: the
+                    // team is Slipway's to keep and apply there. (A personal account's service
+                    // needs the repository's registry: say what to do first.)
+                    None if self.services.owner.org => return self.local_team(r).await,
+                    None => {
+                        return Err(ServiceError::NoPlatformRepo {
+                            owner: owner.to_owned(),
+                            repo: PLATFORM_REPO,
+                        });
+                    }
+                };
+                let current = gh
+                    .read_files(owner, PLATFORM_REPO, &platform.default_branch)
+                    .await?;
+                let mut files = std::collections::BTreeMap::new();
+                // A new team: its file first (Argo CD's teams ApplicationSet makes its
+                // namespace and guard rails), and its Backstage Group.
+                let team_path = crate::teams::TeamFile::path(&req.team);
+                if !current.contains_key(&team_path) {
+                    let team = crate::teams::TeamFile::new(&req.team);
+                    let mut teams = crate::teams::from_repository(&current)?;
+                    teams.push(team.clone());
+                    teams.sort_by(|a, b| a.name.cmp(&b.name));
+                    files.insert(team_path.clone(), team.to_yaml()?.into_bytes());
+                    files.insert(
+                        crate::teams::GROUP_CATALOG.to_owned(),
+                        crate::teams::group_catalog(&teams)?.into_bytes(),
+                    );
                 }
                 // Argo CD's SCM generator cannot list a user's repositories: the registry
                 // ApplicationSet reads services/*.yaml from the platform repository instead.
-                let platform = gh.repo(owner, PLATFORM_REPO).await?.ok_or_else(|| {
-                    ServiceError::NoPlatformRepo {
-                        owner: owner.to_owned(),
-                        repo: PLATFORM_REPO,
+                if !self.services.owner.org {
+                    let repo = self.repo().await?;
+                    let path = registry_path(name);
+                    let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nteam: {}\n", repo.html_url, req.team).into_bytes();
+                    if current.get(&path) != Some(&entry) {
+                        files.insert(path, entry);
                     }
-                })?;
-                let repo = self.repo().await?;
-                let path = registry_path(name);
-                let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nteam: {}\n", repo.html_url, req.team).into_bytes();
-                if gh.file(owner, PLATFORM_REPO, &path).await?.as_deref() == Some(&entry[..]) {
-                    return Ok(StepOutcome::up_to_date(format!("{path} listed")));
                 }
+                if files.is_empty() {
+                    return Ok(StepOutcome::up_to_date(format!(
+                        "team {} and the service listed",
+                        req.team
+                    )));
+                }
+                let paths: Vec<String> = files.keys().cloned().collect();
+                let new_team = files.contains_key(&team_path);
+                let message = match (new_team, self.services.owner.org) {
+                    (true, true) => format!("Add team {} (Slipway)", req.team),
+                    (true, false) => format!("Add team {} and list {name} (Slipway)", req.team),
+                    (false, _) => format!("List {name} (Slipway)"),
+                };
                 gh.commit_files(
                     owner,
                     PLATFORM_REPO,
                     &platform.default_branch,
-                    &std::collections::BTreeMap::from([(path.clone(), entry)]),
-                    &format!("List {name} (Slipway)"),
+                    &files,
+                    &message,
                 )
                 .await?;
-                self.journal.registry_entry = true;
+                self.journal.registry_entry |= !self.services.owner.org;
+                self.journal.team_file |= new_team;
                 self.save()?;
                 Ok(StepOutcome::changed(format!(
-                    "wrote {path} in {owner}/{PLATFORM_REPO}"
+                    "wrote {} in {owner}/{PLATFORM_REPO}",
+                    paths.join(", ")
                 )))
             }
             CreateStep::Catalog => {
@@ -507,6 +594,15 @@ impl Stage for CreateStage<'_> {
                 }))
             }
             CreateStep::Refresh => refresh_workloads(self.services.kube.as_ref(), r).await,
+            CreateStep::TeamAccess => {
+                team_access(
+                    self.services.kube.as_ref(),
+                    self.services.pull.as_ref(),
+                    &req.team,
+                    r,
+                )
+                .await
+            }
         }
     }
 }
@@ -528,7 +624,7 @@ async fn refresh_workloads(
         &ar,
     );
     let mut refreshed = Vec::new();
-    for set in ["workloads", "workloads-registry"] {
+    for set in ["teams", "workloads", "workloads-registry"] {
         let patch = json!({"metadata": {"annotations": {"argocd.argoproj.io/application-set-refresh": "true"}}});
         match sets
             .patch(
@@ -551,6 +647,39 @@ async fn refresh_workloads(
         "refresh requested on {}",
         refreshed.join(", ")
     )))
+}
+
+/// The team namespace's image pull Secret, once Argo CD made the namespace. Not there within
+/// the step's time: the next `slipway up` adds it (its `teams` step), so this only warns.
+async fn team_access(
+    kube: Option<&kube::Client>,
+    pull: Option<&crate::teams::PullCredentials>,
+    team: &str,
+    r: StepContext<'_>,
+) -> Result<StepOutcome, ServiceError> {
+    let (Some(client), Some(pull)) = (kube, pull) else {
+        return Ok(StepOutcome::up_to_date(
+            "no platform cluster: the next `slipway up` gives the namespace its pull Secret",
+        ));
+    };
+    let namespace = crate::teams::namespace(team);
+    r.detail(format!("waiting for Argo CD to make {namespace}"));
+    match crate::teams::ops::give_pull_secret(client, pull, team, r.deadline()).await {
+        Ok(true) => Ok(StepOutcome::changed(format!(
+            "pull Secret {} in {namespace}",
+            crate::teams::PULL_SECRET
+        ))),
+        Ok(false) => Ok(StepOutcome::up_to_date(format!(
+            "{namespace} has its pull Secret"
+        ))),
+        Err(crate::teams::TeamError::NoNamespace { .. }) => {
+            r.warn(format!(
+                "{namespace} is not there yet (Argo CD makes it from teams/{team}.yaml): the next `slipway up` gives it the image pull Secret"
+            ));
+            Ok(StepOutcome::up_to_date(format!("{namespace} not made yet")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Create (or resume creating) the service, holding the cluster's run lock. The same call

@@ -77,6 +77,9 @@ pub enum ServiceError {
         #[source]
         source: serde_json::Error,
     },
+    /// A team file in the platform repository is broken, or a team could not be written.
+    #[error(transparent)]
+    Team(#[from] crate::teams::TeamError),
     /// There is no unfinished creation to roll back.
     #[error(
         "no unfinished creation of {owner}/{name} to roll back (Slipway only removes what it created)"
@@ -106,6 +109,7 @@ impl Classified for ServiceError {
             Self::Backstage(e) => e.kind(),
             Self::Kube(e) => e.kind(),
             Self::Secrets(e) => e.kind(),
+            Self::Team(e) => e.kind(),
             Self::RepoExists { .. } | Self::CatalogExists(_) | Self::NotEmpty(_) => {
                 ErrorKind::Conflict
             }
@@ -135,11 +139,15 @@ pub struct ServiceRequest {
 
 /// The longest service name: a DNS label, and room in `<name>.<domain>` host names.
 pub const MAX_NAME: usize = 40;
-/// `team-<team>` must be a namespace name (63 characters).
-pub const MAX_TEAM: usize = 58;
+/// The longest team name (its topic `team-<team>` is at most 50 characters, GitHub's limit).
+pub const MAX_TEAM: usize = crate::teams::MAX_TEAM;
+
+/// Names the platform's own Applications and hosts use: a service of that name would take
+/// over their Argo CD Application or their host name.
+pub const RESERVED_NAMES: &[&str] = &["argocd", "backstage", "traefik", "sealed-secrets", "root"];
 
 /// Why `value` is not a DNS-1123 label of at most `max` characters, if it is not.
-fn label_problem(value: &str, max: usize) -> Option<String> {
+pub(crate) fn label_problem(value: &str, max: usize) -> Option<String> {
     if value.is_empty() {
         return Some("is empty".into());
     }
@@ -202,6 +210,12 @@ impl ServiceRequest {
         let mut problems = Vec::new();
         if let Some(p) = label_problem(&self.name, MAX_NAME) {
             problems.push(format!("service name {:?} {p}", self.name));
+        } else if RESERVED_NAMES.contains(&self.name.as_str()) {
+            problems.push(format!(
+                "service name {:?} is the platform's own (reserved: {})",
+                self.name,
+                RESERVED_NAMES.join(", ")
+            ));
         }
         if let Some(p) = label_problem(&self.team, MAX_TEAM) {
             problems.push(format!("team {:?} {p}", self.team));

@@ -215,7 +215,11 @@ mod tests {
                 catalog["spec"]["lifecycle"].as_str(),
                 catalog["spec"]["owner"].as_str()
             ),
-            (Some("service"), Some("experimental"), Some("payments"))
+            (
+                Some("service"),
+                Some("experimental"),
+                Some("group:payments")
+            )
         );
         let package: Value = serde_json::from_slice(&files["package.json"]).expect("package.json");
         assert_eq!(package["name"], "shop-api");

@@ -18,8 +18,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::admission::{self, Op};
 use super::registry::ResourceType;
-use super::store::{self, ApiError, fields_match, labels_match};
+use super::store::{self, ApiError, State, fields_match, labels_match};
 
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -172,6 +173,42 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         Ok(t) => t,
         Err(e) => return error_response(&e),
     };
+    let identity = super::rbac::impersonated(req.headers());
+    let method = req.method().clone();
+    if target.rt.group == "authorization.k8s.io" {
+        let protobuf = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/vnd.kubernetes.protobuf"));
+        let body = match req.into_body().collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return error_response(&ApiError::new(400, "BadRequest", "unreadable body")),
+        };
+        let body = if protobuf {
+            match super::protobuf::decode(&body) {
+                Ok(v) => Bytes::from(serde_json::to_vec(&v).unwrap_or_default()),
+                Err(e) => return error_response(&ApiError::new(415, "UnsupportedMediaType", e)),
+            }
+        } else {
+            body
+        };
+        return match super::rbac::review(&shared.state(), &target.rt, identity.as_ref(), &body) {
+            Ok(v) => json_response(201, &v),
+            Err(e) => error_response(&e),
+        };
+    }
+    if let Some(who) = &identity {
+        let attributes = super::rbac::Attributes::of(&method, &target, query.flag("watch"));
+        let (allowed, _) = super::rbac::authorize(&shared.state(), who, &attributes);
+        if !allowed {
+            return error_response(&ApiError::new(
+                403,
+                "Forbidden",
+                super::rbac::forbidden_message(who, &attributes),
+            ));
+        }
+    }
     if target.subresource.as_deref() == Some("portforward") {
         return super::portforward::handle(
             req,
@@ -181,7 +218,6 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Body> {
         )
         .await;
     }
-    let method = req.method().clone();
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -414,13 +450,16 @@ fn crud(
                 .list(rt, (!t.all_namespaces).then_some(ns))
                 .into_iter()
                 .filter(|o| labels_match(label, &o["metadata"]["labels"]) && fields_match(field, o))
+                .map(|o| with_quota_status(&state, rt, o))
                 .collect();
             Ok((
                 200,
                 json!({"apiVersion": rt.api_version(), "kind": format!("{}List", rt.kind), "metadata": {"resourceVersion": state.rv.to_string()}, "items": items}),
             ))
         }
-        (Method::GET, Some(name)) => Ok((200, state.get(rt, ns, name)?)),
+        (Method::GET, Some(name)) => {
+            Ok((200, with_quota_status(&state, rt, state.get(rt, ns, name)?)))
+        }
         (Method::POST, None) => {
             let mut obj = parse_body(body)?;
             let name = match obj["metadata"]["name"].as_str() {
@@ -456,10 +495,11 @@ fn crud(
                 ));
             }
             validate(rt, &mut obj)?;
+            obj["metadata"]["name"] = json!(name);
+            admission::admit(&state, rt, ns, &name, Op::Create, &mut obj, None)?;
             if dry_run {
                 return Ok((201, obj));
             }
-            obj["metadata"]["name"] = json!(name);
             let stored = state
                 .commit(rt, ns, &name, Some(obj), true)
                 .unwrap_or_default();
@@ -484,6 +524,9 @@ fn crud(
             }
             keep_status_rules(rt, t.subresource.as_deref(), &existing, &mut obj);
             validate(rt, &mut obj)?;
+            if t.subresource.is_none() {
+                admission::admit(&state, rt, ns, name, Op::Update, &mut obj, Some(&existing))?;
+            }
             if dry_run {
                 return Ok((200, obj));
             }
@@ -559,6 +602,14 @@ fn crud(
                 keep_status_rules(rt, t.subresource.as_deref(), live, &mut obj);
             }
             validate(rt, &mut obj)?;
+            if t.subresource.is_none() {
+                let op = if existing.is_some() {
+                    Op::Update
+                } else {
+                    Op::Create
+                };
+                admission::admit(&state, rt, ns, name, op, &mut obj, existing.as_ref())?;
+            }
             if dry_run {
                 return Ok((200, obj));
             }
@@ -602,6 +653,14 @@ fn crud(
             format!("{method} is not supported here"),
         )),
     }
+}
+
+/// A ResourceQuota's status as the quota controller keeps it (here: counted when read).
+fn with_quota_status(state: &State, rt: &ResourceType, mut obj: Value) -> Value {
+    if rt.group.is_empty() && rt.plural == "resourcequotas" {
+        obj["status"] = admission::quota_status(state, &obj);
+    }
+    obj
 }
 
 /// Writes to a resource with a status subresource keep the live status; writes to `/status`
