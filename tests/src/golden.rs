@@ -41,7 +41,7 @@ impl GoldenWorld {
         // run from it: the projects, the teams set (each team file renders teams/chart with the
         // real helm) and the SCM workloads set, plus the guard rails Slipway applies itself.
         let gh = GitHub::new(&github.url(), TOKEN).expect("github");
-        let published = publish::publish(&gh, "acme", true, "local")
+        let published = publish::publish(&gh, "acme", true, false)
             .await
             .expect("publish the platform repository");
         let files = publish::files(&published.site);

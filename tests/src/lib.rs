@@ -15,6 +15,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 pub mod fakes;
+pub mod github_platform;
 pub mod golden;
 pub mod gui;
 pub mod keyring;

@@ -73,7 +73,8 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
     let sim = KubeSim::start().await.expect("sim");
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: shop, namespace: default}\nspec:\n  rules: [{host: shop.local}]\n";
+    // A workload's Ingress for github.com must not send the browser to the cluster.
+    let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: shop, namespace: default}\nspec:\n  rules: [{host: shop.local}, {host: github.com}]\n";
     let mut apply = Command::new(slipway_e2e::tools_dir().join("kubectl"))
         .args([
             "--kubeconfig",
@@ -94,7 +95,7 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
         .write_all(ingress.as_bytes())
         .expect("write");
     assert!(apply.wait().expect("kubectl").success());
-    let (ok, stdout, _) = slipway(
+    let (ok, stdout, stderr) = slipway(
         &[
             "hosts",
             "apply",
@@ -107,6 +108,11 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
         &kubeconfig,
     );
     assert!(ok, "{stdout}");
+    assert!(
+        !stdout.contains("github.com")
+            && stderr.contains("left out an Ingress host: \"github.com\" is not under .local"),
+        "{stdout}{stderr}"
+    );
     assert!(
         stdout.contains("- 127.0.0.1 argocd.local backstage.local")
             && stdout.contains("+ 127.0.0.1 argocd.local backstage.local shop.local"),
@@ -155,10 +161,101 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
     let (ok, stdout, stderr) = slipway(&["hosts", "remove", "--hosts-file", file], &no_cluster);
     assert!(ok, "{stdout}{stderr}");
     assert_eq!(std::fs::read_to_string(&hosts).expect("read"), ORIGINAL);
-    let backup = std::fs::read_to_string(dir.path().join("hosts.slipway-backup")).expect("backup");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("hosts.slipway-backup")).expect("backup"),
+        ORIGINAL,
+        "the backup is the file before Slipway's first write, kept"
+    );
+    let previous =
+        std::fs::read_to_string(dir.path().join("hosts.slipway-previous")).expect("previous");
     assert!(
-        backup.contains("shop.local"),
-        "backup is the file before the last write"
+        previous.contains("shop.local"),
+        "the previous version is the file before the last write"
+    );
+}
+
+#[test]
+fn the_hosts_file_never_loses_a_byte() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let hosts = dir.path().join("hosts");
+    let file = hosts.to_str().expect("utf-8");
+    let no_cluster = dir.path().join("absent-kubeconfig");
+    let run = |args: &[&str]| {
+        let mut all = vec!["hosts"];
+        all.extend(args);
+        all.extend(["--hosts-file", file, "--name", "nothing-here"]);
+        slipway(&all, &no_cluster)
+    };
+
+    // A BEGIN without its END: where Slipway's lines end is unknown, so nothing is written.
+    let unpaired =
+        "127.0.0.1 localhost\n# BEGIN slipway\n127.0.0.1 argocd.local\n10.0.0.5 mine.lan\n";
+    std::fs::write(&hosts, unpaired).expect("seed");
+    for command in [&["apply"][..], &["remove"][..]] {
+        let (ok, _, stderr) = run(command);
+        assert!(!ok, "{command:?} refused");
+        assert!(
+            stderr.contains("line 2 has `# BEGIN slipway` with no `# END slipway` after it")
+                && stderr.contains("remove the stray marker"),
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&hosts).expect("read"),
+            unpaired,
+            "untouched"
+        );
+    }
+    let second = "# BEGIN slipway\n# END slipway\nmine\n# BEGIN slipway\n# END slipway\n";
+    std::fs::write(&hosts, second).expect("seed");
+    let (ok, _, stderr) = run(&["apply"]);
+    assert!(!ok && stderr.contains("second Slipway block"), "{stderr}");
+
+    // Bytes that are not UTF-8 come back exactly, and the backup is exact too.
+    let latin1 = b"127.0.0.1 localhost\n10.0.0.7 caf\xe9.lan # \xff\n".to_vec();
+    std::fs::write(&hosts, &latin1).expect("seed");
+    let (ok, stdout, stderr) = run(&["apply"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(std::fs::read(&hosts).expect("read").starts_with(&latin1));
+    let (ok, stdout, stderr) = run(&["remove"]);
+    assert!(ok, "{stdout}{stderr}");
+    assert_eq!(std::fs::read(&hosts).expect("read"), latin1);
+    assert_eq!(
+        std::fs::read(dir.path().join("hosts.slipway-backup")).expect("backup"),
+        latin1
+    );
+
+    // A domain that is not a DNS domain never reaches the file: flag, variable, settings file.
+    let injected = "local\n6.6.6.6 github.com #";
+    let (ok, _, stderr) = run(&["apply", "--domain", injected]);
+    assert!(!ok && stderr.contains("is not a DNS domain"), "{stderr}");
+    let out = slipway_e2e::slipway()
+        .args(["hosts", "apply", "--hosts-file", file])
+        .env("SLIPWAY_DOMAIN", injected)
+        .env("KUBECONFIG", &no_cluster)
+        .output()
+        .expect("run");
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("is not a DNS domain")
+    );
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "domain: \"local\\n6.6.6.6 github.com #\"\n").expect("config");
+    let out = slipway_e2e::slipway()
+        .args(["hosts", "apply", "--hosts-file", file])
+        .env("SLIPWAY_CONFIG", &config)
+        .env("KUBECONFIG", &no_cluster)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(config.to_str().expect("utf-8")) && stderr.contains("is not a DNS domain"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&hosts).expect("read"),
+        latin1,
+        "nothing written by any of them"
     );
 }
 

@@ -11,71 +11,16 @@ use std::time::{Duration, Instant};
 use slipway_core::backstage::Backstage;
 use slipway_core::github::GitHub;
 use slipway_core::github::Owner;
-use slipway_core::helm::{ChartSource, KubeContext};
 use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
-use slipway_core::platform::install::{InstallOptions, Source, install};
+use slipway_core::platform::install::install;
 use slipway_core::platform::publish::{self, PLATFORM_REPO};
-use slipway_core::secrets::{Keyring, accounts};
+use slipway_core::secrets::accounts;
 use slipway_core::service::ServiceRequest;
 use slipway_core::service::create::{self, Services};
-use slipway_e2e::fakes::{FakeBackstage, FakeGitHub};
-use slipway_e2e::kube_sim::KubeSim;
-use slipway_e2e::{root, test_timeouts, tools_dir};
+use slipway_e2e::fakes::FakeBackstage;
+use slipway_e2e::{test_timeouts, tools_dir};
 
-const TOKEN: &str = "ghp_FAKE0123456789abcdefGITOPS";
-
-struct World {
-    sim: KubeSim,
-    github: FakeGitHub,
-    kube: KubeContext,
-    options: InstallOptions,
-    _dir: tempfile::TempDir,
-}
-
-impl World {
-    async fn new(owner: Option<&str>) -> Self {
-        let sim = KubeSim::start().await.expect("sim");
-        let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
-        sim.set_git_source(github.git_remote());
-        sim.set_helm(&tools_dir().join("helm"));
-        let dir = tempfile::tempdir().expect("tmp");
-        let kube = KubeContext {
-            kubeconfig: dir.path().join("kubeconfig"),
-            context: "kube-sim".into(),
-        };
-        sim.write_kubeconfig(&kube.kubeconfig).expect("kubeconfig");
-        let ingress = sim
-            .serve_ingress("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("ingress");
-        let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("mock keyring"));
-        keyring
-            .set(&accounts::github_token(&github.url()), TOKEN)
-            .expect("GitHub token");
-        let options = InstallOptions {
-            source: Source::GitHub {
-                api: github.url(),
-                owner: owner.map(str::to_owned),
-            },
-            charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
-            helm: Some(tools_dir().join("helm")),
-            keyring,
-            ..InstallOptions::new("sim", ingress)
-        };
-        Self {
-            sim,
-            github,
-            kube,
-            options,
-            _dir: dir,
-        }
-    }
-
-    fn app(&self, name: &str) -> Option<serde_json::Value> {
-        self.sim
-            .object("argoproj.io", "applications", "argocd", name)
-    }
-}
+use slipway_e2e::github_platform::{GitHubPlatform as World, TOKEN};
 
 fn b64(v: &str) -> String {
     use base64::Engine;
@@ -119,10 +64,12 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     let site = publish::Site {
         web: "https://github.test".into(),
         api: w.github.url(),
-        domain: "local".into(),
         ..publish::Site::github_com("octo", false)
     };
-    assert_eq!(repo.files, publish::files(&site), "the published bundle");
+    let mut bundle = publish::files(&site);
+    bundle.insert(publish::RECORD.into(), repo.files[publish::RECORD].clone());
+    assert_eq!(repo.files, bundle, "the published bundle and its record");
+    assert!(repo.private);
     assert_eq!(repo.commits.len(), 2);
 
     // The root Application reads it; Argo CD (simulated) synced bootstrap/ from Git.
@@ -314,6 +261,39 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     assert!(
         format!("{:?}", teams.outcome).contains("payments: baselines Healthy"),
         "{teams:?}"
+    );
+
+    // Backstage, which anyone reaching it acts through, never got the user's token; with a
+    // read-only token kept, the cluster reads with that one instead (Argo CD too).
+    let secret =
+        |name: &str, ns: &str| w.sim.object("", "secrets", ns, name).expect(name)["data"].clone();
+    assert!(
+        secret("backstage-secrets", "backstage")
+            .get("GITHUB_TOKEN")
+            .is_none()
+    );
+    w.options
+        .keyring
+        .set(
+            &accounts::github_read_token(&w.github.url()),
+            "github_pat_read_only",
+        )
+        .expect("read-only token");
+    install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
+        .await
+        .expect("up with a read-only token");
+    let read = b64("github_pat_read_only");
+    assert_eq!(
+        secret("backstage-secrets", "backstage")["GITHUB_TOKEN"],
+        read.as_str()
+    );
+    assert_eq!(
+        secret("slipway-repo-creds", "argocd")["password"],
+        read.as_str()
+    );
+    assert_eq!(
+        secret("slipway-scm-token", "argocd")["token"],
+        read.as_str()
     );
 }
 

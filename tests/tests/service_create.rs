@@ -363,16 +363,28 @@ async fn from_a_github_template_repository_slipway_waits_for_the_copy_then_rende
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_changed() {
-    use slipway_core::platform::publish::{self, PLATFORM_REPO};
+async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_s_work() {
+    use slipway_core::platform::publish::{self, PLATFORM_REPO, PublishError, RECORD, Record};
     let w = World::new().await;
+    let full = format!("acme/{PLATFORM_REPO}");
     // The world published the repository already; this test starts without it.
-    w.github
-        .state()
-        .repos
-        .remove(&format!("acme/{PLATFORM_REPO}"));
+    w.github.state().repos.remove(&full);
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let first = publish::publish(&gh, "acme", true, "local")
+    let commits = || w.github.repo(&full).expect("repo").commits.len();
+    let write = |path: &str, data: Vec<u8>| {
+        let files = std::collections::BTreeMap::from([(path.to_owned(), data)]);
+        let gh = &gh;
+        async move {
+            gh.commit_files("acme", PLATFORM_REPO, "main", &files, "by hand")
+                .await
+                .expect("commit");
+        }
+    };
+    let record = || -> Record {
+        serde_json::from_slice(&w.github.repo(&full).expect("repo").files[RECORD]).expect("record")
+    };
+
+    let first = publish::publish(&gh, "acme", true, false)
         .await
         .expect("publish");
     assert!(first.created && !first.changed.is_empty());
@@ -384,57 +396,108 @@ async fn the_platform_bundle_is_published_in_one_commit_and_then_only_what_chang
         ),
         "the web host comes from GitHub's answer"
     );
-    let repo = w
-        .github
-        .repo(&format!("acme/{PLATFORM_REPO}"))
-        .expect("platform repo");
-    for (path, data) in publish::files(&first.site) {
-        assert_eq!(repo.files.get(&path), Some(&data), "{path}");
+    let repo = w.github.repo(&full).expect("platform repo");
+    assert!(
+        repo.private,
+        "the repository that steers every cluster is private"
+    );
+    let bundle = publish::files(&first.site);
+    for (path, data) in &bundle {
+        assert_eq!(repo.files.get(path), Some(data), "{path}");
     }
     assert_eq!(
-        repo.commits.len(),
+        record().files.len(),
+        bundle.len(),
+        "every bundle file recorded"
+    );
+    assert_eq!(
+        commits(),
         2,
-        "the initial commit, then the bundle in one commit"
+        "the initial commit, then the bundle with its record"
     );
 
-    let again = publish::publish(&gh, "acme", true, "local")
+    let again = publish::publish(&gh, "acme", true, false)
         .await
         .expect("again");
     assert!(!again.created && again.changed.is_empty(), "{again:?}");
+    assert_eq!(commits(), 2, "no commit when current");
+
+    // A platform engineer edits a file: the same bundle publishes nothing and keeps the edit.
+    let edited = "bootstrap/projects.yaml";
+    write(edited, b"# the team's own projects\n".to_vec()).await;
+    let kept = publish::publish(&gh, "acme", true, false)
+        .await
+        .expect("keeps");
     assert_eq!(
-        w.github
-            .repo(&format!("acme/{PLATFORM_REPO}"))
-            .expect("repo")
-            .commits
-            .len(),
-        2,
-        "no commit when current"
+        (kept.changed.len(), kept.kept.as_slice()),
+        (0, [edited.to_owned()].as_slice())
+    );
+    assert_eq!(commits(), 3, "nothing written over the edit");
+
+    // An older Slipway had published another version of one file: this bundle differs from
+    // the record, and so does the repository (the edit): stop and name the edited path.
+    let upgraded = "bootstrap/root-app.yaml";
+    let old = b"# the previous bundle's root\n".to_vec();
+    let mut older = record();
+    older.files.insert(upgraded.into(), publish::blob_id(&old));
+    write(upgraded, old.clone()).await;
+    write(RECORD, serde_json::to_vec(&older).expect("json")).await;
+    let before = commits();
+    let err = publish::publish(&gh, "acme", true, false)
+        .await
+        .expect_err("both changed");
+    assert!(
+        matches!(&err, PublishError::ChangedByOthers { paths, .. } if paths == &[edited.to_owned()])
+            && err.to_string().contains("--force"),
+        "{err}"
+    );
+    assert_eq!(commits(), before, "nothing written");
+
+    // --force writes the bundle over it.
+    let forced = publish::publish(&gh, "acme", true, true)
+        .await
+        .expect("force");
+    assert_eq!(forced.changed, [edited.to_owned(), upgraded.to_owned()]);
+    assert_eq!(
+        w.github.repo(&full).expect("repo").files.get(edited),
+        bundle.get(edited)
     );
 
-    // Someone edited a file: the next publish puts the bundle's version back, in one commit.
-    let edit = std::collections::BTreeMap::from([(
-        "bootstrap/projects.yaml".to_owned(),
-        b"edited".to_vec(),
-    )]);
-    gh.commit_files("acme", PLATFORM_REPO, "main", &edit, "an edit by hand")
+    // Only the bundle changed since the last publish: it is published, no questions asked.
+    write(upgraded, old.clone()).await;
+    write(RECORD, serde_json::to_vec(&older).expect("json")).await;
+    let upgrade = publish::publish(&gh, "acme", true, false)
         .await
-        .expect("edit");
-    let repaired = publish::publish(&gh, "acme", true, "local")
+        .expect("upgrade");
+    assert_eq!(upgrade.changed, [upgraded.to_owned()]);
+    assert_eq!(record().files, Record::of_bundle(&first.site).files);
+
+    // A newer Slipway published last: this one leaves the repository as it is.
+    let mut newer = record();
+    newer.version = "999.0.0".into();
+    newer
+        .files
+        .insert(upgraded.into(), older.files[upgraded].clone());
+    write(upgraded, old).await;
+    write(RECORD, serde_json::to_vec(&newer).expect("json")).await;
+    let before = commits();
+    let left = publish::publish(&gh, "acme", true, false)
         .await
-        .expect("repair");
-    assert_eq!(repaired.changed, ["bootstrap/projects.yaml"]);
-    let repo = w
-        .github
-        .repo(&format!("acme/{PLATFORM_REPO}"))
-        .expect("repo");
-    assert_eq!(
-        repo.commits.len(),
-        4,
-        "initial, bundle, the edit, the repair"
-    );
-    assert_eq!(
-        repo.files.get("bootstrap/projects.yaml"),
-        publish::files(&first.site).get("bootstrap/projects.yaml")
+        .expect("newer");
+    assert_eq!(left.newer.as_deref(), Some("999.0.0"));
+    assert_eq!(commits(), before, "no downgrade");
+
+    // A repository of that name that Slipway never published is not taken over.
+    w.github.state().repos.remove(&full);
+    gh.create_repo("acme", true, PLATFORM_REPO, "someone's", false)
+        .await
+        .expect("someone's repository");
+    let err = publish::publish(&gh, "acme", true, false)
+        .await
+        .expect_err("not Slipway's");
+    assert!(
+        matches!(err, PublishError::Unrecorded { .. }) && err.to_string().contains("--force"),
+        "{err}"
     );
 }
 
@@ -455,7 +518,7 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
         err.step() == Some("registry") && err.to_string().contains("slipway github publish"),
         "{err}"
     );
-    publish::publish(gh, "octo", false, "local")
+    publish::publish(gh, "octo", false, false)
         .await
         .expect("publish");
     create::create(&req, &services, &Recorder::default())

@@ -224,6 +224,19 @@ mod tests {
             serde_json::json!({"enabled": true, "isDefaultClass": true, "name": "traefik"})
         );
         assert_eq!(v["service"]["spec"]["type"], "ClusterIP");
+        assert_eq!(
+            v["providers"]["kubernetesCRD"]["namespaces"],
+            serde_json::json!(["traefik", "argocd", "backstage"]),
+            "IngressRoutes only from the platform's namespaces"
+        );
+        assert_eq!(
+            v["providers"]["kubernetesCRD"]["allowCrossNamespace"],
+            false
+        );
+        assert_eq!(
+            v["providers"]["kubernetesIngress"]["allowExternalNameServices"],
+            false
+        );
     }
 
     #[test]
@@ -359,10 +372,16 @@ mod tests {
         );
         let overlay = text("ingress/overlays/local/kustomization.yaml").unwrap_or_default();
         assert!(overlay.contains("value: backstage.local"));
-        let cfg = doc("platform/values/backstage.yaml")["backstage"]["appConfig"].clone();
+        let backstage = doc("platform/values/backstage.yaml")["backstage"].clone();
+        let cfg = backstage["appConfig"].clone();
+        // One developer's URLs and sign-in live in the per-cluster ConfigMap, never in the
+        // shared (published) values.
+        assert!(cfg.get("auth").is_none(), "{cfg}");
+        assert!(cfg["app"].get("baseUrl").is_none(), "{cfg}");
+        assert!(cfg["backend"].get("baseUrl").is_none(), "{cfg}");
         assert_eq!(
-            cfg["auth"]["providers"]["guest"]["dangerouslyAllowOutsideDevelopment"],
-            true
+            backstage["extraAppConfig"][0]["configMapRef"],
+            "slipway-backstage-config"
         );
         assert_eq!(
             cfg["integrations"]["github"][0]["token"], "${GITHUB_TOKEN}",

@@ -76,6 +76,15 @@ pub enum ConfigError {
         #[source]
         source: Box<serde_saphyr::Error>,
     },
+    /// The file's values break Slipway's rules; each problem says which and how.
+    #[error("the settings file {path} is invalid: {}", .problems.join("; "))]
+    Rules {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+    /// Settings to be saved break Slipway's rules (nothing was written).
+    #[error("not saved: {}", .0.join("; "))]
+    Refused(Vec<String>),
     /// There is no place for the file.
     #[error("no home or config folder for the settings file; set SLIPWAY_CONFIG to a file path")]
     NoPath,
@@ -98,7 +107,8 @@ pub enum ConfigError {
 impl crate::error::Classified for ConfigError {
     fn kind(&self) -> crate::error::ErrorKind {
         match self {
-            Self::Invalid { .. } => crate::error::ErrorKind::Settings,
+            Self::Invalid { .. } | Self::Rules { .. } => crate::error::ErrorKind::Settings,
+            Self::Refused(_) => crate::error::ErrorKind::Invalid,
             _ => crate::error::ErrorKind::Io,
         }
     }
@@ -135,6 +145,10 @@ impl Config {
     /// Write the settings to `path` atomically. A file there that is not valid settings (a
     /// hand edit gone wrong) is kept beside it as `<file>.invalid`, so nothing written is lost.
     pub fn save_to(&self, path: &Path) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Refused(problems));
+        }
         let failed = |source| ConfigError::Write {
             path: path.to_owned(),
             source,
@@ -142,7 +156,8 @@ impl Config {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(failed)?;
         }
-        if let Err(ConfigError::Invalid { .. }) = Self::load_from(path) {
+        if let Err(ConfigError::Invalid { .. } | ConfigError::Rules { .. }) = Self::load_from(path)
+        {
             std::fs::copy(path, invalid_copy(path)).map_err(failed)?;
         }
         let text = serde_saphyr::to_string(self).map_err(|source| ConfigError::Encode {
@@ -195,10 +210,111 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_saphyr::from_str(&text).map_err(|source| ConfigError::Invalid {
-            path: path.to_owned(),
-            source: Box::new(source),
-        })
+        let config: Self =
+            serde_saphyr::from_str(&text).map_err(|source| ConfigError::Invalid {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?;
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(ConfigError::Rules {
+                path: path.to_owned(),
+                problems,
+            });
+        }
+        Ok(config)
+    }
+}
+
+/// Why `domain` cannot be the platform's domain, if it cannot: DNS labels (lower-case letters,
+/// digits, '-') between dots, room left for `<service>.<domain>`. It reaches the hosts file, the
+/// Ingresses and the admission policies, so nothing else is let through.
+pub fn domain_problem(domain: &str) -> Option<String> {
+    let labels_ok = !domain.is_empty()
+        && domain.len() <= 200
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    (!labels_ok).then(|| {
+        format!(
+            "domain {domain:?} is not a DNS domain: use lower-case letters, digits and '-' between dots (like local or dev.test)"
+        )
+    })
+}
+
+/// Why `url` cannot be where Slipway sends a token (GitHub's API, Backstage), if it cannot:
+/// https, or http to this machine only.
+pub fn url_problem(what: &str, url: &str) -> Option<String> {
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            url.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    let ok = url.starts_with("https://") || loopback;
+    (!ok).then(|| format!("{what} {url:?} must be an https:// URL (http only to this machine)"))
+}
+
+impl Config {
+    /// Every rule a settings file must follow (the CLI's flags follow the same), all problems
+    /// at once.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(p) = self.domain.as_deref().and_then(domain_problem) {
+            problems.push(p);
+        }
+        if let Some(p) = self
+            .github_api
+            .as_deref()
+            .and_then(|u| url_problem("githubApi", u))
+        {
+            problems.push(p);
+        }
+        if let Some(url) = &self.backstage_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            problems.push(format!("backstageUrl {url:?} must be an http(s):// URL"));
+        }
+        if let Some(charts) = &self.charts
+            && charts.starts_with("http://")
+        {
+            problems.push(format!(
+                "charts {charts:?}: a plain http:// chart repository can be tampered with on the way; use https:// or oci://"
+            ));
+        }
+        if let Some(helm) = &self.helm
+            && !helm.is_absolute()
+        {
+            problems.push(format!(
+                "helm {:?} must be an absolute path",
+                helm.display()
+            ));
+        }
+        if let Some(owner) = self
+            .owner
+            .as_deref()
+            .and_then(crate::service::owner_problem)
+        {
+            problems.push(owner);
+        }
+        if let Some(repo) = &self.template_repo
+            && !repo.split_once('/').is_some_and(|(o, r)| {
+                crate::service::owner_problem(o).is_none() && !r.is_empty() && !r.contains('/')
+            })
+        {
+            problems.push(format!("templateRepo {repo:?} is not OWNER/REPO"));
+        }
+        for (key, port) in [("httpPort", self.http_port), ("httpsPort", self.https_port)] {
+            if port == Some(0) {
+                problems.push(format!("{key} must be a port number (1-65535)"));
+            }
+        }
+        problems
     }
 }
 
@@ -256,5 +372,55 @@ mod tests {
             "domian: dev.test\n",
             "the unusable file it replaced is kept"
         );
+    }
+
+    #[test]
+    fn values_follow_the_rules_in_the_file_and_when_saved() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("config.yaml");
+        // The domain that once wrote `6.6.6.6 github.com` into the hosts file.
+        std::fs::write(
+            &path,
+            "domain: \"local\\n6.6.6.6 github.com #\"\ncharts: http://charts.example\nhelm: bin/helm\ngithubApi: http://ghe.corp/api/v3\n",
+        )
+        .expect("write");
+        let err = Config::load_from(&path).expect_err("refused").to_string();
+        for part in [
+            "is not a DNS domain",
+            "plain http:// chart repository",
+            "absolute path",
+            "must be an https:// URL",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+        let bad = Config {
+            domain: Some("Dev.Test".into()),
+            ..Config::default()
+        };
+        let refused = bad.save_to(&path).expect_err("refused");
+        assert!(matches!(refused, ConfigError::Refused(_)), "{refused}");
+        assert!(
+            std::fs::read_to_string(&path)
+                .expect("read")
+                .contains("charts: http"),
+            "nothing written"
+        );
+        for ok in ["local", "dev.test", "a-b.c1"] {
+            assert!(domain_problem(ok).is_none(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".local",
+            "local.",
+            "LOCAL",
+            "lo cal",
+            "local\n6.6.6.6 x",
+            "-x.local",
+            "a..b",
+        ] {
+            assert!(domain_problem(bad).is_some(), "{bad:?}");
+        }
+        assert!(url_problem("githubApi", "http://127.0.0.1:8080").is_none());
+        assert!(url_problem("githubApi", "http://localhost.evil.com").is_some());
     }
 }

@@ -26,6 +26,12 @@ pub mod accounts {
         }
     }
 
+    /// A read-only GitHub token for one API (`slipway github connect --read-only`): what the
+    /// cluster is given to read repositories with, so that nothing in it can write as the user.
+    pub fn github_read_token(api: &str) -> String {
+        github_token(api).replacen("github-token", "github-read-token", 1)
+    }
+
     /// The static token Slipway presents to Backstage's API, one per cluster.
     pub fn backstage_api_token(cluster: &str) -> String {
         format!("backstage-api-token/{cluster}")

@@ -20,20 +20,31 @@ pub struct GitHubArgs {
 #[derive(Subcommand)]
 enum GitHubCommand {
     /// Read a token (prompt, or stdin; never an argument), check it and keep it in the OS keyring.
-    Connect,
+    Connect {
+        /// Keep it as the read-only token the cluster reads repositories with (Backstage,
+        /// Argo CD): a fine-grained token with Contents and Metadata read-only. Without one,
+        /// Argo CD reads with the main token and Backstage gets none.
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Who the kept token belongs to, its scopes, organisations and rate budget.
     Status,
     /// Forget the token.
-    Disconnect,
-    /// Publish the platform bundle as OWNER/slipway-platform (the repository Argo CD reads in
-    /// GitHub mode): one commit with what changed, none when it is current.
+    Disconnect {
+        /// Forget the read-only token instead.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Publish the platform bundle as OWNER/slipway-platform (the private repository Argo CD
+    /// reads in GitHub mode): one commit with what changed, none when it is current. Files
+    /// someone else changed since Slipway's last publish are never overwritten without --force.
     Publish {
         /// GitHub user or organisation (default: the token's user).
         #[arg(long, env = "SLIPWAY_OWNER")]
         owner: Option<String>,
-        /// Domain of the platform's host names, written into the published values.
-        #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local")]
-        domain: String,
+        /// Write the bundle over others' changes (or over a newer Slipway's publish).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -41,7 +52,14 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
     let keyring = Keyring::os();
     let api = &args.github_api;
     match args.command {
-        GitHubCommand::Connect => {
+        GitHubCommand::Connect { read_only: true } => {
+            let token = read_token()?;
+            let login = account::connect_read_only(api, &token, &keyring).await?;
+            println!(
+                "Kept {login}'s read-only token for {api}: the next `slipway up` gives it to Backstage and Argo CD."
+            );
+        }
+        GitHubCommand::Connect { read_only: false } => {
             let token = read_token()?;
             let status = account::connect(api, &token, &keyring).await?;
             println!(
@@ -57,6 +75,14 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
             println!("{api} as {}", status.identity.login);
             println!("  token kept in  {}", status.keyring);
             print_identity(&status.identity, status.budget.as_ref());
+            println!(
+                "  cluster reads  {}",
+                if status.read_only_token {
+                    "with the read-only token"
+                } else {
+                    "with this token (Argo CD); Backstage gets none — `slipway github connect --read-only`"
+                }
+            );
             if !status.missing_scopes.is_empty() {
                 println!(
                     "Missing scopes: {} (reconnect with a token that has them)",
@@ -64,15 +90,28 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        GitHubCommand::Publish { owner, domain } => {
+        GitHubCommand::Publish { owner, force } => {
             let token = keyring
                 .get(&accounts::github_token(api))?
                 .ok_or(GitHubError::NotConnected { api: api.clone() })?;
             let github = GitHub::new(api, &token)?;
             let owner = github.identity().await?.owner(owner.as_deref())?;
             let published =
-                slipway_core::platform::publish::publish(&github, &owner.name, owner.org, &domain)
+                slipway_core::platform::publish::publish(&github, &owner.name, owner.org, force)
                     .await?;
+            if let Some(newer) = &published.newer {
+                println!(
+                    "{} was published by Slipway {newer}, newer than this one: left as it is (--force writes over it).",
+                    published.repo_url
+                );
+                return Ok(());
+            }
+            if !published.kept.is_empty() {
+                println!(
+                    "Kept the repository's own changes to {}.",
+                    published.kept.join(", ")
+                );
+            }
             let what = if published.changed.is_empty() {
                 "already current".to_owned()
             } else {
@@ -88,8 +127,12 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                 published.repo_url
             );
         }
-        GitHubCommand::Disconnect => {
-            let removed = account::disconnect(api, &keyring)?;
+        GitHubCommand::Disconnect { read_only } => {
+            let removed = if read_only {
+                account::disconnect_read_only(api, &keyring)?
+            } else {
+                account::disconnect(api, &keyring)?
+            };
             println!(
                 "{}",
                 if removed {

@@ -26,7 +26,7 @@ struct Common {
     #[arg(long, value_name = "PATH", global = true)]
     hosts_file: Option<PathBuf>,
     /// Domain of the platform's host names.
-    #[arg(long, default_value = "local", global = true)]
+    #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local", global = true, value_parser = super::domain)]
     domain: String,
     /// Also write ::1 entries (default on macOS, where .local lookups otherwise stall on IPv6).
     #[arg(long, global = true)]
@@ -87,6 +87,9 @@ impl Common {
                 "note: only the platform hosts; the cluster's Ingress hosts were skipped ({why})"
             );
         }
+        for why in &desired.skipped {
+            eprintln!("note: left out an Ingress host: {why}");
+        }
         Ok(hosts::entries_for(
             &desired.names,
             self.ipv6 || hosts::DEFAULT_IPV6,
@@ -144,8 +147,8 @@ pub async fn run(args: HostsArgs) -> anyhow::Result<()> {
             hosts_file,
             expect,
         } => {
-            let content = std::fs::read_to_string(&from)
-                .with_context(|| format!("read {}", from.display()))?;
+            let content =
+                std::fs::read(&from).with_context(|| format!("read {}", from.display()))?;
             hosts::write_checked(&hosts_file, &content, &expect)?;
             Ok(())
         }

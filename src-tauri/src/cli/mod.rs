@@ -121,6 +121,14 @@ pub fn parse() -> Cli {
     cli
 }
 
+/// A `--domain` (flag, variable or settings default) as core's rules allow it.
+fn domain(value: &str) -> Result<String, String> {
+    match slipway_core::config::domain_problem(value) {
+        None => Ok(value.to_owned()),
+        Some(problem) => Err(problem),
+    }
+}
+
 fn with_defaults(mut command: clap::Command, defaults: &[(&str, String)]) -> clap::Command {
     for (id, value) in defaults {
         if command.get_arguments().any(|a| a.get_id() == *id) {
@@ -166,9 +174,14 @@ pub struct UpArgs {
     /// Host port for HTTPS ingress on the platform node.
     #[arg(long, value_name = "PORT")]
     https_port: Option<u16>,
-    /// Address the ingress ports listen on (127.0.0.1 by default; 0.0.0.0 exposes them to the network).
+    /// Address the ingress ports listen on (127.0.0.1 by default). An address beyond this
+    /// machine (0.0.0.0, a LAN address) also needs --expose-to-network.
     #[arg(long, value_name = "ADDR")]
     listen_address: Option<String>,
+    /// Confirm that --listen-address exposes Argo CD and Backstage to the network (Backstage's
+    /// guest sign-in goes off; every `up` warns).
+    #[arg(long, requires = "listen_address")]
+    expose_to_network: bool,
     /// Host port for the Kubernetes API (default: a free port, chosen once and kept).
     #[arg(long, value_name = "PORT")]
     api_port: Option<u16>,
@@ -193,7 +206,8 @@ pub struct UpArgs {
         long,
         value_name = "DOMAIN",
         env = "SLIPWAY_DOMAIN",
-        default_value = "local"
+        default_value = "local",
+        value_parser = domain
     )]
     domain: String,
     /// The helm binary to run (default: `helm` on PATH).
@@ -263,6 +277,7 @@ impl UpArgs {
                 https_port: self.https_port,
                 listen_address: self.listen_address.clone(),
                 api_server_port: self.api_port,
+                expose: self.expose_to_network,
             },
             recreate: self.recreate,
             cluster_only: self.cluster_only,

@@ -58,7 +58,7 @@ struct CreateArgs {
     #[arg(long, conflicts_with = "dry_run")]
     rollback: bool,
     /// Platform domain: the service answers at http://<name>.<domain>:8880.
-    #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local")]
+    #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local", value_parser = super::domain)]
     domain: String,
     /// Host port of the platform's HTTP ingress (for Backstage's default URL).
     #[arg(long, value_name = "PORT", default_value_t = 8880)]

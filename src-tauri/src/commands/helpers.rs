@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use slipway_core::forward::{ForwardInfo, Forwards};
-use slipway_core::hosts::{self, Applied, Plan};
+use slipway_core::hosts::{self, Applied, HostEntry, Plan};
 use slipway_core::k8s::KubeTarget;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
@@ -18,9 +18,12 @@ pub struct HostsView {
     pub up_to_date: bool,
     /// Why the cluster's Ingress hosts are missing from the desired list, if they are.
     pub cluster_skipped: Option<String>,
+    /// Ingress hosts left out (not under the platform's domain), each with why.
+    pub skipped: Vec<String>,
 }
 
-async fn hosts_plan() -> CommandResult<(Plan, Option<String>)> {
+#[tauri::command]
+pub async fn hosts_show() -> CommandResult<HostsView> {
     let c = settings()?;
     let desired = hosts::desired(
         &c.domain_or_default(),
@@ -31,23 +34,22 @@ async fn hosts_plan() -> CommandResult<(Plan, Option<String>)> {
         &hosts::default_path(),
         hosts::entries_for(&desired.names, hosts::DEFAULT_IPV6),
     )?;
-    Ok((plan, desired.cluster_skipped))
-}
-
-#[tauri::command]
-pub async fn hosts_show() -> CommandResult<HostsView> {
-    let (plan, cluster_skipped) = hosts_plan().await?;
     Ok(HostsView {
         up_to_date: !plan.changes(),
         plan,
-        cluster_skipped,
+        cluster_skipped: desired.cluster_skipped,
+        skipped: desired.skipped,
     })
 }
 
-/// Write the block; the system's administrator prompt appears when the file needs it.
+/// Write exactly the block the view showed (`desired`, computed from the file with
+/// `fingerprint`): refused when the file changed since, or for a name Slipway may not write.
+/// The system's administrator prompt appears when the file needs it.
 #[tauri::command]
-pub async fn hosts_apply() -> CommandResult<Applied> {
-    let (plan, _) = hosts_plan().await?;
+pub async fn hosts_apply(desired: Vec<HostEntry>, fingerprint: String) -> CommandResult<Applied> {
+    let domain = settings()?.domain_or_default();
+    let desired = hosts::checked(desired, &domain)?;
+    let plan = hosts::shown_plan(&hosts::default_path(), desired, &fingerprint)?;
     let exe = std::env::current_exe().map_err(DesktopError::from)?;
     let applied = tauri::async_runtime::spawn_blocking(move || hosts::apply(&plan, false, &exe))
         .await

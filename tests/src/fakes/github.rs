@@ -26,6 +26,9 @@ pub struct FakeRepo {
     pub empty: bool,
     /// Marked as a template repository (`POST …/generate` allowed).
     pub is_template: bool,
+    /// Created private (`private` of POST /user/repos, /orgs/{org}/repos and …/generate; GitHub
+    /// defaults it to false: docs.github.com/en/rest/repos/repos#create-a-repository-for-the-authenticated-user).
+    pub private: bool,
     /// A generation in progress: the template it copies and when the copy is done.
     pub copying: Option<(String, std::time::Instant)>,
 }
@@ -322,7 +325,7 @@ fn github(
 }
 
 fn repo_json(full: &str, r: &FakeRepo) -> Value {
-    json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("{WEB}{full}"), "default_branch": "main", "description": r.description, "topics": r.topics})
+    json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("{WEB}{full}"), "default_branch": "main", "description": r.description, "topics": r.topics, "private": r.private, "visibility": if r.private { "private" } else { "public" }})
 }
 
 /// An owner's repositories as the list endpoints give them (one page: the fake holds few).
@@ -383,6 +386,7 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 FakeRepo {
                     description: body["description"].as_str().unwrap_or_default().to_owned(),
                     empty: true,
+                    private: body["private"] == true,
                     ..FakeRepo::default()
                 },
             );
@@ -416,6 +420,7 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 FakeRepo {
                     description: body["description"].as_str().unwrap_or_default().to_owned(),
                     empty: true,
+                    private: body["private"] == true,
                     copying: Some((template, ready)),
                     ..FakeRepo::default()
                 },

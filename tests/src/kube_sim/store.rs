@@ -266,6 +266,15 @@ impl State {
                     }
                 }
                 let kind = if old.is_some() { "MODIFIED" } else { "ADDED" };
+                // The API server stamps each change's time on the writer's managedFields entry
+                // ("The timestamp will also be updated if ... the manager changes any of the owned
+                // fields": ManagedFieldsEntry, kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/).
+                // The simulator keeps one entry for all writers: the time of the last change.
+                obj["metadata"]["managedFields"] = json!([{
+                    "manager": "kube-sim", "operation": "Update", "apiVersion": t.api_version(),
+                    "fieldsType": "FieldsV1", "fieldsV1": {},
+                    "time": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                }]);
                 self.rv += 1;
                 obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
                 obj["apiVersion"] = json!(t.api_version());

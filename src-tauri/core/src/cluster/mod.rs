@@ -42,6 +42,9 @@ pub enum ClusterError {
     /// The cluster config asks for something Slipway cannot make.
     #[error("invalid cluster config: {0}")]
     InvalidConfig(String),
+    /// A setting of `up` (flag, variable or settings file) breaks a rule; the text says which.
+    #[error("{0}")]
+    InvalidSetting(String),
     /// The cluster config is not YAML of kind's shape.
     #[error("not a kind cluster config: {0}")]
     ConfigSyntax(#[source] Box<serde_saphyr::Error>),
@@ -169,6 +172,7 @@ impl Classified for ClusterError {
             Self::Kubeconfig(_) => ErrorKind::Io,
             Self::InvalidName(_)
             | Self::InvalidConfig(_)
+            | Self::InvalidSetting(_)
             | Self::ConfigSyntax(_)
             | Self::NotAKindImage { .. }
             | Self::UnreadableVersion(_)

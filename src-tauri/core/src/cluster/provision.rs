@@ -96,6 +96,11 @@ impl Cluster {
         for w in preflight::resource_warnings(&info) {
             report.warn(w);
         }
+        if let Some(address) = self.spec.exposed() {
+            report.warn(format!(
+                "the ingress listens on {address}, beyond this machine (--expose-to-network): anyone who reaches it can use Argo CD and Backstage; Backstage's guest sign-in is off"
+            ));
+        }
         if self.docker.endpoint().starts_with("unix://") {
             if let Some(w) = preflight::host_inotify_warning() {
                 report.warn(w);

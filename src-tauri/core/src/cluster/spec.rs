@@ -92,6 +92,17 @@ pub struct Overrides {
     pub https_port: Option<u16>,
     pub listen_address: Option<String>,
     pub api_server_port: Option<u16>,
+    /// The person confirmed that a `listen_address` beyond this machine is meant
+    /// (`--expose-to-network`): without it such an address is refused.
+    pub expose: bool,
+}
+
+/// Whether `address` only accepts connections from this machine.
+pub fn is_loopback(address: &str) -> bool {
+    address == "localhost"
+        || address
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 // --- the subset of kind's v1alpha4 config Slipway reads ---
@@ -244,6 +255,11 @@ impl ClusterSpec {
                     _ => {}
                 }
                 if let Some(addr) = &o.listen_address {
+                    if !is_loopback(addr) && !o.expose {
+                        return Err(ClusterError::InvalidSetting(format!(
+                            "--listen-address {addr} puts the platform's ingress on the network: anyone who reaches this machine could use Argo CD and Backstage (Backstage's guest sign-in then goes off). Pass --expose-to-network with it to confirm, or keep the default 127.0.0.1"
+                        )));
+                    }
                     m.listen_address = addr.clone();
                 }
             }
@@ -327,6 +343,15 @@ impl ClusterSpec {
             _ => std::net::IpAddr::from([127, 0, 0, 1]),
         };
         std::net::SocketAddr::new(ip, port)
+    }
+
+    /// The ingress ports listen beyond this machine (`--expose-to-network`).
+    pub fn exposed(&self) -> Option<&str> {
+        self.nodes
+            .iter()
+            .flat_map(|n| &n.port_mappings)
+            .map(|m| m.listen_address.as_str())
+            .find(|a| !is_loopback(a))
     }
 
     pub fn context_name(&self) -> String {
@@ -544,6 +569,7 @@ mod tests {
                 https_port: Some(18443),
                 listen_address: Some("0.0.0.0".into()),
                 api_server_port: Some(16443),
+                expose: true,
             })
             .expect("valid overrides");
         assert_eq!(spec.control_plane().name, "t1-control-plane");
@@ -556,6 +582,40 @@ mod tests {
         assert!(ports.contains(&("0.0.0.0".into(), 18080, "HTTP ingress")));
         assert!(ports.contains(&("0.0.0.0".into(), 18443, "HTTPS ingress")));
         assert!(ports.contains(&("127.0.0.1".into(), 16443, "Kubernetes API")));
+    }
+
+    #[test]
+    fn a_listen_address_beyond_this_machine_needs_the_confirmation() {
+        let lan = Overrides {
+            listen_address: Some("0.0.0.0".into()),
+            ..Overrides::default()
+        };
+        let err = default_spec()
+            .with_overrides(&lan)
+            .expect_err("not confirmed");
+        assert!(err.to_string().contains("--expose-to-network"), "{err}");
+        let confirmed = Overrides {
+            expose: true,
+            ..lan
+        };
+        assert_eq!(
+            default_spec()
+                .with_overrides(&confirmed)
+                .expect("confirmed")
+                .exposed(),
+            Some("0.0.0.0")
+        );
+        let local = Overrides {
+            listen_address: Some("127.0.0.2".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            default_spec()
+                .with_overrides(&local)
+                .expect("loopback")
+                .exposed(),
+            None
+        );
     }
 
     #[test]

@@ -17,6 +17,13 @@ pub enum AccountError {
     /// The keyring is missing or failed: Slipway keeps the token nowhere else.
     #[error(transparent)]
     Keyring(#[from] SecretsError),
+    /// A token offered as read-only carries classic scopes that write.
+    #[error(
+        "this token can write ({0}), so it is not kept as the read-only token the cluster gets; \
+         make a fine-grained token for the owner's repositories with only Contents: read-only and Metadata: read-only, \
+         or a classic token with no scope (public repositories only)"
+    )]
+    Writes(String),
 }
 
 impl Classified for AccountError {
@@ -24,6 +31,7 @@ impl Classified for AccountError {
         match self {
             Self::GitHub(e) => e.kind(),
             Self::Keyring(e) => e.kind(),
+            Self::Writes(_) => ErrorKind::GitHubAuth,
         }
     }
 }
@@ -40,6 +48,8 @@ pub struct GitHubStatus {
     pub keyring: String,
     /// Classic scopes the token lacks (empty for fine-grained tokens: GitHub cannot tell).
     pub missing_scopes: Vec<String>,
+    /// A read-only token is kept too: the cluster (Backstage, Argo CD) reads with it.
+    pub read_only_token: bool,
 }
 
 async fn describe(
@@ -67,6 +77,11 @@ async fn describe(
         identity,
         budget,
         keyring: keyring.describe(),
+        read_only_token: keyring
+            .get(&accounts::github_read_token(api))
+            .ok()
+            .flatten()
+            .is_some(),
     })
 }
 
@@ -99,4 +114,58 @@ pub async fn status(api: &str, keyring: &Keyring) -> Result<Option<GitHubStatus>
 /// Forget the token; `false` when none was kept.
 pub fn disconnect(api: &str, keyring: &Keyring) -> Result<bool, SecretsError> {
     keyring.delete(&accounts::github_token(api))
+}
+
+/// Classic scopes that let a token write somewhere (GitHub's scope list:
+/// docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps).
+fn writing_scopes(scopes: &[String]) -> Vec<&str> {
+    scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !(s.starts_with("read:") || *s == "user:email" || s.is_empty()))
+        .collect()
+}
+
+/// Check `token` and keep it as the read-only token the cluster reads repositories with
+/// (Backstage's GitHub integration, Argo CD's repository and SCM credentials). A classic token
+/// with a writing scope is refused; a fine-grained token's permissions cannot be read from
+/// GitHub, so the person's word is taken for it.
+pub async fn connect_read_only(
+    api: &str,
+    token: &str,
+    keyring: &Keyring,
+) -> Result<String, AccountError> {
+    if let Some(reason) = keyring.unavailable_reason() {
+        return Err(SecretsError::Unavailable(reason.to_owned()).into());
+    }
+    let token = token.trim();
+    let identity = GitHub::new(api, token)?.identity().await?;
+    if let Some(scopes) = &identity.scopes {
+        let writes = writing_scopes(scopes);
+        if !writes.is_empty() {
+            return Err(AccountError::Writes(writes.join(", ")));
+        }
+    }
+    keyring.set(&accounts::github_read_token(api), token)?;
+    Ok(identity.login)
+}
+
+/// Forget the read-only token; `false` when none was kept.
+pub fn disconnect_read_only(api: &str, keyring: &Keyring) -> Result<bool, SecretsError> {
+    keyring.delete(&accounts::github_read_token(api))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_reading_scopes_make_a_read_only_token() {
+        let scopes = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(
+            super::writing_scopes(&scopes(&["read:org", "read:packages", "user:email"])).is_empty()
+        );
+        assert_eq!(
+            super::writing_scopes(&scopes(&["repo", "read:org", "public_repo", "workflow"])),
+            ["repo", "public_repo", "workflow"]
+        );
+    }
 }

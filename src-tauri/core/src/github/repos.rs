@@ -36,7 +36,7 @@ impl GitHub {
         }
     }
 
-    /// A new public repository with an initial commit (so the Git data API can build on it).
+    /// A new repository with an initial commit (so the Git data API can build on it).
     /// `org`: create under an organisation, else under the token's user.
     pub async fn create_repo(
         &self,
@@ -44,13 +44,14 @@ impl GitHub {
         org: bool,
         name: &str,
         description: &str,
+        private: bool,
     ) -> Result<Repo> {
         let path = if org {
             format!("/orgs/{owner}/repos")
         } else {
             "/user/repos".to_owned()
         };
-        let body = json!({"name": name, "description": description, "private": false, "auto_init": true, "has_wiki": false});
+        let body = json!({"name": name, "description": description, "private": private, "auto_init": true, "has_wiki": false});
         Ok(repo_from(&self.ok(Method::POST, &path, Some(&body)).await?))
     }
 

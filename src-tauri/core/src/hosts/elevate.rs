@@ -1,7 +1,8 @@
 //! Writing the hosts file with the OS's elevation prompt: only the write runs elevated, as
 //! `slipway hosts write-file` with the new content in a private temp file (argv only, no shell
 //! string on Linux; macOS's and Windows' prompts take a command string, so every argument is
-//! quoted for it).
+//! quoted for it). The prompt's programs are called by absolute path, the helper's exit code is
+//! what decides, and the file is read back: a write that did not happen is never reported done.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -75,22 +76,29 @@ pub fn command(elevator: &Elevator, helper: &[OsString]) -> Vec<OsString> {
                 "do shell script \"{}\" with administrator privileges",
                 quoted.join(" ").replace('\\', "\\\\").replace('"', "\\\"")
             );
-            vec!["osascript".into(), "-e".into(), script.into()]
+            vec![OSASCRIPT.into(), "-e".into(), script.into()]
         }
         Elevator::Uac => {
-            // PowerShell single-quoted strings: a quote is doubled; each argument is one array item.
-            let ps = |a: &OsString| format!("'{}'", a.to_string_lossy().replace('\'', "''"));
+            // Start-Process joins -ArgumentList with spaces as it is, so each argument is quoted
+            // for Windows' command-line parsing first, then put in a PowerShell single-quoted
+            // string (a quote doubled). -PassThru and `exit` carry the helper's exit code out.
+            let ps = |a: &str| format!("'{}'", a.replace('\'', "''"));
             let (exe, args) = helper
                 .split_first()
                 .map_or((String::new(), Vec::new()), |(e, a)| {
-                    (ps(e), a.iter().map(ps).collect())
+                    (
+                        ps(&e.to_string_lossy()),
+                        a.iter()
+                            .map(|a| ps(&windows_quote(&a.to_string_lossy())))
+                            .collect(),
+                    )
                 });
             let command = format!(
-                "Start-Process -Wait -Verb RunAs -FilePath {exe} -ArgumentList @({})",
+                "$p = Start-Process -Wait -PassThru -Verb RunAs -FilePath {exe} -ArgumentList @({}); exit $p.ExitCode",
                 args.join(",")
             );
             vec![
-                "powershell".into(),
+                powershell().into(),
                 "-NoProfile".into(),
                 "-NonInteractive".into(),
                 "-Command".into(),
@@ -104,6 +112,47 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// macOS's osascript, by absolute path (never whatever `osascript` is first on PATH).
+const OSASCRIPT: &str = "/usr/bin/osascript";
+
+/// Windows PowerShell, by absolute path under the system root.
+fn powershell() -> PathBuf {
+    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+    PathBuf::from(root)
+        .join("System32")
+        .join("WindowsPowerShell")
+        .join("v1.0")
+        .join("powershell.exe")
+}
+
+/// One argument quoted as Windows' `CommandLineToArgvW` reads it back: in double quotes when it
+/// has a space, tab or quote (or is empty), backslashes doubled before a quote and at the end.
+fn windows_quote(arg: &str) -> String {
+    if !arg.is_empty() && !arg.contains([' ', '\t', '"']) {
+        return arg.to_owned();
+    }
+    let mut out = String::from('"');
+    let mut backslashes = 0;
+    for c in arg.chars() {
+        match c {
+            '\\' => backslashes += 1,
+            '"' => {
+                out.extend(std::iter::repeat_n('\\', backslashes * 2 + 1));
+                out.push('"');
+                backslashes = 0;
+            }
+            c => {
+                out.extend(std::iter::repeat_n('\\', backslashes));
+                out.push(c);
+                backslashes = 0;
+            }
+        }
+    }
+    out.extend(std::iter::repeat_n('\\', backslashes * 2));
+    out.push('"');
+    out
+}
+
 /// Write `plan` through `elevator`: the new content goes to a private temp file the helper reads.
 pub fn write_elevated(plan: &Plan, elevator: &Elevator, exe: &Path) -> Result<(), HostsError> {
     let mut tmp = tempfile::Builder::new()
@@ -113,7 +162,7 @@ pub fn write_elevated(plan: &Plan, elevator: &Elevator, exe: &Path) -> Result<()
             path: plan.path.clone(),
             source,
         })?;
-    tmp.write_all(plan.new_text().as_bytes())
+    tmp.write_all(plan.new_text())
         .map_err(|source| HostsError::Write {
             path: plan.path.clone(),
             source,
@@ -128,14 +177,21 @@ pub fn write_elevated(plan: &Plan, elevator: &Elevator, exe: &Path) -> Result<()
             block: plan.block(),
             source,
         })?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(HostsError::ElevationFailed {
-            status: status.to_string(),
-            path: plan.path.clone(),
-            block: plan.block(),
-        })
+    let failed = |status: String| HostsError::ElevationFailed {
+        status,
+        path: plan.path.clone(),
+        block: plan.block(),
+    };
+    if !status.success() {
+        return Err(failed(status.to_string()));
+    }
+    // The prompt said yes; the file says whether the write happened.
+    match std::fs::read(&plan.path) {
+        Ok(now) if now == plan.new_text() => Ok(()),
+        Ok(_) => Err(failed(
+            "the helper exited 0 but the file does not hold the new block".into(),
+        )),
+        Err(e) => Err(failed(format!("cannot read the file back: {e}"))),
     }
 }
 
@@ -162,6 +218,7 @@ mod tests {
             "a path with a space stays one argument"
         );
         let mac = command(&Elevator::Osascript, &helper);
+        assert_eq!(mac[0], "/usr/bin/osascript", "by absolute path");
         let script = mac[2].to_string_lossy();
         assert!(
             script.starts_with("do shell script \"'/opt/slipway' 'hosts' 'write-file'"),
@@ -173,8 +230,68 @@ mod tests {
         );
         assert!(script.ends_with("with administrator privileges"));
         let win = command(&Elevator::Uac, &helper);
+        assert!(
+            win[0].to_string_lossy().ends_with("powershell.exe")
+                && win[0].to_string_lossy().contains("WindowsPowerShell"),
+            "{:?}",
+            win[0]
+        );
         let ps = win[4].to_string_lossy();
-        assert!(ps.starts_with("Start-Process -Wait -Verb RunAs -FilePath '/opt/slipway' -ArgumentList @('hosts','write-file'"), "{ps}");
+        assert!(ps.starts_with("$p = Start-Process -Wait -PassThru -Verb RunAs -FilePath '/opt/slipway' -ArgumentList @('hosts','write-file'"), "{ps}");
+        assert!(
+            ps.ends_with("; exit $p.ExitCode"),
+            "the helper's exit code is powershell's: {ps}"
+        );
+        assert!(
+            ps.contains("'\"/tmp/new content\"'"),
+            "a path with a space is one Windows argument: {ps}"
+        );
         assert!(ps.contains("ho''sts"), "PowerShell quote doubled: {ps}");
+    }
+
+    #[test]
+    fn windows_arguments_quote_as_command_line_to_argv_reads_them() {
+        for (arg, quoted) in [
+            ("plain", "plain"),
+            ("", "\"\""),
+            ("C:\\Users\\A B\\hosts", "\"C:\\Users\\A B\\hosts\""),
+            ("a\"b", "\"a\\\"b\""),
+            ("end\\ ", "\"end\\ \""),
+            ("trail\\ x\\", "\"trail\\ x\\\\\""),
+        ] {
+            assert_eq!(windows_quote(arg), quoted, "{arg:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_elevated_write_that_did_not_happen_is_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("hosts");
+        std::fs::write(&path, "127.0.0.1 localhost\n").expect("seed");
+        let plan = super::super::plan(&path, super::super::entries_for(&["a.local".into()], false))
+            .expect("plan");
+        // An "elevator" that exits 0 without running the helper: the prompt said yes, nothing
+        // was written.
+        let err = write_elevated(
+            &plan,
+            &Elevator::Sudo("/bin/true".into()),
+            Path::new("/bin/true"),
+        )
+        .expect_err("not written");
+        assert!(
+            err.to_string().contains("does not hold the new block"),
+            "{err}"
+        );
+        let refused = write_elevated(
+            &plan,
+            &Elevator::Sudo("/bin/false".into()),
+            Path::new("/bin/true"),
+        )
+        .expect_err("refused");
+        assert!(
+            matches!(refused, HostsError::ElevationFailed { .. }),
+            "{refused}"
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! The hosts-file helper: Slipway's names (`argocd.local`, `backstage.local`, every Ingress host)
 //! in one tagged block, never touching another byte.
 //!
-//! Writes are atomic (temp file + rename; in place where the file cannot be replaced, e.g. a
-//! bind-mounted /etc/hosts), keep a backup, preserve mode and owner, and refuse a file that
-//! changed since it was read. A file the user cannot write goes through the OS's elevation
-//! prompt, with the new content passed by file.
+//! The file is edited as bytes (what is not Slipway's comes back exactly, UTF-8 or not); only
+//! RFC 1123 names under the platform's domain go into the block. Writes are atomic (temp file +
+//! rename; in place where the file cannot be replaced, e.g. a bind-mounted /etc/hosts), keep the
+//! original file's backup (the version before Slipway's first write, never overwritten) and the
+//! previous version, preserve mode and owner, and refuse a file that changed since it was read.
+//! A file the user cannot write goes through the OS's elevation prompt, with the new content
+//! passed by file, and is read back to check the write happened.
 
 mod block;
 pub mod elevate;
@@ -13,7 +16,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use block::{BEGIN, END, HostEntry, HostsText};
+pub use block::{BEGIN, END, HostEntry, HostsText, MarkerProblem};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +27,17 @@ pub enum HostsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Slipway's markers do not pair up: where its block ends cannot be known.
+    #[error(
+        "{path}: {problem}. Slipway only writes between one matching `# BEGIN slipway` and `# END slipway`, so it changed nothing: remove the stray marker line (or the extra block) by hand, then re-run"
+    )]
+    Markers {
+        path: PathBuf,
+        problem: MarkerProblem,
+    },
+    /// A name for the block is not one Slipway may write.
+    #[error("{0}")]
+    BadName(String),
     /// Someone changed the file between Slipway's read and its write.
     #[error(
         "{path} changed while Slipway was updating it; nothing was written. Re-run the command"
@@ -67,7 +81,10 @@ impl crate::error::Classified for HostsError {
         use crate::error::ErrorKind;
         match self {
             Self::Changed { .. } => ErrorKind::Conflict,
-            Self::NotWritable { .. } | Self::ElevationFailed { .. } => ErrorKind::NeedsPerson,
+            Self::BadName(_) => ErrorKind::Invalid,
+            Self::NotWritable { .. } | Self::ElevationFailed { .. } | Self::Markers { .. } => {
+                ErrorKind::NeedsPerson
+            }
             _ => ErrorKind::Io,
         }
     }
@@ -97,28 +114,86 @@ pub fn platform_hosts(domain: &str) -> Vec<String> {
         .collect()
 }
 
-/// The names the block should hold: the platform's, plus every Ingress host in the cluster.
+/// Why `name` may not go into the block, if it may not: only RFC 1123 host names under
+/// `.<domain>` (an Ingress for `github.com` would otherwise send the browser to the cluster).
+pub fn name_problem(name: &str, domain: &str) -> Option<String> {
+    let domain = domain.trim_start_matches('.');
+    let labels_ok = name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    if !labels_ok {
+        return Some(format!(
+            "{name:?} is not a host name (lower-case letters, digits and '-' between dots)"
+        ));
+    }
+    if !name.ends_with(&format!(".{domain}")) {
+        return Some(format!(
+            "{name:?} is not under .{domain}: Slipway maps only the platform's own names to 127.0.0.1"
+        ));
+    }
+    None
+}
+
+/// The names the block should hold: the platform's, plus the cluster's Ingress hosts that are
+/// names under the domain.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Desired {
     pub names: Vec<String>,
+    /// Ingress hosts left out, each with why.
+    pub skipped: Vec<String>,
     /// Why the cluster's Ingress hosts are not included, when they are not.
     pub cluster_skipped: Option<String>,
 }
 
 pub async fn desired(domain: &str, cluster: &crate::k8s::KubeTarget) -> Desired {
     let mut names = platform_hosts(domain);
+    let mut skipped = Vec::new();
     let from_cluster = async { crate::k8s::ingress_hosts(&cluster.client().await?).await };
     let cluster_skipped = match from_cluster.await {
         Ok(hosts) => {
-            names.extend(hosts);
+            for host in hosts {
+                match name_problem(&host, domain) {
+                    None => names.push(host),
+                    Some(why) => skipped.push(why),
+                }
+            }
             None
         }
         Err(e) => Some(e.to_string()),
     };
     Desired {
         names,
+        skipped,
         cluster_skipped,
+    }
+}
+
+/// `entries` checked for a write: every name under `domain` (what a front end sends back).
+pub fn checked(entries: Vec<HostEntry>, domain: &str) -> Result<Vec<HostEntry>> {
+    let problems: Vec<String> = entries
+        .iter()
+        .flat_map(|e| e.names.iter())
+        .filter_map(|n| name_problem(n, domain))
+        .collect();
+    let addresses_ok = entries
+        .iter()
+        .all(|e| e.address == "127.0.0.1" || e.address == "::1");
+    if !addresses_ok {
+        return Err(HostsError::BadName(
+            "the block maps names to 127.0.0.1 and ::1 only".into(),
+        ));
+    }
+    if problems.is_empty() {
+        Ok(entries)
+    } else {
+        Err(HostsError::BadName(problems.join("; ")))
     }
 }
 
@@ -162,10 +237,13 @@ pub struct Plan {
     pub desired: Vec<HostEntry>,
     /// `+`/`-` lines of the block's change (empty when nothing changes).
     pub diff: Vec<String>,
+    /// The fingerprint of the file this plan was computed from: a front end that showed the
+    /// plan sends it back with the entries, so exactly what it showed is written.
+    pub fingerprint: String,
     #[serde(skip)]
-    original: String,
+    original: Vec<u8>,
     #[serde(skip)]
-    new_text: String,
+    new_text: Vec<u8>,
 }
 
 impl Plan {
@@ -175,23 +253,30 @@ impl Plan {
 
     /// The block as a user would add it by hand.
     pub fn block(&self) -> String {
-        HostsText::parse(&self.new_text).block
+        HostsText::parse(&self.new_text)
+            .map(|d| String::from_utf8_lossy(&d.block).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(HostsError::Read {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
 /// Plan setting the block to `desired` (an empty list removes the block).
 pub fn plan(path: &Path, desired: Vec<HostEntry>) -> Result<Plan> {
-    let original = match fs::read(path) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(HostsError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    let doc = HostsText::parse(&original);
+    let original = read(path)?;
+    let doc = HostsText::parse(&original).map_err(|problem| HostsError::Markers {
+        path: path.to_owned(),
+        problem,
+    })?;
     let current = doc.entries();
     let new_text = doc.with_entries(&desired);
     let line = |e: &HostEntry| format!("{} {}", e.address, e.names.join(" "));
@@ -211,9 +296,22 @@ pub fn plan(path: &Path, desired: Vec<HostEntry>) -> Result<Plan> {
         current,
         desired,
         diff,
+        fingerprint: digest(&original),
         original,
         new_text,
     })
+}
+
+/// The plan a front end showed (`desired`, computed from the file with `fingerprint`), again:
+/// refused when the file changed since, so what is written is what was shown.
+pub fn shown_plan(path: &Path, desired: Vec<HostEntry>, fingerprint: &str) -> Result<Plan> {
+    let plan = plan(path, desired)?;
+    if plan.fingerprint != fingerprint {
+        return Err(HostsError::Changed {
+            path: path.to_owned(),
+        });
+    }
+    Ok(plan)
 }
 
 /// What a write did.
@@ -224,24 +322,31 @@ pub enum WriteOutcome {
     Written { backup: PathBuf },
 }
 
-/// Where the previous version is kept.
+/// Where the original file is kept: the version before Slipway's first write, never overwritten.
 pub fn backup_path(path: &Path) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(".slipway-backup");
     PathBuf::from(p)
 }
 
-fn digest(text: &str) -> String {
-    sha1_smol::Sha1::from(text.as_bytes()).digest().to_string()
+/// Where the version before the latest write is kept.
+pub fn previous_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".slipway-previous");
+    PathBuf::from(p)
+}
+
+fn digest(bytes: &[u8]) -> String {
+    sha1_smol::Sha1::from(bytes).digest().to_string()
 }
 
 impl Plan {
     /// Fingerprint of the content this plan was computed from (for the elevated writer).
     pub fn expected(&self) -> String {
-        digest(&self.original)
+        self.fingerprint.clone()
     }
 
-    pub fn new_text(&self) -> &str {
+    pub fn new_text(&self) -> &[u8] {
         &self.new_text
     }
 }
@@ -308,21 +413,12 @@ pub fn apply(plan: &Plan, interactive_terminal: bool, exe: &Path) -> Result<Appl
 
 /// Replace `path` with `content` if it still has the fingerprint `expected`; keep a backup and
 /// the file's mode and owner. Also what the elevated `slipway hosts write-file` runs.
-pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<WriteOutcome> {
+pub fn write_checked(path: &Path, content: &[u8], expected: &str) -> Result<WriteOutcome> {
     let werr = |source| HostsError::Write {
         path: path.to_owned(),
         source,
     };
-    let current = match fs::read(path) {
-        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => {
-            return Err(HostsError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
+    let current = read(path)?;
     if digest(&current) != expected {
         return Err(HostsError::Changed {
             path: path.to_owned(),
@@ -333,10 +429,14 @@ pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<Write
     }
     let meta = fs::metadata(path).ok();
     let backup = backup_path(path);
-    if meta.is_some() {
-        fs::write(&backup, &current).map_err(werr)?;
-        if let Some(m) = &meta {
-            copy_ownership(m, &backup);
+    if let Some(m) = &meta {
+        let mut kept = vec![previous_path(path)];
+        if !backup.exists() {
+            kept.push(backup.clone());
+        }
+        for copy in kept {
+            fs::write(&copy, &current).map_err(werr)?;
+            copy_ownership(m, &copy);
         }
     }
     let dir = path
@@ -353,16 +453,14 @@ pub fn write_checked(path: &Path, content: &str, expected: &str) -> Result<Write
             .prefix(".slipway-hosts")
             .tempfile_in(dir)
             .map_err(Swap::Io)?;
-        tmp.write_all(content.as_bytes()).map_err(Swap::Io)?;
+        tmp.write_all(content).map_err(Swap::Io)?;
         tmp.as_file().sync_all().map_err(Swap::Io)?;
         if let Some(m) = &meta {
             fs::set_permissions(tmp.path(), m.permissions()).map_err(Swap::Io)?;
             copy_ownership(m, tmp.path());
         }
         // Last look before the swap: refuse if someone wrote meanwhile.
-        let now = fs::read(path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
+        let now = fs::read(path).unwrap_or_default();
         if digest(&now) != expected {
             return Err(Swap::Changed);
         }

@@ -33,6 +33,30 @@ pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
     bundle::parse(&path, &with_domain(&bundle::required_text(&path)?, domain))
 }
 
+/// The ConfigMap Backstage reads after its chart values (`backstage.extraAppConfig`): this
+/// developer's URLs, and guest sign-in only while the ingress listens on loopback (`guest`).
+pub const BACKSTAGE_CONFIG: &str = "slipway-backstage-config";
+
+pub fn backstage_config(domain: &str, http_port: u16, guest: bool) -> Value {
+    let url = crate::platform::ingress_url(
+        &format!("backstage.{}", domain.trim_start_matches('.')),
+        http_port,
+    );
+    let mut config = json!({
+        "app": {"baseUrl": url},
+        "backend": {"baseUrl": url, "cors": {"origin": url}},
+    });
+    if guest {
+        // A local, single-user platform reached from this machine only.
+        config["auth"] = json!({"environment": "development", "providers": {"guest": {"dangerouslyAllowOutsideDevelopment": true}}});
+    }
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": BACKSTAGE_CONFIG, "namespace": "backstage", "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        "data": {"app-config.slipway.yaml": serde_json::to_string_pretty(&config).unwrap_or_default()},
+    })
+}
+
 /// `text` with the default `.local` host names moved to `domain`.
 pub fn with_domain(text: &str, domain: &str) -> String {
     let domain = domain.trim_start_matches('.');
@@ -226,6 +250,30 @@ mod tests {
     }
 
     #[test]
+    fn backstage_gets_this_developer_s_urls_and_guest_sign_in_only_on_loopback() {
+        let config = |guest| -> Value {
+            let cm = backstage_config("dev.test", 9080, guest);
+            serde_saphyr::from_str(
+                cm["data"]["app-config.slipway.yaml"]
+                    .as_str()
+                    .expect("file"),
+            )
+            .expect("YAML")
+        };
+        let local = config(true);
+        assert_eq!(local["app"]["baseUrl"], "http://backstage.dev.test:9080");
+        assert_eq!(
+            local["backend"]["cors"]["origin"],
+            "http://backstage.dev.test:9080"
+        );
+        assert_eq!(
+            local["auth"]["providers"]["guest"]["dangerouslyAllowOutsideDevelopment"],
+            true
+        );
+        assert!(config(false)["auth"].is_null(), "exposed: no guest sign-in");
+    }
+
+    #[test]
     fn argo_cd_release_follows_the_domain() {
         let r = argo_cd_release("dev.test").expect("release");
         assert_eq!(
@@ -251,9 +299,13 @@ mod tests {
         let values: Value =
             serde_saphyr::from_str(backstage["values"].as_str().expect("values text"))
                 .expect("values YAML");
+        assert!(
+            values["backstage"]["appConfig"]["app"]["baseUrl"].is_null(),
+            "per-user URLs are in Slipway's ConfigMap, not the values"
+        );
         assert_eq!(
-            values["backstage"]["appConfig"]["app"]["baseUrl"],
-            "http://backstage.dev.test:8880"
+            values["backstage"]["extraAppConfig"][0]["configMapRef"],
+            BACKSTAGE_CONFIG
         );
         let text = backstage["values"].as_str().expect("values text");
         assert!(

@@ -53,6 +53,9 @@ pub enum InstallError {
     /// GitHub refused or failed (GitHub mode).
     #[error(transparent)]
     GitHub(#[from] GitHubError),
+    /// The platform repository cannot be published without undoing someone's work.
+    #[error(transparent)]
+    Publish(#[from] publish::PublishError),
     /// Reading Sealed Secrets' keys failed.
     #[error(transparent)]
     Sealing(#[from] SealingError),
@@ -93,6 +96,7 @@ impl StepFailure for InstallError {
         match self {
             Self::Kube(e) => e.is_transient(),
             Self::GitHub(e) => e.is_transient(),
+            Self::Publish(e) => e.is_transient(),
             Self::Sealing(SealingError::Api(e)) => k8s::transient_api_error(e),
             _ => false,
         }
@@ -107,6 +111,7 @@ impl Classified for InstallError {
             Self::Bundle(e) => e.kind(),
             Self::Secrets(e) => e.kind(),
             Self::GitHub(e) => e.kind(),
+            Self::Publish(e) => e.kind(),
             Self::Sealing(e) => e.kind(),
             Self::Team(e) => e.kind(),
             Self::Escrow { .. } => ErrorKind::Keyring,
@@ -247,6 +252,9 @@ pub struct InstallOptions {
     pub helm: Option<std::path::PathBuf>,
     /// Local mode's team files (`<state>/teams/<cluster>`; tests pass a folder of their own).
     pub teams: crate::teams::LocalTeams,
+    /// The ingress listens beyond this machine (`--expose-to-network`): Backstage's guest
+    /// sign-in stays off.
+    pub exposed: bool,
 }
 
 impl InstallOptions {
@@ -261,6 +269,7 @@ impl InstallOptions {
             charts: ChartSource::Upstream,
             helm: None,
             teams: crate::teams::LocalTeams::for_cluster(cluster),
+            exposed: false,
         }
     }
 }
@@ -396,19 +405,34 @@ impl InstallStage<'_> {
                 }
             }
         };
-        let github = match keyring.unavailable_reason() {
-            None => keyring.get(&accounts::github_token(self.github_api()))?,
-            Some(_) => None,
+        let (github, read_only) = match keyring.unavailable_reason() {
+            None => (
+                keyring.get(&accounts::github_token(self.github_api()))?,
+                keyring.get(&accounts::github_read_token(self.github_api()))?,
+            ),
+            Some(_) => (None, None),
         };
+        // Backstage is what people and processes reach (its UI and API), so it never holds the
+        // user's writing token: nothing in local mode, only the read-only token in GitHub mode.
         let mut backstage = BTreeMap::from([("SLIPWAY_API_TOKEN", api_token)]);
-        if let Some(token) = &github {
-            backstage.insert("GITHUB_TOKEN", token.clone());
+        if matches!(self.options.source, Source::GitHub { .. }) {
+            match &read_only {
+                Some(token) => {
+                    backstage.insert("GITHUB_TOKEN", token.clone());
+                }
+                None => r.warn(
+                    "Backstage has no GitHub token, so it cannot read the private platform repository's templates or private services; \
+                     keep a fine-grained read-only token (Contents, Metadata: read) with `slipway github connect --read-only`",
+                ),
+            }
         }
         let mut objects = vec![
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "backstage"}}),
             owned_secret("backstage", "backstage-secrets", &backstage, &[]),
         ];
-        match github {
+        // Argo CD only reads; with no read-only token it reads with the user's token, which
+        // stays in `argocd`, whose Secrets and Services no team namespace can reach.
+        match read_only.or(github) {
             Some(token) => objects.push(owned_secret(
                 ARGO_NAMESPACE,
                 "slipway-scm-token",
@@ -520,17 +544,29 @@ impl InstallStage<'_> {
         let identity = github.identity().await?;
         let owner = identity.owner(owner.as_deref())?;
         r.detail(format!("{}/{}", owner.name, publish::PLATFORM_REPO));
-        let published =
-            publish::publish(&github, &owner.name, owner.org, &self.options.domain).await?;
-        let outcome = match (published.created, published.changed.len()) {
-            (true, n) => {
-                StepOutcome::changed(format!("created {} with {n} files", published.repo_url))
+        let published = publish::publish(&github, &owner.name, owner.org, false).await?;
+        let url = &published.repo_url;
+        let outcome = if let Some(newer) = &published.newer {
+            r.warn(format!("{url} was published by Slipway {newer}, newer than this one: left as it is; upgrade Slipway to run the same bundle"));
+            StepOutcome::up_to_date(format!("{url} from Slipway {newer}"))
+        } else if published.created {
+            StepOutcome::changed(format!(
+                "created {url} (private) with {} files",
+                published.changed.len()
+            ))
+        } else if !published.changed.is_empty() {
+            StepOutcome::changed(format!(
+                "{} changed files in one commit to {url}",
+                published.changed.len()
+            ))
+        } else {
+            if !published.kept.is_empty() {
+                r.detail(format!(
+                    "kept the repository's own changes to {}",
+                    published.kept.join(", ")
+                ));
             }
-            (false, 0) => StepOutcome::up_to_date(format!("{} current", published.repo_url)),
-            (false, n) => StepOutcome::changed(format!(
-                "{n} changed files in one commit to {}",
-                published.repo_url
-            )),
+            StepOutcome::up_to_date(format!("{url} current"))
         };
         self.published = Some((published.site, token, identity.login));
         Ok(outcome)
@@ -554,11 +590,15 @@ impl InstallStage<'_> {
                         std::str::from_utf8(data).map_err(|_| BundleError::NotText(path.into()))?;
                     crate::bundle::parse_documents(path, text)
                 };
+                let read_only = self
+                    .options
+                    .keyring
+                    .get(&accounts::github_read_token(&site.api))?;
                 let creds = BTreeMap::from([
                     ("type", "git".to_owned()),
                     ("url", site.owner_url()),
                     ("username", login.clone()),
-                    ("password", token.clone()),
+                    ("password", read_only.unwrap_or_else(|| token.clone())),
                 ]);
                 objects.push(owned_secret(
                     ARGO_NAMESPACE,
@@ -578,6 +618,11 @@ impl InstallStage<'_> {
         objects.extend(routing::ingresses(&self.options.domain)?);
         objects.extend(gitops::policies()?);
         objects.push(gitops::site_config(&self.options.domain));
+        objects.push(gitops::backstage_config(
+            &self.options.domain,
+            self.options.ingress.port(),
+            !self.options.exposed,
+        ));
         self.apply(objects).await
     }
 
@@ -665,10 +710,66 @@ impl InstallStage<'_> {
             wait::application_healthy(&self.client, ARGO_NAMESPACE, &c.name, r.deadline()).await?;
         }
         let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
-        Ok(StepOutcome::up_to_date(format!(
-            "{} Synced and Healthy",
-            names.join(", ")
-        )))
+        let summary = format!("{} Synced and Healthy", names.join(", "));
+        if self.restart_backstage_on_new_config().await? {
+            r.detail("restarted Backstage: its per-cluster app-config changed");
+            return Ok(StepOutcome::changed(summary));
+        }
+        Ok(StepOutcome::up_to_date(summary))
+    }
+
+    /// Backstage reads its app-config at start only: when `slipway-backstage-config` is not
+    /// what the running pods started with (the digest on the pod template), roll them, as
+    /// `kubectl rollout restart` does. Argo CD leaves an annotation it does not manage alone.
+    async fn restart_backstage_on_new_config(&self) -> Result<bool, InstallError> {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::api::{Api, Patch, PatchParams};
+        const ANNOTATION: &str = "slipway.dev/app-config-digest";
+        let kube = |e: kube::Error| InstallError::Kube(K8sError::Api(e));
+        let config = Api::<ConfigMap>::namespaced(self.client.clone(), "backstage")
+            .get_opt(gitops::BACKSTAGE_CONFIG)
+            .await
+            .map_err(kube)?;
+        let deployments = Api::<Deployment>::namespaced(self.client.clone(), "backstage");
+        let (Some(config), Some(deployment)) = (
+            config,
+            deployments.get_opt("backstage").await.map_err(kube)?,
+        ) else {
+            return Ok(false);
+        };
+        let digest = sha1_smol::Sha1::from(serde_json::to_vec(&config.data).unwrap_or_default())
+            .digest()
+            .to_string();
+        // When the config was last written (managedFields' times; creation without them).
+        let written = config
+            .metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .filter_map(|f| f.time.as_ref())
+            .map(|t| t.0)
+            .max()
+            .or(config.metadata.creation_timestamp.as_ref().map(|t| t.0));
+        let created = deployment.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let annotations = deployment
+            .spec
+            .and_then(|s| s.template.metadata)
+            .and_then(|m| m.annotations)
+            .unwrap_or_default();
+        match annotations.get(ANNOTATION) {
+            Some(seen) if *seen == digest => return Ok(false),
+            // Never rolled by Slipway, and made after the config: its pods started with it.
+            None if created.zip(written).is_some_and(|(c, w)| c >= w) => return Ok(false),
+            _ => {}
+        }
+        let patch =
+            json!({"spec": {"template": {"metadata": {"annotations": {ANNOTATION: digest}}}}});
+        deployments
+            .patch("backstage", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(kube)?;
+        Ok(true)
     }
 
     async fn routing(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {

@@ -141,9 +141,17 @@ impl UpSettings {
     /// The cluster to make and how: GitHub mode when a token is kept for the API (and not
     /// `local`), else local mode.
     pub fn resolve(&self) -> Result<(ClusterSpec, UpOptions), ClusterError> {
+        if let Some(problem) = self
+            .domain
+            .as_deref()
+            .and_then(crate::config::domain_problem)
+        {
+            return Err(ClusterError::InvalidSetting(problem));
+        }
         let spec = ClusterSpec::embedded_default()?.with_overrides(&self.cluster)?;
         let platform = (!self.cluster_only).then(|| {
             let mut p = InstallOptions::new(&spec.name, spec.http_ingress());
+            p.exposed = spec.exposed().is_some();
             if let Some(domain) = &self.domain {
                 p.domain.clone_from(domain);
             }

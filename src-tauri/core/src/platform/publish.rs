@@ -1,8 +1,17 @@
 //! Publishing the embedded bundle as the owner's platform repository (what Argo CD reads in
-//! GitHub mode): owner, host, API and domain filled in, everything in one commit, and on later
-//! runs one commit with only what changed (nothing at all when the repository matches).
+//! GitHub mode): owner, host and API filled in, everything in one commit.
+//!
+//! Whoever can write this repository controls every member's cluster, and several members run
+//! `up` against it, so a publish never undoes someone else's work: the repository records what
+//! Slipway last published (`.slipway/published.json`: Slipway's version and each bundle file's
+//! Git blob id) and a later run writes only when its bundle differs from that record *and* nobody
+//! changed those files since. Edits by others are kept while the bundle is unchanged; when both
+//! changed, the run stops and names the paths. Nothing of one developer's (domain, ports) is in
+//! the repository: those reach each cluster directly (see `gitops::backstage_config`).
 
 use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::bundle;
 use crate::github::{DEFAULT_API, GitHub, GitHubError};
@@ -21,8 +30,6 @@ pub struct Site {
     pub web: String,
     /// GitHub's API, for the SCM generator.
     pub api: String,
-    /// Domain of the platform host names.
-    pub domain: String,
 }
 
 impl Site {
@@ -33,7 +40,6 @@ impl Site {
             org,
             web: "https://github.com".into(),
             api: DEFAULT_API.into(),
-            domain: "local".into(),
         }
     }
 
@@ -82,11 +88,6 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
                         .replace("${SLIPWAY_PLATFORM_REPO}", &slug)
                         .replace("OWNER", &site.owner)
                         .replace("UNUSED_WORKLOADS_APPSET", site.unused_workloads_appset());
-                    let text = if path.starts_with("platform/values/") {
-                        super::gitops::with_domain(&text, &site.domain)
-                    } else {
-                        text
-                    };
                     text.into_bytes()
                 }
                 Ok(text) => text.into_bytes(),
@@ -97,28 +98,133 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// Where the repository records Slipway's last publish.
+pub const RECORD: &str = ".slipway/published.json";
+
+/// What Slipway last published: its version and every bundle file's Git blob id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub version: String,
+    pub files: BTreeMap<String, String>,
+}
+
+impl Record {
+    /// The record a publish of this bundle for `site` writes.
+    pub fn of_bundle(site: &Site) -> Self {
+        Self::of(&files(site))
+    }
+
+    fn of(files: &BTreeMap<String, Vec<u8>>) -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION").into(),
+            files: files.iter().map(|(p, d)| (p.clone(), blob_id(d))).collect(),
+        }
+    }
+
+    /// Paths of the record whose content in `repo` is no longer what was published.
+    fn changed_in(&self, repo: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|(path, id)| repo.get(*path).map(|d| blob_id(d)).as_ref() != Some(*id))
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+}
+
+/// Git's blob id of `data` (what `git hash-object` prints), so a record can be checked by hand.
+pub fn blob_id(data: &[u8]) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(format!("blob {}\0", data.len()).as_bytes());
+    sha.update(data);
+    sha.digest().to_string()
+}
+
+/// `a` is an older version than `b` (`major.minor.patch`, pre-release tags ignored).
+fn older(a: &str, b: &str) -> bool {
+    let parse = |v: &str| -> Vec<u64> {
+        v.split(['-', '+'])
+            .next()
+            .unwrap_or_default()
+            .split('.')
+            .map(|n| n.parse().unwrap_or(0))
+            .collect()
+    };
+    parse(a) < parse(b)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// GitHub refused or failed.
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    /// The bundle changed and so did the repository since Slipway's last publish.
+    #[error(
+        "{repo} was changed by someone else since Slipway last published it ({}), and this Slipway's bundle differs too; \
+         Slipway left it as it is. Merge the new bundle by hand, or overwrite those files with `slipway github publish --force`",
+        paths.join(", ")
+    )]
+    ChangedByOthers { repo: String, paths: Vec<String> },
+    /// The repository exists but Slipway never published it (no record), and it differs.
+    #[error(
+        "{repo} exists but holds no record of a Slipway publish ({RECORD}) and differs from the bundle in {}; \
+         Slipway left it as it is. Publish over it with `slipway github publish --force`, or choose another owner",
+        paths.join(", ")
+    )]
+    Unrecorded { repo: String, paths: Vec<String> },
+    /// The record is not Slipway's format.
+    #[error("{repo}'s {RECORD} is unreadable ({source}); fix or delete it, then run again")]
+    BadRecord {
+        repo: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl PublishError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::GitHub(e) if e.is_transient())
+    }
+}
+
+impl crate::error::Classified for PublishError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            Self::GitHub(e) => e.kind(),
+            _ => crate::error::ErrorKind::Conflict,
+        }
+    }
+}
+
 /// What a publish did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
     pub repo_url: String,
     pub site: Site,
-    /// The repository was created now.
+    /// The repository was created now (private).
     pub created: bool,
-    /// Files written in this run's commit (empty: the repository was current).
+    /// Files written in this run's commit (empty: nothing to publish).
     pub changed: Vec<String>,
+    /// Bundle files others changed since Slipway's last publish, kept because this bundle is
+    /// the one published then.
+    pub kept: Vec<String>,
+    /// A newer Slipway published the repository: this older one left it as it is.
+    pub newer: Option<String>,
 }
 
-/// Create or update `<owner>/slipway-platform` from the bundle. `org`: the owner is an
-/// organisation (else the token's user).
+/// Create or update `<owner>/slipway-platform` from the bundle under the rules above. `org`:
+/// the owner is an organisation (else the token's user). `force` writes the bundle over
+/// others' changes (and over a newer Slipway's publish).
 pub async fn publish(
     github: &GitHub,
     owner: &str,
     org: bool,
-    domain: &str,
-) -> Result<Published, GitHubError> {
+    force: bool,
+) -> Result<Published, PublishError> {
     let (repo, created) = match github.repo(owner, PLATFORM_REPO).await? {
         Some(repo) => (repo, false),
-        None => (github.create_repo(owner, org, PLATFORM_REPO, "Slipway's platform: Argo CD App-of-Apps, platform components, service templates").await?, true),
+        // Private: the repository steers every member's cluster, and Argo CD reads it with the
+        // owner's repository credentials anyway.
+        None => (github.create_repo(owner, org, PLATFORM_REPO, "Slipway's platform: Argo CD App-of-Apps, platform components, service templates", true).await?, true),
     };
     // The web host comes from GitHub itself, so GitHub Enterprise needs no second setting.
     let web = repo
@@ -131,32 +237,84 @@ pub async fn publish(
         org,
         web,
         api: github.api().trim_end_matches('/').to_owned(),
-        domain: domain.into(),
+    };
+    let mut published = Published {
+        repo_url: repo.html_url.clone(),
+        site,
+        created,
+        changed: Vec::new(),
+        kept: Vec::new(),
+        newer: None,
     };
     let current = github
         .read_files(owner, PLATFORM_REPO, &repo.default_branch)
         .await?;
-    let changed: BTreeMap<String, Vec<u8>> = files(&site)
+    let desired = files(&published.site);
+    let ours = Record::of(&desired);
+    let record = match current.get(RECORD) {
+        Some(data) => Some(serde_json::from_slice::<Record>(data).map_err(|source| {
+            PublishError::BadRecord {
+                repo: repo.html_url.clone(),
+                source,
+            }
+        })?),
+        None => None,
+    };
+    let mut write: BTreeMap<String, Vec<u8>> = desired
         .into_iter()
         .filter(|(path, data)| current.get(path) != Some(data))
         .collect();
-    if !changed.is_empty() {
-        github
-            .commit_files(
-                owner,
-                PLATFORM_REPO,
-                &repo.default_branch,
-                &changed,
-                "Publish the platform bundle (Slipway)",
-            )
-            .await?;
+    if !force {
+        match &record {
+            Some(r) if older(env!("CARGO_PKG_VERSION"), &r.version) => {
+                published.newer = Some(r.version.clone());
+                return Ok(published);
+            }
+            // The bundle is the one last published: what differs is others' work, theirs to keep.
+            Some(r) if r.files == ours.files => {
+                published.kept = r.changed_in(&current);
+                write.clear();
+            }
+            Some(r) => {
+                let paths = r.changed_in(&current);
+                if !paths.is_empty() && !write.is_empty() {
+                    return Err(PublishError::ChangedByOthers {
+                        repo: repo.html_url,
+                        paths,
+                    });
+                }
+            }
+            None if !created && !write.is_empty() => {
+                return Err(PublishError::Unrecorded {
+                    repo: repo.html_url,
+                    paths: write.into_keys().collect(),
+                });
+            }
+            None => {}
+        }
     }
-    Ok(Published {
-        repo_url: repo.html_url,
-        site,
-        created,
-        changed: changed.into_keys().collect(),
-    })
+    let stale_record = record.as_ref().is_none_or(|r| r.files != ours.files);
+    if write.is_empty() && !stale_record {
+        return Ok(published);
+    }
+    published.changed = write.keys().cloned().collect();
+    let mut record =
+        serde_json::to_vec_pretty(&ours).map_err(|source| PublishError::BadRecord {
+            repo: repo.html_url.clone(),
+            source,
+        })?;
+    record.push(b'\n');
+    write.insert(RECORD.into(), record);
+    github
+        .commit_files(
+            owner,
+            PLATFORM_REPO,
+            &repo.default_branch,
+            &write,
+            "Publish the platform bundle (Slipway)",
+        )
+        .await?;
+    Ok(published)
 }
 
 #[cfg(test)]
@@ -192,13 +350,12 @@ mod tests {
     }
 
     #[test]
-    fn github_enterprise_a_user_and_a_domain_reach_every_file() {
+    fn github_enterprise_and_a_user_reach_every_file() {
         let site = Site {
             owner: "jo".into(),
             org: false,
             web: "https://ghe.corp".into(),
             api: "https://ghe.corp/api/v3".into(),
-            domain: "dev.test".into(),
         };
         let f = files(&site);
         let all: String = f
@@ -221,11 +378,41 @@ mod tests {
             String::from_utf8_lossy(&f["bootstrap/workloads-appset.yaml"])
                 .contains("api: https://ghe.corp/api/v3")
         );
-        let backstage = String::from_utf8_lossy(&f["platform/values/backstage.yaml"]);
-        assert!(
-            backstage.contains("backstage.dev.test") && !backstage.contains("backstage.local"),
-            "{backstage}"
-        );
         assert_eq!(site.repo_url(), "https://ghe.corp/jo/slipway-platform.git");
+    }
+
+    #[test]
+    fn no_developer_s_domain_or_port_is_published() {
+        // What Argo CD reads from the repository (Slipway applies ingress/ itself, per domain;
+        // skeletons are rendered per service).
+        let all: String = files(&Site::github_com("acme", true))
+            .into_iter()
+            .filter(|(p, _)| {
+                !p.starts_with("ingress/") && !p.contains("/skeleton/") && !p.ends_with(".md")
+            })
+            .map(|(_, d)| String::from_utf8_lossy(&d).into_owned())
+            .collect();
+        for personal in [
+            "backstage.local",
+            ":8880",
+            "baseUrl",
+            "dangerouslyAllowOutsideDevelopment",
+        ] {
+            assert!(
+                !all.contains(personal),
+                "{personal} is one developer's setting"
+            );
+        }
+    }
+
+    #[test]
+    fn records_name_git_blobs_and_versions_compare_by_number() {
+        // `printf 'hello\n' | git hash-object --stdin`
+        assert_eq!(
+            blob_id(b"hello\n"),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+        assert!(older("0.9.0", "0.10.0") && older("1.2.3-rc.1", "1.2.4"));
+        assert!(!older("1.2.3", "1.2.3") && !older("2.0.0", "1.9.9"));
     }
 }

@@ -420,7 +420,7 @@ impl Stage for CreateStage<'_> {
                 let repo = match &req.template_repo {
                     Some(template) => gh.generate(template, owner, name, &description).await?,
                     None => {
-                        gh.create_repo(owner, self.services.owner.org, name, &description)
+                        gh.create_repo(owner, self.services.owner.org, name, &description, false)
                             .await?
                     }
                 };

@@ -13,4 +13,8 @@ keyring: string,
 /**
  * Classic scopes the token lacks (empty for fine-grained tokens: GitHub cannot tell).
  */
-missingScopes: Array<string>, };
+missingScopes: Array<string>, 
+/**
+ * A read-only token is kept too: the cluster (Backstage, Argo CD) reads with it.
+ */
+readOnlyToken: boolean, };

@@ -8,4 +8,8 @@ export type HostsView = { plan: Plan, upToDate: boolean,
 /**
  * Why the cluster's Ingress hosts are missing from the desired list, if they are.
  */
-clusterSkipped: string | null, };
+clusterSkipped: string | null, 
+/**
+ * Ingress hosts left out (not under the platform's domain), each with why.
+ */
+skipped: Array<string>, };

@@ -8,4 +8,9 @@ export type Plan = { path: string, current: Array<HostEntry>, desired: Array<Hos
 /**
  * `+`/`-` lines of the block's change (empty when nothing changes).
  */
-diff: Array<string>, };
+diff: Array<string>, 
+/**
+ * The fingerprint of the file this plan was computed from: a front end that showed the
+ * plan sends it back with the entries, so exactly what it showed is written.
+ */
+fingerprint: string, };

@@ -1,0 +1,70 @@
+//! A platform in GitHub mode for tests: kube-sim whose SIMULATED Argo CD reads the fake GitHub
+//! (in process) and renders Helm paths with the real helm, the real helm 4 installing the
+//! stand-in Argo CD chart, and install options for an owner on that GitHub.
+
+use slipway_core::helm::{ChartSource, KubeContext};
+use slipway_core::platform::install::{InstallOptions, Source};
+use slipway_core::secrets::{Keyring, accounts};
+use slipway_core::teams::LocalTeams;
+
+use crate::fakes::FakeGitHub;
+use crate::kube_sim::KubeSim;
+use crate::{root, tools_dir};
+
+/// The fake GitHub's token for `octo` (member of `acme`) in this world.
+pub const TOKEN: &str = "ghp_FAKE0123456789abcdefGITOPS";
+
+pub struct GitHubPlatform {
+    pub sim: KubeSim,
+    pub github: FakeGitHub,
+    pub kube: KubeContext,
+    pub options: InstallOptions,
+    _dir: tempfile::TempDir,
+}
+
+impl GitHubPlatform {
+    /// `owner`: the platform repository's owner (`None`: the token's user, `octo`).
+    pub async fn new(owner: Option<&str>) -> Self {
+        let sim = KubeSim::start().await.expect("sim");
+        let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
+        sim.set_git_source(github.git_remote());
+        sim.set_helm(&tools_dir().join("helm"));
+        let dir = tempfile::tempdir().expect("tmp");
+        let kube = KubeContext {
+            kubeconfig: dir.path().join("kubeconfig"),
+            context: "kube-sim".into(),
+        };
+        sim.write_kubeconfig(&kube.kubeconfig).expect("kubeconfig");
+        let ingress = sim
+            .serve_ingress("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("ingress");
+        let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("mock keyring"));
+        keyring
+            .set(&accounts::github_token(&github.url()), TOKEN)
+            .expect("GitHub token");
+        let options = InstallOptions {
+            source: Source::GitHub {
+                api: github.url(),
+                owner: owner.map(str::to_owned),
+            },
+            charts: ChartSource::Local(root().join("tests/tests/fixtures/charts")),
+            helm: Some(tools_dir().join("helm")),
+            keyring,
+            teams: LocalTeams::in_dir(&dir.path().join("teams")),
+            ..InstallOptions::new("sim", ingress)
+        };
+        Self {
+            sim,
+            github,
+            kube,
+            options,
+            _dir: dir,
+        }
+    }
+
+    pub fn app(&self, name: &str) -> Option<serde_json::Value> {
+        self.sim
+            .object("argoproj.io", "applications", "argocd", name)
+    }
+}
