@@ -226,21 +226,26 @@ impl Config {
     }
 }
 
-/// Why `domain` cannot be the platform's domain, if it cannot: DNS labels (lower-case letters,
-/// digits, '-') between dots, room left for `<service>.<domain>`. It reaches the hosts file, the
-/// Ingresses and the admission policies, so nothing else is let through.
-pub fn domain_problem(domain: &str) -> Option<String> {
-    let labels_ok = !domain.is_empty()
-        && domain.len() <= 200
-        && domain.split('.').all(|l| {
+/// `name` is at most `max` bytes of RFC 1123 labels (lower-case letters, digits, inner '-',
+/// 1–63 bytes each) between dots.
+pub fn is_dns_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
                 && l.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-        });
-    (!labels_ok).then(|| {
+        })
+}
+
+/// Why `domain` cannot be the platform's domain, if it cannot: DNS labels (lower-case letters,
+/// digits, '-') between dots, room left for `<service>.<domain>`. It reaches the hosts file, the
+/// Ingresses and the admission policies, so nothing else is let through.
+pub fn domain_problem(domain: &str) -> Option<String> {
+    (!is_dns_name(domain, 200)).then(|| {
         format!(
             "domain {domain:?} is not a DNS domain: use lower-case letters, digits and '-' between dots (like local or dev.test)"
         )

@@ -118,16 +118,7 @@ pub fn platform_hosts(domain: &str) -> Vec<String> {
 /// `.<domain>` (an Ingress for `github.com` would otherwise send the browser to the cluster).
 pub fn name_problem(name: &str, domain: &str) -> Option<String> {
     let domain = domain.trim_start_matches('.');
-    let labels_ok = name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        });
-    if !labels_ok {
+    if !crate::config::is_dns_name(name, 253) {
         return Some(format!(
             "{name:?} is not a host name (lower-case letters, digits and '-' between dots)"
         ));
