@@ -119,3 +119,114 @@ impl PrivateKeyring {
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
+
+/// SIMULATED Windows Credential Manager, as far as Slipway relies on it: an in-memory store (on
+/// keyring-core's mock) that refuses any password whose UTF-16 form exceeds 2,560 bytes, the
+/// `CRED_MAX_CREDENTIAL_BLOB_SIZE` (5 × 512) that `CredWriteW` enforces on `CredentialBlobSize`
+/// (learn.microsoft.com, CREDENTIALW). windows-native-keyring-store stores passwords as UTF-16
+/// and answers with `Error::TooLong("password encoded as UTF-16", 2560)`, as this does.
+pub mod credential_manager {
+    use std::any::Any;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use keyring_core::api::{CredentialApi, CredentialStoreApi};
+    use keyring_core::{Credential, CredentialStore, Entry, Error, Result};
+
+    pub const BLOB_LIMIT: u32 = 2560;
+
+    pub struct Store {
+        inner: Arc<keyring_core::mock::Store>,
+    }
+
+    /// A new, empty store.
+    pub fn store() -> Arc<CredentialStore> {
+        Arc::new(Store {
+            inner: keyring_core::mock::Store::new().expect("mock store"),
+        })
+    }
+
+    struct Cred {
+        inner: Entry,
+    }
+
+    impl CredentialApi for Cred {
+        fn set_password(&self, password: &str) -> Result<()> {
+            if password.encode_utf16().count() * 2 > BLOB_LIMIT as usize {
+                return Err(Error::TooLong(
+                    "password encoded as UTF-16".into(),
+                    BLOB_LIMIT,
+                ));
+            }
+            self.inner.set_password(password)
+        }
+        fn set_secret(&self, secret: &[u8]) -> Result<()> {
+            if secret.len() > BLOB_LIMIT as usize {
+                return Err(Error::TooLong("secret".into(), BLOB_LIMIT));
+            }
+            self.inner.set_secret(secret)
+        }
+        fn get_secret(&self) -> Result<Vec<u8>> {
+            self.inner.get_secret()
+        }
+        fn get_password(&self) -> Result<String> {
+            self.inner.get_password()
+        }
+        fn delete_credential(&self) -> Result<()> {
+            self.inner.delete_credential()
+        }
+        fn get_credential(&self) -> Result<Option<Arc<Credential>>> {
+            Ok(None)
+        }
+        fn get_specifiers(&self) -> Option<(String, String)> {
+            self.inner.get_specifiers()
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+        fn debug_fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "simulated Credential Manager entry {:?}",
+                self.get_specifiers()
+            )
+        }
+    }
+
+    impl CredentialStoreApi for Store {
+        fn vendor(&self) -> String {
+            "SIMULATED Windows Credential Manager (2,560-byte blobs)".into()
+        }
+        fn id(&self) -> String {
+            self.inner.id()
+        }
+        fn build(
+            &self,
+            service: &str,
+            user: &str,
+            modifiers: Option<&HashMap<&str, &str>>,
+        ) -> Result<Entry> {
+            let inner = self.inner.build(service, user, modifiers)?;
+            Ok(Entry::new_with_credential(Arc::new(Cred { inner })))
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    impl Store {
+        /// How many entries hold a value (to show no part is left behind).
+        pub fn stored(store: &Arc<CredentialStore>) -> usize {
+            let store = store
+                .as_any()
+                .downcast_ref::<Store>()
+                .expect("a simulated Credential Manager");
+            let creds = store.inner.inner.lock().expect("mock store");
+            creds
+                .borrow()
+                .iter()
+                .filter(|c| c.inner.lock().expect("cred").borrow().secret.is_some())
+                .count()
+        }
+    }
+}

@@ -8,6 +8,7 @@ use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
 use slipway_core::platform::install::{InstallOptions, Source, install};
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_core::teams::{LocalTeams, TeamFile};
+use slipway_e2e::keyring::credential_manager;
 use slipway_e2e::kube_sim::KubeSim;
 use slipway_e2e::{root, tools_dir};
 
@@ -24,7 +25,8 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         .serve_ingress("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("ingress");
-    let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("mock keyring"));
+    // Windows' limit on an entry is the tightest of the OS keyrings: the escrowed keys must fit.
+    let keyring = Keyring::with_store(credential_manager::store());
     keyring
         .set(
             &accounts::github_token(slipway_core::github::DEFAULT_API),

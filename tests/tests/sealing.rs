@@ -251,3 +251,83 @@ async fn the_certificate_comes_through_the_service_proxy_from_the_running_contro
     assert_eq!(open(&key, "team-a/db", &[&value]), [hex(b"hunter2")]);
     assert_eq!(open(&key, "team-a/web", &[&value]), ["FAIL"]);
 }
+
+/// Windows' Credential Manager holds 2,560 bytes of UTF-16 per entry; the escrow of even one
+/// 4096-bit key (certificate and key, base64 in JSON) is about 5 KB and grows with every key
+/// rotation. The simulated store refuses it as one entry, as Windows does; Slipway keeps it in
+/// parts, reads it back whole, and leaves no part behind when it shrinks or goes.
+#[test]
+fn the_escrow_fits_a_keyring_with_windows_entry_limit() {
+    use slipway_core::secrets::{Keyring, accounts};
+    use slipway_e2e::keyring::credential_manager;
+
+    let store = credential_manager::store();
+    let keyring = Keyring::with_store(store.clone());
+    let account = accounts::sealing_keys("win");
+    let piece = "MIIJQgIBADANBgkqhkiG9w0BAQEFAASCCSwwggkoAgEAAoICAQ".repeat(40);
+    let escrow = format!(
+        r#"[{{"name":"sealed-secrets-keyabcde","crt":"{piece}","key":"{piece}{piece}"}}, "é😀"]"#
+    );
+    assert!(escrow.len() > 5000);
+    let raw = keyring_core::Entry::new_in_store(&store, "dev.slipway", "direct").expect("entry");
+    assert!(
+        matches!(
+            raw.set_password(&escrow),
+            Err(keyring_core::Error::TooLong(_, 2560))
+        ),
+        "the simulated store refuses what Credential Manager refuses"
+    );
+
+    keyring.set(&account, &escrow).expect("kept in parts");
+    assert_eq!(
+        keyring.get(&account).expect("read").as_deref(),
+        Some(&*escrow)
+    );
+    let parts = credential_manager::Store::stored(&store);
+    assert!(
+        parts >= 4,
+        "an entry naming its parts, and the parts: {parts}"
+    );
+
+    // A larger escrow replaces the parts; the old generation goes.
+    let grown = format!("{escrow}{escrow}");
+    keyring.set(&account, &grown).expect("grown");
+    assert_eq!(
+        keyring.get(&account).expect("read").as_deref(),
+        Some(&*grown)
+    );
+    let grown_parts = credential_manager::Store::stored(&store);
+    assert!(grown_parts > parts, "{grown_parts} > {parts}");
+    // A value that fits one entry again leaves no part behind.
+    keyring.set(&account, "[]").expect("small");
+    assert_eq!(keyring.get(&account).expect("read").as_deref(), Some("[]"));
+    assert_eq!(credential_manager::Store::stored(&store), 1);
+    keyring.set(&account, &escrow).expect("parts again");
+    assert!(keyring.delete(&account).expect("delete"));
+    assert_eq!(credential_manager::Store::stored(&store), 0, "no part left");
+    assert!(!keyring.delete(&account).expect("second delete"));
+
+    // A lost part is reported with the way out, never read as a shorter escrow.
+    keyring.set(&account, &escrow).expect("parts");
+    let head = raw_head(&store, &account);
+    let (generation, _) = head
+        .strip_prefix("slipway-parts:")
+        .and_then(|h| h.split_once(':'))
+        .expect("the entry names its parts");
+    keyring_core::Entry::new_in_store(&store, "dev.slipway", &format!("{account}#{generation}/1"))
+        .expect("part")
+        .delete_credential()
+        .expect("lose a part");
+    let err = keyring.get(&account).expect_err("incomplete");
+    assert!(
+        err.to_string().contains("missing") && err.to_string().contains("delete the entry"),
+        "{err}"
+    );
+}
+
+fn raw_head(store: &std::sync::Arc<keyring_core::CredentialStore>, account: &str) -> String {
+    keyring_core::Entry::new_in_store(store, "dev.slipway", account)
+        .expect("entry")
+        .get_password()
+        .expect("head")
+}

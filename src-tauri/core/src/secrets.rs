@@ -169,6 +169,65 @@ impl Keyring {
     }
 
     pub fn get(&self, account: &str) -> Result<Option<String>, SecretsError> {
+        let Some(head) = self.get_one(account)? else {
+            return Ok(None);
+        };
+        let Some(parts) = Parts::parse(&head) else {
+            return Ok(Some(head));
+        };
+        let mut secret = String::new();
+        for part in parts.accounts(account) {
+            match self.get_one(&part)? {
+                Some(piece) => secret.push_str(&piece),
+                None => {
+                    return Err(SecretsError::Store {
+                        account: account.to_owned(),
+                        reason: format!(
+                            "part `{part}` is missing; delete the entry and let Slipway make a new one"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(Some(secret))
+    }
+
+    /// Keep `secret` under `account`. A store that refuses it as too long (Windows' Credential
+    /// Manager holds 2,560 bytes of UTF-16 per entry) gets it in parts: the parts first, under
+    /// a new generation, then the entry naming them, then the old parts go. A write cut short
+    /// leaves the old value whole.
+    pub fn set(&self, account: &str, secret: &str) -> Result<(), SecretsError> {
+        let before = self.get_one(account)?.as_deref().and_then(Parts::parse);
+        match self.entry(account)?.set_password(secret) {
+            Ok(()) => {}
+            Err(KeyringError::TooLong(_, limit)) => {
+                let parts = Parts::new(random_suffix()?, split(secret, limit as usize / 2));
+                for (part, piece) in parts.accounts(account).zip(&parts.pieces) {
+                    self.set_one(&part, piece)?;
+                }
+                self.set_one(account, &parts.head())?;
+            }
+            Err(e) => return Err(store_error(account, &e)),
+        }
+        if let Some(before) = before {
+            for part in before.accounts(account) {
+                self.delete_one(&part)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove an entry (and its parts); `false` when there was none.
+    pub fn delete(&self, account: &str) -> Result<bool, SecretsError> {
+        if let Some(parts) = self.get_one(account)?.as_deref().and_then(Parts::parse) {
+            for part in parts.accounts(account) {
+                self.delete_one(&part)?;
+            }
+        }
+        self.delete_one(account)
+    }
+
+    fn get_one(&self, account: &str) -> Result<Option<String>, SecretsError> {
         match self.entry(account)?.get_password() {
             Ok(secret) => Ok(Some(secret)),
             Err(KeyringError::NoEntry) => Ok(None),
@@ -176,14 +235,13 @@ impl Keyring {
         }
     }
 
-    pub fn set(&self, account: &str, secret: &str) -> Result<(), SecretsError> {
+    fn set_one(&self, account: &str, secret: &str) -> Result<(), SecretsError> {
         self.entry(account)?
             .set_password(secret)
             .map_err(|e| store_error(account, &e))
     }
 
-    /// Remove an entry; `false` when there was none.
-    pub fn delete(&self, account: &str) -> Result<bool, SecretsError> {
+    fn delete_one(&self, account: &str) -> Result<bool, SecretsError> {
         match self.entry(account)?.delete_credential() {
             Ok(()) => Ok(true),
             Err(KeyringError::NoEntry) => Ok(false),
@@ -230,6 +288,68 @@ fn linux() -> Keyring {
         linux_keyutils_keyring_store::Store::new().map(|s| s as Arc<CredentialStore>),
         &kernel,
     )
+}
+
+/// A secret kept in parts: the entry itself holds `slipway-parts:<generation>:<count>` and the
+/// parts are `<account>#<generation>/<i>`. Slipway's secrets are tokens and JSON, so no real
+/// secret starts with the marker.
+struct Parts {
+    generation: String,
+    count: usize,
+    pieces: Vec<String>,
+}
+
+const PARTS_MARKER: &str = "slipway-parts:";
+
+impl Parts {
+    fn new(generation: String, pieces: Vec<String>) -> Self {
+        Self {
+            generation,
+            count: pieces.len(),
+            pieces,
+        }
+    }
+
+    fn parse(head: &str) -> Option<Self> {
+        let (generation, count) = head.strip_prefix(PARTS_MARKER)?.split_once(':')?;
+        Some(Self {
+            generation: generation.to_owned(),
+            count: count.parse().ok()?,
+            pieces: Vec::new(),
+        })
+    }
+
+    fn head(&self) -> String {
+        format!("{PARTS_MARKER}{}:{}", self.generation, self.count)
+    }
+
+    fn accounts(&self, account: &str) -> impl Iterator<Item = String> {
+        let prefix = format!("{account}#{}", self.generation);
+        (0..self.count).map(move |i| format!("{prefix}/{i}"))
+    }
+}
+
+/// `secret` in pieces of at most `max` UTF-8 bytes, cut at character boundaries. A piece's
+/// UTF-16 form is never longer in code units than its UTF-8 form in bytes, so half a store's
+/// byte limit fits whichever encoding the store counts.
+fn split(secret: &str, max: usize) -> Vec<String> {
+    let max = max.max(4);
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    for c in secret.chars() {
+        if piece.len() + c.len_utf8() > max {
+            pieces.push(std::mem::take(&mut piece));
+        }
+        piece.push(c);
+    }
+    pieces.push(piece);
+    pieces
+}
+
+fn random_suffix() -> Result<String, SecretsError> {
+    let mut bytes = [0_u8; 4];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Keyring errors can quote what was stored (bad encodings carry the bytes): never pass those on.
