@@ -94,8 +94,12 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
         "acme",
         "--github-api",
         &api,
-        "--backstage-url",
-        &w.backstage.url(),
+        // No --backstage-url: the platform's Backstage through the ingress (here the fake
+        // Backstage's port), at a domain no resolver knows.
+        "--domain",
+        "nowhere.test",
+        "--http-port",
+        &w.backstage.addr.port().to_string(),
         "--cluster",
         &cluster,
     ]
@@ -109,6 +113,15 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
         "{out}"
     );
     captured.push_str(&out);
+    let port = w.backstage.addr.port();
+    let hosts = w.backstage.state.lock().expect("state").hosts.clone();
+    assert!(
+        !hosts.is_empty()
+            && hosts
+                .iter()
+                .all(|h| *h == format!("backstage.nowhere.test:{port}")),
+        "the token went to 127.0.0.1 naming Backstage's host: {hosts:?}"
+    );
     assert_eq!(
         w.github.repo("acme/cli-svc").expect("repo").topics,
         ["idp-managed", "team-payments"]

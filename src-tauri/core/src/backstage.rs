@@ -77,17 +77,36 @@ pub struct Backstage {
 
 impl Backstage {
     pub fn new(url: &str, token: &str) -> Result<Self> {
-        let url = url.trim_end_matches('/').to_owned();
+        Self::build(
+            url.trim_end_matches('/'),
+            url.trim_end_matches('/'),
+            None,
+            token,
+        )
+    }
+
+    /// The platform's own Backstage: connect to the ingress at `ingress` and name `host` in the
+    /// `Host` header only, so no name lookup decides where the token goes.
+    pub fn through_ingress(host: &str, ingress: std::net::SocketAddr, token: &str) -> Result<Self> {
+        let shown = crate::platform::ingress_url(host, ingress.port());
+        let header = shown.trim_start_matches("http://").to_owned();
+        Self::build(&shown, &format!("http://{ingress}"), Some(header), token)
+    }
+
+    fn build(shown: &str, base: &str, host: Option<String>, token: &str) -> Result<Self> {
+        let url = shown.to_owned();
         let invalid = |reason: String| BackstageError::InvalidUrl {
             url: url.clone(),
             reason,
         };
-        let http = Octocrab::builder()
-            .base_uri(url.as_str())
+        let mut builder = Octocrab::builder()
+            .base_uri(base)
             .map_err(|e| invalid(e.to_string()))?
-            .personal_token(token.to_owned())
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
+            .personal_token(token.to_owned());
+        if let Some(host) = host {
+            builder = builder.add_header(http::header::HOST, host);
+        }
+        let http = builder.build().map_err(|e| invalid(e.to_string()))?;
         Ok(Self { url, http })
     }
 

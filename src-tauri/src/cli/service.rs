@@ -44,7 +44,8 @@ struct CreateArgs {
     /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, env = "SLIPWAY_GITHUB_API", default_value = slipway_core::github::DEFAULT_API)]
     github_api: String,
-    /// Backstage's URL (default: http://backstage.<domain>:<http-port>).
+    /// Backstage's URL (default: the platform's Backstage, `backstage.<domain>` through the
+    /// ingress on 127.0.0.1:<http-port>, so no name lookup is needed).
     #[arg(long, env = "SLIPWAY_BACKSTAGE_URL")]
     backstage_url: Option<String>,
     /// Generate the repository from this GitHub template repository (OWNER/REPO, holding the
@@ -116,7 +117,7 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         domain: a.domain.clone(),
         cluster: a.cluster.clone(),
         owner: a.owner.clone(),
-        http_port: a.http_port,
+        http_ingress: std::net::SocketAddr::from(([127, 0, 0, 1], a.http_port)),
         helm: a.helm.clone(),
     };
     let keyring = Keyring::os();

@@ -76,7 +76,7 @@ pub async fn services_list() -> CommandResult<Vec<ServiceEntry>> {
         &gh.owner,
         kube.as_ref(),
         &target.domain,
-        target.http_port,
+        target.http_ingress.port(),
     )
     .await?)
 }

@@ -28,6 +28,8 @@ pub struct BackstageState {
     /// name → entity.
     pub components: BTreeMap<String, Value>,
     pub refreshes: Vec<String>,
+    /// The `Host` header of every request (who Slipway thought it was talking to).
+    pub hosts: Vec<String>,
     pub faults: Vec<Fault>,
     next: u64,
 }
@@ -75,6 +77,8 @@ fn backstage(
     headers: &HashMap<String, String>,
     body: &Value,
 ) -> Reply {
+    s.hosts
+        .push(headers.get("host").cloned().unwrap_or_default());
     if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {}", s.token)) {
         return reply(
             401,

@@ -13,11 +13,11 @@ use super::create::{Services, journal_dir};
 #[derive(Debug, Clone)]
 pub struct Target {
     pub github_api: String,
-    /// `None`: `http://backstage.<domain>:<http_port>`.
+    /// `None`: the platform's own Backstage, `backstage.<domain>` through `http_ingress`.
     pub backstage_url: Option<String>,
     pub domain: String,
-    /// The host port of the platform's HTTP ingress (8880).
-    pub http_port: u16,
+    /// Where the platform's HTTP ingress answers on this machine (127.0.0.1:8880).
+    pub http_ingress: std::net::SocketAddr,
     pub cluster: String,
     /// `None`: the token's user.
     pub owner: Option<String>,
@@ -36,7 +36,7 @@ impl Target {
             github_api: config.github_api_or_default(),
             backstage_url: config.backstage_url.clone(),
             domain: config.domain_or_default(),
-            http_port: spec.http_ingress().port(),
+            http_ingress: spec.http_ingress(),
             cluster: spec.name,
             owner: config.owner.clone(),
             helm: config.helm.clone(),
@@ -106,13 +106,17 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
         .ok_or_else(|| BackstageError::NoToken {
             cluster: target.cluster.clone(),
         })?;
-    let url = target.backstage_url.clone().unwrap_or_else(|| {
-        crate::platform::ingress_url(
+    // The platform's Backstage is reached at the ingress's address with its name in the Host
+    // header, as the routing check does: resolving `backstage.local` could answer from mDNS (or
+    // anyone on the network) before the hosts file is applied, and the token would go there.
+    let backstage = match &target.backstage_url {
+        Some(url) => Backstage::new(url, &backstage_token)?,
+        None => Backstage::through_ingress(
             &format!("backstage.{}", target.domain.trim_start_matches('.')),
-            target.http_port,
-        )
-    });
-    let backstage = Backstage::new(&url, &backstage_token)?;
+            target.http_ingress,
+            &backstage_token,
+        )?,
+    };
     Ok(Connection {
         github,
         backstage,
