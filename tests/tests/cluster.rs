@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 
 use serde_json::Value;
+use slipway_core::cluster::kubeadm::BootstrapToken;
 use slipway_e2e::{TestCluster, docker, faulty_sim_image, http_get, inspect, sim_image};
 
 const UNRELATED_KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster: {server: 'https://prod.example:6443'}\nusers:\n- name: prod\n  user: {token: keep-me}\ncontexts:\n- name: prod\n  context: {cluster: prod, user: prod}\ncurrent-context: prod\n";
@@ -24,7 +25,8 @@ fn up_makes_a_kind_compatible_two_node_cluster_and_down_removes_it() {
     std::fs::create_dir_all(c.kubeconfig.parent().expect("dir")).expect("mkdir");
     std::fs::write(&c.kubeconfig, UNRELATED_KUBECONFIG).expect("seed kubeconfig");
 
-    let first = c.up().expect_ok("first up");
+    // At -vv (debug): what it logs is checked for credentials below.
+    let first = c.up_with(&sim_image(), &["-vv"]).expect_ok("first up");
     println!(
         "first up (cluster only, simulated image): {:.2} s",
         first.secs
@@ -139,6 +141,54 @@ fn up_makes_a_kind_compatible_two_node_cluster_and_down_removes_it() {
         "{cp_conf}"
     );
 
+    // The bootstrap token is the cluster's own (not kind's fixed one), the worker joined with
+    // it, and it is gone once the worker joined: nothing else can join with it.
+    let token = BootstrapToken::in_config(&cp_conf).expect("a bootstrap token in the config");
+    assert_ne!(token.expose(), "abcdef.0123456789abcdef");
+    assert_eq!(
+        BootstrapToken::in_config(&c.node_file(&c.worker(), "/kind/kubeadm.conf")),
+        Some(token.clone()),
+        "the worker joins with the control plane's token"
+    );
+    assert!(
+        pos(&format!("token create {}", token.id())) < pos(&format!("register {}", c.worker())),
+        "{events:?}"
+    );
+    let bootstrap_secrets = || -> Vec<String> {
+        c.kubectl_json(&["get", "secrets", "-n", "kube-system"])["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|s| s["metadata"]["name"].as_str())
+            .filter(|n| n.starts_with("bootstrap-token-"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(bootstrap_secrets(), Vec::<String>::new());
+
+    // Nothing -vv logged carries a credential: not the kubeconfig's user token (the simulated
+    // admin.conf's; kind's has a client key), not the bootstrap token.
+    let user_token = c.kubeconfig_yaml()["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["name"] == format!("kind-{}", c.name))
+        .and_then(|u| u["user"]["token"].as_str())
+        .expect("the cluster's user token")
+        .to_owned();
+    assert!(
+        first.stderr.contains("DEBUG") && first.stderr.contains("exec"),
+        "-vv logs the node commands:\n{}",
+        first.stderr
+    );
+    for secret in [user_token.as_str(), &token.expose()[7..], "PRIVATE KEY"] {
+        assert!(
+            !first.stderr.contains(secret) && !first.stdout.contains(secret),
+            "a credential ({}…) in the -vv log",
+            &secret[..4]
+        );
+    }
+
     // What the API server holds, read with the real kubectl through the exported context:
     // CNI and storage from the node's manifests, both nodes Ready with their pool labels.
     let cni = c.kubectl_json(&["get", "daemonset", "sim-kindnet", "-n", "kube-system"]);
@@ -249,6 +299,32 @@ fn up_makes_a_kind_compatible_two_node_cluster_and_down_removes_it() {
             &c.worker()
         ]),
         ids_before
+    );
+
+    // A worker that has to join again (its Node gone, its kubelet config lost) gets the same
+    // token made anew for one TTL, joins, and the token is removed again.
+    docker(&[
+        "exec",
+        &c.control_plane(),
+        "kubectl",
+        "--kubeconfig",
+        "/etc/kubernetes/admin.conf",
+        "delete",
+        "node",
+        &c.worker(),
+    ]);
+    docker(&["exec", &c.worker(), "rm", "/etc/kubernetes/kubelet.conf"]);
+    let rejoin = c.up().expect_ok("up with a worker to join again");
+    assert!(
+        rejoin.stderr.contains("making it anew")
+            && rejoin.stderr.contains("removed the bootstrap token"),
+        "{}",
+        rejoin.stderr
+    );
+    assert_eq!(bootstrap_secrets(), Vec::<String>::new());
+    assert_eq!(
+        c.kubectl_json(&["get", "node", &c.worker()])["metadata"]["name"],
+        c.worker().as_str()
     );
 
     // kubeconfig printed for scripts.

@@ -327,7 +327,8 @@ impl Helm {
         Err(HelmError::Failed {
             action,
             release: release.to_owned(),
-            stderr_tail: crate::cluster::docker::tail(&stderr, 6),
+            stderr_tail: crate::redact::redact(&crate::cluster::docker::tail(&stderr, 6))
+                .into_owned(),
         })
     }
 }

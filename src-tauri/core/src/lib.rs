@@ -17,6 +17,7 @@ pub mod k8s;
 pub mod lock;
 pub mod pipeline;
 pub mod platform;
+pub mod redact;
 pub mod sealing;
 pub mod secrets;
 pub mod service;

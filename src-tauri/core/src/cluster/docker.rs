@@ -292,7 +292,16 @@ impl Docker {
             },
         )
         .await?;
-        tracing::debug!(node, command, code, stdout = %String::from_utf8_lossy(&stdout), stderr = %String::from_utf8_lossy(&stderr), "exec");
+        // Output can hold credentials (`cat admin.conf`, kubeadm's token line): the log gets
+        // stdout's size and a redacted stderr, at every verbosity.
+        tracing::debug!(
+            node,
+            command,
+            code,
+            stdout_bytes = stdout.len(),
+            stderr = %crate::redact::redact(&String::from_utf8_lossy(&stderr)),
+            "exec"
+        );
         Ok(ExecOutput {
             code,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -315,7 +324,8 @@ impl Docker {
                 node: node.to_owned(),
                 command: argv.join(" "),
                 code: out.code,
-                output: tail(&format!("{}{}", out.stdout, out.stderr), 8),
+                output: crate::redact::redact(&tail(&format!("{}{}", out.stdout, out.stderr), 8))
+                    .into_owned(),
             })
         }
     }

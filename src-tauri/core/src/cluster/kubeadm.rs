@@ -8,8 +8,78 @@ use serde_json::{Value, json};
 use super::ClusterError;
 use super::spec::{ClusterSpec, NodeSpec, Role};
 
-/// kind's fixed bootstrap token: the cluster is local and short-lived.
-const BOOTSTRAP_TOKEN: &str = "abcdef.0123456789abcdef";
+/// How long a bootstrap token lives if Slipway cannot delete it once the workers joined.
+pub const BOOTSTRAP_TTL: &str = "1h";
+
+/// The token a worker joins with (`[a-z0-9]{6}.[a-z0-9]{16}`, kubeadm's format). kind uses one
+/// fixed value that stays valid for 24 h; Slipway makes one per cluster and deletes it once
+/// every worker joined, so nothing on the Docker network can later join a node of its own.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BootstrapToken(String);
+
+impl std::fmt::Debug for BootstrapToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BootstrapToken({}.…)", self.id())
+    }
+}
+
+impl BootstrapToken {
+    /// A new random token.
+    pub fn generate() -> Result<Self, ClusterError> {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut text = String::with_capacity(23);
+        while text.len() < 22 {
+            let mut bytes = [0_u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| ClusterError::Random(e.to_string()))?;
+            // Bytes from 252 up are dropped: 252 = 7 × 36, so every character is equally likely.
+            let wanted = 22 - text.len();
+            text.extend(
+                bytes
+                    .iter()
+                    .filter(|b| **b < 252)
+                    .map(|b| char::from(ALPHABET[usize::from(*b) % 36]))
+                    .take(wanted),
+            );
+        }
+        text.insert(6, '.');
+        Ok(Self(text))
+    }
+
+    /// `text` when it has kubeadm's token format.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (id, secret) = text.split_once('.')?;
+        let ok = |part: &str, len| {
+            part.len() == len
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        (ok(id, 6) && ok(secret, 16)).then(|| Self(text.to_owned()))
+    }
+
+    /// The token a rendered kubeadm config (from [`render`]) carries, so a re-run renders the
+    /// same config for a cluster whose nodes have it already.
+    pub fn in_config(config: &str) -> Option<Self> {
+        config.lines().find_map(|line| {
+            let value = line
+                .trim()
+                .strip_prefix("token:")?
+                .trim()
+                .trim_matches(['"', '\'']);
+            Self::parse(value)
+        })
+    }
+
+    /// The public half, which names the token's Secret (`bootstrap-token-<id>` in kube-system).
+    pub fn id(&self) -> &str {
+        self.0.split_once('.').map_or("", |(id, _)| id)
+    }
+
+    /// The whole token, for the kubeadm config and `kubeadm token create` only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 /// A Kubernetes version read from the node's `/kind/version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -88,6 +158,7 @@ pub struct NodeFacts<'a> {
     pub node: &'a NodeSpec,
     pub node_ip: &'a str,
     pub version: KubeVersion,
+    pub token: &'a BootstrapToken,
 }
 
 /// Render the multi-document kubeadm config for one node.
@@ -138,7 +209,11 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
         json!({
             "apiVersion": api.api_version(),
             "kind": "InitConfiguration",
-            "bootstrapTokens": [{"token": BOOTSTRAP_TOKEN}],
+            "bootstrapTokens": [{
+                "token": facts.token.expose(),
+                "ttl": BOOTSTRAP_TTL,
+                "description": "slipway: joins this cluster's workers; deleted once they joined",
+            }],
             "localAPIEndpoint": {"advertiseAddress": facts.node_ip, "bindPort": 6443},
             "nodeRegistration": node_registration,
             "skipPhases": ["preflight"],
@@ -150,7 +225,7 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
         "nodeRegistration": node_registration,
         "discovery": {"bootstrapToken": {
             "apiServerEndpoint": endpoint,
-            "token": BOOTSTRAP_TOKEN,
+            "token": facts.token.expose(),
             "unsafeSkipCAVerification": true,
         }},
         "skipPhases": ["preflight"],
@@ -193,6 +268,54 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
 mod tests {
     use super::*;
 
+    fn token() -> BootstrapToken {
+        BootstrapToken::parse("q7c2x1.0a9s8d7f6g5h4j3k").expect("token")
+    }
+
+    #[test]
+    fn tokens_are_random_per_cluster_and_read_back_from_the_config() {
+        let a = BootstrapToken::generate().expect("token");
+        let b = BootstrapToken::generate().expect("token");
+        assert_ne!(a, b);
+        assert!(BootstrapToken::parse(a.expose()).is_some(), "{a:?}");
+        assert_ne!(
+            a.expose(),
+            "abcdef.0123456789abcdef",
+            "not kind's fixed token"
+        );
+        assert!(
+            !format!("{a:?}").contains(&a.expose()[7..]),
+            "Debug hides the secret half"
+        );
+        let spec = ClusterSpec::embedded_default().expect("spec");
+        let rendered = render(
+            &spec,
+            &NodeFacts {
+                node: spec.control_plane(),
+                node_ip: "172.18.0.2",
+                version: KubeVersion::parse("v1.36.1").expect("v"),
+                token: &a,
+            },
+        )
+        .expect("render");
+        assert_eq!(BootstrapToken::in_config(&rendered), Some(a.clone()));
+        let d = docs(&rendered);
+        let init = find(&d, "InitConfiguration");
+        assert_eq!(init["bootstrapTokens"][0]["token"], a.expose());
+        assert_eq!(init["bootstrapTokens"][0]["ttl"], BOOTSTRAP_TTL);
+        assert_eq!(
+            find(&d, "JoinConfiguration")["discovery"]["bootstrapToken"]["token"],
+            a.expose()
+        );
+        for bad in [
+            "abcdef.0123",
+            "ABCDEF.0123456789abcdef",
+            "abcdef0123456789abcdef0",
+        ] {
+            assert!(BootstrapToken::parse(bad).is_none(), "{bad}");
+        }
+    }
+
     fn docs(yaml: &str) -> Vec<Value> {
         serde_saphyr::from_multiple(yaml).expect("rendered config is YAML")
     }
@@ -225,6 +348,7 @@ mod tests {
             node: spec.control_plane(),
             node_ip: "172.18.0.2",
             version: KubeVersion::parse("v1.36.1").expect("v"),
+            token: &token(),
         };
         let d = docs(&render(&spec, &facts).expect("render"));
         assert_eq!(d.len(), 5);
@@ -271,6 +395,7 @@ mod tests {
             node: worker,
             node_ip: "172.18.0.3",
             version: KubeVersion::parse("v1.31.0").expect("v"),
+            token: &token(),
         };
         let d = docs(&render(&spec, &facts).expect("render"));
         let cc = find(&d, "ClusterConfiguration");

@@ -147,6 +147,9 @@ pub enum ClusterError {
     /// A background task of Slipway's own failed (a bug).
     #[error("a background task failed: {0}; please report this")]
     Task(#[from] tokio::task::JoinError),
+    /// The OS gave no randomness for the cluster's bootstrap token.
+    #[error("no randomness from the OS for the cluster's bootstrap token: {0}")]
+    Random(String),
 }
 
 impl ClusterError {
@@ -180,7 +183,7 @@ impl Classified for ClusterError {
             Self::RootlessCgroupV1 | Self::RootlessNotDelegated => ErrorKind::Docker,
             Self::PortUnavailable { .. } | Self::SpecMismatch { .. } => ErrorKind::Conflict,
             Self::Missing(_) => ErrorKind::Cluster,
-            Self::Render { .. } | Self::Task(_) => ErrorKind::Internal,
+            Self::Render { .. } | Self::Task(_) | Self::Random(_) => ErrorKind::Internal,
             Self::NoAddress { .. }
             | Self::NodeOutput { .. }
             | Self::BootTimeout { .. }

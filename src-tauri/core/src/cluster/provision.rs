@@ -12,7 +12,7 @@ use futures_util::future::try_join_all;
 use serde_json::{Value, json};
 
 use super::docker::tail;
-use super::kubeadm::{self, KubeVersion, NodeFacts};
+use super::kubeadm::{self, BootstrapToken, KubeVersion, NodeFacts};
 use super::spec::{NodeSpec, Role};
 use super::status::{ADMIN_CONF, NodeState, Observed};
 use super::{Cluster, ClusterError, kubeconfig, network, preflight};
@@ -388,6 +388,12 @@ impl Cluster {
     /// Write `/kind/kubeadm.conf` on every node whose file is missing or stale. After a node has
     /// joined, a changed config (a new node IP after a Docker restart) is reported, not rewritten.
     pub async fn write_kubeadm_config(&self, report: StepContext<'_>) -> Result<StepOutcome> {
+        // The cluster's token is the one its control plane's config carries (a re-run renders
+        // the same files), else a new one.
+        let token = match self.bootstrap_token().await? {
+            Some(token) => token,
+            None => BootstrapToken::generate()?,
+        };
         let mut written = Vec::new();
         for node in &self.spec.nodes {
             let version_text = self
@@ -411,6 +417,7 @@ impl Cluster {
                 node,
                 node_ip: &ip,
                 version: KubeVersion::parse(&version_text)?,
+                token: &token,
             };
             let rendered = kubeadm::render(&self.spec, &facts)?;
             let current = self.docker.read_file(&node.name, KUBEADM_CONF).await?;
@@ -539,8 +546,17 @@ impl Cluster {
             .workers()
             .filter(|w| !known.contains(&w.name))
             .collect();
+        let token = self.bootstrap_token().await?;
         if pending.is_empty() {
-            return Ok(StepOutcome::up_to_date("workers joined"));
+            return Ok(match token {
+                Some(token) if self.delete_bootstrap_token(&token).await? => {
+                    StepOutcome::changed("workers joined; removed the bootstrap token")
+                }
+                _ => StepOutcome::up_to_date("workers joined"),
+            });
+        }
+        if let Some(token) = &token {
+            self.ensure_bootstrap_token(token, report).await?;
         }
         try_join_all(pending.iter().map(|w| async move {
             report.detail(format!("kubeadm join on {}", w.name));
@@ -553,8 +569,77 @@ impl Cluster {
                 .await
         }))
         .await?;
+        if let Some(token) = &token {
+            self.delete_bootstrap_token(token).await?;
+        }
         let names: Vec<&str> = pending.iter().map(|w| w.name.as_str()).collect();
-        Ok(StepOutcome::changed(format!("joined {}", names.join(", "))))
+        Ok(StepOutcome::changed(format!(
+            "joined {}; removed the bootstrap token",
+            names.join(", ")
+        )))
+    }
+
+    /// The bootstrap token in the control plane's kubeadm config, once it has one.
+    async fn bootstrap_token(&self) -> Result<Option<BootstrapToken>> {
+        let cp = &self.spec.control_plane().name;
+        let config = self.docker.read_file(cp, KUBEADM_CONF).await?;
+        Ok(config.as_deref().and_then(BootstrapToken::in_config))
+    }
+
+    /// A worker joining late (a resumed `up` after the token's TTL, or after it was deleted)
+    /// gets the same token made anew, for one more TTL.
+    async fn ensure_bootstrap_token(
+        &self,
+        token: &BootstrapToken,
+        report: StepContext<'_>,
+    ) -> Result<()> {
+        let cp = &self.spec.control_plane().name;
+        let secret = format!("bootstrap-token-{}", token.id());
+        let get = Self::kubectl(&["get", "secret", "-n", "kube-system", &secret, "-o", "name"]);
+        if self.docker.exec(cp, &get, None).await?.code == 0 {
+            return Ok(());
+        }
+        report.detail("the bootstrap token expired or was removed: making it anew");
+        self.docker
+            .exec_ok(
+                cp,
+                &[
+                    "kubeadm",
+                    "token",
+                    "create",
+                    token.expose(),
+                    "--ttl",
+                    kubeadm::BOOTSTRAP_TTL,
+                    "--kubeconfig",
+                    ADMIN_CONF,
+                ],
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Delete the token's Secret, as `kubeadm token delete` does: once the workers joined, no
+    /// one else may. Whether there was one to delete.
+    async fn delete_bootstrap_token(&self, token: &BootstrapToken) -> Result<bool> {
+        let cp = &self.spec.control_plane().name;
+        let secret = format!("bootstrap-token-{}", token.id());
+        let out = self
+            .docker
+            .exec_ok(
+                cp,
+                &Self::kubectl(&[
+                    "delete",
+                    "secret",
+                    "-n",
+                    "kube-system",
+                    &secret,
+                    "--ignore-not-found",
+                ]),
+                None,
+            )
+            .await?;
+        Ok(out.contains("deleted"))
     }
 
     /// Make sure every node carries its pool labels (kubeadm sets them at registration; this
