@@ -591,6 +591,17 @@ fn invalid_names_are_refused_with_the_rule() {
         stderr.contains("invalid cluster name") && stderr.contains("^[a-z0-9.-]+$"),
         "{stderr}"
     );
+    // Charts run as cluster-admin: a repository reached over plain HTTP is refused up front.
+    let out = slipway_e2e::slipway()
+        .args(["up", "--charts", "http://charts.example/stable"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("plain http://") && stderr.contains("https://"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -241,6 +241,16 @@ pub fn is_dns_name(name: &str, max: usize) -> bool {
         })
 }
 
+/// Why `charts` cannot be where the platform's charts come from, if it cannot: a plain http://
+/// repository can be altered on the way, and the charts run as cluster-admin.
+pub fn charts_problem(charts: &str) -> Option<String> {
+    charts.starts_with("http://").then(|| {
+        format!(
+            "charts {charts:?}: a plain http:// chart repository can be tampered with on the way; use https://, oci:// or a local folder"
+        )
+    })
+}
+
 /// Why `domain` cannot be the platform's domain, if it cannot: DNS labels (lower-case letters,
 /// digits, '-') between dots, room left for `<service>.<domain>`. It reaches the hosts file, the
 /// Ingresses and the admission policies, so nothing else is let through.
@@ -285,12 +295,8 @@ impl Config {
         {
             problems.push(format!("backstageUrl {url:?} must be an http(s):// URL"));
         }
-        if let Some(charts) = &self.charts
-            && charts.starts_with("http://")
-        {
-            problems.push(format!(
-                "charts {charts:?}: a plain http:// chart repository can be tampered with on the way; use https:// or oci://"
-            ));
+        if let Some(problem) = self.charts.as_deref().and_then(charts_problem) {
+            problems.push(problem);
         }
         if let Some(helm) = &self.helm
             && !helm.is_absolute()

@@ -274,6 +274,24 @@ mod tests {
     }
 
     #[test]
+    fn every_pinned_chart_comes_over_tls() {
+        let mut repos: Vec<String> = components()
+            .expect("components")
+            .into_iter()
+            .map(|c| c.chart.repo)
+            .collect();
+        repos.push(argo_cd_release("local").expect("release").chart.repo);
+        for repo in repos {
+            assert!(
+                (repo.starts_with("https://") || repo.starts_with("oci://"))
+                    && crate::config::charts_problem(&repo).is_none(),
+                "{repo}"
+            );
+        }
+        assert!(crate::config::charts_problem("http://charts.example").is_some());
+    }
+
+    #[test]
     fn argo_cd_release_follows_the_domain() {
         let r = argo_cd_release("dev.test").expect("release");
         assert_eq!(

@@ -148,6 +148,13 @@ impl UpSettings {
         {
             return Err(ClusterError::InvalidSetting(problem));
         }
+        if let Some(problem) = self
+            .charts
+            .as_deref()
+            .and_then(crate::config::charts_problem)
+        {
+            return Err(ClusterError::InvalidSetting(problem));
+        }
         let spec = ClusterSpec::embedded_default()?.with_overrides(&self.cluster)?;
         let platform = (!self.cluster_only).then(|| {
             let mut p = InstallOptions::new(&spec.name, spec.http_ingress());

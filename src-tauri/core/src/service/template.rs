@@ -182,6 +182,49 @@ mod tests {
         }
     }
 
+    /// The template's CI runs other people's actions with the repository's token: every action
+    /// is pinned by a full commit SHA, the workflow reads by default, and the one job that may
+    /// write packages runs only for pushes to the default branch, after the tests.
+    #[test]
+    fn the_ci_workflow_pins_actions_and_writes_packages_only_when_publishing() {
+        let files = render("nodejs-v24", &values()).expect("render");
+        let workflow: Value = serde_saphyr::from_str(&String::from_utf8_lossy(
+            &files[".github/workflows/ci.yaml"],
+        ))
+        .expect("workflow YAML");
+        assert_eq!(
+            workflow["permissions"],
+            serde_json::json!({"contents": "read"})
+        );
+        let jobs = workflow["jobs"].as_object().expect("jobs");
+        let mut writers = Vec::new();
+        for (name, job) in jobs {
+            for step in job["steps"].as_array().expect("steps") {
+                if let Some(uses) = step["uses"].as_str() {
+                    let (_, rev) = uses.split_once('@').expect("a pinned revision");
+                    assert!(
+                        rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()),
+                        "{name}: {uses} is not pinned by commit SHA"
+                    );
+                }
+            }
+            if job["permissions"]["packages"] == "write" {
+                writers.push(name.as_str());
+                let condition = job["if"].as_str().unwrap_or_default();
+                assert!(
+                    condition.contains("github.event_name == 'push'")
+                        && condition.contains("github.event.repository.default_branch"),
+                    "{name} writes packages without being limited to the default branch: {condition:?}"
+                );
+                assert!(
+                    job["needs"].as_str().is_some(),
+                    "{name} runs after the tests"
+                );
+            }
+        }
+        assert_eq!(writers, ["publish"]);
+    }
+
     #[test]
     fn renders_every_placeholder_and_keeps_actions_expressions() {
         let files = render("nodejs-v24", &values()).expect("render");
