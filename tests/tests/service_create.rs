@@ -487,11 +487,24 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     assert_eq!(left.newer.as_deref(), Some("999.0.0"));
     assert_eq!(commits(), before, "no downgrade");
 
+    // A publish cut short after GitHub created the repository (only its initial README) is
+    // completed by the next run.
+    w.github.state().repos.remove(&full);
+    gh.create_repo("acme", true, PLATFORM_REPO, "cut short", true)
+        .await
+        .expect("created, then interrupted");
+    let resumed = publish::publish(&gh, "acme", true, false)
+        .await
+        .expect("the next run completes it");
+    assert!(!resumed.changed.is_empty());
+    assert_eq!(record().files, Record::of_bundle(&first.site).files);
+
     // A repository of that name that Slipway never published is not taken over.
     w.github.state().repos.remove(&full);
     gh.create_repo("acme", true, PLATFORM_REPO, "someone's", false)
         .await
         .expect("someone's repository");
+    write("plans.md", b"ours\n".to_vec()).await;
     let err = publish::publish(&gh, "acme", true, false)
         .await
         .expect_err("not Slipway's");

@@ -390,10 +390,19 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                     ..FakeRepo::default()
                 },
             );
+            // `auto_init`: "an initial commit with empty README" (docs.github.com/en/rest/repos/
+            // repos#create-an-organization-repository); GitHub titles it with the name and puts
+            // the description under it.
             if body["auto_init"] == true {
+                let description = body["description"].as_str().unwrap_or_default();
+                let readme = if description.is_empty() {
+                    format!("# {name}\n")
+                } else {
+                    format!("# {name}\n{description}\n")
+                };
                 s.commit(
                     &full,
-                    BTreeMap::from([("README.md".to_owned(), format!("# {name}\n").into_bytes())]),
+                    BTreeMap::from([("README.md".to_owned(), readme.into_bytes())]),
                     "Initial commit",
                 );
             }

@@ -211,6 +211,15 @@ pub struct Published {
     pub newer: Option<String>,
 }
 
+/// The repository holds nothing but the README GitHub's `auto_init` commits (`# <name>`, then
+/// the description): a publish cut short after creating it, which the next run completes.
+fn only_initial_readme(current: &BTreeMap<String, Vec<u8>>) -> bool {
+    current.len() == 1
+        && current
+            .get("README.md")
+            .is_some_and(|readme| readme.starts_with(format!("# {PLATFORM_REPO}").as_bytes()))
+}
+
 /// Create or update `<owner>/slipway-platform` from the bundle under the rules above. `org`:
 /// the owner is an organisation (else the token's user). `force` writes the bundle over
 /// others' changes (and over a newer Slipway's publish).
@@ -284,7 +293,7 @@ pub async fn publish(
                     });
                 }
             }
-            None if !created && !write.is_empty() => {
+            None if !created && !only_initial_readme(&current) && !write.is_empty() => {
                 return Err(PublishError::Unrecorded {
                     repo: repo.html_url,
                     paths: write.into_keys().collect(),
