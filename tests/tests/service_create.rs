@@ -472,6 +472,29 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     assert_eq!(upgrade.changed, [upgraded.to_owned()]);
     assert_eq!(record().files, Record::of_bundle(&first.site).files);
 
+    // A file the last publish wrote and this bundle no longer has (a retired component) is
+    // removed, so Argo CD stops deploying it.
+    let retired = "platform/components/retired.yaml";
+    let retired_yaml = b"name: retired\n".to_vec();
+    let mut with_retired = record();
+    with_retired
+        .files
+        .insert(retired.into(), publish::blob_id(&retired_yaml));
+    write(retired, retired_yaml).await;
+    write(RECORD, serde_json::to_vec(&with_retired).expect("json")).await;
+    let pruned = publish::publish(&gh, "acme", true, false)
+        .await
+        .expect("prune");
+    assert_eq!(pruned.removed, [retired.to_owned()]);
+    assert!(
+        !w.github
+            .repo(&full)
+            .expect("repo")
+            .files
+            .contains_key(retired)
+    );
+    assert_eq!(record().files, Record::of_bundle(&first.site).files);
+
     // A newer Slipway published last: this one leaves the repository as it is.
     let mut newer = record();
     newer.version = "999.0.0".into();

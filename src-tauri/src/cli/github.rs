@@ -112,6 +112,12 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                     published.kept.join(", ")
                 );
             }
+            if !published.removed.is_empty() {
+                println!(
+                    "Removed what the bundle no longer has: {}.",
+                    published.removed.join(", ")
+                );
+            }
             let what = if published.changed.is_empty() {
                 "already current".to_owned()
             } else {

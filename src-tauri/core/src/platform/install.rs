@@ -555,6 +555,12 @@ impl InstallStage<'_> {
                 published.changed.len()
             ))
         } else if !published.changed.is_empty() {
+            if !published.removed.is_empty() {
+                r.detail(format!(
+                    "removed what the bundle no longer has: {}",
+                    published.removed.join(", ")
+                ));
+            }
             StepOutcome::changed(format!(
                 "{} changed files in one commit to {url}",
                 published.changed.len()

@@ -204,6 +204,8 @@ pub struct Published {
     pub created: bool,
     /// Files written in this run's commit (empty: nothing to publish).
     pub changed: Vec<String>,
+    /// Files the last publish wrote that this bundle no longer has, removed (untouched since).
+    pub removed: Vec<String>,
     /// Bundle files others changed since Slipway's last publish, kept because this bundle is
     /// the one published then.
     pub kept: Vec<String>,
@@ -252,6 +254,7 @@ pub async fn publish(
         site,
         created,
         changed: Vec::new(),
+        removed: Vec::new(),
         kept: Vec::new(),
         newer: None,
     };
@@ -302,6 +305,19 @@ pub async fn publish(
             None => {}
         }
     }
+    // What the last publish wrote and this bundle dropped goes too (a component taken out of
+    // the bundle must stop deploying), unless someone changed it since (kept, then reported).
+    let dropped: Vec<String> = record
+        .iter()
+        .flat_map(|r| &r.files)
+        .filter(|(path, id)| {
+            !ours.files.contains_key(*path)
+                && current
+                    .get(*path)
+                    .is_some_and(|d| force || blob_id(d) == **id)
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
     let stale_record = record.as_ref().is_none_or(|r| r.files != ours.files);
     if write.is_empty() && !stale_record {
         return Ok(published);
@@ -323,6 +339,18 @@ pub async fn publish(
             "Publish the platform bundle (Slipway)",
         )
         .await?;
+    if !dropped.is_empty() {
+        github
+            .delete_files(
+                owner,
+                PLATFORM_REPO,
+                &repo.default_branch,
+                &dropped,
+                "Remove what the platform bundle no longer has (Slipway)",
+            )
+            .await?;
+        published.removed = dropped;
+    }
     Ok(published)
 }
 
