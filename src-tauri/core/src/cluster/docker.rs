@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use backon::{ExponentialBuilder, Retryable};
 
+use super::endpoint::{self, Endpoint, EndpointError};
 use crate::pipeline::{Deadline, Poll, StepContext, poll};
 
 /// The oldest Docker API with `cgroupns` support (Docker 20.10).
@@ -23,12 +24,21 @@ pub const MIN_API: (u32, u32) = (1, 41);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
+    /// The Docker configuration names no usable endpoint.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
     /// Nothing answers at the Docker endpoint.
     #[error(
-        "cannot reach the Docker daemon at {endpoint} ({reason}). Start Docker (Docker Desktop, or \
-         `sudo systemctl start docker` on Linux) or point DOCKER_HOST at a running daemon, then re-run"
+        "cannot reach the Docker daemon at {endpoint} ({reason}).{hint} Start Docker (Docker Desktop, or \
+         `sudo systemctl start docker` on Linux) or select a running daemon with `docker context use NAME` \
+         or DOCKER_HOST, then re-run"
     )]
-    Unreachable { endpoint: String, reason: String },
+    Unreachable {
+        endpoint: String,
+        reason: String,
+        /// Sockets of other Docker runtimes found on this machine, and how to pick one.
+        hint: String,
+    },
     /// The Docker socket exists but this user may not use it.
     #[error(
         "permission denied on the Docker socket {endpoint}. Add your user to the docker group \
@@ -86,9 +96,10 @@ impl crate::error::Classified for DockerError {
     fn kind(&self) -> crate::error::ErrorKind {
         use crate::error::ErrorKind;
         match self {
-            Self::Unreachable { .. } | Self::PermissionDenied { .. } | Self::ApiTooOld { .. } => {
-                ErrorKind::Docker
-            }
+            Self::Unreachable { .. }
+            | Self::PermissionDenied { .. }
+            | Self::ApiTooOld { .. }
+            | Self::Endpoint(_) => ErrorKind::Docker,
             Self::Pull { .. } => ErrorKind::Unavailable,
             _ if self.is_transient() => ErrorKind::Unavailable,
             Self::Api { .. } | Self::Exec { .. } | Self::NoExitCode { .. } => ErrorKind::Step,
@@ -143,18 +154,41 @@ pub struct ExecOutput {
 #[derive(Clone)]
 pub struct Docker {
     inner: bollard::Docker,
-    endpoint: String,
+    endpoint: Endpoint,
     /// kind runs every in-node command privileged; off only with the test-only unprivileged switch.
     privileged_exec: bool,
 }
 
 impl Docker {
-    /// Connect (honouring DOCKER_HOST), negotiate the API version, and require one new enough.
+    /// Connect to the endpoint the docker CLI would use ([`endpoint::resolve`]), negotiate
+    /// the API version, and require one new enough.
     pub async fn connect() -> Result<Self, DockerError> {
-        let endpoint =
-            std::env::var("DOCKER_HOST").unwrap_or_else(|_| default_endpoint().to_owned());
-        let classify = |e: bollard::errors::Error| classify_connect_error(&endpoint, &e);
-        let inner = bollard::Docker::connect_with_local_defaults().map_err(classify)?;
+        Self::connect_to(endpoint::resolve()?).await
+    }
+
+    pub async fn connect_to(endpoint: Endpoint) -> Result<Self, DockerError> {
+        let shown = endpoint.describe();
+        let classify = |e: bollard::errors::Error| classify_connect_error(&shown, &e);
+        // bollard's own timeout (per request, not per stream) is its default.
+        const TIMEOUT: u64 = 120;
+        let version = bollard::API_DEFAULT_VERSION;
+        let inner = match (&endpoint.tls, endpoint.unix_path()) {
+            (_, Some(path)) => bollard::Docker::connect_with_unix(path, TIMEOUT, version),
+            (Some(tls), None) => bollard::Docker::connect_with_ssl(
+                &endpoint.host,
+                &tls.key,
+                &tls.cert,
+                &tls.ca,
+                TIMEOUT,
+                version,
+            ),
+            #[cfg(windows)]
+            (None, None) if endpoint.host.starts_with("npipe://") => {
+                bollard::Docker::connect_with_named_pipe(&endpoint.host, TIMEOUT, version)
+            }
+            (None, None) => bollard::Docker::connect_with_http(&endpoint.host, TIMEOUT, version),
+        }
+        .map_err(classify)?;
         let inner = inner.negotiate_version().await.map_err(classify)?;
         let version = inner.version().await.map_err(classify)?;
         let api = version.api_version.unwrap_or_default();
@@ -174,7 +208,7 @@ impl Docker {
         self
     }
 
-    pub fn endpoint(&self) -> &str {
+    pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
@@ -479,14 +513,6 @@ impl Docker {
     }
 }
 
-fn default_endpoint() -> &'static str {
-    if cfg!(windows) {
-        "npipe:////./pipe/docker_engine"
-    } else {
-        "unix:///var/run/docker.sock"
-    }
-}
-
 fn parse_api(v: &str) -> Option<(u32, u32)> {
     let (major, minor) = v.split_once('.')?;
     Some((major.parse().ok()?, minor.parse().ok()?))
@@ -514,6 +540,14 @@ fn classify_connect_error(endpoint: &str, e: &bollard::errors::Error) -> DockerE
     DockerError::Unreachable {
         endpoint: endpoint.to_owned(),
         reason: text,
+        hint: endpoint::other_sockets()
+            .iter()
+            .map(|(what, path, context)| {
+                format!(
+                    " {what}'s socket is at {path}: use it with `docker context use {context}` or DOCKER_HOST=unix://{path}."
+                )
+            })
+            .collect(),
     }
 }
 
