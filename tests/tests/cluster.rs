@@ -529,6 +529,54 @@ fn nodes_that_never_turn_ready_fail_the_ready_step_and_up_resumes() {
     assert_eq!(c.containers().len(), 2, "the cluster is kept for resuming");
 }
 
+/// kubeadm writes admin.conf in its kubeconfig phase, long before init is done: an init cut
+/// short leaves it, and the next `up` must reset the node and init again, not call it done.
+#[test]
+fn a_kubeadm_init_cut_short_is_reset_and_run_again() {
+    let c = TestCluster::new("initcut");
+    let image = faulty_sim_image("init-cut-short");
+    let first = c.up_with(&image, &[]);
+    assert!(!first.ok);
+    assert!(
+        first.stderr.contains("step `control-plane` failed")
+            || first.stderr.contains("kubeadm init"),
+        "{}",
+        first.stderr
+    );
+    let again = c.up_with(&image, &[]).expect_ok("up resumes");
+    assert!(
+        again
+            .stderr
+            .contains("did not finish: kubeadm reset, then init again"),
+        "{}",
+        again.stderr
+    );
+    let events = c.node_file(&c.control_plane(), "/var/lib/sim-kube/events");
+    let order: Vec<&str> = events
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|x| x.1))
+        .filter(|e| e.starts_with("init") || e.starts_with("reset"))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            format!("init cut short {}", c.control_plane()),
+            format!("reset {}", c.control_plane()),
+            format!("init {}", c.control_plane()),
+        ],
+        "{events}"
+    );
+    let nodes = c.kubectl_json(&["get", "nodes"]);
+    assert_eq!(nodes["items"].as_array().map(Vec::len), Some(2), "{nodes}");
+    // Done now: a third run changes nothing.
+    let third = c.up_with(&image, &[]).expect_ok("third up");
+    assert!(
+        third.stdout.contains("all is up to date"),
+        "{}",
+        third.stdout
+    );
+}
+
 #[test]
 fn a_different_spec_is_reported_with_the_fix_and_recreate_applies_it() {
     let c = TestCluster::new("spec");

@@ -153,17 +153,21 @@ impl KubeadmApi {
     }
 }
 
-/// Everything that differs per node.
+/// What one node's config is made from besides the cluster spec.
 pub struct NodeFacts<'a> {
     pub node: &'a NodeSpec,
     pub node_ip: &'a str,
-    pub version: KubeVersion,
+    /// The node image's `/kind/version` (`v1.36.1`, `v1.37.0-rc.1`, a custom build's).
+    pub version: &'a str,
     pub token: &'a BootstrapToken,
+    /// Rootless Docker: the nodes run in a user namespace.
+    pub rootless: bool,
 }
 
 /// Render the multi-document kubeadm config for one node.
 pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, ClusterError> {
-    let api = facts.version.kubeadm_api()?;
+    let version = KubeVersion::parse(facts.version)?;
+    let api = version.kubeadm_api()?;
     let node = facts.node;
     let endpoint = format!("{}:6443", spec.control_plane().name);
     let node_labels = node
@@ -184,26 +188,33 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
         "criSocket": "unix:///run/containerd/containerd.sock",
         "kubeletExtraArgs": kubelet_args,
     });
-    let version = facts.version;
     let cgroup_driver = if version.minor >= 24 {
         "systemd"
     } else {
         "cgroupfs"
     };
 
+    // kind's rootless settings: every component knows it runs in a user namespace.
+    let gate = ("feature-gates", "KubeletInUserNamespace=true".to_owned());
+    let gates: &[(&str, String)] = if facts.rootless {
+        std::slice::from_ref(&gate)
+    } else {
+        &[]
+    };
     let mut docs = vec![
         json!({
             "apiVersion": api.api_version(),
             "kind": "ClusterConfiguration",
             "clusterName": spec.name,
-            "kubernetesVersion": format!("v{}.{}.{}", version.major, version.minor, version.patch),
+            // Verbatim, as kind writes it: release candidates and custom builds keep their suffix.
+            "kubernetesVersion": facts.version.trim(),
             "controlPlaneEndpoint": endpoint,
             "apiServer": {
                 "certSANs": ["localhost", spec.api_server_address],
-                "extraArgs": api.args(&[("runtime-config", String::new())]),
+                "extraArgs": api.args(&[&[("runtime-config", String::new())], gates].concat()),
             },
-            "controllerManager": {"extraArgs": api.args(&[("enable-hostpath-provisioner", "true".into())])},
-            "scheduler": {"extraArgs": api.args(&[])},
+            "controllerManager": {"extraArgs": api.args(&[&[("enable-hostpath-provisioner", "true".into())], gates].concat())},
+            "scheduler": {"extraArgs": api.args(gates)},
             "networking": {"podSubnet": spec.pod_subnet, "serviceSubnet": spec.service_subnet},
         }),
         json!({
@@ -244,6 +255,11 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
         "imageGCHighThresholdPercent": 100,
         "evictionHard": {"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"},
     }));
+    if facts.rootless
+        && let Some(kubelet) = docs.last_mut()
+    {
+        kubelet["featureGates"] = json!({"KubeletInUserNamespace": true});
+    }
     docs.push(json!({
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
@@ -251,6 +267,14 @@ pub fn render(spec: &ClusterSpec, facts: &NodeFacts<'_>) -> Result<String, Clust
         "iptables": {"minSyncPeriod": "1s"},
         "conntrack": {"maxPerCore": 0},
     }));
+    // Rootless: kube-proxy cannot set the conntrack sysctls, so it is told not to try.
+    if facts.rootless
+        && let Some(proxy) = docs.last_mut()
+    {
+        proxy["featureGates"] = json!({"KubeletInUserNamespace": true});
+        proxy["conntrack"]["tcpEstablishedTimeout"] = json!("0s");
+        proxy["conntrack"]["tcpCloseWaitTimeout"] = json!("0s");
+    }
 
     let mut out = String::new();
     for doc in docs {
@@ -293,8 +317,9 @@ mod tests {
             &NodeFacts {
                 node: spec.control_plane(),
                 node_ip: "172.18.0.2",
-                version: KubeVersion::parse("v1.36.1").expect("v"),
+                version: "v1.36.1",
                 token: &a,
+                rootless: false,
             },
         )
         .expect("render");
@@ -314,6 +339,73 @@ mod tests {
         ] {
             assert!(BootstrapToken::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    /// kind's rootless kubeadm config (`kubeadm/config.go`): the KubeletInUserNamespace gate
+    /// on the API server, controller manager, scheduler, kubelet and kube-proxy, and
+    /// kube-proxy's conntrack timeouts at 0s. And the version verbatim, suffix and all.
+    #[test]
+    fn rootless_hosts_get_kind_s_user_namespace_settings() {
+        let spec = ClusterSpec::embedded_default().expect("spec");
+        let render_for = |rootless, version| {
+            docs(
+                &render(
+                    &spec,
+                    &NodeFacts {
+                        node: spec.control_plane(),
+                        node_ip: "172.18.0.2",
+                        version,
+                        token: &token(),
+                        rootless,
+                    },
+                )
+                .expect("render"),
+            )
+        };
+        let d = render_for(true, "v1.37.0-rc.1\n");
+        let cc = find(&d, "ClusterConfiguration");
+        assert_eq!(cc["kubernetesVersion"], "v1.37.0-rc.1");
+        let gate = json!({"name": "feature-gates", "value": "KubeletInUserNamespace=true"});
+        for component in ["apiServer", "controllerManager", "scheduler"] {
+            assert!(
+                cc[component]["extraArgs"]
+                    .as_array()
+                    .expect("list")
+                    .contains(&gate),
+                "{component}: {}",
+                cc[component]
+            );
+        }
+        assert_eq!(
+            find(&d, "KubeletConfiguration")["featureGates"],
+            json!({"KubeletInUserNamespace": true})
+        );
+        let proxy = find(&d, "KubeProxyConfiguration");
+        assert_eq!(
+            proxy["featureGates"],
+            json!({"KubeletInUserNamespace": true})
+        );
+        assert_eq!(
+            proxy["conntrack"],
+            json!({"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"})
+        );
+
+        let rootful = render_for(false, "v1.36.1");
+        assert!(
+            find(&rootful, "KubeletConfiguration")
+                .get("featureGates")
+                .is_none()
+        );
+        assert_eq!(
+            find(&rootful, "ClusterConfiguration")["scheduler"]["extraArgs"],
+            json!([])
+        );
+        // v1beta3 takes the gate as a map entry.
+        let old = render_for(true, "v1.31.0");
+        assert_eq!(
+            find(&old, "ClusterConfiguration")["scheduler"]["extraArgs"],
+            json!({"feature-gates": "KubeletInUserNamespace=true"})
+        );
     }
 
     fn docs(yaml: &str) -> Vec<Value> {
@@ -347,8 +439,9 @@ mod tests {
         let facts = NodeFacts {
             node: spec.control_plane(),
             node_ip: "172.18.0.2",
-            version: KubeVersion::parse("v1.36.1").expect("v"),
+            version: "v1.36.1",
             token: &token(),
+            rootless: false,
         };
         let d = docs(&render(&spec, &facts).expect("render"));
         assert_eq!(d.len(), 5);
@@ -394,8 +487,9 @@ mod tests {
         let facts = NodeFacts {
             node: worker,
             node_ip: "172.18.0.3",
-            version: KubeVersion::parse("v1.31.0").expect("v"),
+            version: "v1.31.0",
             token: &token(),
+            rootless: false,
         };
         let d = docs(&render(&spec, &facts).expect("render"));
         let cc = find(&d, "ClusterConfiguration");

@@ -233,8 +233,11 @@ fn read(path: &Path) -> Result<Option<Value>> {
     Ok(Some(value))
 }
 
-/// Atomic write: a private temp file in the same directory, renamed over the target.
+/// Atomic write: a private temp file in the same directory, renamed over the target. A symlinked
+/// kubeconfig (dotfiles managers, a shared config) is written where the link points, and stays
+/// a link, as kubectl and kind (which write through it) leave it.
 fn write(path: &Path, config: &Value) -> Result<()> {
+    let path = &through_links(path);
     let io = |action, source| KubeconfigError::Io {
         action,
         path: path.to_owned(),
@@ -254,6 +257,24 @@ fn write(path: &Path, config: &Value) -> Result<()> {
     set_private(tmp.path()).map_err(|e| io("set permissions on", e))?;
     tmp.persist(path).map_err(|e| io("replace", e.error))?;
     Ok(())
+}
+
+/// Where `path` leads through symlinks (relative links from their own folder); `path` itself
+/// when it is no link. Bounded, as the OS bounds link chains.
+fn through_links(path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::read_link(&current) {
+            Ok(target) if target.is_absolute() => current = target,
+            Ok(target) => {
+                current = current
+                    .parent()
+                    .map_or_else(|| target.clone(), |dir| dir.join(&target));
+            }
+            Err(_) => break,
+        }
+    }
+    current
 }
 
 #[cfg(unix)]
@@ -386,6 +407,30 @@ mod tests {
         assert_eq!(
             server_of(&path, "kind-slipway").expect("read"),
             Some("https://127.0.0.1:40123".into())
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_kubeconfig_is_written_through_the_link() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let real = dir.path().join("dotfiles").join("kubeconfig");
+        fs::create_dir_all(real.parent().expect("dir")).expect("mkdir");
+        fs::write(&real, "apiVersion: v1\nkind: Config\nclusters: []\n").expect("seed");
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink("dotfiles/kubeconfig", &link).expect("link");
+        assert!(merge(&link, &entry()).expect("merge"));
+        assert!(
+            fs::symlink_metadata(&link)
+                .expect("meta")
+                .file_type()
+                .is_symlink(),
+            "still a link"
+        );
+        assert!(
+            fs::read_to_string(&real)
+                .expect("read")
+                .contains("kind-slipway")
         );
     }
 

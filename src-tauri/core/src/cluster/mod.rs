@@ -6,6 +6,8 @@
 //! is `platform`.
 
 pub mod docker;
+pub mod endpoint;
+pub mod host;
 pub mod kubeadm;
 pub mod kubeconfig;
 mod lifecycle;
@@ -147,6 +149,15 @@ pub enum ClusterError {
     /// A background task of Slipway's own failed (a bug).
     #[error("a background task failed: {0}; please report this")]
     Task(#[from] tokio::task::JoinError),
+    /// The Docker daemon refused a privileged container; Kubernetes nodes cannot run there.
+    #[error(
+        "Docker at {endpoint} refused a privileged container ({reason}). Kubernetes nodes, kind's as \
+         Slipway's, need privileged containers: use a Docker Engine or Docker Desktop that allows them \
+         (not a sandbox or container runtime that drops capabilities, such as gVisor, a CI runner \
+         without privileged mode, or Docker-in-Docker started without --privileged), or another \
+         Docker with `docker context use NAME`"
+    )]
+    PrivilegedRefused { endpoint: String, reason: String },
     /// The OS gave no randomness for the cluster's bootstrap token.
     #[error("no randomness from the OS for the cluster's bootstrap token: {0}")]
     Random(String),
@@ -180,7 +191,9 @@ impl Classified for ClusterError {
             | Self::NotAKindImage { .. }
             | Self::UnreadableVersion(_)
             | Self::TooOld { .. } => ErrorKind::Invalid,
-            Self::RootlessCgroupV1 | Self::RootlessNotDelegated => ErrorKind::Docker,
+            Self::RootlessCgroupV1
+            | Self::RootlessNotDelegated
+            | Self::PrivilegedRefused { .. } => ErrorKind::Docker,
             Self::PortUnavailable { .. } | Self::SpecMismatch { .. } => ErrorKind::Conflict,
             Self::Missing(_) => ErrorKind::Cluster,
             Self::Render { .. } | Self::Task(_) | Self::Random(_) => ErrorKind::Internal,
@@ -199,6 +212,8 @@ impl Classified for ClusterError {
 #[ts(export)]
 pub struct ClusterStatus {
     pub name: String,
+    /// The Docker daemon asked, and how it was chosen (`unix:///… (context colima)`).
+    pub docker: String,
     pub exists: bool,
     /// Every node container is running and every Kubernetes node is Ready.
     pub healthy: bool,

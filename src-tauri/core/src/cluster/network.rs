@@ -30,8 +30,10 @@ pub fn ula_subnet(name: &str, attempt: i32) -> String {
     )
 }
 
-/// Make sure the network exists; reuse it unchecked when it does (as kind does).
+/// Make sure the network exists; reuse it unchecked when it does (as kind does), after removing
+/// duplicates an earlier race left (kind's `removeDuplicateNetworks` runs first too).
 pub async fn ensure(docker: &Docker, name: &str) -> Result<NetworkOutcome, DockerError> {
+    dedupe(docker, name).await?;
     if find(docker, name).await?.is_some() {
         return Ok(NetworkOutcome::Existing);
     }
@@ -67,6 +69,25 @@ pub async fn ensure(docker: &Docker, name: &str) -> Result<NetworkOutcome, Docke
             }
         }
     }
+}
+
+/// The network's IPAM subnets (they join the nodes' NO_PROXY); none if it does not exist.
+pub async fn subnets(docker: &Docker, name: &str) -> Result<Vec<String>, DockerError> {
+    let Some(id) = find(docker, name).await? else {
+        return Ok(Vec::new());
+    };
+    let net = docker
+        .api()
+        .inspect_network(&id, None::<InspectNetworkOptions>)
+        .await
+        .map_err(DockerError::api(format!("inspect network {name}")))?;
+    Ok(net
+        .ipam
+        .and_then(|i| i.config)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.subnet)
+        .collect())
 }
 
 async fn find(docker: &Docker, name: &str) -> Result<Option<String>, DockerError> {

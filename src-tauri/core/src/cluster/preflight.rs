@@ -17,12 +17,7 @@ pub const INOTIFY_INSTANCES: u64 = 512;
 
 /// Hard failures from the Docker host: rootless Docker without cgroup v2 or without delegation.
 pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
-    let rootless = info
-        .security_options
-        .iter()
-        .flatten()
-        .any(|o| o.contains("name=rootless"));
-    if !rootless {
+    if !super::host::has_security_option(info, "name=rootless") {
         return Ok(());
     }
     if info
@@ -34,7 +29,16 @@ pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
     {
         return Err(ClusterError::RootlessCgroupV1);
     }
-    let delegated = info.memory_limit.unwrap_or(false)
+    // With the `none` cgroup driver the limit flags mean nothing (moby#42151): kind treats
+    // them as missing.
+    let driver_none = info
+        .cgroup_driver
+        .as_ref()
+        .map(|d| d.to_string())
+        .as_deref()
+        == Some("none");
+    let delegated = !driver_none
+        && info.memory_limit.unwrap_or(false)
         && info.pids_limit.unwrap_or(false)
         && info.cpu_shares.unwrap_or(false);
     if !delegated {

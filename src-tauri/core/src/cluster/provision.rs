@@ -12,7 +12,8 @@ use futures_util::future::try_join_all;
 use serde_json::{Value, json};
 
 use super::docker::tail;
-use super::kubeadm::{self, BootstrapToken, KubeVersion, NodeFacts};
+use super::host::HostFacts;
+use super::kubeadm::{self, BootstrapToken, NodeFacts};
 use super::spec::{NodeSpec, Role};
 use super::status::{ADMIN_CONF, NodeState, Observed};
 use super::{Cluster, ClusterError, kubeconfig, network, preflight};
@@ -22,6 +23,8 @@ use crate::pipeline::{Poll, StepContext, StepOutcome, poll};
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 const KUBEADM_CONF: &str = "/kind/kubeadm.conf";
 const KUBELET_CONF: &str = "/etc/kubernetes/kubelet.conf";
+/// Written once `kubeadm init` succeeded (in the node's /kind, beside kind's own files).
+const INIT_DONE: &str = "/kind/slipway-init-done";
 
 type Result<T> = std::result::Result<T, ClusterError>;
 
@@ -73,6 +76,54 @@ pub(crate) fn render_cni(manifest: &str, pod_subnet: &str, endpoint: &str) -> Re
     Ok(out)
 }
 
+/// The local-path provisioner's helper pod (it makes and removes volume folders on the node)
+/// tolerates every NoSchedule and NoExecute taint, as kind's fix for #4100 (after v0.32.0) does:
+/// without it, a PVC for a pod on the tainted platform node stays Pending.
+pub(crate) fn render_storage(manifest: &str) -> Result<String> {
+    let unreadable = |reason: String| ClusterError::NodeOutput {
+        node: "the node image".into(),
+        command: "cat /kind/manifests/default-storage.yaml",
+        format: "YAML",
+        reason,
+    };
+    let mut docs: Vec<Value> =
+        serde_saphyr::from_multiple(manifest).map_err(|e| unreadable(e.to_string()))?;
+    let Some(helper) = docs
+        .iter_mut()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == LOCAL_PATH_CONFIG)
+        .and_then(|d| d.pointer_mut("/data/helperPod.yaml"))
+    else {
+        return Ok(manifest.to_owned());
+    };
+    let mut pod: Value = serde_saphyr::from_str(helper.as_str().unwrap_or_default())
+        .map_err(|e| unreadable(e.to_string()))?;
+    pod["spec"]["tolerations"] = json!([
+        {"operator": "Exists", "effect": "NoSchedule"},
+        {"operator": "Exists", "effect": "NoExecute"},
+    ]);
+    *helper =
+        Value::String(
+            serde_saphyr::to_string(&pod).map_err(|source| ClusterError::Render {
+                what: "the local-path helper pod",
+                source,
+            })?,
+        );
+    let mut out = String::new();
+    for doc in docs.iter().filter(|d| !d.is_null()) {
+        out.push_str("---\n");
+        out.push_str(
+            &serde_saphyr::to_string(doc).map_err(|source| ClusterError::Render {
+                what: "the storage manifest",
+                source,
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+/// The local-path provisioner's ConfigMap (namespace `local-path-storage`).
+const LOCAL_PATH_CONFIG: &str = "local-path-config";
+
 /// kind's fallback when the image has no storage manifest.
 const HOST_PATH_STORAGE: &str = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: standard\n  annotations:\n    storageclass.kubernetes.io/is-default-class: \"true\"\nprovisioner: kubernetes.io/host-path\n";
 
@@ -101,7 +152,14 @@ impl Cluster {
                 "the ingress listens on {address}, beyond this machine (--expose-to-network): anyone who reaches it can use Argo CD and Backstage; Backstage's guest sign-in is off"
             ));
         }
-        if self.docker.endpoint().starts_with("unix://") {
+        let endpoint = self.docker.endpoint();
+        report.detail(format!("Docker at {}", endpoint.describe()));
+        if let Some(host) = endpoint.remote_host() {
+            report.warn(format!(
+                "Docker runs on {host}: the cluster's ports (ingress, API) open there, not on this machine, and the hosts file must point at {host}"
+            ));
+        }
+        if endpoint.unix_path().is_some() {
             if let Some(w) = preflight::host_inotify_warning() {
                 report.warn(w);
             }
@@ -158,7 +216,65 @@ impl Cluster {
         if self.api_port == 0 {
             self.api_port = preflight::free_port(&self.spec.api_server_address)?;
         }
+        // Nodes still to make must be privileged: ask Docker now, with a throwaway container,
+        // rather than fail at `nodes` with "unable to apply caps". Without the image yet, the
+        // `node-image` step asks once it is pulled.
+        let missing = self.spec.nodes.len() > existing.len();
+        if missing
+            && self
+                .docker
+                .image_present(&self.spec.control_plane().image)
+                .await?
+        {
+            self.check_privileged().await?;
+        }
         Ok(outcome)
+    }
+
+    /// Start and remove a privileged container from the node image, with the node's options.
+    async fn check_privileged(&self) -> Result<()> {
+        if !self.spec.privileged {
+            return Ok(());
+        }
+        let name = format!("{}-privileged-check", self.spec.name);
+        let host = self.host_facts().await?;
+        let mut body = self
+            .spec
+            .container_body(self.spec.control_plane(), 0, &host, &[]);
+        // Not a node: no kind labels, so nothing counts it as one while it exists.
+        body.labels = Some(std::collections::HashMap::from([(
+            "dev.slipway.check".to_owned(),
+            "privileged".to_owned(),
+        )]));
+        body.entrypoint = Some(vec!["true".into()]);
+        body.cmd = None;
+        body.tty = Some(false);
+        body.volumes = None;
+        body.exposed_ports = None;
+        if let Some(hc) = body.host_config.as_mut() {
+            hc.port_bindings = None;
+            hc.network_mode = Some("none".into());
+            hc.restart_policy = None;
+            hc.binds = None;
+        }
+        if self.docker.inspect(&name).await?.is_some() {
+            self.remove_container(&name).await;
+        }
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        self.docker
+            .api()
+            .create_container(Some(opts), body)
+            .await
+            .map_err(super::DockerError::api(format!("create {name}")))?;
+        let started = self.docker.api().start_container(&name, None).await;
+        self.remove_container(&name).await;
+        match started {
+            Ok(()) => Ok(()),
+            Err(e) => Err(ClusterError::PrivilegedRefused {
+                endpoint: self.docker.endpoint().describe(),
+                reason: e.to_string(),
+            }),
+        }
     }
 
     /// What an existing cluster has that the requested one does not (ports, nodes, image).
@@ -233,6 +349,9 @@ impl Cluster {
                 pulled.push(image);
             }
         }
+        if !pulled.is_empty() && self.spec.nodes.len() > self.observe_all().await?.len() {
+            self.check_privileged().await?;
+        }
         Ok(if pulled.is_empty() {
             StepOutcome::up_to_date("node image present")
         } else {
@@ -296,16 +415,8 @@ impl Cluster {
     async fn ensure_node(&self, node: &NodeSpec, report: StepContext<'_>) -> Result<NodeAction> {
         let boot_deadline = report.deadline().less(Duration::from_secs(2));
         let (action, since) = match self.observe_node(&node.name).await? {
+            // Only this start's log counts: a boot line from before a restart proves nothing.
             Some(o) if o.state == NodeState::Running => {
-                let booted = self
-                    .docker
-                    .log_tail(&node.name, 2000)
-                    .await
-                    .lines()
-                    .any(is_boot_line);
-                if booted {
-                    return Ok(NodeAction::None);
-                }
                 (NodeAction::None, o.started_at.unwrap_or(0))
             }
             Some(_) => {
@@ -319,10 +430,11 @@ impl Cluster {
             }
             None => {
                 report.detail(format!("creating {}", node.name));
-                // kind binds /lib/modules; a Linux host without it (minimal VMs, sandboxes) cannot.
-                let mount_modules =
-                    !cfg!(target_os = "linux") || Path::new("/lib/modules").exists();
-                let body = self.spec.container_body(node, self.api_port, mount_modules);
+                let host = self.host_facts().await?;
+                let subnets = network::subnets(&self.docker, &self.spec.network).await?;
+                let body = self
+                    .spec
+                    .container_body(node, self.api_port, &host, &subnets);
                 let opts = CreateContainerOptionsBuilder::default()
                     .name(&node.name)
                     .build();
@@ -338,7 +450,9 @@ impl Cluster {
                 (NodeAction::Created, self.started_at(&node.name).await?)
             }
         };
-        report.detail(format!("waiting for {} to boot", node.name));
+        if action != NodeAction::None {
+            report.detail(format!("waiting for {} to boot", node.name));
+        }
         let waited = tokio::time::timeout_at(
             boot_deadline.at,
             self.docker.wait_for_log(&node.name, since, is_boot_line),
@@ -375,6 +489,17 @@ impl Cluster {
         })
     }
 
+    /// The Docker host as node containers and kubeadm must see it (`docker info`, environment).
+    pub(crate) async fn host_facts(&self) -> Result<HostFacts> {
+        let info = self
+            .docker
+            .api()
+            .info()
+            .await
+            .map_err(super::DockerError::api("read docker info"))?;
+        Ok(HostFacts::read(&info))
+    }
+
     async fn started_at(&self, name: &str) -> Result<i32> {
         Ok(self
             .observe_node(name)
@@ -394,6 +519,7 @@ impl Cluster {
             Some(token) => token,
             None => BootstrapToken::generate()?,
         };
+        let host = self.host_facts().await?;
         let mut written = Vec::new();
         for node in &self.spec.nodes {
             let version_text = self
@@ -416,8 +542,9 @@ impl Cluster {
             let facts = NodeFacts {
                 node,
                 node_ip: &ip,
-                version: KubeVersion::parse(&version_text)?,
+                version: &version_text,
                 token: &token,
+                rootless: host.rootless,
             };
             let rendered = kubeadm::render(&self.spec, &facts)?;
             let current = self.docker.read_file(&node.name, KUBEADM_CONF).await?;
@@ -454,10 +581,26 @@ impl Cluster {
         })
     }
 
+    /// `kubeadm init`, once. kubeadm writes admin.conf early (its kubeconfig phase), so only
+    /// Slipway's marker, written after init succeeded, says it finished; an init cut short is
+    /// reset and run again.
     pub async fn init_control_plane(&self, report: StepContext<'_>) -> Result<StepOutcome> {
         let cp = &self.spec.control_plane().name;
-        if self.docker.read_file(cp, ADMIN_CONF).await?.is_some() {
+        if self.docker.read_file(cp, INIT_DONE).await?.is_some() {
             return Ok(StepOutcome::up_to_date("control plane initialised"));
+        }
+        if self.docker.read_file(cp, ADMIN_CONF).await?.is_some() {
+            // A cluster an older Slipway made has no marker: its last init phase (the
+            // kube-proxy addon) left kube-proxy's ConfigMap.
+            let finished = Self::kubectl(&["get", "configmap", "kube-proxy", "-n", "kube-system"]);
+            if self.docker.exec(cp, &finished, None).await?.code == 0 {
+                self.mark_initialised(cp).await?;
+                return Ok(StepOutcome::up_to_date("control plane initialised"));
+            }
+            report.detail("the last kubeadm init did not finish: kubeadm reset, then init again");
+            self.docker
+                .exec_ok(cp, &["kubeadm", "reset", "--force"], None)
+                .await?;
         }
         report.detail("kubeadm init");
         self.docker
@@ -473,7 +616,15 @@ impl Cluster {
                 None,
             )
             .await?;
+        self.mark_initialised(cp).await?;
         Ok(StepOutcome::changed(format!("kubeadm init on {cp}")))
+    }
+
+    async fn mark_initialised(&self, cp: &str) -> Result<()> {
+        Ok(self
+            .docker
+            .write_file(cp, INIT_DONE, b"kubeadm init finished\n", 0o644)
+            .await?)
     }
 
     /// Apply a manifest through the control-plane's kubectl unless all its objects exist.
@@ -525,12 +676,53 @@ impl Cluster {
             .docker
             .read_file(cp, "/kind/manifests/default-storage.yaml")
             .await?;
-        let manifest = manifest.as_deref().unwrap_or(HOST_PATH_STORAGE);
-        Ok(if self.apply_unless_present(manifest).await? {
-            StepOutcome::changed("applied the default StorageClass")
-        } else {
-            StepOutcome::up_to_date("StorageClass installed")
-        })
+        let manifest = render_storage(manifest.as_deref().unwrap_or(HOST_PATH_STORAGE))?;
+        if self.apply_unless_present(&manifest).await? {
+            return Ok(StepOutcome::changed("applied the default StorageClass"));
+        }
+        // A cluster made before the helper pod's tolerations were fixed gets them now.
+        let current = self
+            .docker
+            .exec(
+                cp,
+                &Self::kubectl(&[
+                    "get",
+                    "configmap",
+                    LOCAL_PATH_CONFIG,
+                    "-n",
+                    "local-path-storage",
+                    "-o",
+                    "json",
+                ]),
+                None,
+            )
+            .await?;
+        let wanted: Vec<Value> = serde_saphyr::from_multiple(&manifest).unwrap_or_default();
+        let wanted = wanted
+            .into_iter()
+            .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == LOCAL_PATH_CONFIG);
+        let have: Option<Value> = serde_json::from_str(&current.stdout).ok();
+        if let (Some(wanted), Some(have)) = (wanted, have)
+            && have["data"]["helperPod.yaml"] != wanted["data"]["helperPod.yaml"]
+        {
+            let doc = serde_json::to_string(&wanted).map_err(|e| ClusterError::NodeOutput {
+                node: cp.clone(),
+                command: "kubectl get configmap local-path-config",
+                format: "JSON",
+                reason: e.to_string(),
+            })?;
+            self.docker
+                .exec_ok(
+                    cp,
+                    &Self::kubectl(&["apply", "-f", "-"]),
+                    Some(doc.as_bytes()),
+                )
+                .await?;
+            return Ok(StepOutcome::changed(
+                "local-path helper pods now tolerate the platform node's taint",
+            ));
+        }
+        Ok(StepOutcome::up_to_date("StorageClass installed"))
     }
 
     /// Join every worker the API server does not know yet, concurrently.
@@ -649,14 +841,19 @@ impl Cluster {
         let cp = &self.spec.control_plane().name;
         let mut fixed = Vec::new();
         for node in &self.spec.nodes {
-            let have = registered
+            // A node not registered yet gets its labels from kubelet's --node-labels when it
+            // registers; labelling it now would fail with NotFound.
+            let Some(have) = registered
                 .iter()
                 .find(|k| k.name == node.name)
-                .map(|k| &k.labels);
+                .map(|k| &k.labels)
+            else {
+                continue;
+            };
             let missing: Vec<String> = node
                 .labels
                 .iter()
-                .filter(|(k, v)| have.and_then(|h| h.get(*k)) != Some(*v))
+                .filter(|(k, v)| have.get(*k) != Some(*v))
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             if missing.is_empty() {
@@ -800,6 +997,44 @@ mod tests {
         ));
         assert!(is_boot_line("INFO: detected cgroup v1"));
         assert!(!is_boot_line("Reached target Basic System."));
+    }
+
+    /// kind v0.32.0's storage manifest (abridged to what matters): the helper pod tolerates
+    /// only disk pressure, so it cannot run on the tainted platform node (kind #4100).
+    #[test]
+    fn the_local_path_helper_pod_tolerates_the_platform_node_s_taint() {
+        let kind = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: standard\nprovisioner: rancher.io/local-path\n---\nkind: ConfigMap\napiVersion: v1\nmetadata:\n  name: local-path-config\n  namespace: local-path-storage\ndata:\n  setup: |-\n    #!/bin/sh\n    mkdir -m 0777 -p \"$VOL_DIR\"\n  helperPod.yaml: |-\n    apiVersion: v1\n    kind: Pod\n    metadata:\n      name: helper-pod\n    spec:\n      priorityClassName: system-node-critical\n      tolerations:\n        - key: node.kubernetes.io/disk-pressure\n          operator: Exists\n          effect: NoSchedule\n      containers:\n      - name: helper-pod\n        image: docker.io/kindest/local-path-helper:v20241212-8ac705d0\n";
+        let docs: Vec<Value> =
+            serde_saphyr::from_multiple(&render_storage(kind).expect("render")).expect("yaml");
+        let config = docs
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap")
+            .expect("configmap");
+        let pod: Value = serde_saphyr::from_str(
+            config["data"]["helperPod.yaml"]
+                .as_str()
+                .expect("helper pod"),
+        )
+        .expect("pod yaml");
+        assert_eq!(
+            pod["spec"]["tolerations"],
+            json!([{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}])
+        );
+        assert_eq!(
+            pod["spec"]["containers"][0]["name"], "helper-pod",
+            "the rest stays"
+        );
+        assert!(
+            config["data"]["setup"]
+                .as_str()
+                .expect("setup")
+                .contains("VOL_DIR")
+        );
+        assert_eq!(docs[0]["kind"], "StorageClass");
+        assert_eq!(
+            render_storage(HOST_PATH_STORAGE).expect("plain"),
+            HOST_PATH_STORAGE
+        );
     }
 
     #[test]

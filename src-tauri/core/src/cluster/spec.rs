@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, DeviceMapping, HostConfig, HostConfigCgroupnsModeEnum, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum,
 };
 use serde::Deserialize;
 
 use super::ClusterError;
+use super::host::HostFacts;
 
 /// Docker label kind puts on every node: the cluster name.
 pub const LABEL_CLUSTER: &str = "io.x-k8s.kind.cluster";
@@ -382,11 +383,14 @@ impl ClusterSpec {
 
     /// The Docker container spec for one node, as `kind create cluster` makes it.
     /// `mount_modules`: bind `/lib/modules` (skipped only when the Docker host lacks it).
+    /// The node's container as kind makes it on this host (`host`), on a network with
+    /// `network_subnets` (they join NO_PROXY when a proxy is set).
     pub fn container_body(
         &self,
         node: &NodeSpec,
         api_port: u16,
-        mount_modules: bool,
+        host: &HostFacts,
+        network_subnets: &[String],
     ) -> ContainerCreateBody {
         let mut labels = HashMap::from([
             (LABEL_CLUSTER.to_owned(), self.name.clone()),
@@ -414,7 +418,27 @@ impl ClusterSpec {
         for m in &node.port_mappings {
             publish(m.docker_key(), &m.listen_address, m.host_port);
         }
-        env.extend(proxy_env(&self.no_proxy_extra()));
+        env.extend(self.proxy_env(&host.proxy, network_subnets));
+        if let Some(snapshotter) = &host.snapshotter {
+            env.push(format!(
+                "KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER={snapshotter}"
+            ));
+        }
+        let mut binds = Vec::new();
+        if host.lib_modules {
+            binds.push("/lib/modules:/lib/modules:ro".to_owned());
+        }
+        if host.dev_mapper {
+            binds.push("/dev/mapper:/dev/mapper".to_owned());
+        }
+        // Rootless Docker does not add /dev/fuse to privileged containers (fuse-overlayfs).
+        let devices = host.rootless.then(|| {
+            vec![DeviceMapping {
+                path_on_host: Some("/dev/fuse".into()),
+                path_in_container: Some("/dev/fuse".into()),
+                cgroup_permissions: Some("rwm".into()),
+            }]
+        });
 
         let host_config = HostConfig {
             network_mode: Some(self.network.clone()),
@@ -433,7 +457,9 @@ impl ClusterSpec {
                 ("/tmp".into(), String::new()),
                 ("/run".into(), String::new()),
             ])),
-            binds: mount_modules.then(|| vec!["/lib/modules:/lib/modules:ro".to_owned()]),
+            binds: (!binds.is_empty()).then_some(binds),
+            devices,
+            userns_mode: host.userns_remap.then(|| "host".to_owned()),
             port_bindings: Some(bindings),
             ..Default::default()
         };
@@ -450,16 +476,33 @@ impl ClusterSpec {
         }
     }
 
-    /// What kind appends to NO_PROXY inside nodes.
-    fn no_proxy_extra(&self) -> Vec<String> {
-        let mut extra = vec![self.pod_subnet.clone(), self.service_subnet.clone()];
-        extra.extend(self.nodes.iter().map(|n| n.name.clone()));
-        extra.extend([
+    /// The proxy variables for the nodes, both cases, when the host has any (kind forwards
+    /// NO_PROXY alone too): NO_PROXY gains the network's subnets, the service and pod subnets,
+    /// the node names and the cluster's service domains, so in-cluster traffic skips the proxy.
+    fn proxy_env(&self, proxy: &super::host::Proxy, network_subnets: &[String]) -> Vec<String> {
+        if !proxy.is_set() {
+            return Vec::new();
+        }
+        let mut env = Vec::new();
+        for (key, value) in [("HTTP_PROXY", &proxy.http), ("HTTPS_PROXY", &proxy.https)] {
+            if let Some(v) = value {
+                env.push(format!("{key}={v}"));
+                env.push(format!("{}={v}", key.to_lowercase()));
+            }
+        }
+        let mut no_proxy: Vec<String> = network_subnets.to_vec();
+        no_proxy.extend(proxy.no_proxy.iter().cloned());
+        no_proxy.extend([self.service_subnet.clone(), self.pod_subnet.clone()]);
+        no_proxy.extend(self.nodes.iter().map(|n| n.name.clone()));
+        no_proxy.extend([
             ".svc".into(),
             ".svc.cluster".into(),
             ".svc.cluster.local".into(),
         ]);
-        extra
+        let joined = no_proxy.join(",");
+        env.push(format!("NO_PROXY={joined}"));
+        env.push(format!("no_proxy={joined}"));
+        env
     }
 }
 
@@ -476,33 +519,6 @@ pub fn validate_name(name: &str) -> Result<(), ClusterError> {
     } else {
         Err(ClusterError::InvalidName(name.to_owned()))
     }
-}
-
-/// kind forwards the host's proxy settings (upper case wins) in both cases, and extends NO_PROXY.
-fn proxy_env(no_proxy_extra: &[String]) -> Vec<String> {
-    let read = |upper: &str| {
-        std::env::var(upper)
-            .or_else(|_| std::env::var(upper.to_lowercase()))
-            .ok()
-    };
-    let http = read("HTTP_PROXY");
-    let https = read("HTTPS_PROXY");
-    if http.is_none() && https.is_none() {
-        return Vec::new();
-    }
-    let mut env = Vec::new();
-    for (key, value) in [("HTTP_PROXY", http), ("HTTPS_PROXY", https)] {
-        if let Some(v) = value {
-            env.push(format!("{key}={v}"));
-            env.push(format!("{}={v}", key.to_lowercase()));
-        }
-    }
-    let mut no_proxy: Vec<String> = read("NO_PROXY").into_iter().collect();
-    no_proxy.extend(no_proxy_extra.iter().cloned());
-    let joined = no_proxy.join(",");
-    env.push(format!("NO_PROXY={joined}"));
-    env.push(format!("no_proxy={joined}"));
-    env
 }
 
 #[cfg(test)]
@@ -636,7 +652,7 @@ mod tests {
     #[test]
     fn node_container_spec_matches_kind() {
         let spec = default_spec();
-        let body = spec.container_body(spec.control_plane(), 40123, true);
+        let body = spec.container_body(spec.control_plane(), 40123, &host(), &[]);
         let hc = body.host_config.as_ref().expect("host config");
         assert_eq!(hc.privileged, Some(true), "real nodes are privileged");
         assert_eq!(
@@ -701,7 +717,15 @@ mod tests {
         assert_eq!(bound("443/tcp"), Some(("127.0.0.1".into(), "8843".into())));
 
         let worker = spec.workers().next().expect("worker");
-        let wbody = spec.container_body(worker, 40123, false);
+        let wbody = spec.container_body(
+            worker,
+            40123,
+            &HostFacts {
+                lib_modules: false,
+                ..host()
+            },
+            &[],
+        );
         let whc = wbody.host_config.as_ref().expect("host config");
         assert!(
             whc.port_bindings.as_ref().is_some_and(|b| b.is_empty()),
@@ -724,12 +748,96 @@ mod tests {
         );
     }
 
+    fn host() -> HostFacts {
+        HostFacts {
+            lib_modules: true,
+            ..HostFacts::default()
+        }
+    }
+
+    /// Per `docker info` shape, the node container comes out as kind's `commonArgs` make it.
+    #[test]
+    fn the_host_shapes_the_node_container_as_kind_does() {
+        let spec = default_spec();
+        let cp = spec.control_plane();
+        let body = |host: &HostFacts| spec.container_body(cp, 1, host, &["172.18.0.0/16".into()]);
+        let plain = body(&host());
+        let hc = plain.host_config.as_ref().expect("hc");
+        assert_eq!((hc.devices.as_ref(), hc.userns_mode.as_ref()), (None, None));
+        assert!(
+            !plain
+                .env
+                .as_ref()
+                .expect("env")
+                .iter()
+                .any(|e| e.contains("PROXY"))
+        );
+
+        let rootless = body(&HostFacts {
+            rootless: true,
+            ..host()
+        });
+        let devices = rootless
+            .host_config
+            .as_ref()
+            .and_then(|h| h.devices.clone())
+            .expect("devices");
+        assert_eq!(devices[0].path_on_host.as_deref(), Some("/dev/fuse"));
+
+        let btrfs = body(&HostFacts {
+            dev_mapper: true,
+            ..host()
+        });
+        assert!(
+            btrfs
+                .host_config
+                .as_ref()
+                .and_then(|h| h.binds.clone())
+                .expect("binds")
+                .contains(&"/dev/mapper:/dev/mapper".to_owned())
+        );
+        let remapped = body(&HostFacts {
+            userns_remap: true,
+            ..host()
+        });
+        assert_eq!(
+            remapped
+                .host_config
+                .as_ref()
+                .and_then(|h| h.userns_mode.as_deref()),
+            Some("host")
+        );
+
+        // NO_PROXY alone is forwarded, with the network, service and pod subnets, the nodes and
+        // the service domains, in kind's order.
+        let proxied = body(&HostFacts {
+            proxy: super::super::host::Proxy {
+                no_proxy: Some("corp.example".into()),
+                ..Default::default()
+            },
+            snapshotter: Some("native".into()),
+            ..host()
+        });
+        let env = proxied.env.expect("env");
+        let no_proxy = env
+            .iter()
+            .find_map(|e| e.strip_prefix("NO_PROXY="))
+            .expect("NO_PROXY");
+        assert_eq!(
+            no_proxy,
+            "172.18.0.0/16,corp.example,10.96.0.0/16,10.244.0.0/16,slipway-control-plane,slipway-worker,.svc,.svc.cluster,.svc.cluster.local"
+        );
+        assert!(env.iter().any(|e| e.starts_with("no_proxy=172.18.0.0/16,")));
+        assert!(!env.iter().any(|e| e.starts_with("HTTP_PROXY")));
+        assert!(env.contains(&"KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER=native".to_owned()));
+    }
+
     #[test]
     fn unprivileged_switch_drops_only_privileged() {
         let mut spec = default_spec();
-        let privileged = spec.container_body(spec.control_plane(), 1, true);
+        let privileged = spec.container_body(spec.control_plane(), 1, &host(), &[]);
         spec.privileged = false;
-        let mut unprivileged = spec.container_body(spec.control_plane(), 1, true);
+        let mut unprivileged = spec.container_body(spec.control_plane(), 1, &host(), &[]);
         assert_eq!(
             unprivileged.host_config.as_ref().and_then(|h| h.privileged),
             Some(false)

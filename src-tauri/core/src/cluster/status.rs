@@ -27,6 +27,9 @@ pub enum NodeState {
 }
 
 /// A node container as Docker reports it.
+/// The label Docker Desktop puts on a container for each published port it forwards.
+const DESKTOP_API_LABEL: &str = "desktop.docker.io/ports/6443/tcp";
+
 pub(crate) struct Observed {
     pub name: String,
     pub state: NodeState,
@@ -35,6 +38,9 @@ pub(crate) struct Observed {
     pub ports: HashMap<String, (String, u16)>,
     pub ip: Option<String>,
     pub started_at: Option<i32>,
+    /// Docker Desktop's `desktop.docker.io/ports/6443/tcp` label: where the API is reachable
+    /// from this machine when Desktop forwards it (kind prefers it to the port binding).
+    pub desktop_api: Option<String>,
 }
 
 impl Observed {
@@ -82,6 +88,13 @@ impl Observed {
                 .trim_start_matches('/')
                 .to_owned(),
             state,
+            desktop_api: c
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .and_then(|l| l.get(DESKTOP_API_LABEL))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty() && !v.contains('\n')),
             image: c.config.and_then(|c| c.image).unwrap_or_default(),
             ports,
             ip,
@@ -181,6 +194,9 @@ impl Cluster {
     /// `https://<host ip>:<port>` of the published API server.
     pub(crate) async fn server_url(&self) -> Result<Option<String>> {
         let cp = self.observe_node(&self.spec.control_plane().name).await?;
+        if let Some(endpoint) = cp.as_ref().and_then(|o| o.desktop_api.as_deref()) {
+            return Ok(Some(format!("https://{endpoint}")));
+        }
         Ok(cp
             .and_then(|o| o.ports.get("6443/tcp").cloned())
             .map(|(ip, port)| {
@@ -275,6 +291,7 @@ impl Cluster {
                 .all(|n| n.state == NodeState::Running && n.ready == Some(true));
         Ok(ClusterStatus {
             name: self.spec.name.clone(),
+            docker: self.docker.endpoint().describe(),
             exists: !observed.is_empty(),
             healthy,
             nodes,
@@ -290,6 +307,30 @@ impl Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_desktop_s_api_label_is_read_verbatim() {
+        let inspect = |labels: &[(&str, &str)]| ContainerInspectResponse {
+            name: Some("/slipway-control-plane".into()),
+            config: Some(bollard::models::ContainerConfig {
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let desktop =
+            Observed::from_inspect(inspect(&[(DESKTOP_API_LABEL, "10.0.1.7:6443")]), "kind");
+        assert_eq!(desktop.desktop_api.as_deref(), Some("10.0.1.7:6443"));
+        assert_eq!(
+            Observed::from_inspect(inspect(&[]), "kind").desktop_api,
+            None
+        );
+    }
 
     #[test]
     fn node_list_parsing_reads_ready_and_labels() {
