@@ -395,8 +395,8 @@ fn print_status(platform: &PlatformStatus) {
     let status = &platform.cluster;
     if !status.exists {
         println!(
-            "Cluster {:?} does not exist. Run `slipway up` to create it.",
-            status.name
+            "Cluster {:?} does not exist on Docker at {}. Run `slipway up` to create it.",
+            status.name, status.docker
         );
         return;
     }
@@ -421,6 +421,7 @@ fn print_status(platform: &PlatformStatus) {
             n.name, n.role, state, ready, n.image
         );
     }
+    println!("Docker:     {}", status.docker);
     if let Some(api) = &status.api_server {
         println!("API server: {api}");
     }
@@ -445,6 +446,19 @@ fn print_status(platform: &PlatformStatus) {
         println!("{:<16} {:<28} HEALTH", "COMPONENT", "SYNC");
         for c in &platform.components {
             println!("{:<16} {:<28} {}", c.name, c.sync, c.health);
+        }
+    }
+    println!();
+    if platform.problems.is_empty() && !platform.platform_installed {
+        println!(
+            "All checks pass: nodes Ready, API and ingress answering. The platform is not installed (`slipway up` installs it)."
+        );
+    } else if platform.problems.is_empty() {
+        println!("All checks pass: nodes Ready, API and ingress answering, components Healthy.");
+    } else {
+        println!("Not healthy:");
+        for p in &platform.problems {
+            println!("  - {p}");
         }
     }
 }

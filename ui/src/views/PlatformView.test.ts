@@ -1,11 +1,15 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import PlatformView from './PlatformView.svelte';
+import type { PlatformStatus } from '../api/platform';
 import { backend, calls, done, failed, started } from '../test/ipc';
 
-const status = (exists: boolean) => ({
-  name: 'slipway', exists, healthy: exists, nodes: [], apiServer: null, ingress: [], context: 'kind-slipway', contextPresent: exists,
+// Typed, so a field the backend adds or renames fails the type check here too.
+const status = (exists: boolean, problems: string[] = exists ? [] : ['the cluster does not exist; run `slipway up`']): PlatformStatus => ({
+  name: 'slipway', docker: 'unix:///var/run/docker.sock (default)', exists, healthy: exists, nodes: [], apiServer: null, ingress: [],
+  kubeconfig: null, context: 'kind-slipway', contextPresent: exists,
   components: exists ? [{ name: 'backstage', sync: 'Synced', health: 'Healthy' }] : [],
+  apiReachable: exists, ingressAnswering: exists, platformInstalled: exists, problems,
 });
 
 describe('the platform view', () => {
@@ -58,6 +62,16 @@ describe('the platform view', () => {
     expect(calls.filter((c) => c.cmd === 'platform_up')).toHaveLength(2);
   });
 
+  it('says what is not healthy, and which Docker it asked', async () => {
+    const problems = ['node slipway-worker is not running; run `slipway up`', 'nothing answers on the HTTP ingress 127.0.0.1:8880; run `slipway up`'];
+    backend({ platform_preflight: () => [], platform_status: () => ({ ...status(true, problems), healthy: false }) });
+    render(PlatformView);
+    const list = await screen.findByRole('list', { name: 'What is not healthy' });
+    expect(list.textContent).toContain('slipway-worker is not running');
+    expect(list.textContent).toContain('HTTP ingress');
+    expect(screen.getByText('not healthy')).toBeTruthy();
+    expect(screen.getByText(/Docker at unix:\/\/\/var\/run\/docker.sock/)).toBeTruthy();
+  });
   it('asks before deleting', async () => {
     backend({ platform_preflight: () => [], platform_status: () => status(true), platform_delete: (_a, emit) => { emit(started('delete', 'Delete the cluster')); emit(done('delete')); return { status: 'changed', detail: 'deleted' }; } });
     render(PlatformView);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::bundle::BundleError;
-use crate::cluster::{Cluster, ClusterError, ClusterSpec, ClusterStatus, Overrides};
+use crate::cluster::{Cluster, ClusterError, ClusterSpec, ClusterStatus, NodeState, Overrides};
 use crate::error::{Classified, ErrorKind};
 use crate::helm::{ChartSource, KubeContext};
 use crate::k8s::{self, K8sError};
@@ -502,6 +502,15 @@ pub struct PlatformStatus {
     #[serde(flatten)]
     pub cluster: ClusterStatus,
     pub components: Vec<ComponentStatus>,
+    /// The API answers through its published port (the kubeconfig's server).
+    pub api_reachable: bool,
+    /// The HTTP ingress port answers (with any HTTP status: Traefik is behind it).
+    pub ingress_answering: bool,
+    /// Argo CD or one of the platform's Applications exists (`up --cluster-only` installs none).
+    pub platform_installed: bool,
+    /// What keeps the platform from being healthy, each with what to run; empty when it is.
+    /// After a Docker restart or a reboot this is the answer to "is it back?".
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -517,19 +526,93 @@ pub struct ComponentStatus {
 
 pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> {
     let cluster = Cluster::connect(spec).await?.status().await?;
-    let components = if cluster.healthy && cluster.context_present {
+    let mut problems = Vec::new();
+    let mut api_reachable = false;
+    let mut components_read = Vec::new();
+    if cluster.exists && cluster.context_present {
         let target = k8s::KubeTarget {
             kubeconfig: cluster.kubeconfig.clone(),
             context: Some(cluster.context.clone()),
         };
-        components(&target.client().await?).await?
-    } else {
-        Vec::new()
+        match api_client(&target).await {
+            Ok(client) => {
+                api_reachable = true;
+                if cluster.healthy {
+                    components_read = components(&client).await?;
+                }
+            }
+            Err(reason) => problems.push(format!(
+                "the API server does not answer at {} ({reason}); run `slipway up`",
+                cluster
+                    .api_server
+                    .as_deref()
+                    .unwrap_or("its published port")
+            )),
+        }
+    }
+    // The ingress as published (the flags of the `up` that made it), not as this call's spec.
+    let ingress = cluster
+        .ingress
+        .iter()
+        .find_map(|url| url.strip_prefix("http://"))
+        .and_then(|addr| addr.parse::<std::net::SocketAddr>().ok());
+    let ingress_answering = match ingress {
+        Some(addr) => routing::probe(addr, "slipway-status.invalid").await.is_ok(),
+        None => false,
     };
+    if !cluster.exists {
+        problems.push("the cluster does not exist; run `slipway up`".into());
+    } else {
+        if !cluster.context_present {
+            problems.push(format!(
+                "the kubeconfig has no context {}; run `slipway up`",
+                cluster.context
+            ));
+        }
+        for n in &cluster.nodes {
+            if n.state != NodeState::Running {
+                problems.push(format!("node {} is not running; run `slipway up`", n.name));
+            } else if n.ready == Some(false) {
+                problems.push(format!(
+                    "node {} is not Ready yet; run `slipway up` to wait for it",
+                    n.name
+                ));
+            }
+        }
+        if !ingress_answering {
+            problems.push(format!(
+                "nothing answers on the HTTP ingress {}; run `slipway up`",
+                ingress.map_or("(not published)".to_owned(), |a| a.to_string())
+            ));
+        }
+    }
+    let platform_installed = components_read.iter().any(|c| c.health != "Missing");
+    for c in components_read.iter().filter(|_| platform_installed) {
+        if c.health != "Healthy" {
+            problems.push(format!(
+                "{} is {} ({}); run `slipway up` to repair it",
+                c.name, c.health, c.sync
+            ));
+        }
+    }
     Ok(PlatformStatus {
         cluster,
-        components,
+        components: components_read,
+        api_reachable,
+        ingress_answering,
+        platform_installed,
+        problems,
     })
+}
+
+/// A client whose API answered `/version` through the kubeconfig's server, within 10 s.
+async fn api_client(target: &k8s::KubeTarget) -> Result<kube::Client, String> {
+    let client = target.client().await.map_err(|e| e.to_string())?;
+    match tokio::time::timeout(Duration::from_secs(10), client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok(client),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("no answer within 10 s".into()),
+    }
 }
 
 /// Argo CD (its Deployments) and each platform Application, as the cluster reports them.

@@ -4,7 +4,11 @@ import type { NodeStatus } from "./NodeStatus";
 /**
  * The cluster as Docker and the API server report it.
  */
-export type ClusterStatus = { name: string, exists: boolean, 
+export type ClusterStatus = { name: string, 
+/**
+ * The Docker daemon asked, and how it was chosen (`unix:///… (context colima)`).
+ */
+docker: string, exists: boolean, 
 /**
  * Every node container is running and every Kubernetes node is Ready.
  */

@@ -5,7 +5,28 @@ import type { NodeStatus } from "./NodeStatus";
 /**
  * The cluster and, when its API answers, every platform component.
  */
-export type PlatformStatus = { components: Array<ComponentStatus>, name: string, exists: boolean, 
+export type PlatformStatus = { components: Array<ComponentStatus>, 
+/**
+ * The API answers through its published port (the kubeconfig's server).
+ */
+apiReachable: boolean, 
+/**
+ * The HTTP ingress port answers (with any HTTP status: Traefik is behind it).
+ */
+ingressAnswering: boolean, 
+/**
+ * Argo CD or one of the platform's Applications exists (`up --cluster-only` installs none).
+ */
+platformInstalled: boolean, 
+/**
+ * What keeps the platform from being healthy, each with what to run; empty when it is.
+ * After a Docker restart or a reboot this is the answer to "is it back?".
+ */
+problems: Array<string>, name: string, 
+/**
+ * The Docker daemon asked, and how it was chosen (`unix:///… (context colima)`).
+ */
+docker: string, exists: boolean, 
 /**
  * Every node container is running and every Kubernetes node is Ready.
  */
