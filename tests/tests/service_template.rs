@@ -150,3 +150,83 @@ fn invalid_names_are_refused_before_anything_is_written() {
     );
     assert!(!out.exists(), "nothing rendered");
 }
+
+/// Two doors, one rule: the Backstage form's name pattern (template.yaml, evaluated by Node's
+/// JavaScript RegExp, the engine of the form's JSON-schema validation) accepts exactly the names
+/// `slipway service create` accepts, reserved names and lengths included. And the form renders
+/// the skeleton with the same values Slipway provides.
+#[test]
+fn the_backstage_form_and_the_cli_accept_the_same_service_names() {
+    let template: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(
+            slipway_e2e::root().join("embedded-manifests/templates/nodejs-v24/template.yaml"),
+        )
+        .expect("template.yaml"),
+    )
+    .expect("yaml");
+    let pattern = template["spec"]["parameters"][0]["properties"]["name"]["pattern"]
+        .as_str()
+        .expect("the name pattern")
+        .to_owned();
+    let names: Vec<String> = [
+        "shop-api",
+        "a",
+        "root",
+        "argo-cd",
+        "argocd",
+        "backstage",
+        "traefik",
+        "sealed-secrets",
+        "rooted",
+        "backstage-ui",
+        "Shop",
+        "1shop",
+        "shop-",
+        "shop_api",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain(["a".repeat(40), "a".repeat(41)])
+    .collect();
+    let script = "const re = new RegExp(process.argv[1], 'u'); \
+                  for (const n of process.argv.slice(2)) console.log(re.test(n) ? 'ok' : 'no');";
+    let out = Command::new(tools_dir().join("node"))
+        .args(["-e", script, &pattern])
+        .args(&names)
+        .output()
+        .expect("node 24 (scripts/fetch-tools.sh)");
+    check("node", &out);
+    let form: Vec<bool> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l == "ok")
+        .collect();
+    for (name, form_accepts) in names.iter().zip(form) {
+        let request = slipway_core::service::ServiceRequest {
+            name: name.clone(),
+            team: "payments".into(),
+            template: "nodejs-v24".into(),
+            description: None,
+            domain: "local".into(),
+            template_repo: None,
+        };
+        assert_eq!(
+            form_accepts,
+            request.validate().is_ok(),
+            "{name}: the form says {form_accepts}, the CLI {:?}",
+            request.validate().err().map(|e| e.to_string())
+        );
+    }
+    let values: Vec<&str> = template["spec"]["steps"][0]["input"]["values"]
+        .as_object()
+        .expect("values")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut values = values;
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        ["description", "domain", "image", "name", "repoSlug", "team"],
+        "the placeholders Slipway fills (template::Values)"
+    );
+}

@@ -21,18 +21,26 @@ pub struct Values {
     pub description: String,
     /// The platform domain (`local` → the service answers at `<name>.local`).
     pub domain: String,
-    /// `owner/name` on GitHub.
+    /// `owner/name` on GitHub, as typed (GitHub's names are case-insensitive).
     pub repo_slug: String,
 }
 
 impl Values {
-    fn get(&self, key: &str) -> Option<&str> {
+    /// The service's image: ghcr.io and the kubelet take only lower-case repository names.
+    pub fn image(&self) -> String {
+        format!("ghcr.io/{}", self.repo_slug.to_lowercase())
+    }
+}
+
+impl Values {
+    fn get(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
         Some(match key {
-            "name" => &self.name,
-            "team" => &self.team,
-            "description" => &self.description,
-            "domain" => &self.domain,
-            "repoSlug" => &self.repo_slug,
+            "name" => self.name.as_str().into(),
+            "team" => self.team.as_str().into(),
+            "description" => self.description.as_str().into(),
+            "domain" => self.domain.as_str().into(),
+            "repoSlug" => self.repo_slug.as_str().into(),
+            "image" => self.image().into(),
             _ => return None,
         })
     }
@@ -123,7 +131,7 @@ fn substitute(text: &str, values: &Values) -> Result<String, UnknownKey> {
         };
         let expression = after[..end].trim();
         match expression.strip_prefix("values.") {
-            Some(key) => out.push_str(values.get(key).ok_or_else(|| key.to_owned())?),
+            Some(key) => out.push_str(&values.get(key).ok_or_else(|| key.to_owned())?),
             // Not ours (e.g. GitHub Actions' own expressions): keep it.
             None => out.push_str(&rest[start..start + 3 + end + 2]),
         }
@@ -223,6 +231,75 @@ mod tests {
             }
         }
         assert_eq!(writers, ["publish"]);
+
+        // Images for Apple silicon too, under a lower-case name, recorded in deploy/ after
+        // the push so Argo CD rolls each build out; any default branch publishes.
+        let publish = &jobs["publish"];
+        let steps = publish["steps"].as_array().expect("steps");
+        let build = steps
+            .iter()
+            .find(|s| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("docker/build-push-action@"))
+            })
+            .expect("build");
+        assert_eq!(build["with"]["platforms"], "linux/amd64,linux/arm64");
+        assert!(steps.iter().any(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("docker/setup-qemu-action@"))
+        }));
+        let text = serde_json::to_string(&workflow).expect("json");
+        assert!(
+            text.contains("${GITHUB_REPOSITORY,,}")
+                && !text.contains("ghcr.io/${{ github.repository }}"),
+            "the image name is lower-cased"
+        );
+        let record = steps
+            .iter()
+            .find(|s| s["name"] == "Record the image in deploy/")
+            .expect("the record step");
+        assert!(
+            record["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("newTag") && r.contains("git push"))
+        );
+        assert_eq!(publish["permissions"]["contents"], "write");
+        assert!(
+            workflow["on"]["push"].get("branches").is_none(),
+            "no branch name is assumed"
+        );
+    }
+
+    #[test]
+    fn upper_case_owners_get_a_lower_case_image_and_the_pod_fits_its_request() {
+        let values = Values {
+            repo_slug: "Acme-Corp/Shop-API".into(),
+            ..values()
+        };
+        let files = render("nodejs-v24", &values).expect("render");
+        let kustomization: Value = serde_saphyr::from_str(&String::from_utf8_lossy(
+            &files["deploy/kustomization.yaml"],
+        ))
+        .expect("kustomization");
+        assert_eq!(
+            kustomization["images"][0]["newName"],
+            "ghcr.io/acme-corp/shop-api"
+        );
+        let catalog = String::from_utf8_lossy(&files["catalog-info.yaml"]);
+        assert!(
+            catalog.contains("github.com/project-slug: Acme-Corp/Shop-API"),
+            "{catalog}"
+        );
+        let deployment: Value =
+            serde_saphyr::from_str(&String::from_utf8_lossy(&files["deploy/deployment.yaml"]))
+                .expect("deployment");
+        // The measured RSS of the template's server is about 109 MiB.
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["memory"],
+            "128Mi"
+        );
     }
 
     #[test]
@@ -237,7 +314,7 @@ mod tests {
         }
         let workflow = String::from_utf8_lossy(&files[".github/workflows/ci.yaml"]);
         assert!(
-            workflow.contains("${{ github.repository }}"),
+            workflow.contains("${{ steps.image.outputs.name }}"),
             "workflow expressions are Actions'"
         );
         let catalog: Value =
