@@ -34,6 +34,16 @@ pub enum BackstageError {
         #[source]
         source: octocrab::Error,
     },
+    /// The catalog could not process the registered file; its message says why.
+    #[error(
+        "Backstage registered {target} but could not process it: {message}; fix catalog-info.yaml in the repository, then run again"
+    )]
+    Processing { target: String, message: String },
+    /// The catalog had not processed the registered file when the wait ended.
+    #[error(
+        "Backstage registered {target} but has not read it after {secs} s (its catalog processes new locations in the background); run again to keep waiting"
+    )]
+    NotProcessed { target: String, secs: u64 },
     /// No API token for Backstage is kept for this cluster.
     #[error(
         "no Backstage token for cluster {cluster:?} in the keyring; start the platform first (`slipway up`)"
@@ -53,6 +63,8 @@ impl crate::error::Classified for BackstageError {
         use crate::error::ErrorKind;
         match self {
             Self::Unauthorized(_) | Self::NoToken { .. } => ErrorKind::Cluster,
+            Self::Processing { .. } => ErrorKind::Invalid,
+            Self::NotProcessed { .. } => ErrorKind::Unavailable,
             Self::Refused { status: 409, .. } => ErrorKind::Conflict,
             Self::Refused { .. } | Self::InvalidUrl { .. } => ErrorKind::Invalid,
             Self::Unreachable { .. } => ErrorKind::Unavailable,
@@ -184,6 +196,64 @@ impl Backstage {
             location_id: self.location_id(target).await?.unwrap_or_default(),
             refreshed: true,
         })
+    }
+
+    /// Wait until the catalog has read `target` and holds `component:default/<name>`, at the
+    /// latest until `deadline`. Backstage answers a registration at once and reads the file in
+    /// the background (`POST /locations` returns no entities); a file it cannot read or accept
+    /// shows as an error on the location's entity, `location:default/generated-<sha1>`.
+    pub async fn wait_for_component(
+        &self,
+        target: &str,
+        name: &str,
+        deadline: crate::pipeline::Deadline,
+    ) -> Result<Value> {
+        let look = || async {
+            if let Some(entity) = self.component(name).await? {
+                return Ok(crate::pipeline::Poll::Ready(entity));
+            }
+            if let Some(message) = self.location_error(target).await? {
+                return Err(BackstageError::Processing {
+                    target: target.to_owned(),
+                    message,
+                });
+            }
+            Ok(crate::pipeline::Poll::Pending(String::new()))
+        };
+        crate::pipeline::poll(
+            deadline,
+            std::time::Duration::from_millis(500),
+            look,
+            |_| BackstageError::NotProcessed {
+                target: target.to_owned(),
+                secs: deadline.secs(),
+            },
+        )
+        .await
+    }
+
+    /// The first processing error on the location entity the catalog made for `target`.
+    async fn location_error(&self, target: &str) -> Result<Option<String>> {
+        let mut sha = sha1_smol::Sha1::new();
+        sha.update(format!("url:{target}").as_bytes());
+        let (status, v) = self
+            .call(
+                "GET",
+                &format!(
+                    "/api/catalog/entities/by-name/location/default/generated-{}",
+                    sha.digest()
+                ),
+                None,
+            )
+            .await?;
+        if !status.is_success() {
+            return Ok(None);
+        }
+        Ok(v["status"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|item| item["error"]["message"].as_str().map(str::to_owned)))
     }
 
     /// The id of the location registered for `target`, if any.

@@ -30,6 +30,13 @@ pub struct BackstageState {
     pub refreshes: Vec<String>,
     /// The `Host` header of every request (who Slipway thought it was talking to).
     pub hosts: Vec<String>,
+    /// How long after a registration the catalog reads the file (Backstage processes new
+    /// locations in the background).
+    pub processing_delay: Duration,
+    /// Registered locations not read yet: (due, target).
+    pending: Vec<(std::time::Instant, String)>,
+    /// The generated Location entities' processing errors, by entity name.
+    pub location_errors: BTreeMap<String, String>,
     pub faults: Vec<Fault>,
     next: u64,
 }
@@ -38,6 +45,7 @@ impl FakeBackstage {
     pub async fn start(token: &str, github: Arc<Mutex<GitHubState>>) -> Self {
         let state = Arc::new(Mutex::new(BackstageState {
             token: token.into(),
+            processing_delay: Duration::from_millis(300),
             ..BackstageState::default()
         }));
         let shared = state.clone();
@@ -101,7 +109,11 @@ fn backstage(
         );
     }
     let path = path.split('?').next().unwrap_or(path);
+    process_due(s, github);
     match (method.as_str(), path) {
+        // The real catalog answers 201 with the location and no entities, and reads the file
+        // later (DefaultLocationService.createLocation without dryRun); an unreadable or
+        // invalid file does not fail the call but shows as an error on the location's entity.
         ("POST", "/api/catalog/locations") => {
             let target = body["target"].as_str().unwrap_or_default().to_owned();
             if s.locations.values().any(|t| *t == target) {
@@ -110,36 +122,14 @@ fn backstage(
                     &json!({"error": {"name": "ConflictError", "message": format!("Location url:{target} already exists")}}),
                 );
             }
-            // https://github.test/<owner>/<repo>/blob/<branch>/<path>, read from the fake GitHub.
-            let rest = target
-                .strip_prefix("https://github.test/")
-                .unwrap_or_default();
-            let parts: Vec<&str> = rest.splitn(5, '/').collect();
-            let file = match parts.as_slice() {
-                [owner, repo, "blob", _, file] => github.lock().ok().and_then(|g| {
-                    g.repos
-                        .get(&format!("{owner}/{repo}"))
-                        .and_then(|r| r.files.get(*file).cloned())
-                }),
-                _ => None,
-            };
-            let Some(entity) = file
-                .and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok())
-            else {
-                return reply(
-                    400,
-                    &json!({"error": {"name": "NotFoundError", "message": format!("Unable to read url, NotFoundError: {target}")}}),
-                );
-            };
             s.next += 1;
             let id = format!("loc-{}", s.next);
             s.locations.insert(id.clone(), target.clone());
-            if let Some(name) = entity["metadata"]["name"].as_str() {
-                s.components.insert(name.to_owned(), entity.clone());
-            }
+            let due = std::time::Instant::now() + s.processing_delay;
+            s.pending.push((due, target.clone()));
             reply(
                 201,
-                &json!({"location": {"id": id, "type": "url", "target": target}, "entities": [entity]}),
+                &json!({"location": {"id": id, "type": "url", "target": target}, "entities": []}),
             )
         }
         ("GET", "/api/catalog/locations") => reply(
@@ -154,7 +144,37 @@ fn backstage(
         ("POST", "/api/catalog/refresh") => {
             s.refreshes
                 .push(body["entityRef"].as_str().unwrap_or_default().to_owned());
+            // A refresh schedules the entity's location to be read again.
+            let due = std::time::Instant::now() + s.processing_delay;
+            let targets: Vec<String> = s.locations.values().cloned().collect();
+            s.pending.extend(targets.into_iter().map(|t| (due, t)));
             reply(200, &Value::Null)
+        }
+        ("GET", p) if p.starts_with("/api/catalog/entities/by-name/location/default/") => {
+            let name = &p["/api/catalog/entities/by-name/location/default/".len()..];
+            let target = s
+                .locations
+                .values()
+                .find(|t| generated_name(t) == name)
+                .cloned();
+            match target {
+                Some(target) => {
+                    let items: Vec<Value> = s
+                        .location_errors
+                        .get(name)
+                        .map(|m| json!({"type": "backstage.io/catalog-processing", "level": "error", "message": m, "error": {"name": "InputError", "message": m}}))
+                        .into_iter()
+                        .collect();
+                    reply(
+                        200,
+                        &json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Location", "metadata": {"name": name}, "spec": {"type": "url", "target": target}, "status": {"items": items}}),
+                    )
+                }
+                None => reply(
+                    404,
+                    &json!({"error": {"name": "NotFoundError", "message": format!("No entity named '{name}' found")}}),
+                ),
+            }
         }
         ("GET", p) if p.starts_with("/api/catalog/entities/by-name/component/default/") => {
             let name = &p["/api/catalog/entities/by-name/component/default/".len()..];
@@ -188,5 +208,55 @@ fn backstage(
             404,
             &json!({"error": {"name": "NotFoundError", "message": format!("fake Backstage does not simulate {method} {path}")}}),
         ),
+    }
+}
+
+/// The Location entity the catalog makes for a registered location: `generated-` and the
+/// sha1 of `<type>:<target>` (catalog-backend's `locationSpecToLocationEntity`).
+fn generated_name(target: &str) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(format!("url:{target}").as_bytes());
+    format!("generated-{}", sha.digest())
+}
+
+/// Read every registered location whose time has come, as the catalog's processing loop does:
+/// https://github.test/<owner>/<repo>/blob/<branch>/<path> from the fake GitHub's state.
+fn process_due(s: &mut BackstageState, github: &Mutex<GitHubState>) {
+    let now = std::time::Instant::now();
+    let (due, later): (Vec<_>, Vec<_>) = s.pending.drain(..).partition(|(at, _)| *at <= now);
+    s.pending = later;
+    for (_, target) in due {
+        if !s.locations.values().any(|t| *t == target) {
+            continue;
+        }
+        let rest = target
+            .strip_prefix("https://github.test/")
+            .unwrap_or_default();
+        let parts: Vec<&str> = rest.splitn(5, '/').collect();
+        let file = match parts.as_slice() {
+            [owner, repo, "blob", _, file] => github.lock().ok().and_then(|g| {
+                g.repos
+                    .get(&format!("{owner}/{repo}"))
+                    .and_then(|r| r.files.get(*file).cloned())
+            }),
+            _ => None,
+        };
+        let name = generated_name(&target);
+        match file.and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok())
+        {
+            Some(entity) if entity["metadata"]["name"].is_string() => {
+                s.location_errors.remove(&name);
+                if let Some(n) = entity["metadata"]["name"].as_str() {
+                    s.components.insert(n.to_owned(), entity.clone());
+                }
+            }
+            Some(_) => {
+                s.location_errors.insert(name, "Policy check failed; caused by Error: Malformed envelope, /metadata must have required property 'name'".into());
+            }
+            None => {
+                s.location_errors
+                    .insert(name, format!("NotFoundError: {target} could not be read"));
+            }
+        }
     }
 }
