@@ -444,7 +444,19 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
             };
             match (m, rest) {
                 ("GET", []) => reply(200, &repo_json(&full, &repo)),
+                // "OAuth app tokens and personal access tokens (classic) need the delete_repo
+                // scope to use this endpoint" (docs.github.com/en/rest/repos/repos#delete-a-
+                // repository); without it GitHub answers 403.
                 ("DELETE", []) => {
+                    if s.scopes
+                        .as_deref()
+                        .is_some_and(|scopes| !scopes.split(',').any(|x| x.trim() == "delete_repo"))
+                    {
+                        return reply(
+                            403,
+                            &json!({"message": "Must have admin rights to Repository.", "documentation_url": "https://docs.github.com/rest/repos/repos#delete-a-repository", "status": "403"}),
+                        );
+                    }
                     s.repos.remove(&full);
                     reply(204, &Value::Null)
                 }
@@ -456,13 +468,21 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                         .flatten()
                         .filter_map(|t| t.as_str().map(str::to_owned))
                         .collect();
-                    if names
-                        .iter()
-                        .any(|t| t.chars().any(|c| c.is_ascii_uppercase()))
-                    {
+                    // "Topics must start with a lowercase letter or number, consist of 50
+                    // characters or less, and can include hyphens"; at most 20 per repository
+                    // (docs.github.com/en/repositories/managing-your-repositorys-settings-and-
+                    // features/customizing-your-repository/classifying-your-repository-with-topics).
+                    let valid = |t: &str| {
+                        !t.is_empty()
+                            && t.len() <= 50
+                            && t.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                            && t.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    };
+                    if names.len() > 20 || !names.iter().all(|t| valid(t)) {
                         return reply(
                             422,
-                            &json!({"message": "Validation Failed", "errors": [{"message": "Topics must start with a lowercase letter or number"}]}),
+                            &json!({"message": "Validation Failed", "errors": [{"resource": "Repository", "field": "topics", "code": "invalid", "message": "Topics must start with a lowercase letter or number, consist of 50 characters or less, and can include hyphens."}], "status": "422"}),
                         );
                     }
                     if let Some(r) = s.repos.get_mut(&full) {

@@ -80,6 +80,14 @@ pub enum ServiceError {
     /// A team file in the platform repository is broken, or a team could not be written.
     #[error(transparent)]
     Team(#[from] crate::teams::TeamError),
+    /// The token may not delete the repository a rollback has to remove.
+    #[error(
+        "rolling back removes {owner}/{name}, and GitHub deletes repositories only for a token with the delete_repo scope \
+         (classic) or Administration: write (fine-grained), which creating a service does not need. Nothing was removed. \
+         Add it to the token (https://github.com/settings/tokens), run `slipway github connect`, then roll back again; \
+         or delete the repository yourself and roll back again to remove the rest"
+    )]
+    CannotDeleteRepo { owner: String, name: String },
     /// There is no unfinished creation to roll back.
     #[error(
         "no unfinished creation of {owner}/{name} to roll back (Slipway only removes what it created)"
@@ -116,6 +124,7 @@ impl Classified for ServiceError {
             Self::RepoGone { .. } | Self::NoPlatformRepo { .. } => ErrorKind::Step,
             Self::Io { .. } | Self::Journal { .. } => ErrorKind::Io,
             Self::NothingToRollBack { .. } => ErrorKind::Invalid,
+            Self::CannotDeleteRepo { .. } => ErrorKind::GitHubAuth,
         }
     }
 }
@@ -143,8 +152,19 @@ pub const MAX_NAME: usize = 40;
 pub const MAX_TEAM: usize = crate::teams::MAX_TEAM;
 
 /// Names the platform's own Applications and hosts use: a service of that name would take
-/// over their Argo CD Application or their host name.
-pub const RESERVED_NAMES: &[&str] = &["argocd", "backstage", "traefik", "sealed-secrets", "root"];
+/// over their Argo CD Application (the workloads ApplicationSet names each one after its
+/// service, and Argo CD overwrites an Application of the same name) or their host name.
+pub const RESERVED_NAMES: &[&str] = &[
+    "root",
+    "argocd",
+    "argo-cd",
+    "backstage",
+    "traefik",
+    "sealed-secrets",
+    "teams",
+    "workloads",
+    "platform",
+];
 
 /// Why `value` is not a DNS-1123 label of at most `max` characters, if it is not.
 pub(crate) fn label_problem(value: &str, max: usize) -> Option<String> {
