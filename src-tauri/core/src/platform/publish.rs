@@ -30,6 +30,9 @@ pub struct Site {
     pub web: String,
     /// GitHub's API, for the SCM generator.
     pub api: String,
+    /// The platform repository's default branch (`PLATFORM_BRANCH` in the bundle): whatever
+    /// the user's or organisation's setting made it, not necessarily `main`.
+    pub branch: String,
 }
 
 impl Site {
@@ -40,6 +43,7 @@ impl Site {
             org,
             web: "https://github.com".into(),
             api: DEFAULT_API.into(),
+            branch: "main".into(),
         }
     }
 
@@ -87,6 +91,7 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
                         .replace("github.com", site.host())
                         .replace("${SLIPWAY_PLATFORM_REPO}", &slug)
                         .replace("OWNER", &site.owner)
+                        .replace("PLATFORM_BRANCH", &site.branch)
                         .replace("UNUSED_WORKLOADS_APPSET", site.unused_workloads_appset());
                     text.into_bytes()
                 }
@@ -248,6 +253,7 @@ pub async fn publish(
         org,
         web,
         api: github.api().trim_end_matches('/').to_owned(),
+        branch: repo.default_branch.clone(),
     };
     let mut published = Published {
         repo_url: repo.html_url.clone(),
@@ -393,6 +399,7 @@ mod tests {
             org: false,
             web: "https://ghe.corp".into(),
             api: "https://ghe.corp/api/v3".into(),
+            branch: "trunk".into(),
         };
         let f = files(&site);
         let all: String = f
@@ -403,8 +410,25 @@ mod tests {
         assert!(
             !all.contains("github.com")
                 && !all.contains("OWNER")
+                && !all.contains("PLATFORM_BRANCH")
                 && !all.contains("UNUSED_WORKLOADS_APPSET"),
             "every placeholder filled"
+        );
+        // The repository's own default branch wherever Argo CD and Backstage read it.
+        for file in [
+            "bootstrap/root-app.yaml",
+            "bootstrap/platform-appset.yaml",
+            "bootstrap/teams-appset.yaml",
+            "bootstrap/workloads-registry-appset.yaml",
+        ] {
+            let text = String::from_utf8_lossy(&f[file]);
+            assert!(
+                text.contains("trunk") && !text.contains(": main"),
+                "{file}: {text}"
+            );
+        }
+        assert!(
+            String::from_utf8_lossy(&f["platform/values/backstage.yaml"]).contains("/blob/trunk/")
         );
         assert!(
             String::from_utf8_lossy(&f["bootstrap/root-app.yaml"])
