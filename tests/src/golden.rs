@@ -17,6 +17,9 @@ use crate::kube_sim::KubeSim;
 pub const TOKEN: &str = "ghp_FAKE0123456789abcdefTOKEN";
 /// The fake Backstage's static token.
 pub const BACKSTAGE_TOKEN: &str = "backstage-static-token";
+/// The golden world's platform listens on a port other than the default 8880, so a URL built
+/// with a hard-coded port shows.
+pub const GOLDEN_HTTP_PORT: u16 = 9880;
 
 /// The SIMULATED GitHub and Backstage (tests/src/fakes.rs) and a kube-sim whose SIMULATED Argo CD
 /// runs the organisation `acme`'s published platform repository (teams and workloads sets, SCM
@@ -139,6 +142,7 @@ impl GoldenWorld {
                 &self.journal.path().join("teams"),
             ),
             helm: Some(crate::tools_dir().join("helm")),
+            http_port: GOLDEN_HTTP_PORT,
         }
     }
 

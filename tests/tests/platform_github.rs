@@ -197,6 +197,7 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
         pull: Some(slipway_core::teams::PullCredentials::new("octo", TOKEN)),
         local_teams: slipway_core::teams::LocalTeams::in_dir(&journal.path().join("teams")),
         helm: Some(tools_dir().join("helm")),
+        http_port: 8880,
     };
     let request = ServiceRequest {
         name: "shop-api".into(),

@@ -83,7 +83,14 @@ async fn a_service_is_created_with_its_repository_topics_catalog_entry_and_refre
     )
     .await;
     assert_eq!(created.repo_url, "https://github.test/acme/shop-api");
-    assert_eq!(created.service_url, "http://shop-api.local:8880");
+    assert_eq!(
+        created.service_url,
+        format!(
+            "http://shop-api.local:{}",
+            slipway_e2e::golden::GOLDEN_HTTP_PORT
+        ),
+        "the configured ingress port"
+    );
     assert_eq!(
         created.application,
         Some(("Synced".to_owned(), "Healthy".to_owned())),
@@ -212,6 +219,18 @@ async fn a_failure_after_each_step_resumes_into_exactly_one_repository_and_one_c
         .faults
         .push(gh_fault(Method::PUT, "/topics"));
     w.create("svc-undo").await.expect_err("topics fail");
+    // GitHub deletes a repository only with `delete_repo`, which the golden token lacks: the
+    // rollback says so and removes nothing; with the scope added it goes through.
+    let clients = w.clients();
+    let err = create::rollback("svc-undo", &w.services(&clients, "acme", false).await)
+        .await
+        .expect_err("no delete_repo");
+    assert!(
+        err.to_string().contains("delete_repo") && err.to_string().contains("Nothing was removed"),
+        "{err}"
+    );
+    assert_eq!(w.repos_named("svc-undo"), 1);
+    w.github.state().scopes = Some("repo, read:org, workflow, read:packages, delete_repo".into());
     let undone = w.rollback("svc-undo").await;
     assert_eq!(undone, ["repository acme/svc-undo"]);
     assert_eq!(w.repos_named("svc-undo"), 0);
@@ -584,6 +603,10 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
             Some("https://github.test/octo/mine.git")
         )
     );
+    assert_eq!(
+        entry["branch"], "main",
+        "the repository's default branch, which Argo CD deploys"
+    );
     assert!(
         w.github.repo("octo/mine").is_some(),
         "the repository is the user's"
@@ -607,6 +630,8 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
             .files
             .contains_key("services/mine-too.yaml")
     );
+    // Deleting the repository needs the delete_repo scope (see the organisation case).
+    w.github.state().scopes = Some("repo, read:org, workflow, read:packages, delete_repo".into());
     let undone = create::rollback("mine-too", &services)
         .await
         .expect("rollback");
@@ -624,5 +649,81 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
     assert!(
         !platform.files.contains_key("services/mine-too.yaml")
             && platform.files.contains_key("services/mine.yaml")
+    );
+}
+
+/// The fake GitHub refuses topics as GitHub does (over 50 characters, upper case, a leading
+/// hyphen, anything but letters, digits and '-', more than 20), and the longest team Slipway
+/// accepts makes a topic `team-<team>` GitHub takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_follow_github_s_rules_and_the_longest_team_fits_them() {
+    let w = World::new().await;
+    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
+    gh.create_repo("acme", true, "topics-probe", "probe", false)
+        .await
+        .expect("repo");
+    for bad in [
+        vec!["a".repeat(51)],
+        vec!["Upper".into()],
+        vec!["-lead".into()],
+        vec!["under_score".into()],
+        (0..21).map(|i| format!("t{i}")).collect(),
+    ] {
+        let err = gh
+            .set_topics("acme", "topics-probe", &bad)
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("422"), "{bad:?}: {err}");
+    }
+    gh.set_topics("acme", "topics-probe", &["a".repeat(50)])
+        .await
+        .expect("50 characters");
+
+    let team = "t".repeat(slipway_core::service::MAX_TEAM);
+    let mut req = request("long-team-svc");
+    req.team.clone_from(&team);
+    let clients = w.clients();
+    let services = w.services(&clients, "acme", false).await;
+    create::create(&req, &services, &Recorder::default())
+        .await
+        .expect("the longest team");
+    assert_eq!(
+        w.github.repo("acme/long-team-svc").expect("repo").topics,
+        ["idp-managed".to_owned(), format!("team-{team}")]
+    );
+    let mut too_long = request("longer-team-svc");
+    too_long.team = "t".repeat(slipway_core::service::MAX_TEAM + 1);
+    assert!(too_long.validate().is_err());
+}
+
+/// Backstage answers a registration at once and reads the file later; a file it cannot read
+/// is reported from the location's entity, not taken for success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalog_reads_a_registration_later_and_its_errors_are_reported() {
+    use slipway_core::backstage::BackstageError;
+    let w = World::new().await;
+    let (_, backstage) = w.clients();
+    let target = "https://github.test/acme/nowhere/blob/main/catalog-info.yaml";
+    let registration = backstage
+        .register(target, "component:default/nowhere")
+        .await
+        .expect("201, whatever the file");
+    assert!(!registration.location_id.is_empty());
+    assert!(
+        backstage.component("nowhere").await.expect("get").is_none(),
+        "not read yet"
+    );
+    let err = backstage
+        .wait_for_component(
+            target,
+            "nowhere",
+            slipway_core::pipeline::Deadline::after(Duration::from_secs(10)),
+        )
+        .await
+        .expect_err("unreadable");
+    assert!(
+        matches!(err, BackstageError::Processing { .. })
+            && err.to_string().contains("could not be read"),
+        "{err}"
     );
 }

@@ -67,6 +67,12 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                 status.identity.login, status.keyring
             );
             print_identity(&status.identity, status.budget.as_ref());
+            // A platform started before connecting runs in local mode, where Argo CD deploys no
+            // service from GitHub: the next `up` switches it.
+            println!(
+                "Next: `slipway up` runs the platform in GitHub mode: it publishes slipway-platform for your owner (--owner, else {}) and Argo CD deploys your services from GitHub; a platform already running in local mode is switched.",
+                status.identity.login
+            );
         }
         GitHubCommand::Status => {
             let status = account::status(api, &keyring)

@@ -155,6 +155,12 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         "  URL         {}   (once Argo CD has deployed it)",
         created.service_url
     );
+    if !created.host_listed {
+        println!(
+            "  Hosts       {} is not in the hosts file yet: run `slipway hosts apply` (it asks for your password) to open the URL",
+            created.host
+        );
+    }
     match &created.application {
         Some((sync, health)) => println!(
             "  Argo CD     application {}: {sync}, {health}",

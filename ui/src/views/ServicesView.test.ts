@@ -40,7 +40,7 @@ describe('the service form', () => {
         emit(done('check', 'free'));
         emit(started('repository', 'Create the repository'));
         emit(done('repository', 'created acme/shop-api'));
-        return { repoUrl: 'https://github.test/acme/shop-api', catalogEntity: 'component:default/shop-api', serviceUrl: 'http://shop-api.local:8880', application: ['Synced', 'Healthy'] };
+        return { repoUrl: 'https://github.test/acme/shop-api', catalogEntity: 'component:default/shop-api', serviceUrl: 'http://shop-api.local:8880', host: 'shop-api.local', hostListed: false, application: ['Synced', 'Healthy'] };
       },
     });
     render(ServicesView);
@@ -51,6 +51,7 @@ describe('the service form', () => {
     const steps = screen.getByRole('list', { name: 'Steps of the service creation' });
     expect([...steps.querySelectorAll('li')].map((li) => [li.dataset.step, li.dataset.state])).toEqual([['check', 'changed'], ['repository', 'changed']]);
     expect(screen.getByText(/Argo CD: Synced, Healthy/)).toBeTruthy();
+    expect(screen.getByText(/shop-api.local is not in the hosts file yet/)).toBeTruthy();
     expect(calls.find((c) => c.cmd === 'service_create')?.args).toEqual({ name: 'shop-api', team: 'payments', template: 'nodejs-v24' });
     expect(document.querySelector('tr[data-service="shop-api"]')).toBeTruthy();
   });
@@ -68,7 +69,7 @@ describe('the service form', () => {
           throw { kind: 'step', step: 'catalog', message: 'step `catalog` failed: Backstage answered 500' };
         }
         emit(done('catalog', 'registered'));
-        return { repoUrl: 'r', catalogEntity: 'component:default/shop-api', serviceUrl: 's', application: null };
+        return { repoUrl: 'r', catalogEntity: 'component:default/shop-api', serviceUrl: 's', host: 'shop-api.local', hostListed: true, application: null };
       },
       service_rollback: () => ['repository acme/shop-api'],
     });

@@ -106,6 +106,19 @@ pub fn default_path() -> PathBuf {
     }
 }
 
+/// Whether the hosts file at `path` maps `name` (anywhere, in Slipway's block or not). A file
+/// that cannot be read maps nothing.
+pub fn listed(path: &Path, name: &str) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| {
+        String::from_utf8_lossy(&bytes).lines().any(|line| {
+            let line = line.split('#').next().unwrap_or_default();
+            line.split_whitespace()
+                .skip(1)
+                .any(|n| n.eq_ignore_ascii_case(name))
+        })
+    })
+}
+
 /// The platform's own names under `domain` (`argocd.local`, `backstage.local`).
 pub fn platform_hosts(domain: &str) -> Vec<String> {
     ["argocd", "backstage"]
@@ -495,6 +508,21 @@ mod tests {
         let mut n = platform_hosts("local");
         n.push("shop.local".into());
         n
+    }
+
+    #[test]
+    fn a_name_is_listed_only_when_a_line_maps_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("hosts");
+        std::fs::write(
+            &path,
+            b"127.0.0.1 localhost\n# 127.0.0.1 shop.local\n127.0.0.1 argocd.local Backstage.local # x\n\xe9\n",
+        )
+        .expect("write");
+        assert!(listed(&path, "argocd.local") && listed(&path, "backstage.local"));
+        assert!(!listed(&path, "shop.local"), "a comment maps nothing");
+        assert!(!listed(&path, "127.0.0.1"), "the address is no name");
+        assert!(!listed(&dir.path().join("missing"), "argocd.local"));
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub struct Connection {
     pub kube: Option<kube::Client>,
     pub cluster: String,
     pub helm: Option<std::path::PathBuf>,
+    pub http_port: u16,
 }
 
 impl Connection {
@@ -75,6 +76,7 @@ impl Connection {
             pull: Some(self.github.pull.clone()),
             local_teams: crate::teams::LocalTeams::for_cluster(&self.cluster),
             helm: self.helm.clone(),
+            http_port: self.http_port,
         }
     }
 }
@@ -123,6 +125,7 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
         kube: cluster(target).await,
         cluster: target.cluster.clone(),
         helm: target.helm.clone(),
+        http_port: target.http_ingress.port(),
     })
 }
 

@@ -80,7 +80,7 @@ const CREATE_STEPS: &[StepDef<CreateStep>] = &[
         CreateStep::Catalog,
         "catalog",
         "Register the component in Backstage",
-        60,
+        120,
         2,
     ),
     step(
@@ -285,6 +285,8 @@ pub struct Services<'a> {
     pub local_teams: crate::teams::LocalTeams,
     /// The helm binary, for a new team's baseline in local mode.
     pub helm: Option<PathBuf>,
+    /// The host port of the platform's HTTP ingress, for the service's URL.
+    pub http_port: u16,
 }
 
 /// The result of a creation, for the summary and the notification.
@@ -295,6 +297,10 @@ pub struct Created {
     pub repo_url: String,
     pub catalog_entity: String,
     pub service_url: String,
+    /// The service's host (`<name>.<domain>`) and whether the hosts file maps it already:
+    /// until it does, the URL resolves nowhere (`slipway hosts apply` adds it).
+    pub host: String,
+    pub host_listed: bool,
     /// The Argo CD Application's sync and health right after the refresh, if it exists yet.
     pub application: Option<(String, String)>,
     pub steps: Vec<StepReport>,
@@ -536,7 +542,7 @@ impl Stage for CreateStage<'_> {
                 if !self.services.owner.org {
                     let repo = self.repo().await?;
                     let path = registry_path(name);
-                    let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nteam: {}\n", repo.html_url, req.team).into_bytes();
+                    let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nbranch: {}\nteam: {}\n", repo.html_url, repo.default_branch, req.team).into_bytes();
                     if current.get(&path) != Some(&entry) {
                         files.insert(path, entry);
                     }
@@ -578,15 +584,17 @@ impl Stage for CreateStage<'_> {
                     )));
                 }
                 let repo = self.repo().await?;
+                let target = self.catalog_url(&repo);
                 let registration = backstage
-                    .register(
-                        &self.catalog_url(&repo),
-                        &format!("component:default/{name}"),
-                    )
+                    .register(&target, &format!("component:default/{name}"))
                     .await?;
                 self.journal.location_id = Some(registration.location_id.clone());
                 self.journal.created_location = !registration.refreshed;
                 self.save()?;
+                r.detail("waiting for the catalog to read catalog-info.yaml");
+                backstage
+                    .wait_for_component(&target, name, r.deadline())
+                    .await?;
                 Ok(StepOutcome::changed(if registration.refreshed {
                     "refreshed the existing location".to_owned()
                 } else {
@@ -724,14 +732,17 @@ pub async fn create(
         Some(client) => application_state(client, &request.name).await,
         None => None,
     };
+    let host = format!(
+        "{}.{}",
+        request.name,
+        request.domain.trim_start_matches('.')
+    );
     Ok(Created {
         repo_url,
         catalog_entity: format!("component:default/{}", request.name),
-        service_url: format!(
-            "http://{}.{}:8880",
-            request.name,
-            request.domain.trim_start_matches('.')
-        ),
+        service_url: crate::platform::ingress_url(&host, services.http_port),
+        host_listed: crate::hosts::listed(&crate::hosts::default_path(), &host),
+        host,
         application,
         steps,
         rate_budget: services.github.budget(),
@@ -832,6 +843,24 @@ pub async fn rollback(name: &str, services: &Services<'_>) -> Result<Vec<String>
             previous: None,
         } => return Err(error.into()),
     };
+    // GitHub deletes a repository only for a classic token with `delete_repo` (or a
+    // fine-grained one with Administration: write), which creating never needed: say so
+    // before undoing anything, so the rollback stays whole.
+    if journal.created_repo
+        && let Some(scopes) = services
+            .github
+            .identity()
+            .await
+            .map_err(ServiceError::from)?
+            .scopes
+        && !scopes.iter().any(|s| s == "delete_repo")
+    {
+        return Err(ServiceError::CannotDeleteRepo {
+            owner: owner.clone(),
+            name: name.to_owned(),
+        }
+        .into());
+    }
     let mut undone = Vec::new();
     if journal.created_location
         && let Some(id) = &journal.location_id

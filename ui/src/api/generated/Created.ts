@@ -7,6 +7,11 @@ import type { StepReport } from "./StepReport";
  */
 export type Created = { repoUrl: string, catalogEntity: string, serviceUrl: string, 
 /**
+ * The service's host (`<name>.<domain>`) and whether the hosts file maps it already:
+ * until it does, the URL resolves nowhere (`slipway hosts apply` adds it).
+ */
+host: string, hostListed: boolean, 
+/**
  * The Argo CD Application's sync and health right after the refresh, if it exists yet.
  */
 application: [string, string] | null, steps: Array<StepReport>, 
