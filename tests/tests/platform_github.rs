@@ -385,3 +385,54 @@ async fn an_organisation_uses_the_scm_generator_and_a_foreign_owner_or_a_lost_re
         "Healthy"
     );
 }
+
+/// A platform started before GitHub was connected runs in local mode; the next install with the
+/// token kept (what `slipway up` does after `github connect`) switches it: the platform set is
+/// replaced by the Git-generated one, the root Application appears, and the platform stays
+/// Healthy throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_mode_platform_switches_to_github_mode_on_the_next_install() {
+    use slipway_core::platform::install::Source;
+    let w = World::new(None).await;
+    let local = slipway_core::platform::install::InstallOptions {
+        source: Source::Local,
+        ..w.options.clone()
+    };
+    install(&w.kube, &local, &test_timeouts(), &Recorder::default())
+        .await
+        .expect("local mode");
+    assert!(
+        w.app("root").is_none(),
+        "local mode has no root Application"
+    );
+    let set = w
+        .sim
+        .object("argoproj.io", "applicationsets", "argocd", "platform")
+        .expect("platform set");
+    assert!(set["spec"]["generators"][0].get("list").is_some(), "{set}");
+
+    install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
+        .await
+        .expect("the switch to GitHub mode");
+    let root = w.app("root").expect("root Application");
+    assert_eq!(
+        root["spec"]["source"]["repoURL"],
+        "https://github.test/octo/slipway-platform.git"
+    );
+    let set = w
+        .sim
+        .object("argoproj.io", "applicationsets", "argocd", "platform")
+        .expect("platform set");
+    assert!(
+        set["spec"]["generators"][0].get("git").is_some()
+            && set["spec"]["generators"].as_array().map(Vec::len) == Some(1),
+        "only the Git generator is left: {set}"
+    );
+    for component in ["traefik", "sealed-secrets", "backstage"] {
+        let app = w.app(component).expect(component);
+        assert_eq!(
+            app["status"]["health"]["status"], "Healthy",
+            "{component}: {app}"
+        );
+    }
+}

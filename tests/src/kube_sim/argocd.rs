@@ -558,10 +558,16 @@ fn apply(
 ) -> Result<(), String> {
     let mut state = shared.state();
     let live = state.get(t, ns, name).ok();
-    let mut new = match &live {
-        Some(live) => super::store::apply_merge(live, object),
-        None => object.clone(),
-    };
+    // Argo CD applies as field manager argocd-controller (ServerSideApply=true).
+    let mut new = state.server_side_apply(
+        t,
+        ns,
+        name,
+        "argocd-controller",
+        object.clone(),
+        live.as_ref(),
+        false,
+    );
     if t.kind != "Namespace" && t.namespaced {
         let ns_type = state
             .resource("", "v1", "namespaces")

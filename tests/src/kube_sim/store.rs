@@ -61,6 +61,9 @@ pub struct State {
     pub events: VecDeque<WatchEvent>,
     /// Writes made by clients (controllers' writes are not counted).
     pub client_writes: u64,
+    /// Server-side apply: each field manager's last applied configuration per object
+    /// ((group, plural, namespace, name, manager) → configuration), for the removal rule.
+    pub applied: BTreeMap<(String, String, String, String, String), Value>,
     uid_counter: u64,
 }
 
@@ -79,12 +82,43 @@ fn deep_merge(base: &mut Value, patch: &Value) {
     }
 }
 
-/// Server-side apply, simplified: the applied configuration is merged into the live object
-/// (maps merge, lists are replaced).
-pub fn apply_merge(live: &Value, applied: &Value) -> Value {
+/// Server-side apply, simplified: fields this manager applied last time and leaves out now are
+/// removed unless another applier still sets them (structured-merge-diff's rule: "fields that
+/// were previously applied by the manager but are not in the new configuration are removed",
+/// kubernetes.io/docs/reference/using-api/server-side-apply/#field-management), then the applied
+/// configuration is merged into the live object (maps merge, lists are replaced as atomic).
+fn apply_merge(
+    live: &Value,
+    previous: Option<&Value>,
+    applied: &Value,
+    others: &[&Value],
+) -> Value {
     let mut out = live.clone();
+    if let Some(previous) = previous {
+        remove_dropped(&mut out, previous, applied, others);
+    }
     deep_merge(&mut out, applied);
     out
+}
+
+fn remove_dropped(live: &mut Value, previous: &Value, applied: &Value, others: &[&Value]) {
+    let (Value::Object(live), Value::Object(previous)) = (live, previous) else {
+        return;
+    };
+    for (key, was) in previous {
+        let others_here: Vec<&Value> = others.iter().filter_map(|o| o.get(key)).collect();
+        match applied.get(key) {
+            None if others_here.is_empty() => {
+                live.remove(key);
+            }
+            Some(now) if was.is_object() && now.is_object() => {
+                if let Some(l) = live.get_mut(key) {
+                    remove_dropped(l, was, now, &others_here);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Strategic merge patch for the common cases: maps merge, lists of maps keyed by `name`
@@ -133,6 +167,53 @@ fn spec_part(obj: &Value) -> Value {
 }
 
 impl State {
+    /// Server-side apply of `applied` by `manager` onto `live` (none: a create), remembering the
+    /// configuration for the manager's next apply unless this is a dry run.
+    #[allow(clippy::too_many_arguments, reason = "the apply request's parts")]
+    pub fn server_side_apply(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        manager: &str,
+        applied: Value,
+        live: Option<&Value>,
+        dry_run: bool,
+    ) -> Value {
+        let key = |m: &str| {
+            (
+                t.group.clone(),
+                t.plural.clone(),
+                ns.to_owned(),
+                name.to_owned(),
+                m.to_owned(),
+            )
+        };
+        let merged = match live {
+            Some(live) => {
+                let previous = self.applied.get(&key(manager));
+                let others: Vec<&Value> = self
+                    .applied
+                    .iter()
+                    .filter(|(k, _)| {
+                        k.0 == t.group
+                            && k.1 == t.plural
+                            && k.2 == ns
+                            && k.3 == name
+                            && k.4 != manager
+                    })
+                    .map(|(_, v)| v)
+                    .collect();
+                apply_merge(live, previous, &applied, &others)
+            }
+            None => applied.clone(),
+        };
+        if !dry_run {
+            self.applied.insert(key(manager), applied);
+        }
+        merged
+    }
+
     /// Everything needed to restart with the same objects and resource versions.
     pub fn snapshot(&self) -> Value {
         let objects: Vec<Value> = self
@@ -208,6 +289,11 @@ impl State {
         new: Option<Value>,
         client: bool,
     ) -> Option<Value> {
+        if new.is_none() {
+            // A deleted object's next incarnation starts with no applied fields.
+            self.applied
+                .retain(|k, _| !(k.0 == t.group && k.1 == t.plural && k.2 == ns && k.3 == name));
+        }
         let key = (ns.to_owned(), name.to_owned());
         let old = self.table(t).get(&key).cloned();
         let (kind, stored) = match (old, new) {

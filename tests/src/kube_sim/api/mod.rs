@@ -559,10 +559,16 @@ fn crud(
                             ),
                         ));
                     }
-                    match &existing {
-                        Some(live) => store::apply_merge(live, &applied),
-                        None => applied,
-                    }
+                    let manager = query.get("fieldManager").unwrap_or_default();
+                    state.server_side_apply(
+                        rt,
+                        ns,
+                        name,
+                        manager,
+                        applied,
+                        existing.as_ref(),
+                        dry_run,
+                    )
                 }
                 "application/merge-patch+json" => {
                     let mut live = existing
