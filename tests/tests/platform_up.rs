@@ -251,6 +251,12 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         components.iter().all(|(_, h)| h == "Healthy"),
         "{components:?}"
     );
+    // No GitHub connected: local mode, said as such, and nothing else in the way.
+    assert_eq!(
+        (status["mode"].as_str(), status["problems"].clone()),
+        (Some("local"), serde_json::json!([])),
+        "{status}"
+    );
     let password = c.slipway(&["argocd-password"]).expect_ok("password");
     assert_eq!(
         password.stdout.trim().len(),

@@ -448,6 +448,11 @@ fn print_status(platform: &PlatformStatus) {
             println!("{:<16} {:<28} {}", c.name, c.sync, c.health);
         }
     }
+    if platform.mode.as_deref() == Some("local") {
+        println!(
+            "\nLocal mode: Argo CD deploys no service from GitHub. After `slipway github connect`, `slipway up` switches to GitHub mode."
+        );
+    }
     println!();
     if platform.problems.is_empty() && !platform.platform_installed {
         println!(

@@ -9,7 +9,7 @@ const status = (exists: boolean, problems: string[] = exists ? [] : ['the cluste
   name: 'slipway', docker: 'unix:///var/run/docker.sock (default)', exists, healthy: exists, nodes: [], apiServer: null, ingress: [],
   kubeconfig: null, context: 'kind-slipway', contextPresent: exists,
   components: exists ? [{ name: 'backstage', sync: 'Synced', health: 'Healthy' }] : [],
-  apiReachable: exists, ingressAnswering: exists, platformInstalled: exists, problems,
+  apiReachable: exists, ingressAnswering: exists, platformInstalled: exists, mode: exists ? 'github' : null, problems,
 });
 
 describe('the platform view', () => {
@@ -71,6 +71,16 @@ describe('the platform view', () => {
     expect(list.textContent).toContain('HTTP ingress');
     expect(screen.getByText('not healthy')).toBeTruthy();
     expect(screen.getByText(/Docker at unix:\/\/\/var\/run\/docker.sock/)).toBeTruthy();
+  });
+  it('offers the switch to GitHub mode when the platform runs in local mode, and runs up for it', async () => {
+    backend({
+      platform_preflight: () => [],
+      platform_status: () => ({ ...status(true), mode: 'local' }),
+      platform_up: () => ({ cluster: 'slipway', upToDate: false, elapsedMs: 1, platform: null }),
+    });
+    render(PlatformView);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Switch to GitHub mode' }));
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'platform_up')).toBe(true));
   });
   it('asks before deleting', async () => {
     backend({ platform_preflight: () => [], platform_status: () => status(true), platform_delete: (_a, emit) => { emit(started('delete', 'Delete the cluster')); emit(done('delete')); return { status: 'changed', detail: 'deleted' }; } });

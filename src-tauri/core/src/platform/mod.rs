@@ -508,6 +508,9 @@ pub struct PlatformStatus {
     pub ingress_answering: bool,
     /// Argo CD or one of the platform's Applications exists (`up --cluster-only` installs none).
     pub platform_installed: bool,
+    /// `github` when Argo CD's root Application runs the platform repository, `local` when
+    /// Slipway runs the platform itself (no service from GitHub is deployed), else `null`.
+    pub mode: Option<String>,
     /// What keeps the platform from being healthy, each with what to run; empty when it is.
     /// After a Docker restart or a reboot this is the answer to "is it back?".
     pub problems: Vec<String>,
@@ -529,6 +532,7 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
     let mut problems = Vec::new();
     let mut api_reachable = false;
     let mut components_read = Vec::new();
+    let mut root_app = false;
     if cluster.exists && cluster.context_present {
         let target = k8s::KubeTarget {
             kubeconfig: cluster.kubeconfig.clone(),
@@ -539,6 +543,7 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
                 api_reachable = true;
                 if cluster.healthy {
                     components_read = components(&client).await?;
+                    root_app = has_root_application(&client).await;
                 }
             }
             Err(reason) => problems.push(format!(
@@ -587,6 +592,7 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
         }
     }
     let platform_installed = components_read.iter().any(|c| c.health != "Missing");
+    let mode = platform_installed.then(|| if root_app { "github" } else { "local" }.to_owned());
     for c in components_read.iter().filter(|_| platform_installed) {
         if c.health != "Healthy" {
             problems.push(format!(
@@ -601,8 +607,22 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
         api_reachable,
         ingress_answering,
         platform_installed,
+        mode,
         problems,
     })
+}
+
+/// Argo CD's root Application exists: the platform runs from the platform repository.
+async fn has_root_application(client: &kube::Client) -> bool {
+    let apps: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        client.clone(),
+        install::ARGO_NAMESPACE,
+        &k8s::wait::application_resource(),
+    );
+    matches!(
+        tokio::time::timeout(Duration::from_secs(10), apps.get_opt("root")).await,
+        Ok(Ok(Some(_)))
+    )
 }
 
 /// A client whose API answered `/version` through the kubeconfig's server, within 10 s.

@@ -19,6 +19,11 @@ ingressAnswering: boolean,
  */
 platformInstalled: boolean, 
 /**
+ * `github` when Argo CD's root Application runs the platform repository, `local` when
+ * Slipway runs the platform itself (no service from GitHub is deployed), else `null`.
+ */
+mode: string | null, 
+/**
  * What keeps the platform from being healthy, each with what to run; empty when it is.
  * After a Docker restart or a reboot this is the answer to "is it back?".
  */
