@@ -66,8 +66,7 @@ impl Drop for Processes {
         let _ = self.tauri_driver.kill();
         let _ = self.tauri_driver.wait();
         if let Some(x) = self.xvfb.as_mut() {
-            let _ = x.kill();
-            let _ = x.wait();
+            stop_xvfb(x);
         }
     }
 }
@@ -239,9 +238,34 @@ impl Gui {
     }
 }
 
+/// Xvfb removes its lock file and socket on SIGTERM; a SIGKILL leaves them behind, and after
+/// enough runs every display would look taken.
+fn stop_xvfb(x: &mut Child) {
+    if let Some(pid) = rustix::process::Pid::from_raw(x.id().cast_signed()) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
+    for _ in 0..100 {
+        if matches!(x.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = x.kill();
+    let _ = x.wait();
+}
+
+/// The display's lock names a process that is alive (a lock whose process is gone is stale,
+/// and Xvfb takes the display over).
+fn display_in_use(n: u32) -> bool {
+    std::fs::read_to_string(format!("/tmp/.X{n}-lock"))
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
 fn start_xvfb() -> (Child, String) {
     for n in 90..140 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if display_in_use(n) {
             continue;
         }
         let display = format!(":{n}");
@@ -251,15 +275,22 @@ fn start_xvfb() -> (Child, String) {
             .stderr(Stdio::null())
             .spawn()
             .expect("Xvfb is missing: apt-get install xvfb (scripts/setup.sh)");
+        // Ready once the lock names this Xvfb and its socket exists (a stale socket alone
+        // proves nothing).
         let socket = format!("/tmp/.X11-unix/X{n}");
+        let ours = child.id().to_string();
         for _ in 0..100 {
-            if Path::new(&socket).exists() {
+            let locked = std::fs::read_to_string(format!("/tmp/.X{n}-lock"))
+                .is_ok_and(|pid| pid.trim() == ours);
+            if locked && Path::new(&socket).exists() {
                 return (child, display);
+            }
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        stop_xvfb(&mut child);
     }
     panic!("no free X display for Xvfb in :90–:139");
 }
