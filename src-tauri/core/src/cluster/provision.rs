@@ -44,13 +44,7 @@ pub(crate) fn render_cni(manifest: &str, pod_subnet: &str, endpoint: &str) -> Re
     if !text.contains("would you kindly patch this file") {
         return Ok(text);
     }
-    let mut docs: Vec<Value> =
-        serde_saphyr::from_multiple(&text).map_err(|e| ClusterError::NodeOutput {
-            node: "the node image".into(),
-            command: "cat /kind/manifests/default-cni.yaml",
-            format: "YAML",
-            reason: e.to_string(),
-        })?;
+    let mut docs = image_manifest(&text, "cat /kind/manifests/default-cni.yaml")?;
     if let Some(container) = docs
         .iter_mut()
         .find(|d| d["kind"] == "DaemonSet")
@@ -63,14 +57,27 @@ pub(crate) fn render_cni(manifest: &str, pod_subnet: &str, endpoint: &str) -> Re
             env.push(json!({"name": "CONTROL_PLANE_ENDPOINT", "value": endpoint}));
         }
     }
+    to_manifest(&docs, "the CNI manifest")
+}
+
+/// The documents of a manifest from the node image (`command` is how it was read).
+fn image_manifest(text: &str, command: &'static str) -> Result<Vec<Value>> {
+    serde_saphyr::from_multiple(text).map_err(|e| ClusterError::NodeOutput {
+        node: "the node image".into(),
+        command,
+        format: "YAML",
+        reason: e.to_string(),
+    })
+}
+
+/// Documents back into one multi-document manifest.
+fn to_manifest(docs: &[Value], what: &'static str) -> Result<String> {
     let mut out = String::new();
     for doc in docs.iter().filter(|d| !d.is_null()) {
         out.push_str("---\n");
         out.push_str(
-            &serde_saphyr::to_string(doc).map_err(|source| ClusterError::Render {
-                what: "the CNI manifest",
-                source,
-            })?,
+            &serde_saphyr::to_string(doc)
+                .map_err(|source| ClusterError::Render { what, source })?,
         );
     }
     Ok(out)
@@ -80,14 +87,8 @@ pub(crate) fn render_cni(manifest: &str, pod_subnet: &str, endpoint: &str) -> Re
 /// tolerates every NoSchedule and NoExecute taint, as kind's fix for #4100 (after v0.32.0) does:
 /// without it, a PVC for a pod on the tainted platform node stays Pending.
 pub(crate) fn render_storage(manifest: &str) -> Result<String> {
-    let unreadable = |reason: String| ClusterError::NodeOutput {
-        node: "the node image".into(),
-        command: "cat /kind/manifests/default-storage.yaml",
-        format: "YAML",
-        reason,
-    };
-    let mut docs: Vec<Value> =
-        serde_saphyr::from_multiple(manifest).map_err(|e| unreadable(e.to_string()))?;
+    const COMMAND: &str = "cat /kind/manifests/default-storage.yaml";
+    let mut docs = image_manifest(manifest, COMMAND)?;
     let Some(helper) = docs
         .iter_mut()
         .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == LOCAL_PATH_CONFIG)
@@ -95,8 +96,10 @@ pub(crate) fn render_storage(manifest: &str) -> Result<String> {
     else {
         return Ok(manifest.to_owned());
     };
-    let mut pod: Value = serde_saphyr::from_str(helper.as_str().unwrap_or_default())
-        .map_err(|e| unreadable(e.to_string()))?;
+    let mut pod = image_manifest(helper.as_str().unwrap_or_default(), COMMAND)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     pod["spec"]["tolerations"] = json!([
         {"operator": "Exists", "effect": "NoSchedule"},
         {"operator": "Exists", "effect": "NoExecute"},
@@ -108,17 +111,7 @@ pub(crate) fn render_storage(manifest: &str) -> Result<String> {
                 source,
             })?,
         );
-    let mut out = String::new();
-    for doc in docs.iter().filter(|d| !d.is_null()) {
-        out.push_str("---\n");
-        out.push_str(
-            &serde_saphyr::to_string(doc).map_err(|source| ClusterError::Render {
-                what: "the storage manifest",
-                source,
-            })?,
-        );
-    }
-    Ok(out)
+    to_manifest(&docs, "the storage manifest")
 }
 
 /// The local-path provisioner's ConfigMap (namespace `local-path-storage`).
