@@ -29,6 +29,7 @@ impl GitHubPlatform {
         let github = FakeGitHub::start(TOKEN, "octo", &["acme"]).await;
         sim.set_git_source(github.git_remote());
         sim.set_helm(&tools_dir().join("helm"));
+        sim.set_kubectl(&tools_dir().join("kubectl"));
         let dir = tempfile::tempdir().expect("tmp");
         let kube = KubeContext {
             kubeconfig: dir.path().join("kubeconfig"),

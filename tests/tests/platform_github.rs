@@ -237,6 +237,28 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
         "https://github.test/octo/shop-api.git"
     );
     assert_eq!(app["spec"]["source"]["path"], "deploy");
+    // deploy/ is rendered by Kustomize (real `kubectl kustomize`); its Ingress counts as Healthy
+    // only because Traefik publishes 127.0.0.1 in its status (the bundle's Traefik values).
+    let kinds: Vec<&str> = app["status"]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["Service", "Deployment", "Ingress"], "{app}");
+    let ingress = w
+        .sim
+        .object(
+            "networking.k8s.io",
+            "ingresses",
+            "team-payments",
+            "shop-api",
+        )
+        .expect("the service's Ingress");
+    assert_eq!(
+        ingress["status"]["loadBalancer"]["ingress"],
+        serde_json::json!([{"ip": "127.0.0.1"}])
+    );
     assert_eq!(app["spec"]["destination"]["namespace"], "team-payments");
     assert_eq!(app["spec"]["project"], "team-payments");
     // The new team came with it: its file, its baseline from Argo CD, its pull Secret.

@@ -20,13 +20,16 @@
 //! - Sync applies through the API server, so admission (Pod Security, policies, quota) refuses
 //!   objects as it would for Argo CD: "one or more objects failed to apply, reason: …".
 //! - Health (`gitops-engine/pkg/health`): workloads Progressing until their replicas are
-//!   available, Degraded past their progress deadline; the Application takes the worst.
+//!   available, Degraded past their progress deadline; an Ingress (`health_ingress.go`) and a
+//!   `LoadBalancer` Service (`health_service.go`) Healthy only once `status.loadBalancer.ingress`
+//!   has an entry, Progressing before; the Application takes the worst.
 //! - Deleting an Application with `resources-finalizer.argocd.argoproj.io` deletes what it deployed
 //!   (done in [`super::store::State::delete`], at once).
 //!
-//! Not simulated: Kustomize; Helm charts from remote repositories (no registry is reachable:
-//! reported Synced with no resources); Helm paths in Git are rendered with the real `helm` when the
-//! test gave kube-sim one ([`super::KubeSim::set_helm`]), otherwise only checked to exist.
+//! Not simulated: Helm charts from remote repositories (no registry is reachable: reported Synced
+//! with no resources). Helm and Kustomize paths in Git are rendered with the real `helm` and
+//! `kubectl kustomize` when the test gave kube-sim them ([`super::KubeSim::set_helm`],
+//! [`super::KubeSim::set_kubectl`]), otherwise only checked to exist.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -56,6 +59,9 @@ pub(super) fn reconcile(shared: &Shared, faults: &Faults) {
         return;
     };
     let git = shared.git.lock().ok().and_then(|g| g.clone());
+    if enabled("Traefik") {
+        super::ingress::publish_status(shared, git.as_deref());
+    }
     if let Some(sets) = types(shared, "argoproj.io", "applicationsets")
         && enabled("ApplicationSet")
     {
@@ -613,6 +619,12 @@ fn render_sources(
                     objects.extend(helm_template(shared, git, &helm, app, source, sources)?);
                 }
             }
+            Rendered::NotRendered("Kustomize") => {
+                let kubectl = shared.kubectl.lock().ok().and_then(|k| k.clone());
+                if let Some(kubectl) = kubectl {
+                    objects.extend(kustomize_build(shared, git, &kubectl, source)?);
+                }
+            }
             Rendered::NotRendered(_) => {}
         }
     }
@@ -630,15 +642,8 @@ fn helm_template(
     source: &Value,
     sources: &[Value],
 ) -> Result<Vec<Value>, String> {
-    let revision = |s: &Value| {
-        s["targetRevision"]
-            .as_str()
-            .filter(|r| !r.is_empty() && *r != "HEAD")
-            .unwrap_or("main")
-            .to_owned()
-    };
     let repo = source["repoURL"].as_str().unwrap_or_default();
-    let files = git.files(repo, &revision(source)).unwrap_or_default();
+    let files = git.files(repo, &revision_of(source)).unwrap_or_default();
     let dir = source["path"]
         .as_str()
         .unwrap_or(".")
@@ -649,36 +654,7 @@ fn helm_template(
         .filter_map(|(p, d)| Some((p.strip_prefix(&format!("{dir}/"))?.to_owned(), d.clone())))
         .collect();
     let helm_spec = &source["helm"];
-    let mut values: Vec<Vec<u8>> = Vec::new();
-    for file in helm_spec["valueFiles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
-        let data = match file.strip_prefix('$') {
-            Some(rest) => {
-                let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
-                let r = sources
-                    .iter()
-                    .find(|s| s["ref"] == name)
-                    .ok_or_else(|| format!("{file}: no source with ref {name}"))?;
-                git.files(r["repoURL"].as_str().unwrap_or_default(), &revision(r))
-                    .and_then(|f| f.get(path).cloned())
-            }
-            None => chart
-                .iter()
-                .find(|(p, _)| p == file)
-                .map(|(_, d)| d.clone()),
-        };
-        values.push(data.ok_or_else(|| format!("{file}: no such file"))?);
-    }
-    if let Some(inline) = helm_spec["values"].as_str() {
-        values.push(inline.as_bytes().to_vec());
-    }
-    if helm_spec["valuesObject"].is_object() {
-        values.push(serde_json::to_vec(&helm_spec["valuesObject"]).unwrap_or_default());
-    }
+    let values = value_documents(git, source, sources, &chart)?;
     let release = helm_spec["releaseName"]
         .as_str()
         .or(app["metadata"]["name"].as_str())
@@ -706,6 +682,165 @@ fn helm_template(
     rendered
 }
 
+/// A Helm source's values, in the order Helm merges them: value files (`$ref/...` from a `ref`
+/// source, others from the chart's folder), then `values`, then `valuesObject`
+/// (`reposerver/repository/repository.go`).
+fn value_documents(
+    git: &dyn GitSource,
+    source: &Value,
+    sources: &[Value],
+    chart: &[(String, Vec<u8>)],
+) -> Result<Vec<Vec<u8>>, String> {
+    let helm_spec = &source["helm"];
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for file in helm_spec["valueFiles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let data = match file.strip_prefix('$') {
+            Some(rest) => {
+                let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let r = sources
+                    .iter()
+                    .find(|s| s["ref"] == name)
+                    .ok_or_else(|| format!("{file}: no source with ref {name}"))?;
+                git.files(r["repoURL"].as_str().unwrap_or_default(), &revision_of(r))
+                    .and_then(|f| f.get(path).cloned())
+            }
+            None => chart
+                .iter()
+                .find(|(p, _)| p == file)
+                .map(|(_, d)| d.clone()),
+        };
+        values.push(data.ok_or_else(|| format!("{file}: no such file"))?);
+    }
+    if let Some(inline) = helm_spec["values"].as_str() {
+        values.push(inline.as_bytes().to_vec());
+    }
+    if helm_spec["valuesObject"].is_object() {
+        values.push(serde_json::to_vec(&helm_spec["valuesObject"]).unwrap_or_default());
+    }
+    Ok(values)
+}
+
+/// The chart values an Application's Helm chart source is rendered with, merged as Helm does
+/// (maps deeply, later files winning); `None` when it has no chart source or they cannot be read.
+pub(super) fn chart_values(git: Option<&dyn GitSource>, app: &Value, chart: &str) -> Option<Value> {
+    let spec = &app["spec"];
+    let sources: Vec<Value> = match spec.get("source") {
+        Some(source) => vec![source.clone()],
+        None => spec["sources"].as_array().cloned().unwrap_or_default(),
+    };
+    let source = sources.iter().find(|s| s["chart"] == chart)?;
+    let documents = match git {
+        Some(git) => value_documents(git, source, &sources, &[]).ok()?,
+        None if source["helm"]["valueFiles"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty()) =>
+        {
+            return None;
+        }
+        None => Vec::new(),
+    };
+    let mut merged = json!({});
+    for document in documents {
+        let value: Value = serde_saphyr::from_str(&String::from_utf8_lossy(&document)).ok()?;
+        merge_values(&mut merged, value);
+    }
+    Some(merged)
+}
+
+fn merge_values(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (k, v) in from {
+                merge_values(into.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (into, from) => *into = from,
+    }
+}
+
+fn revision_of(s: &Value) -> String {
+    s["targetRevision"]
+        .as_str()
+        .filter(|r| !r.is_empty() && *r != "HEAD")
+        .unwrap_or("main")
+        .to_owned()
+}
+
+/// `kustomize build` of a Git path, as the repo-server runs it (`util/kustomize`), here with
+/// the real `kubectl kustomize` on the repository's files, cached by its inputs.
+fn kustomize_build(
+    shared: &Shared,
+    git: &dyn GitSource,
+    kubectl: &Path,
+    source: &Value,
+) -> Result<Vec<Value>, String> {
+    let repo = source["repoURL"].as_str().unwrap_or_default();
+    let files = git.files(repo, &revision_of(source)).unwrap_or_default();
+    let path = source["path"].as_str().unwrap_or(".").trim_matches('/');
+    let mut hasher = DefaultHasher::new();
+    (&files, path, "kustomize").hash(&mut hasher);
+    let key = hasher.finish();
+    if let Some(hit) = shared
+        .helm_cache
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&key).cloned())
+    {
+        return hit;
+    }
+    let rendered = (|| {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        write_tree(
+            dir.path(),
+            files.iter().map(|(p, d)| (p.as_str(), d.as_slice())),
+        )?;
+        let out = std::process::Command::new(kubectl)
+            .arg("kustomize")
+            .arg(dir.path().join(path))
+            .output()
+            .map_err(|e| format!("kubectl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "rpc error: code = Unknown desc = `kustomize build {path}` failed exit status {}: {}",
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        parse_documents(&String::from_utf8_lossy(&out.stdout), "kustomize output")
+    })();
+    if let Ok(mut cache) = shared.helm_cache.lock() {
+        cache.insert(key, rendered.clone());
+    }
+    rendered
+}
+
+fn write_tree<'a>(
+    root: &Path,
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<(), String> {
+    for (path, data) in files {
+        let target = root.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&target, data).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn parse_documents(text: &str, what: &str) -> Result<Vec<Value>, String> {
+    Ok(serde_saphyr::from_multiple::<Value>(text)
+        .map_err(|e| format!("{what}: {e}"))?
+        .into_iter()
+        .filter(Value::is_object)
+        .collect())
+}
+
 fn run_helm(
     helm: &Path,
     chart: &[(String, Vec<u8>)],
@@ -715,13 +850,10 @@ fn run_helm(
 ) -> Result<Vec<Value>, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let chart_dir = dir.path().join("chart");
-    for (path, data) in chart {
-        let target = chart_dir.join(path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        std::fs::write(&target, data).map_err(|e| e.to_string())?;
-    }
+    write_tree(
+        &chart_dir,
+        chart.iter().map(|(p, d)| (p.as_str(), d.as_slice())),
+    )?;
     let mut command = std::process::Command::new(helm);
     command.args(["template", release]).arg(&chart_dir).args([
         "--namespace",
@@ -745,15 +877,11 @@ fn run_helm(
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(serde_saphyr::from_multiple::<Value>(&text)
-        .map_err(|e| format!("helm output: {e}"))?
-        .into_iter()
-        .filter(Value::is_object)
-        .collect())
+    parse_documents(&String::from_utf8_lossy(&out.stdout), "helm output")
 }
 
-/// The Application's health: the worst of its workloads' (others count as Healthy).
+/// The Application's health: the worst of its workloads', Ingresses' and `LoadBalancer`
+/// Services' (others count as Healthy).
 fn health_of(shared: &Shared, resources: &[Value]) -> &'static str {
     let rank = |h: &str| {
         ["Healthy", "Progressing", "Missing", "Degraded"]
@@ -767,10 +895,14 @@ fn health_of(shared: &Shared, resources: &[Value]) -> &'static str {
             r["group"].as_str().unwrap_or_default(),
             r["kind"].as_str().unwrap_or_default(),
         );
-        if group != "apps" || !matches!(kind, "Deployment" | "StatefulSet" | "DaemonSet") {
-            continue;
-        }
-        let plural = format!("{}s", kind.to_lowercase());
+        let plural = match (group, kind) {
+            ("apps", "Deployment" | "StatefulSet" | "DaemonSet") => {
+                format!("{}s", kind.to_lowercase())
+            }
+            ("networking.k8s.io", "Ingress") => "ingresses".to_owned(),
+            ("", "Service") => "services".to_owned(),
+            _ => continue,
+        };
         let Some(t) = types(shared, group, &plural) else {
             continue;
         };
@@ -784,6 +916,14 @@ fn health_of(shared: &Shared, resources: &[Value]) -> &'static str {
             .ok();
         let h = match live {
             None => "Missing",
+            Some(o) if kind == "Ingress" => load_balancer_health(&o),
+            Some(o) if kind == "Service" => {
+                if o["spec"]["type"] == "LoadBalancer" {
+                    load_balancer_health(&o)
+                } else {
+                    "Healthy"
+                }
+            }
             Some(o) => workload_health(&o),
         };
         if rank(h) > rank(worst) {
@@ -791,6 +931,14 @@ fn health_of(shared: &Shared, resources: &[Value]) -> &'static str {
         }
     }
     worst
+}
+
+/// An Ingress, or a `LoadBalancer` Service: Healthy once something published an address.
+fn load_balancer_health(o: &Value) -> &'static str {
+    let published = o["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if published { "Healthy" } else { "Progressing" }
 }
 
 /// gitops-engine's rules for Deployments, StatefulSets and DaemonSets, as far as kube-sim's

@@ -3,8 +3,8 @@
 //! files. What is simulated: directory Applications (plain YAML/JSON in `path`, `directory.exclude`
 //! / `include` globs with `{a,b}` alternatives, `recurse`), the repository and path checks of
 //! every Git source (a missing repository, path or `$values` file is a ComparisonError as in Argo
-//! CD), and the Git files generator of ApplicationSets. Kustomize is not rendered; Helm paths are
-//! rendered by [`super::argocd`] when kube-sim has a real `helm`.
+//! CD), and the Git files generator of ApplicationSets. Kustomize and Helm paths are rendered by
+//! [`super::argocd`] when kube-sim has a real `kubectl` and `helm`.
 
 use std::collections::BTreeMap;
 

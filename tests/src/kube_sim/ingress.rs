@@ -2,6 +2,7 @@
 //! objects in the store, as Traefik's Kubernetes Ingress provider would. A routed request gets
 //! `200` naming the backend; an unknown host gets Traefik's own `404 page not found`.
 //! Backends are not proxied: the simulation proves the route exists, not the service behind it.
+//! Its Ingress provider also writes the Ingresses' status as Traefik does ([`publish_status`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -103,4 +104,84 @@ fn backend_for(ingress: &Value, host: &str, path: &str) -> Option<String> {
                     )
                 })
         })
+}
+
+/// Where Traefik's Kubernetes Ingress provider says its Ingresses are reachable, from the
+/// `traefik` Application's chart values as chart 41.3.0 turns them into flags
+/// (`templates/_podtemplate.tpl`: `providers.kubernetesIngress.publishedService.enabled`, default
+/// true with `service.enabled`, becomes `--providers.kubernetesingress.ingressendpoint.
+/// publishedservice=<namespace>/<fullname>`; `ingressEndpoint.ip` / `.hostname` become theirs),
+/// resolved as Traefik does (`pkg/provider/kubernetes/ingress/kubernetes.go`
+/// updateIngressStatus): a published Service wins over ip/hostname; a `LoadBalancer` Service
+/// lends its own status, a `ClusterIP` one its `externalIPs`, a missing one nothing. `None`:
+/// no Traefik Application, or nothing to publish.
+fn ingress_endpoint(shared: &Shared, git: Option<&dyn super::git::GitSource>) -> Option<Value> {
+    let apps = super::controllers::types(shared, "argoproj.io", "applications")?;
+    let app = shared
+        .state()
+        .list(&apps, None)
+        .into_iter()
+        .find(|a| a["metadata"]["name"] == "traefik")?;
+    let values = super::argocd::chart_values(git, &app, "traefik")?;
+    let provider = &values["providers"]["kubernetesIngress"];
+    let published = &provider["publishedService"];
+    let release_ns = app["spec"]["destination"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
+    if published["enabled"].as_bool().unwrap_or(true)
+        && (values["service"]["enabled"].as_bool().unwrap_or(true)
+            || published["pathOverride"]
+                .as_str()
+                .is_some_and(|p| !p.is_empty()))
+    {
+        let path = published["pathOverride"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map_or_else(|| format!("{release_ns}/traefik"), str::to_owned);
+        let (ns, name) = path.split_once('/')?;
+        let services = super::controllers::types(shared, "", "services")?;
+        let service = shared.state().get(&services, ns, name).ok()?;
+        let entries: Vec<Value> = match service["spec"]["type"].as_str().unwrap_or("ClusterIP") {
+            "LoadBalancer" => service["status"]["loadBalancer"]["ingress"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            "ClusterIP" => service["spec"]["externalIPs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|ip| serde_json::json!({"ip": ip}))
+                .collect(),
+            _ => Vec::new(),
+        };
+        return (!entries.is_empty()).then(|| Value::Array(entries));
+    }
+    let endpoint = &provider["ingressEndpoint"];
+    let mut entry = serde_json::Map::new();
+    for key in ["ip", "hostname"] {
+        if let Some(v) = endpoint[key].as_str().filter(|v| !v.is_empty()) {
+            entry.insert(key.to_owned(), Value::from(v));
+        }
+    }
+    (!entry.is_empty()).then(|| serde_json::json!([entry]))
+}
+
+/// Traefik's status updates: every Ingress it serves gets the endpoint in
+/// `status.loadBalancer.ingress` (Argo CD calls an Ingress Healthy only then).
+pub(super) fn publish_status(shared: &Shared, git: Option<&dyn super::git::GitSource>) {
+    let Some(endpoint) = ingress_endpoint(shared, git) else {
+        return;
+    };
+    let Some(t) = super::controllers::types(shared, "networking.k8s.io", "ingresses") else {
+        return;
+    };
+    let ingresses = shared.state().list(&t, None);
+    for ingress in ingresses.iter().filter(|i| served_by_traefik(i)) {
+        let mut status = ingress["status"].clone();
+        if !status.is_object() {
+            status = serde_json::json!({});
+        }
+        status["loadBalancer"] = serde_json::json!({"ingress": endpoint});
+        super::controllers::set_status(shared, &t, ingress, status);
+    }
 }

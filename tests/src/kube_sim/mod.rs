@@ -68,6 +68,9 @@ pub(crate) struct Shared {
     /// The real `helm` the simulated repo-server renders Helm paths in Git with (none: not
     /// rendered), and what it rendered, by inputs.
     helm: Mutex<Option<std::path::PathBuf>>,
+    /// The real `kubectl` it renders Kustomize paths with (`kubectl kustomize`; none: not
+    /// rendered).
+    kubectl: Mutex<Option<std::path::PathBuf>>,
     helm_cache: Mutex<HashMap<u64, Result<Vec<Value>, String>>>,
 }
 
@@ -142,6 +145,7 @@ impl KubeSim {
             forward_targets: Mutex::new(HashMap::new()),
             git: Mutex::new(None),
             helm: Mutex::new(None),
+            kubectl: Mutex::new(None),
             helm_cache: Mutex::new(HashMap::new()),
         });
         let snapshot = state_dir.map(|d| d.join("objects.json"));
@@ -296,6 +300,16 @@ impl KubeSim {
             .helm
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(helm.to_owned());
+        self.shared.changed.notify_one();
+    }
+
+    /// Let the simulated repo-server render Kustomize paths in Git with this real `kubectl`.
+    pub fn set_kubectl(&self, kubectl: &Path) {
+        *self
+            .shared
+            .kubectl
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(kubectl.to_owned());
         self.shared.changed.notify_one();
     }
 
