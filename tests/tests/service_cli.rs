@@ -102,6 +102,8 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
         &w.backstage.addr.port().to_string(),
         "--cluster",
         &cluster,
+        "--wait",
+        "2",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -112,6 +114,55 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
             && out.contains("https://github.test/acme/cli-svc"),
         "{out}"
     );
+    // Then it follows the chain for the --wait it was given, and says where it stopped: the
+    // fake GitHub queued the push's CI run, which nobody finishes here.
+    assert!(
+        out.contains("Following cli-svc from commit to traffic (up to 2 s")
+            && out.contains("[ok] repository   acme/cli-svc, public, default branch main")
+            && out.contains("[..] ci")
+            && out.contains("cli-svc is not answering yet: the ci link is waiting: CI for "),
+        "{out}"
+    );
+    let (ok, json) = slipway(
+        [
+            "service",
+            "status",
+            "cli-svc",
+            "--owner",
+            "acme",
+            "--github-api",
+            &api,
+            "--cluster",
+            &cluster,
+            "--json",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        "",
+        journal.clone(),
+    )
+    .await;
+    // stdout's pretty JSON, before stderr's log lines.
+    let start = json.find("{\n  \"name\"").unwrap_or_default();
+    let end = json[start..]
+        .find("\n}")
+        .map_or(json.len(), |e| start + e + 2);
+    let chain: serde_json::Value = serde_json::from_str(&json[start..end]).unwrap_or_default();
+    assert!(ok, "{json}");
+    assert_eq!(chain["broken"], "ci", "{json}");
+    let kinds: Vec<&str> = chain["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["repository", "ci", "image", "application", "pods", "url"]
+    );
+    assert_eq!(chain["links"][3]["state"], "unknown", "no cluster: {json}");
+    captured.push_str(&json);
     captured.push_str(&out);
     let port = w.backstage.addr.port();
     let hosts = w.backstage.state.lock().expect("state").hosts.clone();
@@ -119,8 +170,9 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
         !hosts.is_empty()
             && hosts
                 .iter()
+                .filter(|h| *h != "cli-svc.nowhere.test")
                 .all(|h| *h == format!("backstage.nowhere.test:{port}")),
-        "the token went to 127.0.0.1 naming Backstage's host: {hosts:?}"
+        "the token went to 127.0.0.1 naming Backstage's host (the chain's URL probe, which carries no credentials, names the service's): {hosts:?}"
     );
     assert_eq!(
         w.github.repo("acme/cli-svc").expect("repo").topics,

@@ -230,3 +230,54 @@ fn the_backstage_form_and_the_cli_accept_the_same_service_names() {
         "the placeholders Slipway fills (template::Values)"
     );
 }
+
+/// The CI step that records each built image in deploy/, run as GitHub's runner runs it (bash),
+/// then the real kustomize: every commit SHA must come out as the image tag, also one of digits
+/// alone, which YAML would read as a number and kustomize refuse.
+#[test]
+fn ci_s_recorded_tag_is_what_kustomize_deploys_for_every_sha() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("shop-api");
+    check("service create --dry-run", &render(&out, "shop-api"));
+    let workflow = std::fs::read_to_string(out.join(".github/workflows/ci.yaml")).expect("ci");
+    let doc: serde_json::Value = serde_saphyr::from_str(&workflow).expect("yaml");
+    let step = doc["jobs"]["publish"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == "Record the image in deploy/")
+        .expect("the recording step");
+    let script = step["run"].as_str().expect("run");
+    // Only the edit: the commit and push need a remote.
+    let edit = script
+        .lines()
+        .find(|l| l.trim_start().starts_with("sed "))
+        .expect("the sed line");
+    let kubectl = tools_dir().join("kubectl");
+    for tag in [
+        "1234567890123456789012345678901234567890",
+        "0123456789abcdef0123456789abcdef01234567",
+    ] {
+        let k = out.join("deploy/kustomization.yaml");
+        let ran = Command::new("bash")
+            .args(["-ec", edit])
+            .current_dir(&out)
+            .env("IMAGE", "ghcr.io/acme/shop-api")
+            .env("TAG", tag)
+            .output()
+            .expect("bash");
+        check("the recording step", &ran);
+        let rendered = Command::new(&kubectl)
+            .arg("kustomize")
+            .arg(out.join("deploy"))
+            .output()
+            .expect("kubectl kustomize");
+        check(&format!("kubectl kustomize with tag {tag}"), &rendered);
+        assert!(
+            String::from_utf8_lossy(&rendered.stdout)
+                .contains(&format!("image: ghcr.io/acme/shop-api:{tag}")),
+            "{}",
+            std::fs::read_to_string(&k).unwrap_or_default()
+        );
+    }
+}

@@ -1,4 +1,5 @@
-//! `slipway service create`: a new service from a template.
+//! `slipway service create`: a new service from a template; `slipway service status`: where it
+//! stands, from commit to traffic.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use slipway_core::error::Classified;
 use slipway_core::secrets::Keyring;
 use slipway_core::service::connect::Target;
 use slipway_core::service::create;
+use slipway_core::service::status;
 use slipway_core::service::{self, ServiceRequest};
 
 #[derive(Args)]
@@ -22,6 +24,36 @@ enum ServiceCommand {
     /// deployed by Argo CD. Re-running resumes a failed creation; --rollback undoes it. With
     /// --dry-run, only render its files into --out.
     Create(CreateArgs),
+    /// Where a service stands: repository, CI run, image on ghcr.io, Argo CD Application, pods
+    /// and URL, with the first broken link, its reason and what helps.
+    Status(StatusArgs),
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// The service (its repository's name).
+    name: String,
+    /// GitHub user or organisation that owns the repository (default: the token's user).
+    #[arg(long, env = "SLIPWAY_OWNER")]
+    owner: Option<String>,
+    /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
+    #[arg(long, env = "SLIPWAY_GITHUB_API", default_value = slipway_core::github::DEFAULT_API)]
+    github_api: String,
+    /// The platform cluster.
+    #[arg(id = super::CLUSTER_ARG, long = "cluster", env = "SLIPWAY_CLUSTER", default_value = "slipway")]
+    cluster: String,
+    /// Platform domain: the service answers at http://<name>.<domain>:8880.
+    #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "local", value_parser = super::domain)]
+    domain: String,
+    /// Host port of the platform's HTTP ingress.
+    #[arg(long, value_name = "PORT", default_value_t = 8880)]
+    http_port: u16,
+    /// Keep reading until the service answers or SECS pass, printing each change.
+    #[arg(long, value_name = "SECS")]
+    follow: Option<u64>,
+    /// Print the chain as JSON.
+    #[arg(long, conflicts_with = "follow")]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -73,11 +105,117 @@ struct CreateArgs {
     /// The helm binary (a new team on a local-mode platform is rendered with it).
     #[arg(long, value_name = "PATH", env = "SLIPWAY_HELM")]
     helm: Option<PathBuf>,
+    /// After creating, follow the service from commit to traffic (CI, image, Argo CD, pods,
+    /// URL) for up to SECS, printing each change; 0 skips it.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    wait: u64,
 }
 
 pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     match args.command {
         ServiceCommand::Create(a) => create(a).await,
+        ServiceCommand::Status(a) => status(a).await,
+    }
+}
+
+async fn status(a: StatusArgs) -> anyhow::Result<()> {
+    let target = Target {
+        github_api: a.github_api,
+        backstage_url: None,
+        domain: a.domain,
+        cluster: a.cluster,
+        owner: a.owner,
+        http_ingress: std::net::SocketAddr::from(([127, 0, 0, 1], a.http_port)),
+        helm: None,
+    };
+    let keyring = Keyring::os();
+    let reading = match a.follow {
+        Some(secs) => follow(&a.name, &target, &keyring, secs).await?,
+        None => status::service_status(&a.name, &target, &keyring).await?,
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&reading)?);
+        return Ok(());
+    }
+    if a.follow.is_none() {
+        println!(
+            "{}{}",
+            reading.name,
+            reading
+                .team
+                .as_deref()
+                .map(|t| format!(" (team {t})"))
+                .unwrap_or_default()
+        );
+        for link in &reading.links {
+            print_link(link);
+        }
+    }
+    print_verdict(&reading);
+    Ok(())
+}
+
+/// Follow the chain, printing each link that changed.
+async fn follow(
+    name: &str,
+    target: &Target,
+    keyring: &Keyring,
+    secs: u64,
+) -> anyhow::Result<status::ServiceStatus> {
+    println!(
+        "Following {name} from commit to traffic (up to {secs} s; Ctrl-C stops only the wait):"
+    );
+    let deadline = slipway_core::pipeline::Deadline::after(std::time::Duration::from_secs(secs));
+    let mut changed = |now: &status::ServiceStatus, before: Option<&status::ServiceStatus>| {
+        for link in now.changes_since(before) {
+            print_link(link);
+        }
+    };
+    Ok(status::follow_service(name, target, keyring, deadline, &mut changed).await?)
+}
+
+fn print_link(link: &status::Link) {
+    use status::LinkState;
+    let mark = match link.state {
+        LinkState::Done => "ok",
+        LinkState::Waiting => "..",
+        LinkState::Failed => "!!",
+        LinkState::Unknown => "??",
+    };
+    let kind = format!("{:?}", link.kind).to_lowercase();
+    println!("  [{mark}] {kind:<12} {}", link.summary);
+    if let Some(url) = &link.url
+        && link.state != LinkState::Done
+    {
+        println!("       {:<12} {url}", "");
+    }
+    if let Some(fix) = &link.fix {
+        println!("       {:<12} fix: {fix}", "");
+    }
+}
+
+fn print_verdict(reading: &status::ServiceStatus) {
+    match reading.broken_link() {
+        None => println!(
+            "{} answers at {}.",
+            reading.name,
+            reading
+                .link(status::LinkKind::Url)
+                .url
+                .as_deref()
+                .unwrap_or_default()
+        ),
+        Some(link) => println!(
+            "{} is not answering yet: the {} link is {}: {}{}",
+            reading.name,
+            format!("{:?}", link.kind).to_lowercase(),
+            format!("{:?}", link.state).to_lowercase(),
+            link.summary,
+            link.fix
+                .as_deref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default()
+        ),
     }
 }
 
@@ -175,6 +313,10 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
             "  GitHub      {}/{} requests left this hour",
             b.remaining, b.limit
         );
+    }
+    if a.wait > 0 {
+        let reading = follow(&request.name, &target, &keyring, a.wait).await?;
+        print_verdict(&reading);
     }
     Ok(())
 }

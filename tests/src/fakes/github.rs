@@ -1,5 +1,6 @@
 //! The SIMULATED GitHub REST API (repositories, contents, the Git data API, topics, template
-//! generation, rate limits), as the state tests assert on.
+//! generation, rate limits, Actions workflow runs, container packages), as the state tests
+//! assert on; and ghcr.io as the kubelet pulls from it ([`FakeGitHub::registry`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -31,6 +32,30 @@ pub struct FakeRepo {
     pub private: bool,
     /// A generation in progress: the template it copies and when the copy is done.
     pub copying: Option<(String, std::time::Instant)>,
+    /// Workflow runs, oldest first.
+    pub runs: Vec<FakeRun>,
+}
+
+/// A GitHub Actions workflow run (docs.github.com/en/rest/actions/workflow-runs): `status`
+/// `queued` → `in_progress` → `completed`, then `conclusion` `success`, `failure`, …
+#[derive(Debug, Clone)]
+pub struct FakeRun {
+    pub id: u64,
+    pub head_sha: String,
+    pub status: &'static str,
+    pub conclusion: Option<&'static str>,
+}
+
+/// A container package version: its tags (docs.github.com/en/rest/packages/packages, "List
+/// package versions for a package owned by a user": `metadata.container.tags`).
+#[derive(Debug, Clone)]
+pub struct FakePackage {
+    /// Linked to this repository (`owner/name`); its visibility follows the repository's
+    /// ("When you first publish a package that is linked to a repository, the package inherits
+    /// the visibility and access permissions of the linked repository",
+    /// docs.github.com/en/packages/learn-github-packages/configuring-a-packages-access-control-and-visibility).
+    pub repository: String,
+    pub tags: Vec<String>,
 }
 
 #[derive(Default)]
@@ -58,6 +83,9 @@ pub struct GitHubState {
     pub log: Vec<String>,
     /// How long GitHub takes to copy a template into a generated repository.
     pub copy_delay: Duration,
+    /// Container packages by `owner/package` (lower case, as ghcr.io names them), one entry per
+    /// version.
+    pub packages: BTreeMap<String, Vec<FakePackage>>,
     next: u64,
 }
 
@@ -112,9 +140,12 @@ impl GitHubState {
         sha
     }
 
+    /// A fresh object id that looks like Git's (hex letters and digits, so a test also sees
+    /// what a SHA of digits alone would hide).
     fn sha(&mut self) -> String {
         self.next += 1;
-        format!("{:040x}", self.next)
+        let mixed = self.next.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        format!("{mixed:016x}{:024x}", self.next)
     }
 
     fn commit(&mut self, full: &str, files: BTreeMap<String, Vec<u8>>, message: &str) -> String {
@@ -180,9 +211,126 @@ impl FakeGitHub {
         self.state().repos.get(full).cloned()
     }
 
+    /// The repository's latest workflow run goes to `in_progress`.
+    pub fn start_run(&self, full: &str) {
+        if let Some(run) = self
+            .state()
+            .repos
+            .get_mut(full)
+            .and_then(|r| r.runs.last_mut())
+        {
+            run.status = "in_progress";
+        }
+    }
+
+    /// The repository's latest workflow run completes with `conclusion`. On `success` it did what
+    /// the template's ci.yaml does on a push to the default branch: the image is pushed to
+    /// ghcr.io as `latest` and the commit's SHA, and that tag is committed into
+    /// deploy/kustomization.yaml (with GITHUB_TOKEN, which starts no new run).
+    pub fn finish_run(&self, full: &str, conclusion: &'static str) {
+        let mut s = self.state();
+        let Some(run) = s.repos.get_mut(full).and_then(|r| r.runs.last_mut()) else {
+            return;
+        };
+        run.status = "completed";
+        run.conclusion = Some(conclusion);
+        let sha = run.head_sha.clone();
+        if conclusion != "success" {
+            return;
+        }
+        let package = full.to_lowercase();
+        let versions = s.packages.entry(package.clone()).or_default();
+        for v in versions.iter_mut() {
+            v.tags.retain(|t| t != "latest");
+        }
+        versions.push(FakePackage {
+            repository: full.to_owned(),
+            tags: vec!["latest".into(), sha.clone()],
+        });
+        let Some(mut files) = s.repos.get(full).map(|r| r.files.clone()) else {
+            return;
+        };
+        if let Some(k) = files.get_mut("deploy/kustomization.yaml") {
+            let text = String::from_utf8_lossy(k)
+                .lines()
+                .map(|l| {
+                    if l.starts_with("    newName: ") {
+                        format!("    newName: ghcr.io/{package}")
+                    } else if l.starts_with("    newTag: ") {
+                        format!("    newTag: \"{sha}\"")
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            *k = format!("{text}\n").into_bytes();
+            s.commit(full, files, "Deploy");
+        }
+    }
+
+    /// ghcr.io as the SIMULATED kubelet pulls from it: the packages above.
+    pub fn registry(&self) -> Arc<dyn crate::kube_sim::ImageRegistry> {
+        Arc::new(FakeGhcr(self.state.clone()))
+    }
+
     /// This GitHub as the Git remote of the SIMULATED Argo CD in kube-sim.
     pub fn git_remote(&self) -> Arc<dyn crate::kube_sim::git::GitSource> {
         Arc::new(FakeGitRemote(self.state.clone()))
+    }
+}
+
+/// ghcr.io over the registry protocol, as far as a pull's outcome: a tag of a package, anonymously
+/// when its repository is public, else with a token of this GitHub that has `read:packages`
+/// ("To authenticate to the Container registry … a personal access token (classic) with at least
+/// read:packages scope", docs.github.com/en/packages/working-with-a-github-packages-registry/
+/// working-with-the-container-registry). Messages as containerd reports them.
+struct FakeGhcr(Arc<Mutex<GitHubState>>);
+
+impl crate::kube_sim::ImageRegistry for FakeGhcr {
+    fn pull(&self, image: &str, auth: Option<(&str, &str)>) -> Option<Result<(), String>> {
+        let rest = image.strip_prefix("ghcr.io/")?;
+        let (path, tag) = rest.rsplit_once(':').unwrap_or((rest, "latest"));
+        let s = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reference = format!(
+            "failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\""
+        );
+        if path.chars().any(|c| c.is_ascii_uppercase()) {
+            return Some(Err(format!(
+                "failed to pull and unpack image \"{image}\": invalid reference format: repository name must be lowercase"
+            )));
+        }
+        let versions = s.packages.get(path);
+        let private = versions
+            .and_then(|v| v.first())
+            .and_then(|v| s.repos.get(&v.repository))
+            .is_some_and(|r| r.private);
+        let authorised = auth.is_some_and(|(_, password)| {
+            password == s.token
+                && s.scopes
+                    .as_deref()
+                    .is_none_or(|sc| sc.split(',').any(|x| x.trim() == "read:packages"))
+        });
+        if private && !authorised {
+            return Some(Err(format!(
+                "{reference}: failed to authorize: failed to fetch anonymous token: unexpected status from GET request to https://ghcr.io/token?scope=repository%3A{}%3Apull&service=ghcr.io: 401 Unauthorized",
+                path.replace('/', "%2F")
+            )));
+        }
+        if versions.is_some_and(|v| v.iter().any(|v| v.tags.iter().any(|t| t == tag))) {
+            Some(Ok(()))
+        } else if versions.is_none() && !authorised {
+            // An unknown package answers like a private one to an anonymous pull.
+            Some(Err(format!(
+                "{reference}: failed to authorize: failed to fetch anonymous token: unexpected status from GET request to https://ghcr.io/token?scope=repository%3A{}%3Apull&service=ghcr.io: 401 Unauthorized",
+                path.replace('/', "%2F")
+            )))
+        } else {
+            Some(Err(format!("{reference}: {image}: not found")))
+        }
     }
 }
 
@@ -324,6 +472,12 @@ fn github(
     with_limits(r, remaining)
 }
 
+fn has_workflow(files: &BTreeMap<String, Vec<u8>>) -> bool {
+    files.keys().any(|p| {
+        p.starts_with(".github/workflows/") && (p.ends_with(".yaml") || p.ends_with(".yml"))
+    })
+}
+
 fn repo_json(full: &str, r: &FakeRepo) -> Value {
     json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("{WEB}{full}"), "default_branch": "main", "description": r.description, "topics": r.topics, "private": r.private, "visibility": if r.private { "private" } else { "public" }})
 }
@@ -355,6 +509,37 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
         ),
         ("GET", ["orgs", org, "repos"]) if s.orgs.iter().any(|o| o == org) => {
             reply(200, &repo_list(s, org))
+        }
+        // "OAuth app tokens and personal access tokens (classic) need the read:packages scope
+        // to use this endpoint"; an unknown package is 404 "Package not found."
+        // (docs.github.com/en/rest/packages/packages#list-package-versions-for-a-package-owned-by-a-user).
+        (
+            "GET",
+            [
+                "users" | "orgs",
+                owner,
+                "packages",
+                "container",
+                package,
+                "versions",
+            ],
+        ) => {
+            if s.scopes
+                .as_deref()
+                .is_some_and(|scopes| !scopes.split(',').any(|x| x.trim() == "read:packages"))
+            {
+                return reply(
+                    403,
+                    &json!({"message": "You need at least read:packages scope to list packages."}),
+                );
+            }
+            match s.packages.get(&format!("{owner}/{package}").to_lowercase()) {
+                Some(versions) => reply(
+                    200,
+                    &json!(versions.iter().enumerate().rev().map(|(i, v)| json!({"id": i + 1, "name": format!("sha256:{:064x}", i + 1), "package_html_url": format!("{WEB}{owner}/{package}/pkgs/container/{package}"), "metadata": {"package_type": "container", "container": {"tags": v.tags}}})).collect::<Vec<_>>()),
+                ),
+                None => reply(404, &json!({"message": "Package not found."})),
+            }
         }
         ("GET", ["user", "repos"]) => {
             let login = s.login.clone();
@@ -459,6 +644,21 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                     }
                     s.repos.remove(&full);
                     reply(204, &Value::Null)
+                }
+                // Newest first (docs.github.com/en/rest/actions/workflow-runs#list-workflow-
+                // runs-for-a-repository). Every fake run is a push on the default branch, so the
+                // `branch` and `event` filters Slipway passes select them all.
+                ("GET", ["actions", "runs"]) => {
+                    let runs: Vec<Value> = repo
+                        .runs
+                        .iter()
+                        .rev()
+                        .map(|r| json!({"id": r.id, "name": "ci", "event": "push", "head_branch": "main", "head_sha": r.head_sha, "status": r.status, "conclusion": r.conclusion, "html_url": format!("{WEB}{full}/actions/runs/{}", r.id)}))
+                        .collect();
+                    reply(
+                        200,
+                        &json!({"total_count": runs.len(), "workflow_runs": runs}),
+                    )
                 }
                 ("GET", ["topics"]) => reply(200, &json!({"names": repo.topics})),
                 ("PUT", ["topics"]) => {
@@ -578,10 +778,22 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                     let files = s.commits.get(&sha).and_then(|t| s.trees.get(t)).cloned();
                     match files {
                         Some(files) => {
+                            let next_run = s.next + 1;
                             if let Some(r) = s.repos.get_mut(&full) {
+                                // A push to a repository with a workflow on `push` queues a
+                                // run (the template's ci.yaml runs on every push).
+                                if has_workflow(&files) {
+                                    r.runs.push(FakeRun {
+                                        id: next_run,
+                                        head_sha: sha.clone(),
+                                        status: "queued",
+                                        conclusion: None,
+                                    });
+                                }
                                 r.files = files;
                                 r.commits.push(sha.clone());
                             }
+                            s.next = next_run;
                             reply(
                                 200,
                                 &json!({"ref": "refs/heads/main", "object": {"sha": sha}}),

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::Shared;
@@ -164,8 +165,8 @@ fn reconcile(
             let never = Faults::hit(&faults.never_ready, &k);
             let failing = Faults::hit(&faults.failing, &k);
             let ready = !(waiting || never || failing);
-            let refused = ensure_pods(shared, &t, &o, replicas, ready);
-            let ready = ready && refused.is_none();
+            let (refused, pods_ready) = ensure_pods(shared, &t, &o, replicas, ready);
+            let ready = ready && pods_ready && refused.is_none();
             let n = if ready { replicas } else { 0 };
             let status = match t.kind.as_str() {
                 "DaemonSet" => {
@@ -387,17 +388,22 @@ fn new_sealing_key() -> Option<(String, String)> {
     Some((cert, pem))
 }
 
-/// Keep `replicas` pods for a workload; ready or not as told. Deleted pods are replaced. New
-/// pods pass admission as the ReplicaSet controller's creates do (then the scheduler binds them);
-/// a refusal is returned, as the controller's FailedCreate.
+/// Keep `replicas` pods for a workload; ready or not as told, and only once the simulated
+/// kubelet pulled their images. Deleted pods are replaced, and so are pods of an older template
+/// (a rollout, simplified to all at once). New pods pass admission as the ReplicaSet
+/// controller's creates do (the ServiceAccount admission plugin giving a pod without pull
+/// Secrets its ServiceAccount's), then the scheduler binds them; a refusal is returned, as the
+/// controller's FailedCreate. Also returned: whether every pod is ready.
 fn ensure_pods(
     shared: &Shared,
     owner_type: &ResourceType,
     owner: &Value,
     replicas: u64,
     ready: bool,
-) -> Option<String> {
-    let pod_t = types(shared, "", "pods")?;
+) -> (Option<String>, bool) {
+    let Some(pod_t) = types(shared, "", "pods") else {
+        return (None, ready);
+    };
     let ns = owner["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default()
@@ -408,7 +414,15 @@ fn ensure_pods(
         .to_owned();
     let uid = owner["metadata"]["uid"].clone();
     let template = &owner["spec"]["template"];
-    let owned: Vec<Value> = shared
+    let images = |spec: &Value| -> Vec<Value> {
+        spec["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["image"].clone())
+            .collect()
+    };
+    let (owned, outdated): (Vec<Value>, Vec<Value>) = shared
         .state()
         .list(&pod_t, Some(&ns))
         .into_iter()
@@ -417,31 +431,31 @@ fn ensure_pods(
                 .as_array()
                 .is_some_and(|r| r.iter().any(|r| r["uid"] == uid))
         })
-        .collect();
-    let pod_status = |ip: &str| {
-        json!({
-            "phase": if ready { "Running" } else { "Pending" },
-            "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "172.18.0.2",
-            "conditions": [condition("Ready", ready, if ready { "PodReady" } else { "ContainersNotReady" }), condition("ContainersReady", ready, "Simulated")],
-            "containerStatuses": template["spec"]["containers"].as_array().into_iter().flatten().map(|c| json!({"name": c["name"], "ready": ready, "restartCount": 0, "image": c["image"], "started": ready})).collect::<Vec<_>>(),
-        })
-    };
+        .partition(|p| images(&p["spec"]) == images(&template["spec"]));
+    for old in &outdated {
+        let pod_name = old["metadata"]["name"].as_str().unwrap_or_default();
+        let _ = shared.state().delete(&pod_t, &ns, pod_name, false);
+    }
+    let registry = shared.images.lock().ok().and_then(|r| r.clone());
+    let mut all_ready = true;
     for pod in &owned {
         let ip = pod["status"]["podIP"]
             .as_str()
             .unwrap_or("10.244.0.10")
             .to_owned();
-        set_status(shared, &pod_t, pod, pod_status(&ip));
+        let pulled = pull_images(shared, registry.as_deref(), pod);
+        all_ready &= ready && pulled.is_ok();
+        set_status(shared, &pod_t, pod, pod_status(pod, &ip, ready, pulled));
     }
     for _ in owned.len() as u64..replicas {
-        let mut state = shared.state();
+        let state = shared.state();
         // The owner may have been deleted since this pass listed it: a ReplicaSet controller
         // makes no pods for an owner that is gone (they would be orphans).
         let alive = state
             .get(owner_type, &ns, &name)
             .is_ok_and(|o| o["metadata"]["uid"] == uid);
         if !alive {
-            return None;
+            return (None, false);
         }
         let n = state.rv + 1;
         let pod_name = format!("{name}-sim-{n:05x}");
@@ -457,14 +471,34 @@ fn ensure_pods(
         if !spec.is_object() {
             spec = json!({});
         }
+        if spec["imagePullSecrets"].is_null()
+            && let Some(sa_t) = state
+                .registry
+                .types
+                .iter()
+                .find(|t| t.group.is_empty() && t.plural == "serviceaccounts")
+                .cloned()
+        {
+            let sa_name = spec["serviceAccountName"].as_str().unwrap_or("default");
+            if let Ok(sa) = state.get(&sa_t, &ns, sa_name)
+                && sa["imagePullSecrets"].is_array()
+            {
+                spec["imagePullSecrets"] = sa["imagePullSecrets"].clone();
+            }
+        }
         let mut pod = json!({"metadata": meta, "spec": spec});
         if let Err(e) = admission::admit(&state, &pod_t, &ns, &pod_name, Op::Create, &mut pod, None)
         {
-            return Some(e.message);
+            return (Some(e.message), false);
         }
         pod["spec"]["nodeName"] = json!("kube-sim-node");
-        pod["status"] = pod_status(&ip);
-        state.commit(&pod_t, &ns, &pod_name, Some(pod), false);
+        drop(state);
+        let pulled = pull_images(shared, registry.as_deref(), &pod);
+        all_ready &= ready && pulled.is_ok();
+        pod["status"] = pod_status(&pod, &ip, ready, pulled);
+        shared
+            .state()
+            .commit(&pod_t, &ns, &pod_name, Some(pod), false);
     }
     for extra in owned.iter().skip(replicas as usize) {
         let pod_name = extra["metadata"]["name"]
@@ -473,7 +507,92 @@ fn ensure_pods(
             .to_owned();
         let _ = shared.state().delete(&pod_t, &ns, &pod_name, false);
     }
-    None
+    (None, all_ready && outdated.is_empty())
+}
+
+/// The kubelet's pulls of a pod's images, with the credentials of its `imagePullSecrets`
+/// (`kubernetes.io/dockerconfigjson`: `auths.<registry>.username`/`password`, or `auth` as
+/// base64 `user:password`); the first refusal's message.
+fn pull_images(
+    shared: &Shared,
+    registry: Option<&dyn super::ImageRegistry>,
+    pod: &Value,
+) -> Result<(), (String, String)> {
+    let Some(registry) = registry else {
+        return Ok(());
+    };
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let configs: Vec<Value> = pod["spec"]["imagePullSecrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["name"].as_str())
+        .filter_map(|secret| {
+            let t = types(shared, "", "secrets")?;
+            let s = shared.state().get(&t, ns, secret).ok()?;
+            let raw = s["data"][".dockerconfigjson"].as_str()?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+            serde_json::from_slice(&bytes).ok()
+        })
+        .collect();
+    for container in pod["spec"]["containers"].as_array().into_iter().flatten() {
+        let image = container["image"].as_str().unwrap_or_default();
+        let host = image.split('/').next().unwrap_or_default();
+        let auth = configs.iter().find_map(|c| {
+            let entry = &c["auths"][host];
+            if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
+                return Some((u.to_owned(), p.to_owned()));
+            }
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(entry["auth"].as_str()?)
+                .ok()?;
+            let (u, p) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+            Some((u.to_owned(), p.to_owned()))
+        });
+        if let Some(Err(message)) =
+            registry.pull(image, auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str())))
+        {
+            return Err((image.to_owned(), message));
+        }
+    }
+    Ok(())
+}
+
+/// A pod's status from the kubelet: Running and ready, or Pending with each container waiting
+/// on its image (`ErrImagePull` on the first failed pull, `ImagePullBackOff` from the next,
+/// kubelet's `images/image_manager.go`).
+fn pod_status(pod: &Value, ip: &str, ready: bool, pulled: Result<(), (String, String)>) -> Value {
+    let pull_failed = pulled.is_err();
+    let ready = ready && !pull_failed;
+    let before = &pod["status"]["containerStatuses"];
+    let containers: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut status = json!({"name": c["name"], "ready": ready, "restartCount": 0, "image": c["image"], "started": ready});
+            if let Err((image, message)) = &pulled {
+                let backing_off = before[i]["state"]["waiting"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r == "ErrImagePull" || r == "ImagePullBackOff");
+                status["state"] = if backing_off {
+                    json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{image}\": ErrImagePull: {message}")}})
+                } else {
+                    json!({"waiting": {"reason": "ErrImagePull", "message": message}})
+                };
+            } else if ready {
+                status["state"] = json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}});
+            }
+            status
+        })
+        .collect();
+    json!({
+        "phase": if ready { "Running" } else { "Pending" },
+        "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "172.18.0.2",
+        "conditions": [condition("Ready", ready, if ready { "PodReady" } else { "ContainersNotReady" }), condition("ContainersReady", ready, "Simulated")],
+        "containerStatuses": containers,
+    })
 }
 
 /// Register a node; the simulated kubelet reports it Ready once a pod network exists.

@@ -1,6 +1,7 @@
 //! SIMULATED Traefik (test harness only): plain HTTP that routes by `Host` to the Ingress
 //! objects in the store, as Traefik's Kubernetes Ingress provider would. A routed request gets
-//! `200` naming the backend; an unknown host gets Traefik's own `404 page not found`.
+//! `200` naming the backend (`503 no available server` while its Service has no ready endpoint);
+//! an unknown host gets Traefik's own `404 page not found`.
 //! Backends are not proxied: the simulation proves the route exists, not the service behind it.
 //! Its Ingress provider also writes the Ingresses' status as Traefik does ([`publish_status`]).
 
@@ -62,7 +63,30 @@ fn route(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
             .filter(|i| served_by_traefik(i))
             .find_map(|i| backend_for(i, &host, path))
     };
+    // With no ready endpoint behind the Service, Traefik (allowEmptyServices, the chart's
+    // default) keeps the route and answers 503 "no available server"
+    // (`pkg/server/service/loadbalancer`: errNoAvailableServer).
+    let empty = backend.as_ref().is_some_and(|b| {
+        let (ns, rest) = b.split_once('/').unwrap_or_default();
+        let service = rest.split(':').next().unwrap_or_default();
+        let state = shared.state();
+        let endpoints = state
+            .registry
+            .types
+            .iter()
+            .find(|t| t.group.is_empty() && t.plural == "endpoints")
+            .and_then(|t| state.get(t, ns, service).ok());
+        // A Service kube-sim keeps no Endpoints for (no selector) is not modelled: routed.
+        endpoints.is_some_and(|e| {
+            !e["subsets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["addresses"].as_array().is_some_and(|a| !a.is_empty()))
+        })
+    });
     match backend {
+        Some(_) if empty => reply(503, "no available server\n".into()),
         Some(b) => reply(
             200,
             format!("kube-sim simulated Traefik: {host}{path} -> {b}\n"),

@@ -71,6 +71,8 @@ pub(crate) struct Shared {
     /// The real `kubectl` it renders Kustomize paths with (`kubectl kustomize`; none: not
     /// rendered).
     kubectl: Mutex<Option<std::path::PathBuf>>,
+    /// Where the simulated kubelet pulls images from (none: every pull succeeds).
+    images: Mutex<Option<Arc<dyn ImageRegistry>>>,
     helm_cache: Mutex<HashMap<u64, Result<Vec<Value>, String>>>,
 }
 
@@ -95,6 +97,14 @@ impl Shared {
         }
         self.changed.notify_one();
     }
+}
+
+/// A container registry as the simulated kubelet pulls from it.
+pub trait ImageRegistry: Send + Sync {
+    /// Pull `image` with the pod's pull credentials for its registry (user, password):
+    /// `None` when this registry does not serve it (the pull succeeds, as for every image the
+    /// tests do not model), else the pull's outcome with containerd's message.
+    fn pull(&self, image: &str, auth: Option<(&str, &str)>) -> Option<Result<(), String>>;
 }
 
 /// A running simulated API server.
@@ -146,6 +156,7 @@ impl KubeSim {
             git: Mutex::new(None),
             helm: Mutex::new(None),
             kubectl: Mutex::new(None),
+            images: Mutex::new(None),
             helm_cache: Mutex::new(HashMap::new()),
         });
         let snapshot = state_dir.map(|d| d.join("objects.json"));
@@ -300,6 +311,17 @@ impl KubeSim {
             .helm
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(helm.to_owned());
+        self.shared.changed.notify_one();
+    }
+
+    /// Let the simulated kubelet pull images from `registry`: a pod whose image it refuses stays
+    /// Pending in `ErrImagePull` / `ImagePullBackOff` until a later pull succeeds.
+    pub fn set_image_registry(&self, registry: Arc<dyn ImageRegistry>) {
+        *self
+            .shared
+            .images
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(registry);
         self.shared.changed.notify_one();
     }
 

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub mod account;
+pub mod actions;
 mod git;
 mod repos;
 

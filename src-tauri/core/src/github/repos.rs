@@ -14,6 +14,7 @@ pub struct Repo {
     pub full_name: String,
     pub html_url: String,
     pub default_branch: String,
+    pub private: bool,
 }
 
 fn repo_from(v: &Value) -> Repo {
@@ -21,6 +22,7 @@ fn repo_from(v: &Value) -> Repo {
         full_name: v["full_name"].as_str().unwrap_or_default().to_owned(),
         html_url: v["html_url"].as_str().unwrap_or_default().to_owned(),
         default_branch: v["default_branch"].as_str().unwrap_or("main").to_owned(),
+        private: v["private"].as_bool().unwrap_or(false),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod create;
 pub mod list;
+pub mod status;
 pub mod template;
 
 use std::path::{Path, PathBuf};
