@@ -44,6 +44,7 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<
             commands::services::service_create,
             commands::services::service_rollback,
             commands::services::services_list,
+            commands::services::service_status,
             commands::teams::teams_list,
             commands::github::github_connect,
             commands::github::github_status,

@@ -1,10 +1,12 @@
-//! Service commands: inline checks, creation (resumable), rollback, the deployed list.
+//! Service commands: inline checks, creation (resumable), rollback, the deployed list, and
+//! where one service stands (its chain from commit to traffic).
 
 use slipway_core::pipeline::ProgressEvent;
 use slipway_core::secrets::Keyring;
 use slipway_core::service::connect::{self, Target};
 use slipway_core::service::create::{self, Created};
 use slipway_core::service::list::{self, ServiceEntry};
+use slipway_core::service::status::{self, ServiceStatus};
 use slipway_core::service::{FieldProblems, ServiceRequest};
 use tauri::ipc::Channel;
 
@@ -79,4 +81,11 @@ pub async fn services_list() -> CommandResult<Vec<ServiceEntry>> {
         target.http_ingress.port(),
     )
     .await?)
+}
+
+/// Where `name` stands: repository, CI, image, Argo CD, pods, URL, and the first broken link.
+#[tauri::command]
+pub async fn service_status(name: String) -> CommandResult<ServiceStatus> {
+    let (target, _) = target()?;
+    Ok(status::service_status(&name, &target, &Keyring::os()).await?)
 }

@@ -2,12 +2,15 @@ import { invoke, invokeWithProgress } from './ipc';
 import type { Created } from './generated/Created';
 import type { FieldProblems } from './generated/FieldProblems';
 import type { ServiceEntry } from './generated/ServiceEntry';
+import type { ServiceStatus } from './generated/ServiceStatus';
 import type { TeamSummary } from './generated/TeamSummary';
 import type { ProgressEvent } from './types';
 
 export type { Created } from './generated/Created';
 export type { FieldProblems } from './generated/FieldProblems';
 export type { ServiceEntry } from './generated/ServiceEntry';
+export type { ServiceStatus } from './generated/ServiceStatus';
+export type { Link as ChainLink } from './generated/Link';
 export type { TeamSummary } from './generated/TeamSummary';
 
 export const TEMPLATES = [{ id: 'nodejs-v24', label: 'Node.js v24' }];
@@ -17,6 +20,7 @@ export const serviceCreate = (name: string, team: string, template: string, onEv
   invokeWithProgress<Created>('service_create', { name, team, template }, onEvent);
 export const serviceRollback = (name: string) => invoke<string[]>('service_rollback', { name });
 export const servicesList = () => invoke<ServiceEntry[]>('services_list');
+export const serviceStatus = (name: string) => invoke<ServiceStatus>('service_status', { name });
 export const teamsList = () => invoke<TeamSummary[]>('teams_list');
 
 /// `used/hard` of one quota resource of a team, if the namespace has that quota.
@@ -24,3 +28,13 @@ export function quotaUse(team: TeamSummary | undefined, resource: string): strin
   const q = team?.quota.find((x) => x.resource === resource);
   return q ? `${q.used}/${q.hard}` : null;
 }
+
+/// What each link of the chain is called on screen.
+export const LINK_LABELS: Record<string, string> = {
+  repository: 'Repository',
+  ci: 'CI',
+  image: 'Image',
+  application: 'Argo CD',
+  pods: 'Pods',
+  url: 'URL',
+};

@@ -139,3 +139,38 @@ describe('errors by kind', () => {
     expect(await screen.findByText(/None yet/)).toBeTruthy();
   });
 });
+
+describe('where a service stands', () => {
+  const chain = {
+    name: 'shop-api',
+    team: 'payments',
+    broken: 'pods',
+    links: [
+      { kind: 'repository', state: 'done', summary: 'acme/shop-api, public, default branch main', url: 'https://github.test/acme/shop-api', fix: null },
+      { kind: 'ci', state: 'done', summary: 'CI passed for 1a2b3c4', url: 'https://github.test/acme/shop-api/actions/runs/7', fix: null },
+      { kind: 'image', state: 'done', summary: 'ghcr.io/acme/shop-api:1a2b3c4 on ghcr.io', url: null, fix: null },
+      { kind: 'application', state: 'waiting', summary: 'Synced, Progressing', url: 'a', fix: null },
+      { kind: 'pods', state: 'failed', summary: '0/1 ready in team-payments; ImagePullBackOff for ghcr.io/acme/shop-api:1a2b3c4: 401 Unauthorized', url: null, fix: 'the image is private and team-payments cannot pull it: `slipway up` refreshes the namespace’s pull Secret' },
+      { kind: 'url', state: 'waiting', summary: 'the route exists, no ready pod answers behind it (HTTP 503)', url: 'http://shop-api.local:8880', fix: null },
+    ],
+  };
+
+  it('shows the chain of a listed service with the first broken link and its fix', async () => {
+    backend({
+      services_list: () => [{ name: 'shop-api', team: 'payments', sync: 'Synced', health: 'Progressing', repoUrl: 'r', catalogUrl: 'c', argocdUrl: 'a', serviceUrl: 's' }],
+      teams_list: () => [],
+      service_status: () => chain,
+    });
+    render(ServicesView);
+    await fireEvent.click(await screen.findByRole('button', { name: 'Where shop-api stands' }));
+    const list = await screen.findByRole('list', { name: 'shop-api from commit to traffic' });
+    expect([...list.querySelectorAll('li')].map((li) => [li.dataset.link, li.dataset.state])).toEqual([
+      ['repository', 'done'], ['ci', 'done'], ['image', 'done'], ['application', 'waiting'], ['pods', 'failed'], ['url', 'waiting'],
+    ]);
+    const broken = list.querySelector('li.broken') as HTMLElement;
+    expect(broken.dataset.link).toBe('pods');
+    expect(broken.textContent).toContain('pull Secret');
+    expect(screen.getByText(/Pods is the first link to look at/)).toBeTruthy();
+    expect(calls.find((c) => c.cmd === 'service_status')?.args).toEqual({ name: 'shop-api' });
+  });
+});
