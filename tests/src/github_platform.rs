@@ -1,22 +1,27 @@
 //! A platform in GitHub mode for tests: kube-sim whose SIMULATED Argo CD reads the fake GitHub
-//! (in process) and renders Helm paths with the real helm, the real helm 4 installing the
-//! stand-in Argo CD chart, and install options for an owner on that GitHub.
+//! (in process) and renders Helm and Kustomize paths with the real helm and kubectl, the real
+//! helm 4 installing the stand-in Argo CD chart, the fake Backstage standing in for the
+//! platform's behind the simulated Traefik, and install options for an owner on that GitHub.
 
 use slipway_core::helm::{ChartSource, KubeContext};
 use slipway_core::platform::install::{InstallOptions, Source};
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_core::teams::LocalTeams;
 
-use crate::fakes::FakeGitHub;
+use crate::fakes::{FakeBackstage, FakeGitHub};
 use crate::kube_sim::KubeSim;
 use crate::{root, tools_dir};
 
 /// The fake GitHub's token for `octo` (member of `acme`) in this world.
 pub const TOKEN: &str = "ghp_FAKE0123456789abcdefGITOPS";
+/// The platform's Backstage API token in this world (the keyring's, which `up` hands Backstage).
+pub const BACKSTAGE_TOKEN: &str = "bs-token-github-platform";
 
 pub struct GitHubPlatform {
     pub sim: KubeSim,
     pub github: FakeGitHub,
+    /// Reached as the platform's Backstage: `backstage.local` through the simulated Traefik.
+    pub backstage: FakeBackstage,
     pub kube: KubeContext,
     pub options: InstallOptions,
     _dir: tempfile::TempDir,
@@ -44,6 +49,11 @@ impl GitHubPlatform {
         keyring
             .set(&accounts::github_token(&github.url()), TOKEN)
             .expect("GitHub token");
+        keyring
+            .set(&accounts::backstage_api_token("sim"), BACKSTAGE_TOKEN)
+            .expect("Backstage token");
+        let backstage = FakeBackstage::start(BACKSTAGE_TOKEN, github.state.clone()).await;
+        sim.set_backend("backstage", "backstage", backstage.addr);
         let options = InstallOptions {
             source: Source::GitHub {
                 api: github.url(),
@@ -58,6 +68,7 @@ impl GitHubPlatform {
         Self {
             sim,
             github,
+            backstage,
             kube,
             options,
             _dir: dir,

@@ -17,10 +17,9 @@ use slipway_core::platform::publish::{self, PLATFORM_REPO};
 use slipway_core::secrets::accounts;
 use slipway_core::service::ServiceRequest;
 use slipway_core::service::create::{self, Services};
-use slipway_e2e::fakes::FakeBackstage;
 use slipway_e2e::{test_timeouts, tools_dir};
 
-use slipway_e2e::github_platform::{GitHubPlatform as World, TOKEN};
+use slipway_e2e::github_platform::{BACKSTAGE_TOKEN, GitHubPlatform as World, TOKEN};
 
 fn b64(v: &str) -> String {
     use base64::Engine;
@@ -51,7 +50,8 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
             "platform-apps",
             "teams",
             "sealing-key",
-            "routing"
+            "routing",
+            "catalog"
         ]
     );
     assert!(steps[3].outcome.is_change(), "{steps:?}");
@@ -179,9 +179,8 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     );
 
     // A service for the personal owner: listed in the registry, then an Application from Git.
-    let backstage = FakeBackstage::start("bs-token", w.github.state.clone()).await;
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let bs = Backstage::new(&backstage.url(), "bs-token").expect("backstage");
+    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
     let journal = tempfile::tempdir().expect("journal");
     let services = Services {
         github: &gh,
@@ -284,6 +283,38 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     assert!(
         format!("{:?}", teams.outcome).contains("payments: baselines Healthy"),
         "{teams:?}"
+    );
+    let outcome = |steps: &[slipway_core::pipeline::StepReport], id: &str| {
+        format!("{:?}", steps.iter().find(|s| s.id == id).expect(id).outcome)
+    };
+    assert!(
+        outcome(&steps, "catalog").contains("1 service(s) in the catalog"),
+        "{steps:?}"
+    );
+
+    // Backstage restarts with an empty in-memory catalog; the next `up` registers the service
+    // again, through the ingress as a user would reach Backstage.
+    w.backstage.restart();
+    let steps = install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
+        .await
+        .expect("up after a Backstage restart");
+    assert!(
+        outcome(&steps, "catalog")
+            .contains("registered again (the catalog had lost them): shop-api"),
+        "{steps:?}"
+    );
+    let target = "https://github.test/octo/shop-api/blob/main/catalog-info.yaml";
+    assert!(
+        w.backstage.state().locations.values().any(|t| t == target),
+        "{target} registered again"
+    );
+    assert!(
+        w.backstage
+            .state()
+            .hosts
+            .iter()
+            .any(|h| h.starts_with("backstage.local")),
+        "reached as backstage.local through the ingress"
     );
 
     // Backstage, which anyone reaching it acts through, never got the user's token; with a

@@ -67,7 +67,8 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
             "platform-apps",
             "teams",
             "sealing-key",
-            "routing"
+            "routing",
+            "catalog"
         ]
     );
     assert!(

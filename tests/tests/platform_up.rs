@@ -14,7 +14,7 @@ use slipway_core::secrets::accounts;
 use slipway_e2e::keyring::PrivateKeyring;
 use slipway_e2e::{Run, TestCluster, root, tools_dir};
 
-const INSTALL_STEPS: [&str; 8] = [
+const INSTALL_STEPS: [&str; 9] = [
     "argocd",
     "argocd-ready",
     "secrets",
@@ -23,6 +23,7 @@ const INSTALL_STEPS: [&str; 8] = [
     "platform-apps",
     "sealing-key",
     "routing",
+    "catalog",
 ];
 
 /// The `[step] <verb>` lines of a run, in order.

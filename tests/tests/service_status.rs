@@ -15,8 +15,7 @@ use slipway_core::platform::install::install;
 use slipway_core::service::ServiceRequest;
 use slipway_core::service::create::{self, Services};
 use slipway_core::service::status::{self, LinkKind, LinkState, ServiceStatus, Sources};
-use slipway_e2e::fakes::FakeBackstage;
-use slipway_e2e::github_platform::{GitHubPlatform as World, TOKEN};
+use slipway_e2e::github_platform::{BACKSTAGE_TOKEN, GitHubPlatform as World, TOKEN};
 use slipway_e2e::{test_timeouts, tools_dir};
 
 fn states(s: &ServiceStatus) -> Vec<(LinkKind, LinkState)> {
@@ -38,9 +37,8 @@ async fn the_chain_follows_a_new_service_from_commit_to_traffic_and_names_the_br
     install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await
         .expect("install in GitHub mode");
-    let backstage = FakeBackstage::start("bs-token", w.github.state.clone()).await;
     let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let bs = Backstage::new(&backstage.url(), "bs-token").expect("backstage");
+    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
     let journal = tempfile::tempdir().expect("journal");
     let owner = Owner {
         name: "octo".into(),
@@ -299,8 +297,7 @@ async fn a_failed_ci_run_and_a_missing_repository_are_named_with_their_fix() {
     assert!(missing.links[1..].iter().all(|l| l.state == S::Unknown));
 
     // A repository whose CI failed: the CI link fails with the run's address.
-    let backstage = FakeBackstage::start("bs-token", w.github.state.clone()).await;
-    let bs = Backstage::new(&backstage.url(), "bs-token").expect("backstage");
+    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
     let journal = tempfile::tempdir().expect("journal");
     let services = Services {
         github: &gh,

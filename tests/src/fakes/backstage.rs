@@ -70,6 +70,16 @@ impl FakeBackstage {
         format!("http://{}", self.addr)
     }
 
+    /// Backstage restarted: with the in-memory SQLite of the bundle's values, the catalog keeps
+    /// nothing registered at run time (only the configured locations come back, read again).
+    pub fn restart(&self) {
+        let mut s = self.state();
+        s.locations.clear();
+        s.components.clear();
+        s.pending.clear();
+        s.location_errors.clear();
+    }
+
     pub fn state(&self) -> MutexGuard<'_, BackstageState> {
         self.state
             .lock()
@@ -87,6 +97,14 @@ fn backstage(
 ) -> Reply {
     s.hosts
         .push(headers.get("host").cloned().unwrap_or_default());
+    // The app itself (every path outside the API) is served to anyone, as Backstage's
+    // app-backend serves the frontend.
+    if method == Method::GET && !path.starts_with("/api/") {
+        return reply(
+            200,
+            &json!("<!doctype html><title>Backstage (fake)</title>"),
+        );
+    }
     if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {}", s.token)) {
         return reply(
             401,

@@ -2,7 +2,8 @@
 //! objects in the store, as Traefik's Kubernetes Ingress provider would. A routed request gets
 //! `200` naming the backend (`503 no available server` while its Service has no ready endpoint);
 //! an unknown host gets Traefik's own `404 page not found`.
-//! Backends are not proxied: the simulation proves the route exists, not the service behind it.
+//! A backend Service the test stands a server in for ([`super::KubeSim::set_backend`]) is
+//! proxied to; others are not: there the simulation proves the route exists, not the service.
 //! Its Ingress provider also writes the Ingresses' status as Traefik does ([`publish_status`]).
 
 use std::convert::Infallible;
@@ -24,9 +25,15 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(&req, &shared)) }
+                async move {
+                    let answer = route(&req, &shared);
+                    Ok::<_, Infallible>(match answer {
+                        Routed::Answer(response) => response,
+                        Routed::Proxy(target) => proxy(req, target).await,
+                    })
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tcp), service)
@@ -35,7 +42,48 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     }
 }
 
-fn route(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
+enum Routed {
+    Answer(Response<Full<Bytes>>),
+    Proxy(std::net::SocketAddr),
+}
+
+/// Forward the request as Traefik's reverse proxy does (method, path, headers and body, the
+/// `Host` kept); a backend that does not answer is Traefik's `502 Bad Gateway`.
+async fn proxy(req: Request<Incoming>, target: std::net::SocketAddr) -> Response<Full<Bytes>> {
+    use http_body_util::BodyExt as _;
+    let bad_gateway = || {
+        Response::builder()
+            .status(502)
+            .body(Full::new(Bytes::from_static(b"Bad Gateway")))
+            .unwrap_or_default()
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+        return bad_gateway();
+    };
+    let Ok(tcp) = tokio::net::TcpStream::connect(target).await else {
+        return bad_gateway();
+    };
+    let Ok((mut sender, connection)) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(tcp)).await
+    else {
+        return bad_gateway();
+    };
+    tokio::spawn(connection);
+    let Ok(response) = sender
+        .send_request(Request::from_parts(parts, Full::new(body)))
+        .await
+    else {
+        return bad_gateway();
+    };
+    let (parts, body) = response.into_parts();
+    match body.collect().await {
+        Ok(b) => Response::from_parts(parts, Full::new(b.to_bytes())),
+        Err(_) => bad_gateway(),
+    }
+}
+
+fn route(req: &Request<Incoming>, shared: &Shared) -> Routed {
     let host = req
         .headers()
         .get(header::HOST)
@@ -85,15 +133,30 @@ fn route(req: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
                 .any(|s| s["addresses"].as_array().is_some_and(|a| !a.is_empty()))
         })
     });
-    match backend {
-        Some(_) if empty => reply(503, "no available server\n".into()),
-        Some(b) => reply(
-            200,
-            format!("kube-sim simulated Traefik: {host}{path} -> {b}\n"),
-        ),
-        None => reply(404, "404 page not found\n".into()),
+    let proxied = backend.as_ref().and_then(|b| {
+        let (ns, rest) = b.split_once('/')?;
+        let service = rest.split(':').next()?;
+        shared
+            .backends
+            .lock()
+            .ok()?
+            .get(&(ns.to_owned(), service.to_owned()))
+            .copied()
+    });
+    if let Some(target) = proxied {
+        return Routed::Proxy(target);
     }
-    .unwrap_or_default()
+    Routed::Answer(
+        match backend {
+            Some(_) if empty => reply(503, "no available server\n".into()),
+            Some(b) => reply(
+                200,
+                format!("kube-sim simulated Traefik: {host}{path} -> {b}\n"),
+            ),
+            None => reply(404, "404 page not found\n".into()),
+        }
+        .unwrap_or_default(),
+    )
 }
 
 /// Traefik is the default IngressClass on the platform: Ingresses naming no class count too.

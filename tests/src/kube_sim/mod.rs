@@ -71,6 +71,9 @@ pub(crate) struct Shared {
     /// The real `kubectl` it renders Kustomize paths with (`kubectl kustomize`; none: not
     /// rendered).
     kubectl: Mutex<Option<std::path::PathBuf>>,
+    /// (namespace, Service) → a server the test stands in for it; the simulated Traefik proxies
+    /// requests routed there.
+    backends: Mutex<HashMap<(String, String), SocketAddr>>,
     /// Where the simulated kubelet pulls images from (none: every pull succeeds).
     images: Mutex<Option<Arc<dyn ImageRegistry>>>,
     helm_cache: Mutex<HashMap<u64, Result<Vec<Value>, String>>>,
@@ -157,6 +160,7 @@ impl KubeSim {
             helm: Mutex::new(None),
             kubectl: Mutex::new(None),
             images: Mutex::new(None),
+            backends: Mutex::new(HashMap::new()),
             helm_cache: Mutex::new(HashMap::new()),
         });
         let snapshot = state_dir.map(|d| d.join("objects.json"));
@@ -312,6 +316,16 @@ impl KubeSim {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(helm.to_owned());
         self.shared.changed.notify_one();
+    }
+
+    /// Stand `target` in for the Service `namespace/service`: the simulated Traefik proxies the
+    /// requests its Ingresses route there (e.g. the fake Backstage for the platform's Backstage).
+    pub fn set_backend(&self, namespace: &str, service: &str, target: SocketAddr) {
+        self.shared
+            .backends
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((namespace.to_owned(), service.to_owned()), target);
     }
 
     /// Let the simulated kubelet pull images from `registry`: a pod whose image it refuses stays

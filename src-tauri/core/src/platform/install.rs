@@ -53,6 +53,9 @@ pub enum InstallError {
     /// GitHub refused or failed (GitHub mode).
     #[error(transparent)]
     GitHub(#[from] GitHubError),
+    /// The catalog refused or failed (registering the services again).
+    #[error(transparent)]
+    Backstage(#[from] crate::backstage::BackstageError),
     /// The platform repository cannot be published without undoing someone's work.
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
@@ -96,6 +99,7 @@ impl StepFailure for InstallError {
         match self {
             Self::Kube(e) => e.is_transient(),
             Self::GitHub(e) => e.is_transient(),
+            Self::Backstage(e) => e.is_transient(),
             Self::Publish(e) => e.is_transient(),
             Self::Sealing(SealingError::Api(e)) => k8s::transient_api_error(e),
             _ => false,
@@ -111,6 +115,7 @@ impl Classified for InstallError {
             Self::Bundle(e) => e.kind(),
             Self::Secrets(e) => e.kind(),
             Self::GitHub(e) => e.kind(),
+            Self::Backstage(e) => e.kind(),
             Self::Publish(e) => e.kind(),
             Self::Sealing(e) => e.kind(),
             Self::Team(e) => e.kind(),
@@ -131,6 +136,7 @@ pub enum InstallStep {
     Teams,
     SealingKey,
     Routing,
+    Catalog,
 }
 
 /// The platform part of `slipway up`, as data: what each row says is what applies.
@@ -202,6 +208,13 @@ const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
         "Check Argo CD and Backstage through the ingress port",
         300,
         0,
+    ),
+    step(
+        InstallStep::Catalog,
+        "catalog",
+        "Register every service in Backstage's catalog again (it keeps none across restarts)",
+        180,
+        2,
     ),
 ];
 
@@ -309,6 +322,7 @@ impl Stage for InstallStage<'_> {
             InstallStep::Teams => self.teams(r).await,
             InstallStep::SealingKey => self.sealing_key(r).await,
             InstallStep::Routing => self.routing(r).await,
+            InstallStep::Catalog => self.catalog(r).await,
         }
     }
 }
@@ -789,6 +803,66 @@ impl InstallStage<'_> {
             answers.push(format!("{host} → {status}"));
         }
         Ok(StepOutcome::up_to_date(answers.join(", ")))
+    }
+}
+
+impl InstallStage<'_> {
+    /// GitHub mode: every `idp-managed` repository of the owner registered in the catalog.
+    /// Backstage's catalog is in-memory SQLite (a throwaway catalog on a laptop, no database to
+    /// keep), so a restarted pod has forgotten every service; GitHub's topics are the record
+    /// that survives restarts and re-created clusters alike, so the catalog is rebuilt from them.
+    async fn catalog(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
+        let Source::GitHub { api, owner } = &self.options.source else {
+            return Ok(StepOutcome::up_to_date(
+                "local mode: services are registered when they are created",
+            ));
+        };
+        let token = self
+            .options
+            .keyring
+            .get(&accounts::github_token(api))?
+            .ok_or_else(|| GitHubError::NotConnected { api: api.clone() })?;
+        let github = GitHub::new(api, &token)?;
+        let owner = github.identity().await?.owner(owner.as_deref())?;
+        let services = github
+            .repos_with_topic(&owner.name, owner.org, crate::service::list::SERVICE_TOPIC)
+            .await?;
+        if services.is_empty() {
+            return Ok(StepOutcome::up_to_date("no services yet"));
+        }
+        let backstage_token = self
+            .options
+            .keyring
+            .get(&accounts::backstage_api_token(&self.options.cluster))?
+            .ok_or_else(|| crate::backstage::BackstageError::NoToken {
+                cluster: self.options.cluster.clone(),
+            })?;
+        let backstage = crate::backstage::Backstage::through_ingress(
+            &format!("backstage.{}", self.options.domain.trim_start_matches('.')),
+            self.options.ingress,
+            &backstage_token,
+        )?;
+        let mut registered = Vec::new();
+        for (repo, _) in &services {
+            let target = crate::service::catalog_location(repo);
+            if backstage.location_id(&target).await?.is_some() {
+                continue;
+            }
+            r.detail(format!("registering {target}"));
+            let name = repo.full_name.rsplit('/').next().unwrap_or_default();
+            backstage
+                .register(&target, &format!("component:default/{name}"))
+                .await?;
+            registered.push(name.to_owned());
+        }
+        Ok(if registered.is_empty() {
+            StepOutcome::up_to_date(format!("{} service(s) in the catalog", services.len()))
+        } else {
+            StepOutcome::changed(format!(
+                "registered again (the catalog had lost them): {}",
+                registered.join(", ")
+            ))
+        })
     }
 }
 

@@ -378,13 +378,6 @@ impl CreateStage<'_> {
             file.namespace()
         )))
     }
-
-    fn catalog_url(&self, repo: &crate::github::Repo) -> String {
-        format!(
-            "{}/blob/{}/catalog-info.yaml",
-            repo.html_url, repo.default_branch
-        )
-    }
 }
 
 impl Stage for CreateStage<'_> {
@@ -584,7 +577,7 @@ impl Stage for CreateStage<'_> {
                     )));
                 }
                 let repo = self.repo().await?;
-                let target = self.catalog_url(&repo);
+                let target = super::catalog_location(&repo);
                 let registration = backstage
                     .register(&target, &format!("component:default/{name}"))
                     .await?;

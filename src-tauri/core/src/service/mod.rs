@@ -96,6 +96,14 @@ pub enum ServiceError {
     NothingToRollBack { owner: String, name: String },
 }
 
+/// The catalog location of a service: its `catalog-info.yaml` on the default branch.
+pub fn catalog_location(repo: &crate::github::Repo) -> String {
+    format!(
+        "{}/blob/{}/catalog-info.yaml",
+        repo.html_url, repo.default_branch
+    )
+}
+
 impl crate::pipeline::StepFailure for ServiceError {
     fn is_transient(&self) -> bool {
         match self {
