@@ -85,14 +85,15 @@ pub const CLUSTER_CONFIG: &str = "cluster/kind-config.yaml";
 /// Argo CD's pin: installed by helm before everything else.
 pub const ARGO_CD: &str = "platform/argo-cd.yaml";
 
-/// Every YAML document of every bundle file, with its path. Service template skeletons and the
-/// team chart's templates are not manifests until rendered (`crate::service::template`,
+/// Every YAML document of every bundle file, with its path. Service template skeletons and
+/// registry entries and the team chart's templates are not manifests until rendered (`crate::service::template`,
 /// `crate::teams::render`), so they are left out.
 pub fn documents() -> Result<Vec<(String, serde_json::Value)>, BundleError> {
     let mut docs = Vec::new();
     for path in Bundle::iter() {
-        let rendered_later =
-            path.contains("/skeleton/") || path.starts_with("teams/chart/templates/");
+        let rendered_later = path.contains("/skeleton/")
+            || path.contains("/registry/")
+            || path.starts_with("teams/chart/templates/");
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) || rendered_later {
             continue;
         }

@@ -92,7 +92,8 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
                         .replace("${SLIPWAY_PLATFORM_REPO}", &slug)
                         .replace("OWNER", &site.owner)
                         .replace("PLATFORM_BRANCH", &site.branch)
-                        .replace("UNUSED_WORKLOADS_APPSET", site.unused_workloads_appset());
+                        .replace("UNUSED_WORKLOADS_APPSET", site.unused_workloads_appset())
+                        .replace("PERSONAL_ACCOUNT", if site.org { "false" } else { "true" });
                     text.into_bytes()
                 }
                 Ok(text) => text.into_bytes(),
@@ -392,6 +393,81 @@ mod tests {
         );
     }
 
+    /// The Backstage form lists a personal account's service as the CLI does: the published
+    /// template proposes the template's registry entry (the file `slipway service create`
+    /// writes) into the platform repository's services/, filling every placeholder it has; an
+    /// organisation's template skips both steps.
+    #[test]
+    fn the_backstage_form_lists_a_personal_account_s_service_like_the_cli() {
+        let step = |f: &BTreeMap<String, Vec<u8>>, id: &str| -> serde_json::Value {
+            let t: serde_json::Value = serde_saphyr::from_str(&String::from_utf8_lossy(
+                &f["templates/nodejs-v24/template.yaml"],
+            ))
+            .expect("template");
+            t["spec"]["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .find(|s| s["id"] == id)
+                .cloned()
+                .expect(id)
+        };
+        let user = files(&Site::github_com("jo", false));
+        let (registry, listing) = (step(&user, "registry"), step(&user, "listing"));
+        assert_eq!(
+            (registry["if"].clone(), listing["if"].clone()),
+            (true.into(), true.into())
+        );
+        assert_eq!(listing["action"], "publish:github:pull-request");
+        assert_eq!(
+            listing["input"]["repoUrl"],
+            "github.com?owner=jo&repo=slipway-platform"
+        );
+        assert_eq!(listing["input"]["targetPath"], "services");
+        assert_eq!(
+            listing["input"]["sourcePath"],
+            registry["input"]["targetPath"]
+        );
+        assert_eq!(registry["input"]["url"], "./registry");
+        // Every placeholder of the entry (name and content) has a value in the form's step,
+        // and the CLI's entry is that file rendered.
+        let keys: Vec<&str> = registry["input"]["values"]
+            .as_object()
+            .expect("values")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let (path, entry) = user
+            .iter()
+            .find(|(p, _)| p.starts_with("templates/nodejs-v24/registry/"))
+            .expect("registry entry");
+        let text = format!("{path}\n{}", String::from_utf8_lossy(entry));
+        for used in text.split("${{ values.").skip(1) {
+            let key = used.split_whitespace().next().unwrap_or_default();
+            assert!(
+                keys.contains(&key),
+                "{key} has no value in the form: {keys:?}"
+            );
+        }
+        let (cli_path, cli_entry) = crate::service::template::registry_entry(
+            "nodejs-v24",
+            "shop-api",
+            "https://github.com/jo/shop-api.git",
+            "main",
+            "payments",
+        )
+        .expect("entry");
+        assert_eq!(cli_path, "services/shop-api.yaml");
+        let cli_entry = String::from_utf8_lossy(&cli_entry);
+        assert!(
+            cli_entry.contains("name: shop-api\nrepo: https://github.com/jo/shop-api.git\nbranch: main\nteam: payments\n"),
+            "{cli_entry}"
+        );
+        let org = files(&Site::github_com("acme", true));
+        assert_eq!(step(&org, "registry")["if"], false);
+        assert_eq!(step(&org, "listing")["if"], false);
+    }
+
     #[test]
     fn github_enterprise_and_a_user_reach_every_file() {
         let site = Site {
@@ -411,7 +487,8 @@ mod tests {
             !all.contains("github.com")
                 && !all.contains("OWNER")
                 && !all.contains("PLATFORM_BRANCH")
-                && !all.contains("UNUSED_WORKLOADS_APPSET"),
+                && !all.contains("UNUSED_WORKLOADS_APPSET")
+                && !all.contains("PERSONAL_ACCOUNT"),
             "every placeholder filled"
         );
         // The repository's own default branch wherever Argo CD and Backstage read it.

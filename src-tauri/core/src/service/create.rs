@@ -534,8 +534,13 @@ impl Stage for CreateStage<'_> {
                 // ApplicationSet reads services/*.yaml from the platform repository instead.
                 if !self.services.owner.org {
                     let repo = self.repo().await?;
-                    let path = registry_path(name);
-                    let entry = format!("# Created by Slipway: Argo CD deploys {name}'s deploy/ folder.\nname: {name}\nrepo: {}.git\nbranch: {}\nteam: {}\n", repo.html_url, repo.default_branch, req.team).into_bytes();
+                    let (path, entry) = template::registry_entry(
+                        &req.template,
+                        name,
+                        &format!("{}.git", repo.html_url),
+                        &repo.default_branch,
+                        &req.team,
+                    )?;
                     if current.get(&path) != Some(&entry) {
                         files.insert(path, entry);
                     }

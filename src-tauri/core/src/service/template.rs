@@ -103,7 +103,7 @@ pub fn render_files(
     for (relative, data) in skeleton {
         let rendered = match std::str::from_utf8(data) {
             Ok(text) if !verbatim.iter().any(|g| glob_match(g, relative)) => {
-                substitute(text, values)
+                substitute(text, &|key| values.get(key))
                     .map_err(|key| ServiceError::Placeholder {
                         file: relative.clone(),
                         key,
@@ -118,8 +118,48 @@ pub fn render_files(
     Ok(files)
 }
 
-/// Replace every `${{ values.key }}`; the unknown key on failure.
-fn substitute(text: &str, values: &Values) -> Result<String, UnknownKey> {
+/// A personal account's entry in the platform repository's `services/` (what the workloads
+/// ApplicationSet makes an Application of), from the template's `registry/` folder: the same
+/// file the Backstage form's pull request adds. Path and content.
+pub fn registry_entry(
+    template: &str,
+    name: &str,
+    repo_url: &str,
+    branch: &str,
+    team: &str,
+) -> Result<(String, Vec<u8>), ServiceError> {
+    let prefix = format!("templates/{template}/registry/");
+    let path = bundle::Bundle::iter()
+        .find(|p| p.starts_with(&prefix))
+        .ok_or_else(|| {
+            ServiceError::Invalid(vec![format!("template {template:?} has no registry entry")])
+        })?;
+    let lookup = |key: &str| -> Option<std::borrow::Cow<'_, str>> {
+        Some(match key {
+            "name" => name.into(),
+            "repoUrl" => repo_url.into(),
+            "branch" => branch.into(),
+            "team" => team.into(),
+            _ => return None,
+        })
+    };
+    let placeholder = |key: UnknownKey| ServiceError::Placeholder {
+        file: path.to_string(),
+        key,
+    };
+    let file = substitute(&path[prefix.len()..], &lookup).map_err(placeholder)?;
+    let data = bundle::Bundle::get(&path)
+        .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+        .unwrap_or_default();
+    let text = substitute(&data, &lookup).map_err(placeholder)?;
+    Ok((format!("services/{file}"), text.into_bytes()))
+}
+
+/// Replace every `${{ values.key }}` with what `lookup` gives; the unknown key on failure.
+fn substitute<'a>(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<std::borrow::Cow<'a, str>>,
+) -> Result<String, UnknownKey> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${{") {
@@ -131,7 +171,7 @@ fn substitute(text: &str, values: &Values) -> Result<String, UnknownKey> {
         };
         let expression = after[..end].trim();
         match expression.strip_prefix("values.") {
-            Some(key) => out.push_str(&values.get(key).ok_or_else(|| key.to_owned())?),
+            Some(key) => out.push_str(&lookup(key).ok_or_else(|| key.to_owned())?),
             // Not ours (e.g. GitHub Actions' own expressions): keep it.
             None => out.push_str(&rest[start..start + 3 + end + 2]),
         }
@@ -358,11 +398,16 @@ mod tests {
     #[test]
     fn unknown_placeholders_and_templates_are_errors() {
         assert_eq!(
-            substitute("a ${{ values.nope }} b", &values()),
+            substitute("a ${{ values.nope }} b", &|k| values()
+                .get(k)
+                .map(|v| v.into_owned().into())),
             Err("nope".into())
         );
         assert_eq!(
-            substitute("${{values.name}}-x ${{ github.sha }}", &values()).as_deref(),
+            substitute("${{values.name}}-x ${{ github.sha }}", &|k| values()
+                .get(k)
+                .map(|v| v.into_owned().into()))
+            .as_deref(),
             Ok("shop-api-x ${{ github.sha }}")
         );
         assert!(
