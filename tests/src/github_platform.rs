@@ -17,6 +17,13 @@ pub const TOKEN: &str = "ghp_FAKE0123456789abcdefGITOPS";
 /// The platform's Backstage API token in this world (the keyring's, which `up` hands Backstage).
 pub const BACKSTAGE_TOKEN: &str = "bs-token-github-platform";
 
+/// Slipway's GitHub and Backstage clients and a journal folder, for [`GitHubPlatform::services`].
+pub struct Clients {
+    pub github: slipway_core::github::GitHub,
+    pub backstage: slipway_core::backstage::Backstage,
+    pub journal: tempfile::TempDir,
+}
+
 pub struct GitHubPlatform {
     pub sim: KubeSim,
     pub github: FakeGitHub,
@@ -72,6 +79,44 @@ impl GitHubPlatform {
             kube,
             options,
             _dir: dir,
+        }
+    }
+
+    /// Slipway's clients for creating services here, for the user `octo`.
+    pub fn clients(&self) -> Clients {
+        Clients {
+            github: slipway_core::github::GitHub::new(&self.github.url(), TOKEN).expect("github"),
+            backstage: slipway_core::backstage::Backstage::new(
+                &self.backstage.url(),
+                BACKSTAGE_TOKEN,
+            )
+            .expect("backstage"),
+            journal: tempfile::tempdir().expect("journal"),
+        }
+    }
+
+    /// What `service create` runs with in this world (`kube`: the cluster, if it is given one).
+    pub fn services<'a>(
+        &self,
+        clients: &'a Clients,
+        kube: Option<kube::Client>,
+    ) -> slipway_core::service::create::Services<'a> {
+        let journal = clients.journal.path();
+        slipway_core::service::create::Services {
+            github: &clients.github,
+            backstage: &clients.backstage,
+            kube,
+            journal_dir: journal.to_owned(),
+            owner: slipway_core::github::Owner {
+                name: "octo".into(),
+                org: false,
+            },
+            cluster: "sim".into(),
+            lock_dir: journal.join("locks"),
+            pull: Some(slipway_core::teams::PullCredentials::new("octo", TOKEN)),
+            local_teams: LocalTeams::in_dir(&journal.join("teams")),
+            helm: Some(tools_dir().join("helm")),
+            http_port: self.options.ingress.port(),
         }
     }
 

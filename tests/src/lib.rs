@@ -172,6 +172,13 @@ pub struct Run {
 }
 
 impl Run {
+    /// Run `command` to its end, timing it.
+    pub fn of(command: &mut Command) -> Self {
+        let started = Instant::now();
+        let out = command.output().expect("run slipway");
+        Self::from(out, started.elapsed().as_secs_f64())
+    }
+
     fn from(out: Output, secs: f64) -> Self {
         Self {
             ok: out.status.success(),
@@ -245,9 +252,7 @@ impl TestCluster {
 
     /// Run a command made by [`command`](Self::command), timing it.
     pub fn run(&self, command: &mut Command) -> Run {
-        let started = Instant::now();
-        let out = command.output().expect("run slipway");
-        Run::from(out, started.elapsed().as_secs_f64())
+        Run::of(command)
     }
 
     /// `slipway up --cluster-only` with the simulated image (or `image`) and this cluster's ports.

@@ -38,20 +38,10 @@ fn without_default_socket(command: &Command) -> Command {
     wrapped
 }
 
-async fn run(command: Command) -> Run {
-    tokio::task::spawn_blocking(move || {
-        let mut command = command;
-        let started = std::time::Instant::now();
-        let out = command.output().expect("run slipway");
-        Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            secs: started.elapsed().as_secs_f64(),
-        }
-    })
-    .await
-    .expect("join")
+async fn run(mut command: Command) -> Run {
+    tokio::task::spawn_blocking(move || Run::of(&mut command))
+        .await
+        .expect("join")
 }
 
 /// A byte-for-byte relay from `accept` to the daemon's socket: another address the same daemon

@@ -8,18 +8,15 @@
 
 use std::time::{Duration, Instant};
 
-use slipway_core::backstage::Backstage;
-use slipway_core::github::GitHub;
-use slipway_core::github::Owner;
 use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
 use slipway_core::platform::install::install;
 use slipway_core::platform::publish::{self, PLATFORM_REPO};
 use slipway_core::secrets::accounts;
 use slipway_core::service::ServiceRequest;
-use slipway_core::service::create::{self, Services};
-use slipway_e2e::{test_timeouts, tools_dir};
+use slipway_core::service::create;
+use slipway_e2e::test_timeouts;
 
-use slipway_e2e::github_platform::{BACKSTAGE_TOKEN, GitHubPlatform as World, TOKEN};
+use slipway_e2e::github_platform::{GitHubPlatform as World, TOKEN};
 
 fn b64(v: &str) -> String {
     use base64::Engine;
@@ -179,25 +176,8 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     );
 
     // A service for the personal owner: listed in the registry, then an Application from Git.
-    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-    let journal = tempfile::tempdir().expect("journal");
-    let services = Services {
-        github: &gh,
-        backstage: &bs,
-        kube: Some(w.sim.client().await.expect("client")),
-        journal_dir: journal.path().to_owned(),
-        owner: Owner {
-            name: "octo".into(),
-            org: false,
-        },
-        cluster: "sim".into(),
-        lock_dir: journal.path().join("locks"),
-        pull: Some(slipway_core::teams::PullCredentials::new("octo", TOKEN)),
-        local_teams: slipway_core::teams::LocalTeams::in_dir(&journal.path().join("teams")),
-        helm: Some(tools_dir().join("helm")),
-        http_port: 8880,
-    };
+    let clients = w.clients();
+    let services = w.services(&clients, Some(w.sim.client().await.expect("client")));
     let request = ServiceRequest {
         name: "shop-api".into(),
         team: "payments".into(),

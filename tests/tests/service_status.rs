@@ -8,15 +8,14 @@
 
 use std::time::Duration;
 
-use slipway_core::backstage::Backstage;
 use slipway_core::github::{GitHub, Owner};
 use slipway_core::pipeline::{Deadline, Recorder};
 use slipway_core::platform::install::install;
 use slipway_core::service::ServiceRequest;
-use slipway_core::service::create::{self, Services};
+use slipway_core::service::create;
 use slipway_core::service::status::{self, LinkKind, LinkState, ServiceStatus, Sources};
-use slipway_e2e::github_platform::{BACKSTAGE_TOKEN, GitHubPlatform as World, TOKEN};
-use slipway_e2e::{test_timeouts, tools_dir};
+use slipway_e2e::github_platform::{GitHubPlatform as World, TOKEN};
+use slipway_e2e::test_timeouts;
 
 fn states(s: &ServiceStatus) -> Vec<(LinkKind, LinkState)> {
     s.links.iter().map(|l| (l.kind, l.state)).collect()
@@ -37,27 +36,10 @@ async fn the_chain_follows_a_new_service_from_commit_to_traffic_and_names_the_br
     install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await
         .expect("install in GitHub mode");
-    let gh = GitHub::new(&w.github.url(), TOKEN).expect("github");
-    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-    let journal = tempfile::tempdir().expect("journal");
-    let owner = Owner {
-        name: "octo".into(),
-        org: false,
-    };
+    let clients = w.clients();
     let kube = w.sim.client().await.expect("client");
-    let services = Services {
-        github: &gh,
-        backstage: &bs,
-        kube: Some(kube.clone()),
-        journal_dir: journal.path().to_owned(),
-        owner: owner.clone(),
-        cluster: "sim".into(),
-        lock_dir: journal.path().join("locks"),
-        pull: Some(slipway_core::teams::PullCredentials::new("octo", TOKEN)),
-        local_teams: slipway_core::teams::LocalTeams::in_dir(&journal.path().join("teams")),
-        helm: Some(tools_dir().join("helm")),
-        http_port: w.options.ingress.port(),
-    };
+    let services = w.services(&clients, Some(kube.clone()));
+    let (gh, owner) = (&clients.github, services.owner.clone());
     let request = ServiceRequest {
         name: "shop-api".into(),
         team: "payments".into(),
@@ -70,7 +52,7 @@ async fn the_chain_follows_a_new_service_from_commit_to_traffic_and_names_the_br
         .await
         .expect("service created");
     let sources = Sources {
-        github: &gh,
+        github: gh,
         owner: &owner,
         kube: Some(&kube),
         domain: "local",
@@ -297,21 +279,8 @@ async fn a_failed_ci_run_and_a_missing_repository_are_named_with_their_fix() {
     assert!(missing.links[1..].iter().all(|l| l.state == S::Unknown));
 
     // A repository whose CI failed: the CI link fails with the run's address.
-    let bs = Backstage::new(&w.backstage.url(), BACKSTAGE_TOKEN).expect("backstage");
-    let journal = tempfile::tempdir().expect("journal");
-    let services = Services {
-        github: &gh,
-        backstage: &bs,
-        kube: None,
-        journal_dir: journal.path().to_owned(),
-        owner: owner.clone(),
-        cluster: "sim".into(),
-        lock_dir: journal.path().join("locks"),
-        pull: None,
-        local_teams: slipway_core::teams::LocalTeams::in_dir(&journal.path().join("teams")),
-        helm: None,
-        http_port: w.options.ingress.port(),
-    };
+    let clients = w.clients();
+    let services = w.services(&clients, None);
     // The platform repository a personal account's services are listed in.
     install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await

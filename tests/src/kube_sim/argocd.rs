@@ -449,10 +449,7 @@ fn sync(shared: &Shared, git: Option<&dyn GitSource>, app: &Value) -> Outcome {
             "Application referencing project {project_name} which does not exist"
         ));
     };
-    let sources: Vec<Value> = match spec.get("source") {
-        Some(source) => vec![source.clone()],
-        None => spec["sources"].as_array().cloned().unwrap_or_default(),
-    };
+    let sources = sources_of(spec);
     let repos: Vec<&str> = project["spec"]["sourceRepos"]
         .as_array()
         .into_iter()
@@ -551,6 +548,14 @@ fn sync(shared: &Shared, git: Option<&dyn GitSource>, app: &Value) -> Outcome {
             ),
             resources,
         )
+    }
+}
+
+/// An Application's sources: `source`, or the list in `sources`.
+fn sources_of(spec: &Value) -> Vec<Value> {
+    match spec.get("source") {
+        Some(source) => vec![source.clone()],
+        None => spec["sources"].as_array().cloned().unwrap_or_default(),
     }
 }
 
@@ -729,10 +734,7 @@ fn value_documents(
 /// (maps deeply, later files winning); `None` when it has no chart source or they cannot be read.
 pub(super) fn chart_values(git: Option<&dyn GitSource>, app: &Value, chart: &str) -> Option<Value> {
     let spec = &app["spec"];
-    let sources: Vec<Value> = match spec.get("source") {
-        Some(source) => vec![source.clone()],
-        None => spec["sources"].as_array().cloned().unwrap_or_default(),
-    };
+    let sources = sources_of(spec);
     let source = sources.iter().find(|s| s["chart"] == chart)?;
     let documents = match git {
         Some(git) => value_documents(git, source, &sources, &[]).ok()?,

@@ -19,9 +19,6 @@ use crate::pipeline::{
 };
 use crate::platform::publish::PLATFORM_REPO;
 
-/// The topic the workloads ApplicationSet selects repositories by.
-pub const MANAGED_TOPIC: &str = "idp-managed";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateStep {
     Check,
@@ -342,7 +339,7 @@ impl CreateStage<'_> {
 
     fn topics(&self) -> Vec<String> {
         vec![
-            MANAGED_TOPIC.to_owned(),
+            super::SERVICE_TOPIC.to_owned(),
             format!("team-{}", self.request.team),
         ]
     }

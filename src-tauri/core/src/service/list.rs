@@ -13,8 +13,7 @@ use crate::k8s::wait;
 use crate::platform::ingress_url;
 use crate::platform::install::ARGO_NAMESPACE;
 
-/// The topic that makes a repository a Slipway service (Argo CD's SCM generator filters on it).
-pub const SERVICE_TOPIC: &str = "idp-managed";
+use super::SERVICE_TOPIC;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]

@@ -96,6 +96,9 @@ pub enum ServiceError {
     NothingToRollBack { owner: String, name: String },
 }
 
+/// The topic that makes a repository a Slipway service (Argo CD's SCM generator filters on it).
+pub const SERVICE_TOPIC: &str = "idp-managed";
+
 /// The catalog location of a service: its `catalog-info.yaml` on the default branch.
 pub fn catalog_location(repo: &crate::github::Repo) -> String {
     format!(

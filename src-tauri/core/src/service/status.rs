@@ -159,7 +159,7 @@ pub async fn status(sources: &Sources<'_>, name: &str) -> Result<ServiceStatus, 
     let branch = repo.default_branch.clone();
     let visibility = if repo.private { "private" } else { "public" };
     links.push(
-        if topics.iter().any(|t| t == super::list::SERVICE_TOPIC) && team.is_some() {
+        if topics.iter().any(|t| t == super::SERVICE_TOPIC) && team.is_some() {
             link(
                 K::Repository,
                 S::Done,
@@ -171,7 +171,7 @@ pub async fn status(sources: &Sources<'_>, name: &str) -> Result<ServiceStatus, 
                 S::Failed,
                 format!(
                     "{owner}/{name} lacks the {} or team-<team> topic, so Argo CD does not deploy it",
-                    super::list::SERVICE_TOPIC
+                    super::SERVICE_TOPIC
                 ),
             )
             .fix(format!(
@@ -545,22 +545,14 @@ pub async fn follow(
     }
 }
 
-/// [`status`] through the kept GitHub token and the platform cluster of `target`.
+/// [`status`] through the kept GitHub token and the platform cluster of `target`: one reading.
 pub async fn service_status(
     name: &str,
     target: &super::connect::Target,
     keyring: &crate::secrets::Keyring,
 ) -> Result<ServiceStatus, ServiceError> {
-    let github = super::connect::github(target, keyring).await?;
-    let kube = super::connect::cluster(target).await;
-    let sources = Sources {
-        github: &github.github,
-        owner: &github.owner,
-        kube: kube.as_ref(),
-        domain: &target.domain,
-        ingress: target.http_ingress,
-    };
-    status(&sources, name).await
+    let once = Deadline::after(Duration::ZERO);
+    follow_service(name, target, keyring, once, &mut |_, _| {}).await
 }
 
 /// [`follow`] through the kept GitHub token and the platform cluster of `target`.
