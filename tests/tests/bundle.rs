@@ -187,3 +187,126 @@ async fn local_mode_platform_applications_are_generated_with_their_pins_and_valu
     .expect("YAML");
     assert_eq!(values["ports"]["web"]["hostPort"], 80);
 }
+
+/// The value paths a pinned chart reads: `tests/tests/fixtures/chart-keys/<chart>-<version>.txt`,
+/// taken from the chart's `values.yaml` (and schema) at its release tag, each file naming the
+/// ref; refreshed whenever a pin changes. `*` marks a map the chart passes on whole.
+struct ChartKeys {
+    known: std::collections::HashSet<Vec<String>>,
+    open: std::collections::HashSet<Vec<String>>,
+}
+
+/// `a.b."c.d"` → `["a", "b", "c.d"]`.
+fn segments(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in path.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => out.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    out.push(current);
+    out
+}
+
+impl ChartKeys {
+    fn load(chart: &str, version: &str) -> Self {
+        let path = root().join(format!(
+            "tests/tests/fixtures/chart-keys/{chart}-{version}.txt"
+        ));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; a new pin needs its chart's value paths ({chart} {version})",
+                path.display()
+            )
+        });
+        let (mut known, mut open) = (
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        );
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            let line = line.trim_end_matches(" (template)");
+            let (path, free) = match line.strip_suffix(" *") {
+                Some(p) => (p, true),
+                None => (line, false),
+            };
+            let path = segments(path.trim_end_matches(" (template)"));
+            if free {
+                open.insert(path.clone());
+            }
+            known.insert(path);
+        }
+        Self { known, open }
+    }
+
+    /// Every leaf Slipway sets that the chart does not read.
+    fn unknown(&self, values: &serde_json::Value) -> Vec<String> {
+        fn leaves(v: &serde_json::Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            match v.as_object() {
+                Some(map) if !map.is_empty() => {
+                    for (k, v) in map {
+                        at.push(k.clone());
+                        leaves(v, at, out);
+                        at.pop();
+                    }
+                }
+                _ => out.push(at.clone()),
+            }
+        }
+        let mut all = Vec::new();
+        leaves(values, &mut Vec::new(), &mut all);
+        all.into_iter()
+            .filter(|p| {
+                !self.known.contains(p) && !(1..p.len()).any(|n| self.open.contains(&p[..n]))
+            })
+            .map(|p| p.join("."))
+            .collect()
+    }
+}
+
+/// Argo CD's and Sealed Secrets' charts have no schema, so helm takes any key and a typo or a
+/// wrong nesting in Slipway's values does nothing, silently. Every value Slipway gives a chart,
+/// as the bundle and the code make them, must be one the pinned chart reads.
+#[test]
+fn every_value_slipway_sets_is_one_the_pinned_chart_reads() {
+    use slipway_core::platform::gitops;
+    let mut releases = vec![{
+        let r = gitops::argo_cd_release("local", 8880).expect("argo cd");
+        (r.chart.name, r.chart.version, r.values)
+    }];
+    for c in gitops::components().expect("components") {
+        let values = gitops::values(&c.name, "local").expect("values");
+        releases.push((c.chart.name.clone(), c.chart.version.clone(), values));
+    }
+    assert_eq!(
+        releases.len(),
+        4,
+        "argo-cd, traefik, sealed-secrets, backstage"
+    );
+    for (chart, version, values) in &releases {
+        let keys = ChartKeys::load(chart, version);
+        let unknown = keys.unknown(values);
+        assert!(
+            unknown.is_empty(),
+            "{chart} {version} reads none of: {unknown:?}"
+        );
+    }
+    // The check can fail: a misspelt key and a wrong nesting are caught.
+    let traefik = ChartKeys::load("traefik", "41.3.0");
+    assert_eq!(
+        traefik.unknown(&serde_json::json!({"providers": {"kubernetesIngres": {"enabled": true}}, "updateStrategy": {"maxSurge": 0}})),
+        ["providers.kubernetesIngres.enabled", "updateStrategy.maxSurge"]
+    );
+    // Below a map the chart passes on whole, anything goes.
+    let argo = ChartKeys::load("argo-cd", "10.1.1");
+    assert!(
+        argo.unknown(&serde_json::json!({"configs": {"params": {"server.insecure": true}}}))
+            .is_empty()
+    );
+}

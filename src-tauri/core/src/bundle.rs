@@ -106,8 +106,46 @@ pub fn documents() -> Result<Vec<(String, serde_json::Value)>, BundleError> {
     Ok(docs)
 }
 
+/// The memory the platform's pods request together, in bytes: every `resources.requests.memory`
+/// in `platform/values/` (Argo CD's components included). The nodes must have that free for all
+/// of them to schedule; preflight compares it with what Docker has.
+pub fn platform_memory_requests() -> Result<u64, BundleError> {
+    fn sum(v: &serde_json::Value, total: &mut f64) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(q) = map
+                    .get("resources")
+                    .and_then(|r| r["requests"]["memory"].as_str())
+                    .and_then(crate::k8s::quantity::parse)
+                {
+                    *total += q;
+                }
+                map.values().for_each(|v| sum(v, total));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| sum(v, total)),
+            _ => {}
+        }
+    }
+    let mut total = 0.0;
+    for path in Bundle::iter().filter(|p| p.starts_with("platform/values/")) {
+        sum(&yaml::<serde_json::Value>(&path)?, &mut total);
+    }
+    Ok(total as u64)
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// The README's resources table says what the bundle requests.
+    #[test]
+    fn the_readme_sums_the_platform_s_memory_requests() {
+        let readme = include_str!("../../../README.md");
+        let mib = super::platform_memory_requests().expect("sum") >> 20;
+        assert!(
+            readme.contains(&format!("| **platform in all** | **340m** | **{mib}Mi** |")),
+            "README's Resources table should total {mib}Mi"
+        );
+    }
     use serde_json::Value;
 
     use super::*;

@@ -36,6 +36,9 @@ pub enum ClusterError {
     /// The kubeconfig could not be read or written.
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
+    /// The embedded bundle is broken (a build fault).
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
     /// The cluster name is not one kind accepts.
     #[error(
         "invalid cluster name {0:?}: names must match ^[a-z0-9.-]+$ (at most 50 characters), e.g. `slipway`"
@@ -184,6 +187,7 @@ impl Classified for ClusterError {
         match self {
             Self::Docker(e) => e.kind(),
             Self::Kubeconfig(_) => ErrorKind::Io,
+            Self::Bundle(e) => e.kind(),
             Self::InvalidName(_)
             | Self::InvalidConfig(_)
             | Self::InvalidSetting(_)
@@ -247,6 +251,9 @@ pub struct Cluster {
     pub(crate) spec: ClusterSpec,
     /// The API server's host port, fixed once chosen.
     pub(crate) api_port: u16,
+    /// The Docker host's facts, read once per connection (`docker info` is not free, and they
+    /// do not change under one run).
+    pub(crate) host: tokio::sync::OnceCell<host::HostFacts>,
 }
 
 impl Cluster {
@@ -259,6 +266,7 @@ impl Cluster {
             docker,
             spec,
             api_port,
+            host: tokio::sync::OnceCell::new(),
         })
     }
 

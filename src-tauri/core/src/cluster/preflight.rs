@@ -47,17 +47,33 @@ pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
     Ok(())
 }
 
-/// Soft warnings about the Docker host's size and cgroup version.
-pub fn resource_warnings(info: &SystemInfo) -> Vec<String> {
+/// What Kubernetes itself takes on the two nodes before any platform pod (API server, etcd,
+/// controller manager, scheduler, two kubelets, kindnet, CoreDNS, kube-proxy, local-path).
+pub const KUBERNETES_MEMORY_BYTES: u64 = 1 << 30;
+
+/// Soft warnings about the Docker host's size and cgroup version. `platform_requests`: the memory
+/// the platform's pods request together ([`crate::bundle::platform_memory_requests`]).
+pub fn resource_warnings(info: &SystemInfo, platform_requests: u64) -> Vec<String> {
+    let gib = |b: f64| b / f64::from(1u32 << 30);
     let mut warnings = Vec::new();
-    if let Some(mem) = info
-        .mem_total
-        .filter(|m| *m > 0 && *m < RECOMMENDED_MEMORY_BYTES)
-    {
+    let needed = platform_requests + KUBERNETES_MEMORY_BYTES;
+    let mem = info.mem_total.filter(|m| *m > 0).map(|m| m as u64);
+    if let Some(mem) = mem.filter(|m| *m < needed) {
         warnings.push(format!(
-            "Docker has {:.1} GiB of memory; the full platform wants at least {} GiB. Give Docker more memory \
+            "Docker has {:.1} GiB of memory, less than the platform's pods request ({:.1} GiB) plus what Kubernetes \
+             itself takes (about {:.0} GiB): some pods would never be scheduled. Give Docker at least {} GiB \
+             (Docker Desktop: Settings → Resources → Memory; Colima: `colima start --memory {}`)",
+            gib(mem as f64),
+            gib(platform_requests as f64),
+            gib(KUBERNETES_MEMORY_BYTES as f64),
+            RECOMMENDED_MEMORY_BYTES >> 30,
+            RECOMMENDED_MEMORY_BYTES >> 30
+        ));
+    } else if let Some(mem) = mem.filter(|m| *m < RECOMMENDED_MEMORY_BYTES as u64) {
+        warnings.push(format!(
+            "Docker has {:.1} GiB of memory; the full platform with a few services wants at least {} GiB. Give Docker more memory \
              (Docker Desktop: Settings → Resources) or expect evictions",
-            mem as f64 / (1u64 << 30) as f64,
+            gib(mem as f64),
             RECOMMENDED_MEMORY_BYTES >> 30
         ));
     }
@@ -173,15 +189,32 @@ mod tests {
             ncpu: Some(1),
             ..Default::default()
         };
-        let w = resource_warnings(&info);
+        let requests = crate::bundle::platform_memory_requests().expect("requests");
+        let w = resource_warnings(&info, requests);
         assert_eq!(w.len(), 2, "{w:?}");
-        assert!(w[0].contains("2.0 GiB"));
+        assert!(
+            w[0].starts_with(
+                "Docker has 2.0 GiB of memory, less than the platform's pods request (1.0 GiB)"
+            ),
+            "{w:?}"
+        );
+        // Enough for the requests, short of the recommendation: the softer warning.
+        let medium = SystemInfo {
+            mem_total: Some(4 << 30),
+            ncpu: Some(4),
+            ..Default::default()
+        };
+        let w = resource_warnings(&medium, requests);
+        assert!(
+            w.len() == 1 && w[0].contains("wants at least 6 GiB"),
+            "{w:?}"
+        );
         let big = SystemInfo {
             mem_total: Some(16 << 30),
             ncpu: Some(8),
             ..Default::default()
         };
-        assert!(resource_warnings(&big).is_empty());
+        assert!(resource_warnings(&big, requests).is_empty());
     }
 
     #[test]

@@ -137,7 +137,8 @@ impl Cluster {
             .await
             .map_err(super::DockerError::api("read docker info"))?;
         preflight::check_rootless(&info)?;
-        for w in preflight::resource_warnings(&info) {
+        let requests = crate::bundle::platform_memory_requests()?;
+        for w in preflight::resource_warnings(&info, requests) {
             report.warn(w);
         }
         if let Some(address) = self.spec.exposed() {
@@ -484,13 +485,19 @@ impl Cluster {
 
     /// The Docker host as node containers and kubeadm must see it (`docker info`, environment).
     pub(crate) async fn host_facts(&self) -> Result<HostFacts> {
-        let info = self
-            .docker
-            .api()
-            .info()
-            .await
-            .map_err(super::DockerError::api("read docker info"))?;
-        Ok(HostFacts::read(&info))
+        let facts = self
+            .host
+            .get_or_try_init(|| async {
+                let info = self
+                    .docker
+                    .api()
+                    .info()
+                    .await
+                    .map_err(super::DockerError::api("read docker info"))?;
+                Ok::<_, super::ClusterError>(HostFacts::read(&info))
+            })
+            .await?;
+        Ok(facts.clone())
     }
 
     async fn started_at(&self, name: &str) -> Result<i32> {

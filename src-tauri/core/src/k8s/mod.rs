@@ -2,6 +2,7 @@
 //! bundles, named waits, and the reads the helpers need.
 
 pub mod apply;
+pub mod quantity;
 pub mod wait;
 
 use std::path::PathBuf;

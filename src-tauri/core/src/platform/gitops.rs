@@ -65,12 +65,19 @@ pub fn with_domain(text: &str, domain: &str) -> String {
 }
 
 /// Argo CD, installed by helm before anything else.
-pub fn argo_cd_release(domain: &str) -> Result<Release, BundleError> {
+pub fn argo_cd_release(domain: &str, http_port: u16) -> Result<Release, BundleError> {
     let c: Component = bundle::yaml(bundle::ARGO_CD)?;
+    let mut values = values(&c.name, domain)?;
+    // Argo CD's own links (notifications, the UI's deep links, SSO callbacks) use `url`, which
+    // the chart makes `https://<global.domain>`: where it does not answer.
+    values["configs"]["cm"]["url"] = Value::from(crate::platform::ingress_url(
+        &format!("argocd.{}", domain.trim_start_matches('.')),
+        http_port,
+    ));
     Ok(Release {
         name: c.release,
         namespace: c.namespace,
-        values: values(&c.name, domain)?,
+        values,
         chart: c.chart,
     })
 }
@@ -280,7 +287,7 @@ mod tests {
             .into_iter()
             .map(|c| c.chart.repo)
             .collect();
-        repos.push(argo_cd_release("local").expect("release").chart.repo);
+        repos.push(argo_cd_release("local", 8880).expect("release").chart.repo);
         for repo in repos {
             assert!(
                 (repo.starts_with("https://") || repo.starts_with("oci://"))
@@ -293,16 +300,24 @@ mod tests {
 
     #[test]
     fn argo_cd_release_follows_the_domain() {
-        let r = argo_cd_release("dev.test").expect("release");
+        let r = argo_cd_release("dev.test", 9080).expect("release");
         assert_eq!(
             (r.name.as_str(), r.namespace.as_str(), r.chart.name.as_str()),
             ("argocd", "argocd", "argo-cd")
         );
         assert_eq!(r.values["global"]["domain"], "argocd.dev.test");
         assert_eq!(
-            argo_cd_release("local").expect("release").values["global"]["domain"],
-            "argocd.local"
+            r.values["configs"]["cm"]["url"],
+            "http://argocd.dev.test:9080"
         );
+        let local = argo_cd_release("local", 8880).expect("release");
+        assert_eq!(local.values["global"]["domain"], "argocd.local");
+        assert_eq!(
+            local.values["configs"]["cm"]["url"],
+            "http://argocd.local:8880"
+        );
+        // The rest of the chart's settings stay as the bundle has them.
+        assert_eq!(local.values["configs"]["params"]["server.insecure"], true);
     }
 
     #[test]

@@ -338,7 +338,7 @@ impl InstallStage<'_> {
 
     /// Installed already at the pinned chart version and deployed: nothing to do.
     async fn argo_cd(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
-        let release = gitops::argo_cd_release(&self.options.domain)?;
+        let release = gitops::argo_cd_release(&self.options.domain, self.options.ingress.port())?;
         let wanted = format!("{}-{}", release.chart.name, release.chart.version);
         let (kube, options) = (self.kube, self.options);
         let helm = self.helm().await?;
@@ -542,6 +542,31 @@ impl InstallStage<'_> {
         }
     }
 
+    /// GitHub with the kept token, and the owner the platform is for (checked to be the user
+    /// or one of their organisations).
+    async fn github_owner(
+        &self,
+        api: &str,
+        owner: Option<&str>,
+    ) -> Result<Connected, InstallError> {
+        let token = self
+            .options
+            .keyring
+            .get(&accounts::github_token(api))?
+            .ok_or_else(|| GitHubError::NotConnected {
+                api: api.to_owned(),
+            })?;
+        let github = GitHub::new(api, &token)?;
+        let identity = github.identity().await?;
+        let owner = identity.owner(owner)?;
+        Ok(Connected {
+            github,
+            owner,
+            login: identity.login,
+            token,
+        })
+    }
+
     /// GitHub mode: the bundle as `<owner>/slipway-platform`, one commit with what changed.
     async fn publish(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let Source::GitHub { api, owner } = &self.options.source else {
@@ -549,14 +574,12 @@ impl InstallStage<'_> {
                 "local mode (GitHub not connected): Argo CD runs the embedded bundle",
             ));
         };
-        let token = self
-            .options
-            .keyring
-            .get(&accounts::github_token(api))?
-            .ok_or_else(|| GitHubError::NotConnected { api: api.clone() })?;
-        let github = GitHub::new(api, &token)?;
-        let identity = github.identity().await?;
-        let owner = identity.owner(owner.as_deref())?;
+        let Connected {
+            github,
+            owner,
+            login,
+            token,
+        } = self.github_owner(api, owner.as_deref()).await?;
         r.detail(format!("{}/{}", owner.name, publish::PLATFORM_REPO));
         let published = publish::publish(&github, &owner.name, owner.org, false).await?;
         let url = &published.repo_url;
@@ -588,7 +611,7 @@ impl InstallStage<'_> {
             }
             StepOutcome::up_to_date(format!("{url} current"))
         };
-        self.published = Some((published.site, token, identity.login));
+        self.published = Some((published.site, token, login));
         Ok(outcome)
     }
 
@@ -817,15 +840,9 @@ impl InstallStage<'_> {
                 "local mode: services are registered when they are created",
             ));
         };
-        let token = self
-            .options
-            .keyring
-            .get(&accounts::github_token(api))?
-            .ok_or_else(|| GitHubError::NotConnected { api: api.clone() })?;
-        let github = GitHub::new(api, &token)?;
-        let owner = github.identity().await?.owner(owner.as_deref())?;
+        let Connected { github, owner, .. } = self.github_owner(api, owner.as_deref()).await?;
         let services = github
-            .repos_with_topic(&owner.name, owner.org, crate::service::list::SERVICE_TOPIC)
+            .repos_with_topic(&owner.name, owner.org, crate::service::SERVICE_TOPIC)
             .await?;
         if services.is_empty() {
             return Ok(StepOutcome::up_to_date("no services yet"));
@@ -864,6 +881,15 @@ impl InstallStage<'_> {
             ))
         })
     }
+}
+
+/// GitHub through the kept token: the client, the platform's owner, the token's user and the
+/// token (for the Secrets that carry it).
+struct Connected {
+    github: GitHub,
+    owner: crate::github::Owner,
+    login: String,
+    token: String,
 }
 
 /// The Argo CD Application of team `team`'s baseline (a dot: no service name has one).

@@ -192,18 +192,8 @@ pub struct TeamFile {
 
 /// Why `value` is not a Kubernetes quantity (`500m`, `2`, `4Gi`), if it is not.
 fn quantity_problem(value: &str) -> Option<String> {
-    let digits_end = value
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(value.len());
-    let (number, suffix) = value.split_at(digits_end);
-    let number_ok = !number.is_empty()
-        && number.split('.').count() <= 2
-        && number.split('.').all(|p| !p.is_empty());
-    let suffix_ok = [
-        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
-    ]
-    .contains(&suffix);
-    (!(number_ok && suffix_ok))
+    crate::k8s::quantity::parse(value)
+        .is_none()
         .then(|| format!("{value:?} is not a Kubernetes quantity (like 500m, 2, 512Mi or 4Gi)"))
 }
 
