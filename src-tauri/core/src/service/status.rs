@@ -144,7 +144,7 @@ pub async fn status(sources: &Sources<'_>, name: &str) -> Result<ServiceStatus, 
                 S::Failed,
                 format!("{owner}/{name} does not exist on GitHub"),
             )
-            .fix(format!("slipway service create {name} --team TEAM")),
+            .fix(format!("slipway service create --name {name} --team TEAM")),
         );
         for kind in [K::Ci, K::Image, K::Application, K::Pods, K::Url] {
             links.push(after(kind, "the repository"));
@@ -175,7 +175,7 @@ pub async fn status(sources: &Sources<'_>, name: &str) -> Result<ServiceStatus, 
                 ),
             )
             .fix(format!(
-                "run `slipway service create {name} --team TEAM` again: it resumes and sets the topics"
+                "run `slipway service create --name {name} --team TEAM` again: it resumes and sets the topics"
             ))
         }
         .url(repo.html_url.clone()),
