@@ -264,6 +264,10 @@ async fn a_failed_ci_run_and_a_missing_repository_are_named_with_their_fix() {
         domain: "local",
         ingress: w.options.ingress,
     };
+    for bad in ["../user", "a/actions/runs", "Shop"] {
+        let refused = status::status(&sources, bad).await.expect_err(bad);
+        assert!(refused.to_string().contains("service name"), "{refused}");
+    }
     let missing = status::status(&sources, "nothing-here")
         .await
         .expect("status");

@@ -133,6 +133,12 @@ impl Link {
 pub async fn status(sources: &Sources<'_>, name: &str) -> Result<ServiceStatus, ServiceError> {
     use LinkKind as K;
     use LinkState as S;
+    // The name goes into GitHub paths and label selectors: only a service name may.
+    if let Some(p) = super::label_problem(name, super::MAX_NAME) {
+        return Err(ServiceError::Invalid(vec![format!(
+            "service name {name:?} {p}"
+        )]));
+    }
     let owner = &sources.owner.name;
     let domain = sources.domain.trim_start_matches('.');
     let after = |kind, what: &str| link(kind, S::Unknown, format!("waits for {what}"));
