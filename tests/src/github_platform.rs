@@ -120,6 +120,18 @@ impl GitHubPlatform {
         }
     }
 
+    /// A Node.js v24 service `name` of team `payments` at `local`, as the form would ask for it.
+    pub fn request(name: &str) -> slipway_core::service::ServiceRequest {
+        slipway_core::service::ServiceRequest {
+            name: name.into(),
+            team: "payments".into(),
+            template: "nodejs-v24".into(),
+            description: None,
+            domain: "local".into(),
+            template_repo: None,
+        }
+    }
+
     pub fn app(&self, name: &str) -> Option<serde_json::Value> {
         self.sim
             .object("argoproj.io", "applications", "argocd", name)

@@ -12,7 +12,6 @@ use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
 use slipway_core::platform::install::install;
 use slipway_core::platform::publish::{self, PLATFORM_REPO};
 use slipway_core::secrets::accounts;
-use slipway_core::service::ServiceRequest;
 use slipway_core::service::create;
 use slipway_e2e::test_timeouts;
 
@@ -178,14 +177,7 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
     // A service for the personal owner: listed in the registry, then an Application from Git.
     let clients = w.clients();
     let services = w.services(&clients, Some(w.sim.client().await.expect("client")));
-    let request = ServiceRequest {
-        name: "shop-api".into(),
-        team: "payments".into(),
-        template: "nodejs-v24".into(),
-        description: None,
-        domain: "local".into(),
-        template_repo: None,
-    };
+    let request = World::request("shop-api");
     create::create(&request, &services, &Recorder::default())
         .await
         .expect("service created");

@@ -11,7 +11,6 @@ use std::time::Duration;
 use slipway_core::github::{GitHub, Owner};
 use slipway_core::pipeline::{Deadline, Recorder};
 use slipway_core::platform::install::install;
-use slipway_core::service::ServiceRequest;
 use slipway_core::service::create;
 use slipway_core::service::status::{self, LinkKind, LinkState, ServiceStatus, Sources};
 use slipway_e2e::github_platform::{GitHubPlatform as World, TOKEN};
@@ -40,14 +39,7 @@ async fn the_chain_follows_a_new_service_from_commit_to_traffic_and_names_the_br
     let kube = w.sim.client().await.expect("client");
     let services = w.services(&clients, Some(kube.clone()));
     let (gh, owner) = (&clients.github, services.owner.clone());
-    let request = ServiceRequest {
-        name: "shop-api".into(),
-        team: "payments".into(),
-        template: "nodejs-v24".into(),
-        description: None,
-        domain: "local".into(),
-        template_repo: None,
-    };
+    let request = World::request("shop-api");
     create::create(&request, &services, &Recorder::default())
         .await
         .expect("service created");
@@ -289,14 +281,7 @@ async fn a_failed_ci_run_and_a_missing_repository_are_named_with_their_fix() {
     install(&w.kube, &w.options, &test_timeouts(), &Recorder::default())
         .await
         .expect("install");
-    let request = ServiceRequest {
-        name: "broken-ci".into(),
-        team: "payments".into(),
-        template: "nodejs-v24".into(),
-        description: None,
-        domain: "local".into(),
-        template_repo: None,
-    };
+    let request = World::request("broken-ci");
     create::create(&request, &services, &Recorder::default())
         .await
         .expect("created");

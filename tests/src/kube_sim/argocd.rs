@@ -669,8 +669,19 @@ fn helm_template(
         .as_str()
         .unwrap_or("default")
         .to_owned();
+    cached(shared, (&chart, &values, &release, &namespace), || {
+        run_helm(helm, &chart, &values, &release, &namespace)
+    })
+}
+
+/// What the repo-server rendered for these inputs before, or `render`'s answer, kept.
+fn cached(
+    shared: &Shared,
+    inputs: impl Hash,
+    render: impl FnOnce() -> Result<Vec<Value>, String>,
+) -> Result<Vec<Value>, String> {
     let mut hasher = DefaultHasher::new();
-    (&chart, &values, &release, &namespace).hash(&mut hasher);
+    inputs.hash(&mut hasher);
     let key = hasher.finish();
     if let Some(hit) = shared
         .helm_cache
@@ -680,7 +691,7 @@ fn helm_template(
     {
         return hit;
     }
-    let rendered = run_helm(helm, &chart, &values, &release, &namespace);
+    let rendered = render();
     if let Ok(mut cache) = shared.helm_cache.lock() {
         cache.insert(key, rendered.clone());
     }
@@ -784,18 +795,7 @@ fn kustomize_build(
     let repo = source["repoURL"].as_str().unwrap_or_default();
     let files = git.files(repo, &revision_of(source)).unwrap_or_default();
     let path = source["path"].as_str().unwrap_or(".").trim_matches('/');
-    let mut hasher = DefaultHasher::new();
-    (&files, path, "kustomize").hash(&mut hasher);
-    let key = hasher.finish();
-    if let Some(hit) = shared
-        .helm_cache
-        .lock()
-        .ok()
-        .and_then(|c| c.get(&key).cloned())
-    {
-        return hit;
-    }
-    let rendered = (|| {
+    cached(shared, (&files, path, "kustomize"), || {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         write_tree(
             dir.path(),
@@ -814,11 +814,7 @@ fn kustomize_build(
             ));
         }
         parse_documents(&String::from_utf8_lossy(&out.stdout), "kustomize output")
-    })();
-    if let Ok(mut cache) = shared.helm_cache.lock() {
-        cache.insert(key, rendered.clone());
-    }
-    rendered
+    })
 }
 
 fn write_tree<'a>(

@@ -251,9 +251,9 @@ pub struct Cluster {
     pub(crate) spec: ClusterSpec,
     /// The API server's host port, fixed once chosen.
     pub(crate) api_port: u16,
-    /// The Docker host's facts, read once per connection (`docker info` is not free, and they
-    /// do not change under one run).
-    pub(crate) host: tokio::sync::OnceCell<host::HostFacts>,
+    /// `docker info`, read once per connection (preflight and the host facts both need it; it
+    /// does not change under one run).
+    pub(crate) info: tokio::sync::OnceCell<bollard::models::SystemInfo>,
 }
 
 impl Cluster {
@@ -266,7 +266,7 @@ impl Cluster {
             docker,
             spec,
             api_port,
-            host: tokio::sync::OnceCell::new(),
+            info: tokio::sync::OnceCell::new(),
         })
     }
 

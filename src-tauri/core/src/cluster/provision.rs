@@ -130,15 +130,10 @@ impl Cluster {
         report: StepContext<'_>,
         recreate: bool,
     ) -> Result<StepOutcome> {
-        let info = self
-            .docker
-            .api()
-            .info()
-            .await
-            .map_err(super::DockerError::api("read docker info"))?;
-        preflight::check_rootless(&info)?;
+        let info = self.docker_info().await?;
+        preflight::check_rootless(info)?;
         let requests = crate::bundle::platform_memory_requests()?;
-        for w in preflight::resource_warnings(&info, requests) {
+        for w in preflight::resource_warnings(info, requests) {
             report.warn(w);
         }
         if let Some(address) = self.spec.exposed() {
@@ -485,19 +480,21 @@ impl Cluster {
 
     /// The Docker host as node containers and kubeadm must see it (`docker info`, environment).
     pub(crate) async fn host_facts(&self) -> Result<HostFacts> {
-        let facts = self
-            .host
+        Ok(HostFacts::read(self.docker_info().await?))
+    }
+
+    /// `docker info`, asked once per connection.
+    async fn docker_info(&self) -> Result<&bollard::models::SystemInfo> {
+        self.info
             .get_or_try_init(|| async {
-                let info = self
-                    .docker
+                self.docker
                     .api()
                     .info()
                     .await
-                    .map_err(super::DockerError::api("read docker info"))?;
-                Ok::<_, super::ClusterError>(HostFacts::read(&info))
+                    .map_err(super::DockerError::api("read docker info"))
             })
-            .await?;
-        Ok(facts.clone())
+            .await
+            .map_err(Into::into)
     }
 
     async fn started_at(&self, name: &str) -> Result<i32> {
