@@ -17,6 +17,7 @@ use super::{Fault, Reply, reply, serve};
 pub struct FakeBackstage {
     pub state: Arc<Mutex<BackstageState>>,
     pub addr: SocketAddr,
+    github: Arc<Mutex<GitHubState>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -49,12 +50,13 @@ impl FakeBackstage {
             ..BackstageState::default()
         }));
         let shared = state.clone();
+        let reader = github.clone();
         let (addr, task) = serve(move |method, path, headers, body| {
             let mut s = shared
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             (
-                backstage(&mut s, &github, &method, &path, &headers, &body),
+                backstage(&mut s, &reader, &method, &path, &headers, &body),
                 Duration::ZERO,
             )
         })
@@ -62,8 +64,15 @@ impl FakeBackstage {
         Self {
             state,
             addr,
+            github,
             _task: task,
         }
+    }
+
+    /// The catalog's processing loop catches up: every registration due by now is read (as
+    /// any request to it would do first).
+    pub fn process(&self) {
+        process_due(&mut self.state(), &self.github);
     }
 
     pub fn url(&self) -> String {
@@ -126,9 +135,23 @@ fn backstage(
             &json!({"error": {"name": "Error", "message": format!("injected fault (fake Backstage): {status}")}}),
         );
     }
+    let dry_run = path.contains("dryRun=true");
     let path = path.split('?').next().unwrap_or(path);
     process_due(s, github);
     match (method.as_str(), path) {
+        // A dry run reads the file now and stores nothing: `exists` says whether the location
+        // is registered, `entities` what it holds (catalog-backend's DefaultLocationService
+        // dryRunCreateLocation; the scaffolder's catalog:register asks it for the entityRef).
+        ("POST", "/api/catalog/locations") if dry_run => {
+            let target = body["target"].as_str().unwrap_or_default().to_owned();
+            match read_entity(github, &target) {
+                Ok(entity) => reply(
+                    201,
+                    &json!({"exists": s.locations.values().any(|t| *t == target), "location": {"id": "", "type": "url", "target": target}, "entities": [entity]}),
+                ),
+                Err(e) => reply(400, &json!({"error": {"name": "InputError", "message": e}})),
+            }
+        }
         // The real catalog answers 201 with the location and no entities, and reads the file
         // later (DefaultLocationService.createLocation without dryRun); an unreadable or
         // invalid file does not fail the call but shows as an error on the location's entity.
@@ -247,34 +270,40 @@ fn process_due(s: &mut BackstageState, github: &Mutex<GitHubState>) {
         if !s.locations.values().any(|t| *t == target) {
             continue;
         }
-        let rest = target
-            .strip_prefix("https://github.test/")
-            .unwrap_or_default();
-        let parts: Vec<&str> = rest.splitn(5, '/').collect();
-        let file = match parts.as_slice() {
-            [owner, repo, "blob", _, file] => github.lock().ok().and_then(|g| {
-                g.repos
-                    .get(&format!("{owner}/{repo}"))
-                    .and_then(|r| r.files.get(*file).cloned())
-            }),
-            _ => None,
-        };
         let name = generated_name(&target);
-        match file.and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok())
-        {
-            Some(entity) if entity["metadata"]["name"].is_string() => {
+        match read_entity(github, &target) {
+            Ok(entity) => {
                 s.location_errors.remove(&name);
                 if let Some(n) = entity["metadata"]["name"].as_str() {
                     s.components.insert(n.to_owned(), entity.clone());
                 }
             }
-            Some(_) => {
-                s.location_errors.insert(name, "Policy check failed; caused by Error: Malformed envelope, /metadata must have required property 'name'".into());
-            }
-            None => {
-                s.location_errors
-                    .insert(name, format!("NotFoundError: {target} could not be read"));
+            Err(e) => {
+                s.location_errors.insert(name, e);
             }
         }
+    }
+}
+
+/// The entity of a location's `catalog-info.yaml`, read from the fake GitHub's state as
+/// Backstage's GitHub reader reads a file URL: https://github.test/<owner>/<repo>/(blob|tree)/
+/// <branch>/<path> (the scaffolder's catalog:register makes the `tree` form).
+fn read_entity(github: &Mutex<GitHubState>, target: &str) -> Result<Value, String> {
+    let rest = target
+        .strip_prefix("https://github.test/")
+        .unwrap_or_default();
+    let parts: Vec<&str> = rest.splitn(5, '/').collect();
+    let file = match parts.as_slice() {
+        [owner, repo, "blob" | "tree", _, file] => github.lock().ok().and_then(|g| {
+            g.repos
+                .get(&format!("{owner}/{repo}"))
+                .and_then(|r| r.files.get(*file).cloned())
+        }),
+        _ => None,
+    };
+    match file.and_then(|f| serde_saphyr::from_str::<Value>(&String::from_utf8_lossy(&f)).ok()) {
+        Some(entity) if entity["metadata"]["name"].is_string() => Ok(entity),
+        Some(_) => Err("Policy check failed; caused by Error: Malformed envelope, /metadata must have required property 'name'".into()),
+        None => Err(format!("NotFoundError: {target} could not be read")),
     }
 }

@@ -34,6 +34,24 @@ pub struct FakeRepo {
     pub copying: Option<(String, std::time::Instant)>,
     /// Workflow runs, oldest first.
     pub runs: Vec<FakeRun>,
+    /// Branches other than the default one: name → (head commit, the default branch's commit
+    /// it was created from).
+    pub branches: BTreeMap<String, (String, String)>,
+    /// Pull requests, by number − 1.
+    pub pulls: Vec<FakePull>,
+    /// The default branch's protection (PUT …/branches/main/protection), as sent.
+    pub protection: Option<Value>,
+}
+
+/// A pull request (docs.github.com/en/rest/pulls/pulls): `head` branch into the default branch.
+#[derive(Debug, Clone)]
+pub struct FakePull {
+    pub number: u64,
+    pub title: String,
+    pub body: String,
+    pub head: String,
+    pub base: String,
+    pub merged: bool,
 }
 
 /// A GitHub Actions workflow run (docs.github.com/en/rest/actions/workflow-runs): `status`
@@ -247,7 +265,13 @@ impl FakeGitHub {
             repository: full.to_owned(),
             tags: vec!["latest".into(), sha.clone()],
         });
-        let Some(mut files) = s.repos.get(full).map(|r| r.files.clone()) else {
+        // The workflow's `git push` of the tag is refused on a branch that requires reviews.
+        let Some(mut files) = s
+            .repos
+            .get(full)
+            .filter(|r| !requires_reviews(r))
+            .map(|r| r.files.clone())
+        else {
             return;
         };
         if let Some(k) = files.get_mut("deploy/kustomization.yaml") {
@@ -267,6 +291,77 @@ impl FakeGitHub {
             *k = format!("{text}\n").into_bytes();
             s.commit(full, files, "Deploy");
         }
+    }
+
+    /// A `git push` of `files` as one commit onto the default branch (how Backstage's
+    /// publish:github pushes, with isomorphic-git over HTTPS: the fake serves no Git protocol).
+    /// Refused like GitHub refuses it when the branch requires reviews and already has commits.
+    pub fn push(
+        &self,
+        full: &str,
+        files: BTreeMap<String, Vec<u8>>,
+        message: &str,
+    ) -> Result<String, String> {
+        let mut s = self.state();
+        let repo = s.repos.get(full).ok_or("repository not found")?;
+        if requires_reviews(repo) && !repo.commits.is_empty() {
+            return Err("protected branch hook declined".into());
+        }
+        let queue = has_workflow(&files);
+        let sha = s.commit(full, files, message);
+        s.next += 1;
+        let id = s.next;
+        if let Some(r) = s.repos.get_mut(full).filter(|_| queue) {
+            r.runs.push(FakeRun {
+                id,
+                head_sha: sha.clone(),
+                status: "queued",
+                conclusion: None,
+            });
+        }
+        Ok(sha)
+    }
+
+    /// Someone merges pull request `number` on github.com: the changes of its branch since it
+    /// left the default branch land there in one commit (a merge without conflicts).
+    pub fn merge_pull(&self, full: &str, number: u64) -> Result<(), String> {
+        let mut s = self.state();
+        let repo = s.repos.get(full).cloned().ok_or("no such repository")?;
+        let pull = repo
+            .pulls
+            .get((number as usize).wrapping_sub(1))
+            .filter(|p| !p.merged)
+            .ok_or("no open pull request of that number")?;
+        let (head, fork) = repo.branches.get(&pull.head).ok_or("its branch is gone")?;
+        let files_at = |s: &GitHubState, sha: &str| {
+            s.commits
+                .get(sha)
+                .and_then(|t| s.trees.get(t))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (before, after) = (files_at(&s, fork), files_at(&s, head));
+        let mut files = repo.files.clone();
+        for path in before.keys().chain(after.keys()) {
+            match after.get(path) {
+                Some(data) if before.get(path) != Some(data) => {
+                    files.insert(path.clone(), data.clone());
+                }
+                None => {
+                    files.remove(path);
+                }
+                Some(_) => {}
+            }
+        }
+        s.commit(full, files, &format!("Merge pull request #{number}"));
+        if let Some(p) = s
+            .repos
+            .get_mut(full)
+            .and_then(|r| r.pulls.get_mut(number as usize - 1))
+        {
+            p.merged = true;
+        }
+        Ok(())
     }
 
     /// ghcr.io as the SIMULATED kubelet pulls from it: the packages above.
@@ -472,6 +567,15 @@ fn github(
     with_limits(r, remaining)
 }
 
+/// Whether the default branch takes changes only through reviewed pull requests.
+fn requires_reviews(repo: &FakeRepo) -> bool {
+    repo.protection.as_ref().is_some_and(|p| {
+        p["required_pull_request_reviews"]["required_approving_review_count"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    })
+}
+
 fn has_workflow(files: &BTreeMap<String, Vec<u8>>) -> bool {
     files.keys().any(|p| {
         p.starts_with(".github/workflows/") && (p.ends_with(".yaml") || p.ends_with(".yml"))
@@ -479,7 +583,8 @@ fn has_workflow(files: &BTreeMap<String, Vec<u8>>) -> bool {
 }
 
 fn repo_json(full: &str, r: &FakeRepo) -> Value {
-    json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("{WEB}{full}"), "default_branch": "main", "description": r.description, "topics": r.topics, "private": r.private, "visibility": if r.private { "private" } else { "public" }})
+    // The token's user owns or administers every repository the fake holds.
+    json!({"full_name": full, "name": full.split('/').nth(1), "html_url": format!("{WEB}{full}"), "clone_url": format!("{WEB}{full}.git"), "permissions": {"admin": true, "push": true, "pull": true}, "default_branch": "main", "description": r.description, "topics": r.topics, "private": r.private, "visibility": if r.private { "private" } else { "public" }})
 }
 
 /// An owner's repositories as the list endpoints give them (one page: the fake holds few).
@@ -540,6 +645,18 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 ),
                 None => reply(404, &json!({"message": "Package not found."})),
             }
+        }
+        // "Get a user": `type` is `User` or `Organization`; unknown is 404
+        // (docs.github.com/en/rest/users/users#get-a-user).
+        ("GET", ["users", name]) => {
+            let kind = if *name == s.login {
+                "User"
+            } else if s.orgs.iter().any(|o| o == name) {
+                "Organization"
+            } else {
+                return reply(404, &json!({"message": "Not Found"}));
+            };
+            reply(200, &json!({"login": name, "type": kind}))
         }
         ("GET", ["user", "repos"]) => {
             let login = s.login.clone();
@@ -660,6 +777,17 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                         &json!({"total_count": runs.len(), "workflow_runs": runs}),
                     )
                 }
+                // "List commits" from the default branch, newest first (docs.github.com/en/
+                // rest/commits/commits#list-commits); the fake keeps one branch's history.
+                ("GET", ["commits"]) => {
+                    let list: Vec<Value> = repo
+                        .commits
+                        .iter()
+                        .rev()
+                        .map(|sha| json!({"sha": sha, "commit": {"tree": {"sha": s.commits.get(sha)}}}))
+                        .collect();
+                    reply(200, &json!(list))
+                }
                 ("GET", ["topics"]) => reply(200, &json!({"names": repo.topics})),
                 ("PUT", ["topics"]) => {
                     let names: Vec<String> = body["names"]
@@ -705,10 +833,118 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                 (_, ["git", ..]) if repo.empty => {
                     reply(409, &json!({"message": "Git Repository is empty."}))
                 }
-                ("GET", ["git", "ref", "heads", _]) => reply(
-                    200,
-                    &json!({"ref": "refs/heads/main", "object": {"sha": repo.commits.last(), "type": "commit"}}),
-                ),
+                ("GET", ["git", "ref", "heads", branch @ ..]) => {
+                    let branch = branch.join("/");
+                    let head = if branch == "main" {
+                        repo.commits.last().cloned()
+                    } else {
+                        repo.branches.get(&branch).map(|(head, _)| head.clone())
+                    };
+                    match head {
+                        Some(sha) => reply(
+                            200,
+                            &json!({"ref": format!("refs/heads/{branch}"), "object": {"sha": sha, "type": "commit"}}),
+                        ),
+                        None => reply(404, &json!({"message": "Not Found"})),
+                    }
+                }
+                // "Create a reference": 422 "Reference already exists" for an existing one
+                // (docs.github.com/en/rest/git/refs#create-a-reference).
+                ("POST", ["git", "refs"]) => {
+                    let name = body["ref"].as_str().unwrap_or_default();
+                    let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+                    let Some(branch) = name.strip_prefix("refs/heads/") else {
+                        return reply(
+                            422,
+                            &json!({"message": "Reference name must start with 'refs/'."}),
+                        );
+                    };
+                    if branch == "main" || repo.branches.contains_key(branch) {
+                        return reply(422, &json!({"message": "Reference already exists"}));
+                    }
+                    if !s.commits.contains_key(&sha) {
+                        return reply(422, &json!({"message": "Object does not exist"}));
+                    }
+                    let fork = repo.commits.last().cloned().unwrap_or_default();
+                    if let Some(r) = s.repos.get_mut(&full) {
+                        r.branches.insert(branch.to_owned(), (sha.clone(), fork));
+                    }
+                    reply(
+                        201,
+                        &json!({"ref": name, "object": {"sha": sha, "type": "commit"}}),
+                    )
+                }
+                ("PATCH", ["git", "refs", "heads", branch @ ..]) if branch.join("/") != "main" => {
+                    let branch = branch.join("/");
+                    let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+                    if !s.commits.contains_key(&sha) {
+                        return reply(422, &json!({"message": "Object does not exist"}));
+                    }
+                    match s
+                        .repos
+                        .get_mut(&full)
+                        .and_then(|r| r.branches.get_mut(&branch))
+                    {
+                        Some((head, _)) => {
+                            head.clone_from(&sha);
+                            reply(
+                                200,
+                                &json!({"ref": format!("refs/heads/{branch}"), "object": {"sha": sha}}),
+                            )
+                        }
+                        None => reply(422, &json!({"message": "Reference does not exist"})),
+                    }
+                }
+                // "Create a pull request" (docs.github.com/en/rest/pulls/pulls#create-a-pull-
+                // request): `head` as `branch` or `owner:branch`, into `base`; 422 "Validation
+                // Failed" for a head or base that does not exist, one already open for the
+                // head, or no change between them.
+                ("POST", ["pulls"]) => {
+                    let head = body["head"].as_str().unwrap_or_default();
+                    let head = head.split_once(':').map_or(head, |(_, b)| b).to_owned();
+                    let base = body["base"].as_str().unwrap_or_default().to_owned();
+                    let invalid = |field: &str| {
+                        reply(
+                            422,
+                            &json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "field": field, "code": "invalid"}]}),
+                        )
+                    };
+                    let Some((head_sha, _)) = repo.branches.get(&head) else {
+                        return invalid("head");
+                    };
+                    if base != "main" {
+                        return invalid("base");
+                    }
+                    if repo.pulls.iter().any(|p| p.head == head && !p.merged) {
+                        return reply(
+                            422,
+                            &json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}]}),
+                        );
+                    }
+                    let head_files = s.commits.get(head_sha).and_then(|t| s.trees.get(t));
+                    if head_files == Some(&repo.files) {
+                        return reply(
+                            422,
+                            &json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom", "message": format!("No commits between {base} and {head}")}]}),
+                        );
+                    }
+                    let number = repo.pulls.len() as u64 + 1;
+                    let pull = FakePull {
+                        number,
+                        title: body["title"].as_str().unwrap_or_default().to_owned(),
+                        body: body["body"].as_str().unwrap_or_default().to_owned(),
+                        head: head.clone(),
+                        base: base.clone(),
+                        merged: false,
+                    };
+                    if let Some(r) = s.repos.get_mut(&full) {
+                        r.pulls.push(pull);
+                    }
+                    reply(
+                        201,
+                        &json!({"number": number, "state": "open", "html_url": format!("{WEB}{full}/pull/{number}"), "head": {"ref": head}, "base": {"ref": base}}),
+                    )
+                }
                 ("GET", ["git", "trees", sha]) => {
                     let Some(files) = s.trees.get(*sha).cloned() else {
                         return reply(404, &json!({"message": "Not Found"}));
@@ -772,6 +1008,23 @@ fn route(s: &mut GitHubState, method: &Method, path: &str, body: &Value) -> Repl
                         body["tree"].as_str().unwrap_or_default().to_owned(),
                     );
                     reply(201, &json!({"sha": sha}))
+                }
+                // "Protected branch update failed": with required reviews, the default branch
+                // changes only through a pull request
+                // (docs.github.com/en/repositories/configuring-branches-and-merges-in-your-
+                // repository/managing-protected-branches/about-protected-branches).
+                ("PATCH", ["git", "refs", "heads", _]) if requires_reviews(&repo) => reply(
+                    422,
+                    &json!({"message": "Protected branch update failed for refs/heads/main. At least 1 approving review is required by reviewers with write access."}),
+                ),
+                ("PUT", ["branches", "main", "protection"]) => {
+                    if let Some(r) = s.repos.get_mut(&full) {
+                        r.protection = Some(body.clone());
+                    }
+                    reply(
+                        200,
+                        &json!({"url": format!("{WEB}{full}/branches/main/protection")}),
+                    )
                 }
                 ("PATCH", ["git", "refs", "heads", _]) => {
                     let sha = body["sha"].as_str().unwrap_or_default().to_owned();
