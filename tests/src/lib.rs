@@ -20,6 +20,7 @@ pub mod golden;
 pub mod gui;
 pub mod keyring;
 pub mod kube_sim;
+pub mod scaffolder;
 pub mod webdriver;
 
 /// The workspace root.
