@@ -211,6 +211,24 @@ pub struct EndState {
 }
 
 impl EndState {
+    /// The expected end state: `request` made for `owner` by core's `service::create` (what the
+    /// CLI and the window both call) in a world of its own. A personal owner's platform
+    /// repository is published first, as `up` does, so its listing has somewhere to go.
+    pub async fn expected(owner: &str, request: &ServiceRequest) -> Self {
+        let w = GoldenWorld::new().await;
+        let clients = w.clients();
+        if owner != "acme" {
+            publish::publish(&clients.0, owner, false, false)
+                .await
+                .expect("publish");
+        }
+        let services = w.services(&clients, owner, false).await;
+        create::create(request, &services, &Recorder::default())
+            .await
+            .expect("create");
+        Self::of(&w.github, &w.backstage, owner, &request.name).await
+    }
+
     /// Read from the fakes once the catalog has read what was registered (bounded).
     pub async fn of(
         github: &FakeGitHub,

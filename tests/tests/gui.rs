@@ -12,7 +12,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use slipway_core::service::ServiceRequest;
 use slipway_e2e::fakes::{FakeBackstage, FakeGitHub};
+use slipway_e2e::golden::{EndState, request};
 use slipway_e2e::gui::Gui;
 use slipway_e2e::keyring::PrivateKeyring;
 use slipway_e2e::{TestCluster, root, sim_image, slipway_bin, tools_dir};
@@ -319,6 +321,21 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
         backstage.state().locations.len(),
         1,
         "registered in the catalog"
+    );
+    // The window's door ends where the golden path ends (the CLI's and the Backstage form's
+    // are held to the same: service_cli.rs, backstage_form.rs).
+    let expected = EndState::expected(
+        "acme",
+        &ServiceRequest {
+            description: None,
+            ..request("shop-api")
+        },
+    )
+    .await;
+    assert_eq!(
+        EndState::of(&github, &backstage, "acme", "shop-api").await,
+        expected,
+        "the window's end state"
     );
 
     // Helpers: the hosts block (current against desired; not applied here) and a port-forward.

@@ -3,7 +3,8 @@
 //! test's private keyring session (never the keyring of whoever runs the tests).
 
 use slipway_core::secrets::accounts;
-use slipway_e2e::golden::{BACKSTAGE_TOKEN, GoldenWorld as World, TOKEN};
+use slipway_core::service::ServiceRequest;
+use slipway_e2e::golden::{BACKSTAGE_TOKEN, EndState, GoldenWorld as World, TOKEN, request};
 use slipway_e2e::keyring::PrivateKeyring;
 
 /// Run the real binary off the runtime's threads (the fakes serve on them).
@@ -177,6 +178,22 @@ async fn the_cli_connects_and_creates_without_the_token_ever_showing() {
     assert_eq!(
         w.github.repo("acme/cli-svc").expect("repo").topics,
         ["idp-managed", "team-payments"]
+    );
+    // The CLI's door ends where the golden path ends (the window's and the Backstage form's
+    // doors are held to the same: gui.rs, backstage_form.rs).
+    let expected = EndState::expected(
+        "acme",
+        &ServiceRequest {
+            description: None,
+            domain: "nowhere.test".into(),
+            ..request("cli-svc")
+        },
+    )
+    .await;
+    assert_eq!(
+        EndState::of(&w.github, &w.backstage, "acme", "cli-svc").await,
+        expected,
+        "the CLI's end state"
     );
 
     // A refused token: the error names the fix, never the token.
