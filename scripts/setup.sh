@@ -16,6 +16,9 @@ packages=(
   dbus-daemon gnome-keyring libsecret-tools
   # the desktop app's WebDriver tests: a virtual display and WebKitGTK's WebDriver
   xvfb webkit2gtk-driver
+  # `slipway trust`'s tests: NSS's certutil on real NSS databases, Debian's system store, curl
+  # checking HTTPS with the local CA
+  libnss3-tools ca-certificates openssl curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -22,3 +22,4 @@ pub mod sealing;
 pub mod secrets;
 pub mod service;
 pub mod teams;
+pub mod trust;

@@ -12,6 +12,7 @@ mod progress;
 mod seal;
 mod service;
 mod team;
+mod trust;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Connect GitHub (token in the OS keyring), show the connection and its rate budget.
     #[command(name = "github")]
     GitHub(github::GitHubArgs),
+    /// HTTPS that browsers trust: put the machine's local CA into (or take it out of) the
+    /// system, NSS (Firefox, Chromium), keychain and Windows stores.
+    Trust(trust::TrustArgs),
 }
 
 #[derive(Args, Clone)]
@@ -355,6 +359,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Service(args) => service::run(args).await?,
         Command::Team(args) => team::run(args).await?,
         Command::GitHub(args) => github::run(args).await?,
+        Command::Trust(args) => trust::run(args).await?,
     }
     Ok(())
 }
@@ -388,6 +393,11 @@ fn print_up(report: &UpReport) {
             "  {} must resolve to the ingress address: `slipway hosts apply` adds them.",
             p.hosts.join(" and ")
         );
+        if !p.https {
+            println!(
+                "  HTTPS is served on the HTTPS port too: `slipway trust install` makes browsers trust it."
+            );
+        }
     }
 }
 

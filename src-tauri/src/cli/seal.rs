@@ -201,7 +201,7 @@ async fn restore(args: &SealArgs, path: &std::path::Path) -> anyhow::Result<()> 
 }
 
 /// Create `path` readable by its owner only, before any byte is written.
-fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_private(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
