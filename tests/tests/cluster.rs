@@ -108,16 +108,25 @@ fn up_makes_a_kind_compatible_two_node_cluster_and_down_removes_it() {
             .is_none_or(|m| m.is_empty())
     );
 
-    // The published ingress ports reach the platform node: 80 is the simulated Traefik (no route
-    // for an unknown host yet), 443 a fixed page.
+    // The published ingress ports reach the platform node: the simulated Traefik's web and
+    // websecure entrypoints (no route for an unknown host yet; TLS with Traefik's default
+    // certificate for a name no Ingress has).
     assert_eq!(
         http_get(c.http_port).expect("8880 ingress").trim(),
         "404 page not found"
     );
+    let curl = std::process::Command::new("curl")
+        .args(["-sSvk", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{}/", c.https_port))
+        .output()
+        .expect("curl");
+    let said = String::from_utf8_lossy(&curl.stderr);
     assert_eq!(
-        http_get(c.https_port).expect("8843 stand-in").trim(),
-        format!("slipway-sim-node {} 443", c.control_plane())
+        String::from_utf8_lossy(&curl.stdout).trim(),
+        "404 page not found",
+        "{said}"
     );
+    assert!(said.contains("TRAEFIK DEFAULT CERT"), "{said}");
 
     // kubeadm init ran before the worker joined.
     let events: Vec<String> = c

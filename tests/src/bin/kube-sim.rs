@@ -1,8 +1,9 @@
 //! `kube-sim --kubeconfig PATH [--listen ADDR] [--name HOST]… [--state-dir DIR] [--server-url URL]
-//! [--ingress-listen ADDR] [--faults JSON]`: serve the SIMULATED Kubernetes API server (test
+//! [--ingress-listen ADDR] [--ingress-tls-listen ADDR] [--faults JSON]`: serve the SIMULATED Kubernetes API server (test
 //! harness only), write a kubeconfig once serving (pointing at `--server-url` when given, e.g. a
 //! published port), run until killed. With `--state-dir` a restart keeps its CA, token and
-//! objects; `--ingress-listen` also serves the simulated Traefik; `--faults` sets the simulated
+//! objects; `--ingress-listen` also serves the simulated Traefik (`--ingress-tls-listen`: its TLS
+//! entrypoint); `--faults` sets the simulated
 //! controllers' faults (the JSON of `POST /sim/faults`'s `controllers`).
 #![allow(clippy::print_stderr, reason = "a test tool reporting on its terminal")]
 
@@ -18,6 +19,7 @@ async fn main() -> std::process::ExitCode {
     let mut state_dir: Option<PathBuf> = None;
     let mut server_url: Option<String> = None;
     let mut ingress: Option<SocketAddr> = None;
+    let mut ingress_tls: Option<SocketAddr> = None;
     let mut faults: Option<String> = None;
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
@@ -46,9 +48,16 @@ async fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::from(2);
                 }
             },
+            "--ingress-tls-listen" => match value("--ingress-tls-listen").parse() {
+                Ok(a) => ingress_tls = Some(a),
+                Err(e) => {
+                    eprintln!("kube-sim: --ingress-tls-listen wants HOST:PORT ({e})");
+                    return std::process::ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 eprintln!(
-                    "usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]... [--state-dir DIR] [--server-url URL] [--ingress-listen ADDR] [--faults JSON]\nA SIMULATED Kubernetes API server for tests."
+                    "usage: kube-sim --kubeconfig PATH [--listen ADDR] [--name HOSTNAME]... [--state-dir DIR] [--server-url URL] [--ingress-listen ADDR] [--ingress-tls-listen ADDR] [--faults JSON]\nA SIMULATED Kubernetes API server for tests."
                 );
                 return std::process::ExitCode::SUCCESS;
             }
@@ -85,6 +94,15 @@ async fn main() -> std::process::ExitCode {
             Ok(a) => eprintln!("kube-sim: simulated Traefik on http://{a}"),
             Err(e) => {
                 eprintln!("kube-sim: cannot serve the simulated ingress on {addr}: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(addr) = ingress_tls {
+        match sim.serve_ingress_tls(addr).await {
+            Ok(a) => eprintln!("kube-sim: simulated Traefik (TLS) on https://{a}"),
+            Err(e) => {
+                eprintln!("kube-sim: cannot serve the simulated TLS ingress on {addr}: {e}");
                 return std::process::ExitCode::FAILURE;
             }
         }

@@ -256,6 +256,9 @@ fn reconcile(
     }
 
     super::argocd::reconcile(shared, faults);
+    if enabled("CertManager") {
+        super::certmanager::reconcile(shared);
+    }
 
     // Simulated kubelet: a node is Ready once a pod network (a DaemonSet in kube-system) exists.
     if let (Some(nodes), Some(ds)) = (

@@ -5,6 +5,16 @@
 //! A backend Service the test stands a server in for ([`super::KubeSim::set_backend`]) is
 //! proxied to; others are not: there the simulation proves the route exists, not the service.
 //! Its Ingress provider also writes the Ingresses' status as Traefik does ([`publish_status`]).
+//!
+//! Two entrypoints, as the chart makes them: `web` (plain HTTP, [`serve`]) and `websecure`
+//! (TLS, [`serve_tls`]: the chart's `ports.websecure.http.tls.enabled` is on by default, so every
+//! router there terminates TLS). Facts from traefik/traefik v3.7 (`pkg/provider/kubernetes/
+//! ingress/kubernetes.go`, `pkg/server/aggregator.go`, `pkg/config/runtime/runtime_http.go`,
+//! `pkg/tls/tlsmanager.go`): a router with no `router.entrypoints` annotation is on every
+//! entrypoint; `router.tls: "true"` makes it TLS-only (plain HTTP then misses it); `spec.tls` only
+//! loads its Secret's `tls.crt`/`tls.key` (from the Ingress's namespace) into the one certificate
+//! store, where the client's SNI picks a certificate by its names (not by `spec.tls[].hosts`);
+//! no match gets Traefik's generated default certificate ("TRAEFIK DEFAULT CERT").
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,22 +33,211 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
-        let shared = shared.clone();
+        tokio::spawn(serve_connection(tcp, shared.clone(), Entrypoint::Web));
+    }
+}
+
+/// The `websecure` entrypoint: TLS with the certificate the SNI picks, then the same routing.
+pub async fn serve_tls(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let Ok(resolver) = Certificates::new(shared.clone()) else {
+        return;
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let Ok(config) = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_no_client_auth()
+                .with_cert_resolver(Arc::new(resolver))
+        })
+    else {
+        return;
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let (acceptor, shared) = (acceptor.clone(), shared.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let shared = shared.clone();
-                async move {
-                    let answer = route(&req, &shared);
-                    Ok::<_, Infallible>(match answer {
-                        Routed::Answer(response) => response,
-                        Routed::Proxy(target) => proxy(req, target).await,
-                    })
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .await;
+            if let Ok(tls) = acceptor.accept(tcp).await {
+                serve_connection(tls, shared, Entrypoint::WebSecure).await;
+            }
         });
+    }
+}
+
+async fn serve_connection<S>(io: S, shared: Arc<Shared>, entrypoint: Entrypoint)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let shared = shared.clone();
+        async move {
+            let answer = route(&req, &shared, entrypoint);
+            Ok::<_, Infallible>(match answer {
+                Routed::Answer(response) => response,
+                Routed::Proxy(target) => proxy(req, target).await,
+            })
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entrypoint {
+    Web,
+    WebSecure,
+}
+
+impl Entrypoint {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::WebSecure => "websecure",
+        }
+    }
+}
+
+/// Whether the Ingress's routers are on this entrypoint (see the module's facts).
+fn on_entrypoint(ingress: &Value, entrypoint: Entrypoint) -> bool {
+    let annotations = &ingress["metadata"]["annotations"];
+    let listed = annotations["traefik.ingress.kubernetes.io/router.entrypoints"]
+        .as_str()
+        .is_none_or(|list| list.split(',').any(|e| e.trim() == entrypoint.name()));
+    let tls_only = annotations["traefik.ingress.kubernetes.io/router.tls"] == "true";
+    listed && !(tls_only && entrypoint == Entrypoint::Web)
+}
+
+/// Traefik's one certificate store: every served Ingress's `spec.tls` Secrets, read when a
+/// client says hello, and the generated default.
+struct Certificates {
+    shared: Arc<Shared>,
+    default: Arc<rustls::sign::CertifiedKey>,
+}
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Certificates")
+    }
+}
+
+impl Certificates {
+    fn new(shared: Arc<Shared>) -> Result<Self, rcgen::Error> {
+        let key = rcgen::KeyPair::generate()?;
+        let mut params = rcgen::CertificateParams::new(vec![format!(
+            "{:016x}.traefik.default",
+            std::process::id()
+        )])?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "TRAEFIK DEFAULT CERT");
+        let cert = params.self_signed(&key)?;
+        let default = certified(&[cert.der().clone()], &key.serialize_der())
+            .ok_or(rcgen::Error::CouldNotParseKeyPair)?;
+        Ok(Self {
+            shared,
+            default: Arc::new(default),
+        })
+    }
+
+    fn for_name(&self, sni: &str) -> Option<rustls::sign::CertifiedKey> {
+        use rustls::pki_types::pem::PemObject as _;
+        let ingresses = super::controllers::types(&self.shared, "networking.k8s.io", "ingresses")?;
+        let secrets = super::controllers::types(&self.shared, "", "secrets")?;
+        let state = self.shared.state();
+        for ingress in state
+            .list(&ingresses, None)
+            .iter()
+            .filter(|i| served_by_traefik(i))
+        {
+            let ns = ingress["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default();
+            for tls in ingress["spec"]["tls"].as_array().into_iter().flatten() {
+                let Some(secret) = tls["secretName"]
+                    .as_str()
+                    .and_then(|n| state.get(&secrets, ns, n).ok())
+                else {
+                    continue;
+                };
+                let pem = |k: &str| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(secret["data"][k].as_str().unwrap_or_default())
+                        .ok()
+                };
+                let (Some(crt), Some(key)) = (pem("tls.crt"), pem("tls.key")) else {
+                    continue;
+                };
+                let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&crt)
+                    .filter_map(Result::ok)
+                    .collect();
+                let Some(leaf) = chain.first() else { continue };
+                if !names_of(leaf).iter().any(|n| name_matches(n, sni)) {
+                    continue;
+                }
+                let Ok(key) = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key) else {
+                    continue;
+                };
+                return certified(&chain, key.secret_der());
+            }
+        }
+        None
+    }
+}
+
+impl rustls::server::ResolvesServerCert for Certificates {
+    fn resolve(
+        &self,
+        hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(
+            hello
+                .server_name()
+                .and_then(|sni| self.for_name(sni))
+                .map_or_else(|| self.default.clone(), Arc::new),
+        )
+    }
+}
+
+fn certified(
+    chain: &[rustls::pki_types::CertificateDer<'static>],
+    key: &[u8],
+) -> Option<rustls::sign::CertifiedKey> {
+    let key = rustls::pki_types::PrivateKeyDer::try_from(key.to_vec()).ok()?;
+    let signer = rustls::crypto::ring::sign::any_supported_type(&key).ok()?;
+    Some(rustls::sign::CertifiedKey::new(chain.to_vec(), signer))
+}
+
+/// The DNS names a certificate is for (its SANs).
+fn names_of(der: &[u8]) -> Vec<String> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    cert.subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => name
+            .split_once('.')
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(suffix)),
+        None => pattern.eq_ignore_ascii_case(name),
     }
 }
 
@@ -83,7 +282,7 @@ async fn proxy(req: Request<Incoming>, target: std::net::SocketAddr) -> Response
     }
 }
 
-fn route(req: &Request<Incoming>, shared: &Shared) -> Routed {
+fn route(req: &Request<Incoming>, shared: &Shared, entrypoint: Entrypoint) -> Routed {
     let host = req
         .headers()
         .get(header::HOST)
@@ -108,7 +307,7 @@ fn route(req: &Request<Incoming>, shared: &Shared) -> Routed {
             .unwrap_or_default();
         ingresses
             .iter()
-            .filter(|i| served_by_traefik(i))
+            .filter(|i| served_by_traefik(i) && on_entrypoint(i, entrypoint))
             .find_map(|i| backend_for(i, &host, path))
     };
     // With no ready endpoint behind the Service, Traefik (allowEmptyServices, the chart's

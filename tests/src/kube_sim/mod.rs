@@ -15,6 +15,7 @@
 mod admission;
 mod api;
 mod argocd;
+mod certmanager;
 mod controllers;
 pub mod git;
 mod ingress;
@@ -196,6 +197,20 @@ impl KubeSim {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(tokio::spawn(ingress::serve(listener, self.shared.clone())));
+        Ok(local)
+    }
+
+    /// Serve the SIMULATED Traefik's TLS entrypoint (`websecure`) on `addr`.
+    pub async fn serve_ingress_tls(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        self.extra_tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tokio::spawn(ingress::serve_tls(
+                listener,
+                self.shared.clone(),
+            )));
         Ok(local)
     }
 
