@@ -402,7 +402,12 @@ pub fn test_timeouts() -> slipway_core::pipeline::Timeouts {
     use std::time::Duration;
     let mut timeouts = slipway_core::pipeline::Timeouts::default();
     timeouts.set(
-        &["argocd-ready", "platform-apps", "sealing-key"],
+        &[
+            "argocd-ready",
+            "platform-apps",
+            "certificates",
+            "sealing-key",
+        ],
         Duration::from_secs(20),
     );
     timeouts.set(&["routing"], Duration::from_secs(10));

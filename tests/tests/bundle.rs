@@ -286,8 +286,8 @@ fn every_value_slipway_sets_is_one_the_pinned_chart_reads() {
     }
     assert_eq!(
         releases.len(),
-        4,
-        "argo-cd, traefik, sealed-secrets, backstage"
+        5,
+        "argo-cd, backstage, cert-manager, sealed-secrets, traefik"
     );
     for (chart, version, values) in &releases {
         let keys = ChartKeys::load(chart, version);

@@ -44,6 +44,7 @@ async fn argo_cd_runs_the_published_repository_and_deploys_a_new_service_from_it
             "publish",
             "gitops-source",
             "platform-apps",
+            "certificates",
             "teams",
             "sealing-key",
             "routing",

@@ -14,13 +14,14 @@ use slipway_core::secrets::accounts;
 use slipway_e2e::keyring::PrivateKeyring;
 use slipway_e2e::{Run, TestCluster, root, tools_dir};
 
-const INSTALL_STEPS: [&str; 9] = [
+const INSTALL_STEPS: [&str; 10] = [
     "argocd",
     "argocd-ready",
     "secrets",
     "publish",
     "gitops-source",
     "platform-apps",
+    "certificates",
     "sealing-key",
     "routing",
     "catalog",
@@ -247,7 +248,7 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
             )
         })
         .collect();
-    assert_eq!(components.len(), 4, "{status}");
+    assert_eq!(components.len(), 5, "{status}");
     assert!(
         components.iter().all(|(_, h)| h == "Healthy"),
         "{components:?}"
@@ -258,6 +259,31 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         (Some("local"), serde_json::json!([])),
         "{status}"
     );
+    // HTTPS on the published port, checked with the machine's CA as curl takes it: the
+    // (simulated) cert-manager issued each UI's certificate from the CA Secret `up` applied, the
+    // (simulated) Traefik serves it to the client naming the host (SNI).
+    let ca = c
+        .run(c.command().args(["trust", "ca"]))
+        .expect_ok("ca")
+        .stdout;
+    let ca_file = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(ca_file.path(), &ca).expect("write");
+    for host in ["argocd.local", "backstage.local"] {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(ca_file.path())
+            .arg("--resolve")
+            .arg(format!("{host}:{}:127.0.0.1", c.https_port))
+            .arg(format!("https://{host}:{}/", c.https_port))
+            .output()
+            .expect("curl");
+        let body = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && body.contains(&format!("{host}/ -> ")),
+            "{host}: {body}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let password = c.slipway(&["argocd-password"]).expect_ok("password");
     assert_eq!(
         password.stdout.trim().len(),

@@ -24,7 +24,7 @@ describe('the platform view', () => {
           emit(done(id));
         }
         up = true;
-        return { cluster: 'slipway', upToDate: false, elapsedMs: 1000, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: [] } };
+        return { cluster: 'slipway', upToDate: false, elapsedMs: 1000, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: [], https: false } };
       },
     });
     render(PlatformView);
@@ -95,7 +95,7 @@ describe('the platform view', () => {
     backend({
       platform_preflight: () => ['inotify limits are low (max_user_instances=128); raise them with sysctl'],
       platform_status: () => status(false),
-      platform_up: () => ({ cluster: 'slipway', upToDate: true, elapsedMs: 1, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: ['argocd.local'] } }),
+      platform_up: () => ({ cluster: 'slipway', upToDate: true, elapsedMs: 1, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: ['argocd.local'], https: false } }),
       argocd_password_copy: () => null,
       open_link: () => null,
     });

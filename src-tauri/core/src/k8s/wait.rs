@@ -121,3 +121,93 @@ pub async fn application_healthy(
         }),
     }
 }
+
+/// cert-manager's ClusterIssuer resource.
+pub fn cluster_issuer_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("cert-manager.io", "v1", "ClusterIssuer"),
+        "clusterissuers",
+    )
+}
+
+fn ready(o: Option<&DynamicObject>) -> bool {
+    o.and_then(|o| o.data.get("status"))
+        .and_then(|s| s.get("conditions"))
+        .and_then(|c| c.as_array())
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// Until the cluster-scoped object `name` (e.g. a ClusterIssuer) reports `Ready=True`.
+pub async fn cluster_object_ready(
+    client: &kube::Client,
+    resource: &ApiResource,
+    name: &str,
+    deadline: Deadline,
+) -> Result<(), K8sError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    let waited =
+        tokio::time::timeout_at(deadline.at, await_condition(api.clone(), name, ready)).await;
+    match waited {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(source)) => Err(K8sError::Watch {
+            what: format!("{} {name}", resource.kind),
+            source,
+        }),
+        Err(_) => {
+            let state = match api.get_opt(name).await? {
+                None => "it does not exist".to_owned(),
+                Some(o) => o
+                    .data
+                    .get("status")
+                    .and_then(|s| s.get("conditions"))
+                    .and_then(|c| c.as_array())
+                    .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                    .map_or_else(
+                        || "no Ready condition yet".to_owned(),
+                        |c| format!("Ready {}: {}", c["status"], c["message"]),
+                    ),
+            };
+            Err(K8sError::NotReady {
+                what: format!("{} {name} Ready", resource.kind),
+                secs: deadline.secs(),
+                state,
+            })
+        }
+    }
+}
+
+/// Until the Secret `namespace/name` exists with a non-empty `key`; the Secret then.
+pub async fn secret_with(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+    deadline: Deadline,
+) -> Result<k8s_openapi::api::core::v1::Secret, K8sError> {
+    use k8s_openapi::api::core::v1::Secret;
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let has = |s: Option<&Secret>| {
+        s.and_then(|s| s.data.as_ref())
+            .and_then(|d| d.get(key))
+            .is_some_and(|v| !v.0.is_empty())
+    };
+    let waited =
+        tokio::time::timeout_at(deadline.at, await_condition(api.clone(), name, has)).await;
+    match waited {
+        Ok(Ok(Some(secret))) => Ok(secret),
+        Ok(Ok(None)) | Err(_) => Err(K8sError::NotReady {
+            what: format!("Secret {namespace}/{name} with {key}"),
+            secs: deadline.secs(),
+            state: format!(
+                "not issued; `kubectl -n {namespace} describe certificate {name}` shows why"
+            ),
+        }),
+        Ok(Err(source)) => Err(K8sError::Watch {
+            what: format!("Secret {namespace}/{name}"),
+            source,
+        }),
+    }
+}

@@ -31,6 +31,7 @@ use crate::pipeline::{
 };
 use crate::sealing::{self, SealingError, SealingKey};
 use crate::secrets::{Keyring, SecretsError, accounts};
+use crate::trust::{CaCert, LocalCa, TrustError};
 
 /// Field manager of everything Slipway applies.
 pub const FIELD_MANAGER: &str = "slipway";
@@ -50,6 +51,9 @@ pub enum InstallError {
     /// The keyring failed.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// The local CA could not be read or made.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
     /// GitHub refused or failed (GitHub mode).
     #[error(transparent)]
     GitHub(#[from] GitHubError),
@@ -114,6 +118,7 @@ impl Classified for InstallError {
             Self::Helm(e) => e.kind(),
             Self::Bundle(e) => e.kind(),
             Self::Secrets(e) => e.kind(),
+            Self::Trust(e) => e.kind(),
             Self::GitHub(e) => e.kind(),
             Self::Backstage(e) => e.kind(),
             Self::Publish(e) => e.kind(),
@@ -133,6 +138,7 @@ pub enum InstallStep {
     Publish,
     GitopsSource,
     PlatformApps,
+    Certificates,
     Teams,
     SealingKey,
     Routing,
@@ -187,6 +193,13 @@ const INSTALL_STEPS: &[StepDef<InstallStep>] = &[
         "Wait until Traefik, Sealed Secrets and Backstage are Synced and Healthy",
         1800,
         0,
+    ),
+    step(
+        InstallStep::Certificates,
+        "certificates",
+        "Issue the platform's HTTPS certificates from the local CA",
+        300,
+        1,
     ),
     step(
         InstallStep::Teams,
@@ -268,6 +281,8 @@ pub struct InstallOptions {
     /// The ingress listens beyond this machine (`--expose-to-network`): Backstage's guest
     /// sign-in stays off.
     pub exposed: bool,
+    /// The host port of the HTTPS ingress, when the platform node publishes one.
+    pub https_port: Option<u16>,
 }
 
 impl InstallOptions {
@@ -283,6 +298,7 @@ impl InstallOptions {
             helm: None,
             teams: crate::teams::LocalTeams::for_cluster(cluster),
             exposed: false,
+            https_port: None,
         }
     }
 }
@@ -319,6 +335,7 @@ impl Stage for InstallStage<'_> {
             InstallStep::Publish => self.publish(r).await,
             InstallStep::GitopsSource => self.gitops_source().await,
             InstallStep::PlatformApps => self.platform_apps(r).await,
+            InstallStep::Certificates => self.certificates(r).await,
             InstallStep::Teams => self.teams(r).await,
             InstallStep::SealingKey => self.sealing_key(r).await,
             InstallStep::Routing => self.routing(r).await,
@@ -457,6 +474,13 @@ impl InstallStage<'_> {
                 r.detail("GitHub not connected: no SCM token for the workloads ApplicationSet yet")
             }
         }
+        match self.local_ca(&r)? {
+            Some(ca) => {
+                objects.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CERT_MANAGER_NAMESPACE}}));
+                objects.push(ca_secret(&ca));
+            }
+            None => r.warn("no OS keyring: the local CA has nowhere to keep its key, so the platform serves no trusted HTTPS"),
+        }
         let escrowed = self.escrowed_keys()?;
         if !escrowed.is_empty() {
             r.detail(format!(
@@ -466,6 +490,31 @@ impl InstallStage<'_> {
         }
         objects.extend(escrowed.iter().map(sealing::key_secret));
         self.apply(objects).await
+    }
+
+    /// The machine's local CA (made and kept in the keyring on the first `up`); none without a
+    /// keyring.
+    fn local_ca(&self, r: &StepContext<'_>) -> Result<Option<LocalCa>, InstallError> {
+        let keyring = &self.options.keyring;
+        if keyring.unavailable_reason().is_some() {
+            return Ok(None);
+        }
+        let (ca, made) =
+            LocalCa::load_or_create(keyring, &crate::trust::ca::owner(), &self.options.domain)?;
+        if made {
+            r.detail(format!(
+                "made the local CA \"{}\" and kept it in the keyring (`slipway trust install` makes browsers trust it)",
+                ca.cert().name()
+            ));
+        }
+        if !ca.cert().covers(&self.options.domain) {
+            r.warn(format!(
+                "the local CA certifies only {}: browsers will refuse certificates for *.{}; `slipway trust remove-ca`, then `slipway up` makes a CA for it",
+                ca.cert().permitted().join(", "),
+                self.options.domain
+            ));
+        }
+        Ok(Some(ca))
     }
 
     /// The keys kept in the keyring for this cluster (none without a keyring or an entry). An
@@ -761,6 +810,61 @@ impl InstallStage<'_> {
         Ok(StepOutcome::up_to_date(summary))
     }
 
+    /// The CA ClusterIssuer over the Secret the `secrets` step applied, then the platform UIs'
+    /// certificates issued from it. A certificate signed by another CA (the machine's CA was
+    /// made anew) is deleted, so cert-manager issues it again: cert-manager itself re-issues only
+    /// on a change of names or issuer.
+    async fn certificates(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
+        let Some(ca) = self.local_ca(&r)? else {
+            return Ok(StepOutcome::up_to_date(
+                "no local CA (no keyring): HTTP only",
+            ));
+        };
+        let mut outcome = self
+            .apply(crate::bundle::yaml_documents(CLUSTER_ISSUER)?)
+            .await?;
+        r.detail("waiting for ClusterIssuer slipway-ca");
+        wait::cluster_object_ready(
+            &self.client,
+            &wait::cluster_issuer_resource(),
+            "slipway-ca",
+            r.deadline(),
+        )
+        .await?;
+        let mut issued = Vec::new();
+        for (ns, name) in platform_certificates() {
+            r.detail(format!("waiting for {ns}/{name}"));
+            let secret = wait::secret_with(&self.client, ns, name, "tls.crt", r.deadline()).await?;
+            let ca_crt = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get("ca.crt"))
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+            if ca_crt.is_some_and(|pem| {
+                CaCert::from_pem(&pem).is_ok_and(|c| c.sha256() != ca.cert().sha256())
+            }) {
+                kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+                    self.client.clone(),
+                    ns,
+                )
+                .delete(name, &Default::default())
+                .await
+                .map_err(|e| InstallError::Kube(K8sError::Api(e)))?;
+                r.detail(format!(
+                    "{ns}/{name} was signed by another CA: issuing it again"
+                ));
+                wait::secret_with(&self.client, ns, name, "tls.crt", r.deadline()).await?;
+                outcome = StepOutcome::changed("certificates issued again from the local CA");
+            }
+            issued.push(format!("{ns}/{name}"));
+        }
+        Ok(if outcome.is_change() {
+            outcome
+        } else {
+            StepOutcome::up_to_date(format!("{} issued by slipway-ca", issued.join(", ")))
+        })
+    }
+
     /// Backstage reads its app-config at start only: when `slipway-backstage-config` is not
     /// what the running pods started with (the digest on the pod template), roll them, as
     /// `kubectl rollout restart` does. Argo CD leaves an annotation it does not manage alone.
@@ -907,6 +1011,29 @@ pub fn merge_escrow(escrowed: &[SealingKey], active: &[SealingKey]) -> Vec<Seali
         }
     }
     merged
+}
+
+/// Where cert-manager runs, and where its ClusterIssuer reads the CA Secret from.
+pub const CERT_MANAGER_NAMESPACE: &str = "cert-manager";
+const CLUSTER_ISSUER: &str = "tls/cluster-issuer.yaml";
+
+/// The certificate Secrets of the platform's own Ingresses (the names in their `spec.tls`).
+fn platform_certificates() -> [(&'static str, &'static str); 2] {
+    [
+        (ARGO_NAMESPACE, "argocd-ingress-tls"),
+        ("backstage", "backstage-tls"),
+    ]
+}
+
+/// The CA ClusterIssuer's Secret: the local CA's certificate and key, from the keyring only.
+fn ca_secret(ca: &LocalCa) -> serde_json::Value {
+    let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": "slipway-ca", "namespace": CERT_MANAGER_NAMESPACE,
+            "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        "data": {"tls.crt": b64(ca.cert_pem()), "tls.key": b64(ca.key_pem())},
+    })
 }
 
 /// A Secret Slipway owns; the values never leave this object (no logs, no outcome text).

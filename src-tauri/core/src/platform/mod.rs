@@ -159,6 +159,12 @@ impl UpSettings {
         let platform = (!self.cluster_only).then(|| {
             let mut p = InstallOptions::new(&spec.name, spec.http_ingress());
             p.exposed = spec.exposed().is_some();
+            p.https_port = spec
+                .nodes
+                .iter()
+                .flat_map(|n| &n.port_mappings)
+                .find(|m| m.container_port == 443 && m.protocol == "tcp")
+                .map(|m| m.host_port);
             if let Some(domain) = &self.domain {
                 p.domain.clone_from(domain);
             }
@@ -310,6 +316,8 @@ pub struct PlatformSummary {
     pub argocd_user: &'static str,
     /// The names that must resolve to the ingress address (`slipway hosts apply` writes them).
     pub hosts: Vec<String>,
+    /// The URLs are the HTTPS ones: a store of this machine trusts the local CA.
+    pub https: bool,
 }
 
 /// `http://<host>[:<port>]`: a name served through the HTTP ingress published on `port`.
@@ -325,13 +333,28 @@ impl PlatformSummary {
     /// Where the platform installed with `options` answers.
     pub fn new(options: &InstallOptions) -> Self {
         let port = options.ingress.port();
-        let url = |host: &str| ingress_url(host, port);
+        // HTTPS once the machine trusts the local CA (`slipway trust install`), else HTTP.
+        let https = options.https_port.filter(|_| {
+            options.keyring.unavailable_reason().is_none()
+                && crate::trust::LocalCa::load(&options.keyring)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|ca| {
+                        crate::trust::trusted(&crate::trust::Host::this_machine(), ca.cert())
+                    })
+        });
+        let url = |host: &str| match https {
+            Some(443) => format!("https://{host}"),
+            Some(p) => format!("https://{host}:{p}"),
+            None => ingress_url(host, port),
+        };
         let hosts = crate::hosts::platform_hosts(&options.domain);
         Self {
             argocd_url: url(&hosts[0]),
             backstage_url: url(&hosts[1]),
             argocd_user: "admin",
             hosts,
+            https: https.is_some(),
         }
     }
 }

@@ -38,6 +38,10 @@ pub fn ingresses(domain: &str) -> Result<Vec<Value>, BundleError> {
                 reason: "no spec.rules[0].host",
             })?;
         *host = Value::String(format!("{name}.{domain}"));
+        // Its certificate is for the same host.
+        if let Some(tls_host) = ingress.pointer_mut("/spec/tls/0/hosts/0") {
+            *tls_host = Value::String(format!("{name}.{domain}"));
+        }
         out.push(ingress);
     }
     Ok(out)

@@ -11,4 +11,8 @@ argocdUser: string,
 /**
  * The names that must resolve to the ingress address (`slipway hosts apply` writes them).
  */
-hosts: Array<string>, };
+hosts: Array<string>, 
+/**
+ * The URLs are the HTTPS ones: a store of this machine trusts the local CA.
+ */
+https: boolean, };
