@@ -142,7 +142,7 @@ mod tests {
         let readme = include_str!("../../../README.md");
         let mib = super::platform_memory_requests().expect("sum") >> 20;
         assert!(
-            readme.contains(&format!("| **platform in all** | **340m** | **{mib}Mi** |")),
+            readme.contains(&format!("| **platform in all** | **380m** | **{mib}Mi** |")),
             "README's Resources table should total {mib}Mi"
         );
     }
@@ -213,8 +213,8 @@ mod tests {
             .iter()
             .map(|p| doc(p)["name"].as_str().unwrap_or_default().to_owned())
             .collect();
-        assert_eq!(names.len(), 3, "{names:?}");
-        for expected in ["traefik", "sealed-secrets", "backstage"] {
+        assert_eq!(names.len(), 4, "{names:?}");
+        for expected in ["traefik", "cert-manager", "sealed-secrets", "backstage"] {
             assert!(
                 names.iter().any(|n| n == expected),
                 "{expected} missing from {names:?}"
@@ -225,7 +225,12 @@ mod tests {
             let c = doc(path);
             let name = c["name"].as_str().unwrap_or_default();
             let version = c["chart"]["version"].as_str().unwrap_or_default();
-            let parts: Vec<&str> = version.split('.').collect();
+            // Exactly pinned: MAJOR.MINOR.PATCH (cert-manager's chart versions carry a `v`).
+            let parts: Vec<&str> = version
+                .strip_prefix('v')
+                .unwrap_or(version)
+                .split('.')
+                .collect();
             assert!(
                 parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()),
                 "{name}: chart version {version:?} must be pinned exactly"
