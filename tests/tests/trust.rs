@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use slipway_e2e::keyring::PrivateKeyring;
-
 fn certutil() -> PathBuf {
     which::which("certutil").unwrap_or_else(|_| {
         panic!("certutil is missing: install Debian's libnss3-tools (scripts/setup.sh does)")
@@ -115,24 +113,19 @@ struct Machine {
 }
 
 impl Machine {
+    /// The real binary on this stand-in machine: (succeeded, stdout, stderr).
     fn slipway(&self, args: &[&str]) -> (bool, String, String) {
-        let mut cmd = slipway_e2e::slipway();
-        PrivateKeyring::shared().apply(&mut cmd);
-        let out = cmd
-            .args(args)
-            .env("HOME", &self.home)
-            .env("SLIPWAY_TRUST_ROOT", &self.root)
-            .env("XDG_STATE_HOME", &self.state)
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("slipway");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let run = slipway_e2e::Run::of(
+            slipway_e2e::slipway()
+                .args(args)
+                .env("HOME", &self.home)
+                .env("SLIPWAY_TRUST_ROOT", &self.root)
+                .env("XDG_STATE_HOME", &self.state)
+                .env_remove("DISPLAY")
+                .env_remove("WAYLAND_DISPLAY")
+                .stdin(std::process::Stdio::null()),
+        );
+        (run.ok, run.stdout, run.stderr)
     }
 }
 

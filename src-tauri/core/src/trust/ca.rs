@@ -122,13 +122,13 @@ impl LocalCa {
         let blocks = pem_blocks(kept);
         let cert = blocks
             .iter()
-            .find(|(label, _)| label == "CERTIFICATE")
-            .map(|(_, b)| CaCert::from_pem(b))
+            .find(|(tag, _)| tag == "CERTIFICATE")
+            .map(|(_, der)| CaCert::from_der(der.clone()))
             .ok_or_else(|| bad("no certificate"))??;
         let key_pem = blocks
             .iter()
-            .find(|(label, _)| label.ends_with("PRIVATE KEY"))
-            .map(|(_, b)| b.clone())
+            .find(|(tag, _)| tag.ends_with("PRIVATE KEY"))
+            .map(|(tag, der)| pem_of(tag, der))
             .ok_or_else(|| bad("no private key"))?;
         let key =
             KeyPair::from_pem(&key_pem).map_err(|e| TrustError::Certificate(e.to_string()))?;
@@ -156,20 +156,28 @@ impl LocalCa {
 }
 
 impl CaCert {
-    /// One PEM certificate, which must be a CA's.
+    /// The first PEM certificate in `pem`, which must be a CA's.
     pub fn from_pem(pem: &str) -> Result<Self, TrustError> {
-        let bad = |why: &str| TrustError::Certificate(why.to_owned());
-        let (_, block) = pem_blocks(pem)
+        let (_, der) = pem_blocks(pem)
             .into_iter()
-            .find(|(label, _)| label == "CERTIFICATE")
-            .ok_or_else(|| bad("no certificate"))?;
-        let der = der_of(&block).ok_or_else(|| bad("the certificate is not PEM"))?;
+            .find(|(tag, _)| tag == "CERTIFICATE")
+            .ok_or_else(|| TrustError::Certificate("no PEM certificate".into()))?;
+        Self::from_der(der)
+    }
+
+    /// A DER certificate, which must be a CA's.
+    pub fn from_der(der: Vec<u8>) -> Result<Self, TrustError> {
         let (_, cert) = x509_parser::parse_x509_certificate(&der)
             .map_err(|e| TrustError::Certificate(e.to_string()))?;
         if !cert.is_ca() {
-            return Err(bad("the certificate is not a CA"));
+            return Err(TrustError::Certificate(
+                "the certificate is not a CA".into(),
+            ));
         }
-        Ok(Self { pem: block, der })
+        Ok(Self {
+            pem: pem_of("CERTIFICATE", &der),
+            der,
+        })
     }
 
     pub fn pem(&self) -> &str {
@@ -259,39 +267,21 @@ pub fn owner() -> String {
     format!("{user}@{host}")
 }
 
-/// The PEM blocks of `text` as (label, whole block with its armour and a final newline).
-pub(super) fn pem_blocks(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(label) = line
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-        {
-            current = Some((label.to_owned(), format!("{line}\n")));
-        } else if let Some((label, mut block)) = current.take() {
-            block.push_str(line);
-            block.push('\n');
-            if line.starts_with("-----END ") {
-                out.push((label, block));
-            } else {
-                current = Some((label, block));
-            }
-        }
-    }
-    out
+/// The PEM blocks of `text` (certutil's output, a kept entry), `(tag, DER)`; none when it is not PEM.
+pub(super) fn pem_blocks(text: &str) -> Vec<(String, Vec<u8>)> {
+    pem::parse_many(text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.tag().to_owned(), p.into_contents()))
+        .collect()
 }
 
-/// The DER inside one PEM block.
-pub(super) fn der_of(pem: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .map(str::trim)
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
+/// One PEM block, armoured with LF line ends (what trust stores and files take).
+fn pem_of(tag: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
 }
 
 /// `domain` is one of `subtrees` or under one (RFC 5280's dNSName constraint).

@@ -34,12 +34,15 @@ pub struct Host {
 }
 
 impl Host {
+    /// `/` and `$HOME`; `SLIPWAY_TRUST_ROOT` puts the system store's paths under another root
+    /// (a test-only switch: the tests' stand-in for `/`).
     pub fn this_machine() -> Self {
         let home = std::env::var_os("HOME")
             .or_else(|| std::env::var_os("USERPROFILE"))
             .map_or_else(|| PathBuf::from("."), PathBuf::from);
         Self {
-            root: PathBuf::from("/"),
+            root: std::env::var_os("SLIPWAY_TRUST_ROOT")
+                .map_or_else(|| PathBuf::from("/"), PathBuf::from),
             home,
         }
     }
@@ -584,8 +587,8 @@ fn nss_holds(certutil: &Path, db: &str, nick: &str, ca: &CaCert) -> bool {
         return false;
     };
     super::ca::pem_blocks(&pem)
-        .iter()
-        .filter_map(|(_, block)| CaCert::from_pem(block).ok())
+        .into_iter()
+        .filter_map(|(_, der)| CaCert::from_der(der).ok())
         .any(|c| c.sha256() == ca.sha256())
 }
 
