@@ -116,7 +116,7 @@ impl GitHubPlatform {
             pull: Some(slipway_core::teams::PullCredentials::new("octo", TOKEN)),
             local_teams: LocalTeams::in_dir(&journal.join("teams")),
             helm: Some(tools_dir().join("helm")),
-            http_port: self.options.ingress.port(),
+            reach: self.options.reach(),
         }
     }
 

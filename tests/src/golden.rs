@@ -142,7 +142,7 @@ impl GoldenWorld {
                 &self.journal.path().join("teams"),
             ),
             helm: Some(crate::tools_dir().join("helm")),
-            http_port: GOLDEN_HTTP_PORT,
+            reach: slipway_core::platform::Reach::http(GOLDEN_HTTP_PORT),
         }
     }
 

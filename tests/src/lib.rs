@@ -271,6 +271,11 @@ impl TestCluster {
     /// The whole `slipway up`: cluster, then the platform from the stand-in charts in
     /// `charts` (default: tests/tests/fixtures/charts) with the real helm.
     pub fn platform_up(&self, charts: Option<&Path>, extra: &[&str]) -> Run {
+        self.run(&mut self.platform_up_command(charts, extra))
+    }
+
+    /// The command [`platform_up`](Self::platform_up) runs, for a test to add to.
+    pub fn platform_up_command(&self, charts: Option<&Path>, extra: &[&str]) -> Command {
         let charts = charts.map_or_else(
             || root().join("tests/tests/fixtures/charts"),
             Path::to_path_buf,
@@ -280,9 +285,23 @@ impl TestCluster {
             charts.to_string_lossy().into_owned(),
             helm.to_string_lossy().into_owned(),
         );
-        let mut args = vec!["--charts", charts.as_str(), "--helm", helm.as_str()];
-        args.extend_from_slice(extra);
-        self.up_args(&sim_image(), &args)
+        let (http, https) = (self.http_port.to_string(), self.https_port.to_string());
+        let mut command = self.command();
+        command.args([
+            "up",
+            "--node-image",
+            &sim_image(),
+            "--http-port",
+            &http,
+            "--https-port",
+            &https,
+            "--charts",
+            &charts,
+            "--helm",
+            &helm,
+        ]);
+        command.args(extra).args(["--name", &self.name]);
+        command
     }
 
     fn up_args(&self, image: &str, extra: &[&str]) -> Run {

@@ -277,7 +277,8 @@ impl ChartKeys {
 fn every_value_slipway_sets_is_one_the_pinned_chart_reads() {
     use slipway_core::platform::gitops;
     let mut releases = vec![{
-        let r = gitops::argo_cd_release("local", 8880).expect("argo cd");
+        let r = gitops::argo_cd_release("local", slipway_core::platform::Reach::http(8880))
+            .expect("argo cd");
         (r.chart.name, r.chart.version, r.values)
     }];
     for c in gitops::components().expect("components") {

@@ -352,6 +352,54 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         sealed.stdout
     );
 
+    // Once a store here trusts the local CA (an NSS database in a home of the test's own), `up`
+    // gives the HTTPS addresses, and Backstage's and Argo CD's own URLs become HTTPS too (a page
+    // over HTTPS calling an HTTP backend is mixed content).
+    let home = tempfile::tempdir().expect("tmp");
+    let nssdb = home.path().join(".pki/nssdb");
+    std::fs::create_dir_all(&nssdb).expect("nssdb");
+    let created = std::process::Command::new("certutil")
+        .args(["-N", "--empty-password", "-d"])
+        .arg(format!("sql:{}", nssdb.display()))
+        .status()
+        .expect("certutil (libnss3-tools)");
+    assert!(created.success());
+    c.run(
+        c.command()
+            .env("HOME", home.path())
+            .args(["trust", "install", "--store", "nss"]),
+    )
+    .expect_ok("trust install");
+    let trusted = c
+        .run(c.platform_up_command(None, &[]).env("HOME", home.path()))
+        .expect_ok("up, trusted");
+    let https = |host: &str| format!("https://{host}:{}", c.https_port);
+    assert!(
+        trusted.stdout.contains(&https("argocd.local"))
+            && trusted.stdout.contains(&https("backstage.local")),
+        "{}",
+        trusted.stdout
+    );
+    let config = c.kubectl_json(&[
+        "get",
+        "configmap",
+        "slipway-backstage-config",
+        "-n",
+        "backstage",
+    ]);
+    assert!(
+        config["data"]["app-config.slipway.yaml"]
+            .as_str()
+            .is_some_and(|f| f.contains(&https("backstage.local"))),
+        "{config}"
+    );
+    c.run(
+        c.command()
+            .env("HOME", home.path())
+            .args(["trust", "uninstall", "--store", "nss"]),
+    )
+    .expect_ok("trust uninstall");
+
     c.slipway(&["down"]).expect_ok("down");
     assert_eq!(
         keyring.get(&account),

@@ -48,6 +48,9 @@ struct StatusArgs {
     /// Host port of the platform's HTTP ingress.
     #[arg(long, value_name = "PORT", default_value_t = 8880)]
     http_port: u16,
+    /// Host port of the platform's HTTPS ingress.
+    #[arg(long, value_name = "PORT", default_value_t = 8843)]
+    https_port: u16,
     /// Keep reading until the service answers or SECS pass, printing each change.
     #[arg(long, value_name = "SECS")]
     follow: Option<u64>,
@@ -96,6 +99,9 @@ struct CreateArgs {
     /// Host port of the platform's HTTP ingress (for Backstage's default URL).
     #[arg(long, value_name = "PORT", default_value_t = 8880)]
     http_port: u16,
+    /// Host port of the platform's HTTPS ingress (the URLs once browsers trust the local CA).
+    #[arg(long, value_name = "PORT", default_value_t = 8843)]
+    https_port: u16,
     /// Render the service into --out without touching GitHub or the cluster.
     #[arg(long, requires = "out")]
     dry_run: bool,
@@ -126,6 +132,7 @@ async fn status(a: StatusArgs) -> anyhow::Result<()> {
         cluster: a.cluster,
         owner: a.owner,
         http_ingress: std::net::SocketAddr::from(([127, 0, 0, 1], a.http_port)),
+        https_port: Some(a.https_port),
         helm: None,
     };
     let keyring = Keyring::os();
@@ -256,6 +263,7 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         cluster: a.cluster.clone(),
         owner: a.owner.clone(),
         http_ingress: std::net::SocketAddr::from(([127, 0, 0, 1], a.http_port)),
+        https_port: Some(a.https_port),
         helm: a.helm.clone(),
     };
     let keyring = Keyring::os();

@@ -94,16 +94,6 @@ enum Format {
     Json,
 }
 
-/// The machine's stores: `/` and `$HOME`; `SLIPWAY_TRUST_ROOT` puts the system store's paths
-/// under another root (the tests' stand-in for `/`).
-fn host() -> Host {
-    let mut host = Host::this_machine();
-    if let Some(root) = std::env::var_os("SLIPWAY_TRUST_ROOT") {
-        host.root = root.into();
-    }
-    host
-}
-
 /// The platform's domain from the settings (`local` without them): a new CA certifies it.
 fn domain() -> String {
     slipway_core::config::Config::load()
@@ -123,7 +113,7 @@ fn elevated() -> anyhow::Result<Option<Elevated>> {
 
 pub async fn run(args: TrustArgs) -> anyhow::Result<()> {
     let keyring = Keyring::os();
-    let host = host();
+    let host = Host::this_machine();
     match args.command {
         TrustCommand::Install(only) => {
             let (ca, made) = LocalCa::load_or_create(&keyring, &trust::ca::owner(), &domain())?;

@@ -71,14 +71,15 @@ pub async fn service_rollback(name: String) -> CommandResult<Vec<String>> {
 #[tauri::command]
 pub async fn services_list() -> CommandResult<Vec<ServiceEntry>> {
     let (target, _) = target()?;
-    let gh = connect::github(&target, &Keyring::os()).await?;
+    let keyring = Keyring::os();
+    let gh = connect::github(&target, &keyring).await?;
     let kube = connect::cluster(&target).await;
     Ok(list::list(
         &gh.github,
         &gh.owner,
         kube.as_ref(),
         &target.domain,
-        target.http_ingress.port(),
+        target.reach(&keyring),
     )
     .await?)
 }

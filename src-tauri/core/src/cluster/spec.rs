@@ -330,6 +330,15 @@ impl ClusterSpec {
     /// `kind-<name>`: kubeconfig cluster, user and context name.
     /// Where the platform node's HTTP ingress (container port 80) is reachable from this host:
     /// its published port, on loopback when it listens on every address.
+    /// The host port the platform node's 443 (Traefik's HTTPS entrypoint) is published on.
+    pub fn https_port(&self) -> Option<u16> {
+        self.nodes
+            .iter()
+            .flat_map(|n| &n.port_mappings)
+            .find(|m| m.container_port == 443 && m.protocol == "tcp")
+            .map(|m| m.host_port)
+    }
+
     pub fn http_ingress(&self) -> std::net::SocketAddr {
         let mapping = self
             .nodes

@@ -37,11 +37,8 @@ pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
 /// developer's URLs, and guest sign-in only while the ingress listens on loopback (`guest`).
 pub const BACKSTAGE_CONFIG: &str = "slipway-backstage-config";
 
-pub fn backstage_config(domain: &str, http_port: u16, guest: bool) -> Value {
-    let url = crate::platform::ingress_url(
-        &format!("backstage.{}", domain.trim_start_matches('.')),
-        http_port,
-    );
+pub fn backstage_config(domain: &str, reach: crate::platform::Reach, guest: bool) -> Value {
+    let url = reach.url(&format!("backstage.{}", domain.trim_start_matches('.')));
     let mut config = json!({
         "app": {"baseUrl": url},
         "backend": {"baseUrl": url, "cors": {"origin": url}},
@@ -65,15 +62,16 @@ pub fn with_domain(text: &str, domain: &str) -> String {
 }
 
 /// Argo CD, installed by helm before anything else.
-pub fn argo_cd_release(domain: &str, http_port: u16) -> Result<Release, BundleError> {
+pub fn argo_cd_release(
+    domain: &str,
+    reach: crate::platform::Reach,
+) -> Result<Release, BundleError> {
     let c: Component = bundle::yaml(bundle::ARGO_CD)?;
     let mut values = values(&c.name, domain)?;
     // Argo CD's own links (notifications, the UI's deep links, SSO callbacks) use `url`, which
     // the chart makes `https://<global.domain>`: where it does not answer.
-    values["configs"]["cm"]["url"] = Value::from(crate::platform::ingress_url(
-        &format!("argocd.{}", domain.trim_start_matches('.')),
-        http_port,
-    ));
+    values["configs"]["cm"]["url"] =
+        Value::from(reach.url(&format!("argocd.{}", domain.trim_start_matches('.'))));
     Ok(Release {
         name: c.release,
         namespace: c.namespace,
@@ -232,6 +230,7 @@ impl Component {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::Reach;
 
     #[test]
     fn the_site_config_allows_service_hosts_under_the_domain_only() {
@@ -259,7 +258,7 @@ mod tests {
     #[test]
     fn backstage_gets_this_developer_s_urls_and_guest_sign_in_only_on_loopback() {
         let config = |guest| -> Value {
-            let cm = backstage_config("dev.test", 9080, guest);
+            let cm = backstage_config("dev.test", Reach::http(9080), guest);
             serde_saphyr::from_str(
                 cm["data"]["app-config.slipway.yaml"]
                     .as_str()
@@ -278,6 +277,22 @@ mod tests {
             true
         );
         assert!(config(false)["auth"].is_null(), "exposed: no guest sign-in");
+        // Once browsers trust the local CA, the page and its backend are both HTTPS.
+        let cm = backstage_config(
+            "local",
+            Reach {
+                http_port: 8880,
+                https_port: Some(8843),
+            },
+            true,
+        );
+        let https: Value = serde_saphyr::from_str(
+            cm["data"]["app-config.slipway.yaml"]
+                .as_str()
+                .expect("file"),
+        )
+        .expect("YAML");
+        assert_eq!(https["backend"]["baseUrl"], "https://backstage.local:8843");
     }
 
     #[test]
@@ -287,7 +302,12 @@ mod tests {
             .into_iter()
             .map(|c| c.chart.repo)
             .collect();
-        repos.push(argo_cd_release("local", 8880).expect("release").chart.repo);
+        repos.push(
+            argo_cd_release("local", Reach::http(8880))
+                .expect("release")
+                .chart
+                .repo,
+        );
         for repo in repos {
             assert!(
                 (repo.starts_with("https://") || repo.starts_with("oci://"))
@@ -300,7 +320,7 @@ mod tests {
 
     #[test]
     fn argo_cd_release_follows_the_domain() {
-        let r = argo_cd_release("dev.test", 9080).expect("release");
+        let r = argo_cd_release("dev.test", Reach::http(9080)).expect("release");
         assert_eq!(
             (r.name.as_str(), r.namespace.as_str(), r.chart.name.as_str()),
             ("argocd", "argocd", "argo-cd")
@@ -310,7 +330,7 @@ mod tests {
             r.values["configs"]["cm"]["url"],
             "http://argocd.dev.test:9080"
         );
-        let local = argo_cd_release("local", 8880).expect("release");
+        let local = argo_cd_release("local", Reach::http(8880)).expect("release");
         assert_eq!(local.values["global"]["domain"], "argocd.local");
         assert_eq!(
             local.values["configs"]["cm"]["url"],
@@ -327,7 +347,10 @@ mod tests {
             .as_array()
             .expect("list generator");
         let names: Vec<&str> = elements.iter().filter_map(|e| e["name"].as_str()).collect();
-        assert_eq!(names, ["backstage", "sealed-secrets", "traefik"]);
+        assert_eq!(
+            names,
+            ["backstage", "cert-manager", "sealed-secrets", "traefik"]
+        );
         let backstage = &elements[0];
         let values: Value =
             serde_saphyr::from_str(backstage["values"].as_str().expect("values text"))

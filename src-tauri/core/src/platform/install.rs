@@ -281,11 +281,20 @@ pub struct InstallOptions {
     /// The ingress listens beyond this machine (`--expose-to-network`): Backstage's guest
     /// sign-in stays off.
     pub exposed: bool,
-    /// The host port of the HTTPS ingress, when the platform node publishes one.
+    /// The host port of the HTTPS ingress, when browsers on this machine trust what it serves
+    /// (then the UIs' URLs are the HTTPS ones).
     pub https_port: Option<u16>,
 }
 
 impl InstallOptions {
+    /// How a browser here reaches the UIs.
+    pub fn reach(&self) -> super::Reach {
+        super::Reach {
+            http_port: self.ingress.port(),
+            https_port: self.https_port,
+        }
+    }
+
     /// The defaults for a cluster whose HTTP ingress is published at `ingress`.
     pub fn new(cluster: &str, ingress: SocketAddr) -> Self {
         Self {
@@ -355,7 +364,7 @@ impl InstallStage<'_> {
 
     /// Installed already at the pinned chart version and deployed: nothing to do.
     async fn argo_cd(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
-        let release = gitops::argo_cd_release(&self.options.domain, self.options.ingress.port())?;
+        let release = gitops::argo_cd_release(&self.options.domain, self.options.reach())?;
         let wanted = format!("{}-{}", release.chart.name, release.chart.version);
         let (kube, options) = (self.kube, self.options);
         let helm = self.helm().await?;
@@ -712,7 +721,7 @@ impl InstallStage<'_> {
         objects.push(gitops::site_config(&self.options.domain));
         objects.push(gitops::backstage_config(
             &self.options.domain,
-            self.options.ingress.port(),
+            self.options.reach(),
             !self.options.exposed,
         ));
         self.apply(objects).await

@@ -159,12 +159,7 @@ impl UpSettings {
         let platform = (!self.cluster_only).then(|| {
             let mut p = InstallOptions::new(&spec.name, spec.http_ingress());
             p.exposed = spec.exposed().is_some();
-            p.https_port = spec
-                .nodes
-                .iter()
-                .flat_map(|n| &n.port_mappings)
-                .find(|m| m.container_port == 443 && m.protocol == "tcp")
-                .map(|m| m.host_port);
+            p.https_port = trusted_https_port(&p.keyring, spec.https_port());
             if let Some(domain) = &self.domain {
                 p.domain.clone_from(domain);
             }
@@ -320,6 +315,47 @@ pub struct PlatformSummary {
     pub https: bool,
 }
 
+/// How a browser on this machine reaches the platform's UIs: HTTP on the HTTP ingress port, or
+/// HTTPS on the HTTPS port once a store of this machine trusts the local CA (`slipway trust
+/// install`). Backstage's and Argo CD's own URLs follow it: a page loaded over HTTPS whose
+/// backend URL is HTTP would be refused as mixed content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    pub http_port: u16,
+    /// The HTTPS port, when browsers here trust what it serves.
+    pub https_port: Option<u16>,
+}
+
+impl Reach {
+    pub fn http(http_port: u16) -> Self {
+        Self {
+            http_port,
+            https_port: None,
+        }
+    }
+
+    pub fn url(&self, host: &str) -> String {
+        match self.https_port {
+            Some(443) => format!("https://{host}"),
+            Some(port) => format!("https://{host}:{port}"),
+            None => ingress_url(host, self.http_port),
+        }
+    }
+}
+
+/// The HTTPS port when a store of this machine trusts the local CA kept in `keyring`.
+pub fn trusted_https_port(keyring: &Keyring, https_port: Option<u16>) -> Option<u16> {
+    https_port.filter(|_| {
+        keyring.unavailable_reason().is_none()
+            && crate::trust::LocalCa::load(keyring)
+                .ok()
+                .flatten()
+                .is_some_and(|ca| {
+                    crate::trust::trusted(&crate::trust::Host::this_machine(), ca.cert())
+                })
+    })
+}
+
 /// `http://<host>[:<port>]`: a name served through the HTTP ingress published on `port`.
 pub fn ingress_url(host: &str, port: u16) -> String {
     if port == 80 {
@@ -332,29 +368,14 @@ pub fn ingress_url(host: &str, port: u16) -> String {
 impl PlatformSummary {
     /// Where the platform installed with `options` answers.
     pub fn new(options: &InstallOptions) -> Self {
-        let port = options.ingress.port();
-        // HTTPS once the machine trusts the local CA (`slipway trust install`), else HTTP.
-        let https = options.https_port.filter(|_| {
-            options.keyring.unavailable_reason().is_none()
-                && crate::trust::LocalCa::load(&options.keyring)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|ca| {
-                        crate::trust::trusted(&crate::trust::Host::this_machine(), ca.cert())
-                    })
-        });
-        let url = |host: &str| match https {
-            Some(443) => format!("https://{host}"),
-            Some(p) => format!("https://{host}:{p}"),
-            None => ingress_url(host, port),
-        };
+        let reach = options.reach();
         let hosts = crate::hosts::platform_hosts(&options.domain);
         Self {
-            argocd_url: url(&hosts[0]),
-            backstage_url: url(&hosts[1]),
+            argocd_url: reach.url(&hosts[0]),
+            backstage_url: reach.url(&hosts[1]),
             argocd_user: "admin",
             hosts,
-            https: https.is_some(),
+            https: reach.https_port.is_some(),
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct Target {
     pub domain: String,
     /// Where the platform's HTTP ingress answers on this machine (127.0.0.1:8880).
     pub http_ingress: std::net::SocketAddr,
+    /// The host port of the HTTPS ingress (8843): the links are HTTPS once browsers here trust
+    /// the local CA.
+    pub https_port: Option<u16>,
     pub cluster: String,
     /// `None`: the token's user.
     pub owner: Option<String>,
@@ -26,6 +29,14 @@ pub struct Target {
 }
 
 impl Target {
+    /// How a browser here reaches the platform: HTTPS once a store trusts the local CA.
+    pub fn reach(&self, keyring: &Keyring) -> crate::platform::Reach {
+        crate::platform::Reach {
+            http_port: self.http_ingress.port(),
+            https_port: crate::platform::trusted_https_port(keyring, self.https_port),
+        }
+    }
+
     /// The settings file's targets (what the GUI uses; the CLI's flags default to the same).
     pub fn from_config(
         config: &crate::config::Config,
@@ -37,6 +48,7 @@ impl Target {
             backstage_url: config.backstage_url.clone(),
             domain: config.domain_or_default(),
             http_ingress: spec.http_ingress(),
+            https_port: spec.https_port(),
             cluster: spec.name,
             owner: config.owner.clone(),
             helm: config.helm.clone(),
@@ -60,7 +72,7 @@ pub struct Connection {
     pub kube: Option<kube::Client>,
     pub cluster: String,
     pub helm: Option<std::path::PathBuf>,
-    pub http_port: u16,
+    pub reach: crate::platform::Reach,
 }
 
 impl Connection {
@@ -76,7 +88,7 @@ impl Connection {
             pull: Some(self.github.pull.clone()),
             local_teams: crate::teams::LocalTeams::for_cluster(&self.cluster),
             helm: self.helm.clone(),
-            http_port: self.http_port,
+            reach: self.reach,
         }
     }
 }
@@ -125,7 +137,7 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
         kube: cluster(target).await,
         cluster: target.cluster.clone(),
         helm: target.helm.clone(),
-        http_port: target.http_ingress.port(),
+        reach: target.reach(keyring),
     })
 }
 

@@ -283,7 +283,8 @@ pub struct Services<'a> {
     /// The helm binary, for a new team's baseline in local mode.
     pub helm: Option<PathBuf>,
     /// The host port of the platform's HTTP ingress, for the service's URL.
-    pub http_port: u16,
+    /// How a browser here reaches the service (the URL in the summary).
+    pub reach: crate::platform::Reach,
 }
 
 /// The result of a creation, for the summary and the notification.
@@ -735,7 +736,7 @@ pub async fn create(
     Ok(Created {
         repo_url,
         catalog_entity: format!("component:default/{}", request.name),
-        service_url: crate::platform::ingress_url(&host, services.http_port),
+        service_url: services.reach.url(&host),
         host_listed: crate::hosts::listed(&crate::hosts::default_path(), &host),
         host,
         application,

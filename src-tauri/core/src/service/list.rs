@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::ServiceError;
 use crate::github::{GitHub, Owner};
 use crate::k8s::wait;
-use crate::platform::ingress_url;
 use crate::platform::install::ARGO_NAMESPACE;
 
 use super::SERVICE_TOPIC;
@@ -31,14 +30,15 @@ pub struct ServiceEntry {
     pub service_url: String,
 }
 
-/// Every service of `owner` (`org`: an organisation), sorted by name, with links through the HTTP
-/// ingress on `http_port`. The cluster is optional: without it the list still shows the repositories.
+/// Every service of `owner` (`org`: an organisation), sorted by name, with links as a browser
+/// here reaches them (`reach`). The cluster is optional: without it the list still shows the
+/// repositories.
 pub async fn list(
     github: &GitHub,
     owner: &Owner,
     kube: Option<&kube::Client>,
     domain: &str,
-    http_port: u16,
+    reach: crate::platform::Reach,
 ) -> Result<Vec<ServiceEntry>, ServiceError> {
     let domain = domain.trim_start_matches('.');
     let apps = match kube {
@@ -66,13 +66,13 @@ pub async fn list(
                 repo_url: repo.html_url,
                 catalog_url: format!(
                     "{}/catalog/default/component/{name}",
-                    ingress_url(&format!("backstage.{domain}"), http_port)
+                    reach.url(&format!("backstage.{domain}"))
                 ),
                 argocd_url: format!(
                     "{}/applications/{ARGO_NAMESPACE}/{name}",
-                    ingress_url(&format!("argocd.{domain}"), http_port)
+                    reach.url(&format!("argocd.{domain}"))
                 ),
-                service_url: ingress_url(&format!("{name}.{domain}"), http_port),
+                service_url: reach.url(&format!("{name}.{domain}")),
                 name,
             }
         })
