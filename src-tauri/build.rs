@@ -23,6 +23,9 @@ const COMMANDS: &[&str] = &[
     "github_disconnect",
     "settings_get",
     "settings_set",
+    "trust_status",
+    "trust_install",
+    "trust_uninstall",
 ];
 
 fn main() {

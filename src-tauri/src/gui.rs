@@ -51,6 +51,9 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<
             commands::github::github_disconnect,
             commands::settings::settings_get,
             commands::settings::settings_set,
+            commands::trust::trust_status,
+            commands::trust::trust_install,
+            commands::trust::trust_uninstall,
         ])
 }
 

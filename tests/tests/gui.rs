@@ -229,6 +229,22 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     gui.driver.type_text(&field, TOKEN).await.expect("type");
     click(&gui, "form[aria-label='Connect GitHub'] button").await;
     wait_text(&gui, "[data-testid=github-login]", "octo", 30).await;
+    // The platform's start made the machine's local CA; Settings shows it and offers to trust
+    // it (not clicked here: it would change this machine's stores).
+    wait_text(
+        &gui,
+        "section[aria-label='HTTPS trust']",
+        "Slipway local CA",
+        30,
+    )
+    .await;
+    wait_text(
+        &gui,
+        "section[aria-label='HTTPS trust'] button",
+        "Trust HTTPS on this machine",
+        10,
+    )
+    .await;
     gui.screenshot("settings").await;
 
     // The catalog accepts the API token the platform gave Backstage (from the cluster's Secret).

@@ -253,6 +253,10 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         components.iter().all(|(_, h)| h == "Healthy"),
         "{components:?}"
     );
+    assert_eq!(
+        status["httpsTrusted"], false,
+        "no store here trusts the CA yet"
+    );
     // No GitHub connected: local mode, said as such, and nothing else in the way.
     assert_eq!(
         (status["mode"].as_str(), status["problems"].clone()),
@@ -392,6 +396,20 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
             .as_str()
             .is_some_and(|f| f.contains(&https("backstage.local"))),
         "{config}"
+    );
+    let status = c
+        .run(
+            c.command()
+                .env("HOME", home.path())
+                .args(["status", "--name", &c.name]),
+        )
+        .expect_ok("status, trusted");
+    assert!(
+        status
+            .stdout
+            .contains(&format!("{}, trusted by this machine", https("127.0.0.1"))),
+        "{}",
+        status.stdout
     );
     c.run(
         c.command()

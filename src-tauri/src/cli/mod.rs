@@ -463,6 +463,16 @@ fn print_status(platform: &PlatformStatus) {
             "\nLocal mode: Argo CD deploys no service from GitHub. After `slipway github connect`, `slipway up` switches to GitHub mode."
         );
     }
+    let https = status.ingress.iter().find(|u| u.starts_with("https://"));
+    if let (true, Some(https)) = (platform.platform_installed, https) {
+        if platform.https_trusted {
+            println!("\nHTTPS:      {https}, trusted by this machine (the local CA)");
+        } else {
+            println!(
+                "\nHTTPS:      {https}, not trusted by this machine yet: `slipway trust install`"
+            );
+        }
+    }
     println!();
     if platform.problems.is_empty() && !platform.platform_installed {
         println!(

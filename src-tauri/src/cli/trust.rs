@@ -140,45 +140,31 @@ pub async fn run(args: TrustArgs) -> anyhow::Result<()> {
             failed(&outcomes)?;
         }
         TrustCommand::Status { output } => {
-            let Some(ca) = LocalCa::load(&keyring)? else {
-                if matches!(output, Format::Json) {
-                    println!("{}", serde_json::json!({ "ca": null, "stores": [] }));
-                } else {
-                    println!("No local CA yet: `slipway up` or `slipway trust install` makes one.");
-                }
+            let report = trust::report(&keyring, &host)?;
+            if matches!(output, Format::Json) {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            let Some(ca) = &report.ca else {
+                println!("No local CA yet: `slipway up` or `slipway trust install` makes one.");
                 return Ok(());
             };
-            let stores = trust::status(&host, ca.cert());
-            match output {
-                Format::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "ca": {
-                            "name": ca.cert().name(),
-                            "sha256": ca.cert().sha256(),
-                            "notAfter": ca.cert().not_after(),
-                        },
-                        "stores": stores,
-                    }))?
-                ),
-                Format::Table => {
-                    println!("CA      {}", ca.cert().name());
-                    println!("SHA-256 {}", ca.cert().sha256());
-                    println!("valid   until {}", ca.cert().not_after());
-                    if stores.is_empty() {
-                        println!("No certificate store found on this machine.");
+            println!("CA      {}", ca.name);
+            println!("SHA-256 {}", ca.sha256);
+            println!("valid   until {}", ca.not_after);
+            println!("names   {}", ca.permitted.join(", "));
+            if report.stores.is_empty() {
+                println!("No certificate store found on this machine.");
+            }
+            for s in report.stores {
+                let state = match s.state {
+                    trust::StoreState::Installed => "trusted".to_owned(),
+                    trust::StoreState::Absent => "not trusted".to_owned(),
+                    trust::StoreState::Unavailable { reason, fix } => {
+                        format!("unavailable: {reason} ({fix})")
                     }
-                    for s in stores {
-                        let state = match s.state {
-                            trust::StoreState::Installed => "trusted".to_owned(),
-                            trust::StoreState::Absent => "not trusted".to_owned(),
-                            trust::StoreState::Unavailable { reason, fix } => {
-                                format!("unavailable: {reason} ({fix})")
-                            }
-                        };
-                        println!("{:<40} {state}\n  {}", s.name, s.location);
-                    }
-                }
+                };
+                println!("{:<40} {state}\n  {}", s.name, s.location);
             }
         }
         TrustCommand::Ca { key_out } => {

@@ -10,6 +10,7 @@ pub mod platform;
 pub mod services;
 pub mod settings;
 pub mod teams;
+pub mod trust;
 
 use slipway_core::config::Config;
 use slipway_core::error::{Classified, ErrorKind, ErrorReport};

@@ -9,7 +9,7 @@ const status = (exists: boolean, problems: string[] = exists ? [] : ['the cluste
   name: 'slipway', docker: 'unix:///var/run/docker.sock (default)', exists, healthy: exists, nodes: [], apiServer: null, ingress: [],
   kubeconfig: null, context: 'kind-slipway', contextPresent: exists,
   components: exists ? [{ name: 'backstage', sync: 'Synced', health: 'Healthy' }] : [],
-  apiReachable: exists, ingressAnswering: exists, platformInstalled: exists, mode: exists ? 'github' : null, problems,
+  apiReachable: exists, ingressAnswering: exists, platformInstalled: exists, mode: exists ? 'github' : null, problems, httpsTrusted: false,
 });
 
 describe('the platform view', () => {

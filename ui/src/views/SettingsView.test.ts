@@ -67,3 +67,37 @@ describe('an unusable settings file', () => {
     expect(screen.queryByTestId('settings-file-problem')).toBeNull();
   });
 });
+
+describe('HTTPS trust', () => {
+  it('shows each store, trusts the CA in one click and shows a store that failed with its fix', async () => {
+    const ca = { name: 'Slipway local CA dev@laptop', sha256: 'AB'.repeat(32), notAfter: 'Thu, 1 Dec 2036', permitted: ['local', 'test'] };
+    let installed = false;
+    backend({
+      settings_get: () => ({ config: {}, path: null, error: null }),
+      github_status: () => null,
+      trust_status: () => ({
+        ca,
+        stores: [
+          { kind: 'system', name: 'system (Debian ca-certificates)', location: '/usr/local/share/ca-certificates', state: installed ? 'installed' : 'absent' },
+          { kind: 'nss', name: 'Firefox profile x.default', location: '/home/u/.mozilla/firefox/x.default', state: 'unavailable', reason: 'certutil is not installed', fix: 'install libnss3-tools' },
+        ],
+      }),
+      trust_install: () => {
+        installed = true;
+        return [
+          { kind: 'system', name: 'system (Debian ca-certificates)', outcome: 'changed' },
+          { kind: 'nss', name: 'Firefox profile x.default', outcome: 'failed', reason: 'certutil is not installed; install libnss3-tools' },
+        ];
+      },
+    });
+    render(SettingsView);
+    expect(await screen.findByText('Slipway local CA dev@laptop')).toBeTruthy();
+    expect(screen.getByText(/unavailable: certutil is not installed \(install libnss3-tools\)/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole('button', { name: 'Trust HTTPS on this machine' }));
+    expect(await screen.findByRole('button', { name: 'Remove trust' })).toBeTruthy();
+    expect(screen.getByRole('alert').textContent).toContain('Firefox profile x.default: certutil is not installed');
+    expect(document.querySelector('tr[data-store=system]')?.textContent).toContain('trusted');
+    expect(calls.map((c) => c.cmd)).toContain('trust_install');
+    expect(JSON.stringify(calls)).not.toContain('PRIVATE KEY');
+  });
+});

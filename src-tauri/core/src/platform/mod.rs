@@ -558,6 +558,9 @@ pub struct PlatformStatus {
     /// What keeps the platform from being healthy, each with what to run; empty when it is.
     /// After a Docker restart or a reboot this is the answer to "is it back?".
     pub problems: Vec<String>,
+    /// A store of this machine trusts the local CA the HTTPS ingress's certificates come from
+    /// (`slipway trust install`): browsers take `https://<host>:<https-port>` without a warning.
+    pub https_trusted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -645,6 +648,7 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
             ));
         }
     }
+    let https_trusted = trusted_https_port(&Keyring::os(), Some(443)).is_some();
     Ok(PlatformStatus {
         cluster,
         components: components_read,
@@ -653,6 +657,7 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
         platform_installed,
         mode,
         problems,
+        https_trusted,
     })
 }
 

@@ -94,6 +94,57 @@ pub struct StoreOutcome {
     pub outcome: Outcome,
 }
 
+/// The machine's CA and each store's view of it: what `slipway trust status` and the window show.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Report {
+    /// `None`: no CA yet (`slipway up` or `trust install` makes it).
+    pub ca: Option<CaSummary>,
+    pub stores: Vec<StoreStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct CaSummary {
+    pub name: String,
+    pub sha256: String,
+    pub not_after: String,
+    /// The DNS subtrees it may certify.
+    pub permitted: Vec<String>,
+}
+
+pub fn report(keyring: &Keyring, host: &Host) -> Result<Report, TrustError> {
+    Ok(match LocalCa::load(keyring)? {
+        None => Report {
+            ca: None,
+            stores: Vec::new(),
+        },
+        Some(ca) => Report {
+            stores: status(host, ca.cert()),
+            ca: Some(CaSummary {
+                name: ca.cert().name(),
+                sha256: ca.cert().sha256(),
+                not_after: ca.cert().not_after(),
+                permitted: ca.cert().permitted(),
+            }),
+        },
+    })
+}
+
+/// Make the CA if there is none (for `domain`), then trust it in every store of this machine.
+pub fn install_here(
+    keyring: &Keyring,
+    host: &Host,
+    domain: &str,
+    elevated: Option<&Elevated>,
+) -> Result<(LocalCa, bool, Vec<StoreOutcome>), TrustError> {
+    let (ca, made) = LocalCa::load_or_create(keyring, &ca::owner(), domain)?;
+    let outcomes = install(host, ca.cert(), &[], elevated);
+    Ok((ca, made, outcomes))
+}
+
 /// The CA in every store of this machine (or only in `kinds`).
 pub fn status(host: &Host, ca: &CaCert) -> Vec<StoreStatus> {
     stores::discover(host)

@@ -27,7 +27,12 @@ mode: string | null,
  * What keeps the platform from being healthy, each with what to run; empty when it is.
  * After a Docker restart or a reboot this is the answer to "is it back?".
  */
-problems: Array<string>, name: string, 
+problems: Array<string>, 
+/**
+ * A store of this machine trusts the local CA the HTTPS ingress's certificates come from
+ * (`slipway trust install`): browsers take `https://<host>:<https-port>` without a warning.
+ */
+httpsTrusted: boolean, name: string, 
 /**
  * The Docker daemon asked, and how it was chosen (`unix:///… (context colima)`).
  */
