@@ -45,6 +45,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         teams: LocalTeams::in_dir(&teams_dir.path().join("sim")),
         exposed: false,
         https_port: None,
+        tls_ingress: None,
     };
     let timeouts = slipway_e2e::test_timeouts();
     // Local mode's teams: Slipway renders each file with the team chart and applies it.

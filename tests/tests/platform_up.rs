@@ -99,6 +99,17 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         "first up (cluster + platform, simulated node, real helm): {:.2} s",
         first.secs
     );
+    // The routing step checked each UI over HTTPS too, trusting only the local CA.
+    let routing = first
+        .stderr
+        .lines()
+        .find(|l| l.contains("[routing] up to date:"))
+        .unwrap_or_default();
+    assert!(
+        routing.contains("https://argocd.local → 200")
+            && routing.contains("https://backstage.local → 200"),
+        "{routing}"
+    );
     let done: Vec<String> = outcomes(&first).into_iter().map(|(s, _)| s).collect();
     let install_order: Vec<&str> = done
         .iter()

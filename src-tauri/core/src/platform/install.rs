@@ -284,6 +284,9 @@ pub struct InstallOptions {
     /// The host port of the HTTPS ingress, when browsers on this machine trust what it serves
     /// (then the UIs' URLs are the HTTPS ones).
     pub https_port: Option<u16>,
+    /// Where the platform node's HTTPS ingress is published (`127.0.0.1:8843`): `routing` checks
+    /// the UIs' certificates there.
+    pub tls_ingress: Option<SocketAddr>,
 }
 
 impl InstallOptions {
@@ -308,6 +311,7 @@ impl InstallOptions {
             teams: crate::teams::LocalTeams::for_cluster(cluster),
             exposed: false,
             https_port: None,
+            tls_ingress: None,
         }
     }
 }
@@ -928,15 +932,27 @@ impl InstallStage<'_> {
         Ok(true)
     }
 
+    /// Each UI through the HTTP ingress port, then through the HTTPS one as a browser trusting
+    /// only the local CA would reach it (the certificate cert-manager issued, served by SNI).
     async fn routing(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
+        let ca = match self.options.tls_ingress {
+            Some(_) => self.local_ca(&r)?.map(|ca| ca.cert().der().to_vec()),
+            None => None,
+        };
         let mut answers = Vec::new();
         for host in crate::hosts::platform_hosts(&self.options.domain) {
             r.detail(format!(
                 "GET http://{host}/ through {}",
                 self.options.ingress
             ));
-            let status = routing::wait_routed(self.options.ingress, &host, r.deadline()).await?;
+            let status =
+                routing::wait_routed(self.options.ingress, &host, None, r.deadline()).await?;
             answers.push(format!("{host} → {status}"));
+            if let (Some(tls), Some(ca)) = (self.options.tls_ingress, &ca) {
+                r.detail(format!("GET https://{host}/ through {tls}"));
+                let status = routing::wait_routed(tls, &host, Some(ca), r.deadline()).await?;
+                answers.push(format!("https://{host} → {status}"));
+            }
         }
         Ok(StepOutcome::up_to_date(answers.join(", ")))
     }

@@ -160,6 +160,9 @@ impl UpSettings {
             let mut p = InstallOptions::new(&spec.name, spec.http_ingress());
             p.exposed = spec.exposed().is_some();
             p.https_port = trusted_https_port(&p.keyring, spec.https_port());
+            p.tls_ingress = spec
+                .https_port()
+                .map(|port| std::net::SocketAddr::new(spec.http_ingress().ip(), port));
             if let Some(domain) = &self.domain {
                 p.domain.clone_from(domain);
             }

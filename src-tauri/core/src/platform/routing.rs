@@ -73,12 +73,22 @@ pub enum ProbeError {
     /// No answer within 10 s.
     #[error("{host} via {addr} did not answer within 10 s")]
     AnswerTimeout { host: String, addr: SocketAddr },
+    /// The TLS handshake failed: most often a certificate not (yet) from the local CA, such as
+    /// Traefik's default one while cert-manager has not issued the host's.
+    #[error("TLS with {host} via {addr} failed: {source}")]
+    Tls {
+        host: String,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A route that did not answer before the step's deadline.
 #[derive(Debug, thiserror::Error)]
-#[error("http://{host} through {addr} did not answer within {secs} s ({state})")]
+#[error("{scheme}://{host} through {addr} did not answer within {secs} s ({state})")]
 pub struct NotRouted {
+    pub scheme: &'static str,
     pub host: String,
     pub addr: SocketAddr,
     pub secs: u64,
@@ -88,10 +98,48 @@ pub struct NotRouted {
 
 /// The status of `GET /` on `addr` with `Host: host`.
 pub async fn probe(addr: SocketAddr, host: &str) -> Result<u16, ProbeError> {
-    let io = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+    get(connect(addr).await?, addr, host).await
+}
+
+/// The status of `GET https://host/` on `addr`, the server's certificate checked against `ca`
+/// alone (as a browser trusting the local CA does, name constraints included), `host` as SNI.
+pub async fn probe_tls(addr: SocketAddr, host: &str, ca: &[u8]) -> Result<u16, ProbeError> {
+    let tls = |source| ProbeError::Tls {
+        host: host.to_owned(),
+        addr,
+        source,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca.to_vec()))
+        .map_err(|e| tls(std::io::Error::other(e)))?;
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| tls(std::io::Error::other(e)))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| ProbeError::InvalidHost(host.to_owned()))?;
+    let io = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, connect(addr).await?)
+        .await
+        .map_err(tls)?;
+    get(io, addr, host).await
+}
+
+async fn connect(addr: SocketAddr) -> Result<tokio::net::TcpStream, ProbeError> {
+    tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
         .await
         .map_err(|_| ProbeError::ConnectTimeout(addr))?
-        .map_err(|source| ProbeError::Connect { addr, source })?;
+        .map_err(|source| ProbeError::Connect { addr, source })
+}
+
+async fn get<S>(io: S, addr: SocketAddr, host: &str) -> Result<u16, ProbeError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let http = |source| ProbeError::Http { addr, source };
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
@@ -112,15 +160,20 @@ pub async fn probe(addr: SocketAddr, host: &str) -> Result<u16, ProbeError> {
 }
 
 /// Wait until `host` answers through `addr` with a success or a redirect, at the latest until
-/// `deadline`. A 404 means the ingress controller has no route for the host; 502/503 that the
-/// service behind it is not up.
+/// `deadline`: over HTTP, or over HTTPS trusting only `ca` (DER) when given. A 404 means the
+/// ingress controller has no route for the host; 502/503 that the service behind it is not up.
 pub async fn wait_routed(
     addr: SocketAddr,
     host: &str,
+    ca: Option<&[u8]>,
     deadline: Deadline,
 ) -> Result<u16, NotRouted> {
     let look = || async {
-        Ok(match probe(addr, host).await {
+        let answer = match ca {
+            Some(ca) => probe_tls(addr, host, ca).await,
+            None => probe(addr, host).await,
+        };
+        Ok(match answer {
             Ok(status) if status < 400 => Poll::Ready(status),
             Ok(404) => Poll::Pending(format!(
                 "HTTP 404 from {addr}: the ingress controller has no route for {host}"
@@ -133,6 +186,7 @@ pub async fn wait_routed(
     };
     poll(deadline, Duration::from_millis(500), look, |state| {
         NotRouted {
+            scheme: if ca.is_some() { "https" } else { "http" },
             host: host.to_owned(),
             addr,
             secs: deadline.secs(),
@@ -156,6 +210,91 @@ mod tests {
             ingresses("local").expect("local")[0]["spec"]["rules"][0]["host"],
             "backstage.local",
             "as overlays/local says"
+        );
+    }
+
+    /// An HTTPS server on 127.0.0.1 answering 200 with a leaf for `names` signed by `ca`.
+    async fn tls_server(ca: &crate::trust::LocalCa, names: &[&str]) -> SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let key = rcgen::KeyPair::from_pem(ca.key_pem()).expect("CA key");
+        let issuer = rcgen::Issuer::from_ca_cert_pem(ca.cert_pem(), key).expect("issuer");
+        let leaf_key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(
+            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+        )
+        .expect("params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf");
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut s) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = vec![0; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn https_is_checked_as_a_browser_trusting_only_the_local_ca_would() {
+        let ca = crate::trust::LocalCa::generate("dev@laptop", "local").expect("ca");
+        let der = ca.cert().der().to_vec();
+        let good = tls_server(&ca, &["argocd.local"]).await;
+        assert_eq!(probe_tls(good, "argocd.local", &der).await.ok(), Some(200));
+        // Another name than the certificate's: refused.
+        assert!(matches!(
+            probe_tls(good, "backstage.local", &der).await,
+            Err(ProbeError::Tls { .. })
+        ));
+        // Signed by another CA (Traefik's default certificate is the same case): refused.
+        let other = crate::trust::LocalCa::generate("dev@laptop", "local").expect("ca");
+        let foreign = tls_server(&other, &["argocd.local"]).await;
+        assert!(matches!(
+            probe_tls(foreign, "argocd.local", &der).await,
+            Err(ProbeError::Tls { .. })
+        ));
+        // The local CA's own signature on a real site's name: refused by its name constraints.
+        let real = tls_server(&ca, &["github.com"]).await;
+        let refused = probe_tls(real, "github.com", &der).await;
+        assert!(
+            matches!(refused, Err(ProbeError::Tls { .. })),
+            "{refused:?}"
+        );
+        let err = wait_routed(
+            good,
+            "backstage.local",
+            Some(&der),
+            Deadline::after(Duration::ZERO),
+        )
+        .await
+        .expect_err("wrong name");
+        assert!(
+            err.to_string().starts_with("https://backstage.local"),
+            "{err}"
         );
     }
 
@@ -183,7 +322,7 @@ mod tests {
             }
         });
         assert_eq!(probe(addr, "backstage.local").await.ok(), Some(200));
-        let err = wait_routed(addr, "argocd.local", Deadline::after(Duration::ZERO))
+        let err = wait_routed(addr, "argocd.local", None, Deadline::after(Duration::ZERO))
             .await
             .expect_err("404");
         assert!(
