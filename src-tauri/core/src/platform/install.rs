@@ -324,6 +324,8 @@ struct InstallStage<'a> {
     /// GitHub mode, once the `publish` step ran: where the platform repository is, and the
     /// token and login for Argo CD's repository credentials.
     published: Option<(Site, String, String)>,
+    /// The machine's local CA, read from the keyring once per run (`None` inside: no keyring).
+    ca: Option<Option<LocalCa>>,
 }
 
 /// Where Argo CD and its Applications live.
@@ -506,8 +508,17 @@ impl InstallStage<'_> {
     }
 
     /// The machine's local CA (made and kept in the keyring on the first `up`); none without a
-    /// keyring.
-    fn local_ca(&self, r: &StepContext<'_>) -> Result<Option<LocalCa>, InstallError> {
+    /// keyring. Read once per run, so what it says about the CA is said once.
+    fn local_ca(&mut self, r: &StepContext<'_>) -> Result<Option<LocalCa>, InstallError> {
+        if let Some(ca) = &self.ca {
+            return Ok(ca.clone());
+        }
+        let ca = self.read_local_ca(r)?;
+        self.ca = Some(ca.clone());
+        Ok(ca)
+    }
+
+    fn read_local_ca(&self, r: &StepContext<'_>) -> Result<Option<LocalCa>, InstallError> {
         let keyring = &self.options.keyring;
         if keyring.unavailable_reason().is_some() {
             return Ok(None);
@@ -1099,6 +1110,7 @@ pub async fn install(
         helm: None,
         options,
         published: None,
+        ca: None,
     };
     pipeline::run(&INSTALL, timeouts, sink, &mut stage).await
 }

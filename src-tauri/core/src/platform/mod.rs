@@ -348,15 +348,7 @@ impl Reach {
 
 /// The HTTPS port when a store of this machine trusts the local CA kept in `keyring`.
 pub fn trusted_https_port(keyring: &Keyring, https_port: Option<u16>) -> Option<u16> {
-    https_port.filter(|_| {
-        keyring.unavailable_reason().is_none()
-            && crate::trust::LocalCa::load(keyring)
-                .ok()
-                .flatten()
-                .is_some_and(|ca| {
-                    crate::trust::trusted(&crate::trust::Host::this_machine(), ca.cert())
-                })
-    })
+    https_port.filter(|_| crate::trust::machine_trusts(keyring))
 }
 
 /// `http://<host>[:<port>]`: a name served through the HTTP ingress published on `port`.
@@ -651,7 +643,7 @@ pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> 
             ));
         }
     }
-    let https_trusted = trusted_https_port(&Keyring::os(), Some(443)).is_some();
+    let https_trusted = crate::trust::machine_trusts(&Keyring::os());
     Ok(PlatformStatus {
         cluster,
         components: components_read,

@@ -24,6 +24,7 @@ const VALID_YEARS: i32 = 10;
 pub const PERMITTED: &[&str] = &["local", "localhost", "test", "internal", "home.arpa", "lan"];
 
 /// The CA with its key: only the keyring, the cluster's CA Secret and an explicit export see it.
+#[derive(Clone)]
 pub struct LocalCa {
     cert: CaCert,
     key_pem: String,

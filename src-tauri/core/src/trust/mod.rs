@@ -158,6 +158,15 @@ pub fn status(host: &Host, ca: &CaCert) -> Vec<StoreStatus> {
         .collect()
 }
 
+/// Whether some store of this machine trusts the CA kept in `keyring` (none kept: no).
+pub fn machine_trusts(keyring: &Keyring) -> bool {
+    keyring.unavailable_reason().is_none()
+        && LocalCa::load(keyring)
+            .ok()
+            .flatten()
+            .is_some_and(|ca| trusted(&Host::this_machine(), ca.cert()))
+}
+
 /// Whether some store of this machine trusts the CA: then Slipway's URLs are the HTTPS ones.
 pub fn trusted(host: &Host, ca: &CaCert) -> bool {
     stores::discover(host)
