@@ -484,6 +484,17 @@ impl Cluster {
     }
 
     /// `docker info`, asked once per connection.
+    /// The Docker daemon (as [`super::endpoint::Endpoint::describe`] says it) and its memory.
+    pub async fn docker_size(&self) -> Result<(String, Option<u64>)> {
+        let memory = self
+            .docker_info()
+            .await?
+            .mem_total
+            .and_then(|m| u64::try_from(m).ok())
+            .filter(|m| *m > 0);
+        Ok((self.docker.endpoint().describe(), memory))
+    }
+
     async fn docker_info(&self) -> Result<&bollard::models::SystemInfo> {
         self.info
             .get_or_try_init(|| async {

@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::wait::await_condition;
+use serde_json::Value;
 
 use super::K8sError;
 
@@ -86,6 +87,45 @@ pub fn application_state(app: &DynamicObject) -> (String, String) {
             .to_owned()
     };
     (get("sync"), get("health"))
+}
+
+/// Why an Application is not Healthy, as Argo CD says it: the health message (a Degraded
+/// resource's), else its first condition (ComparisonError, SyncError …), else a failed
+/// operation's message.
+pub fn application_reason(app: &DynamicObject) -> Option<String> {
+    let status = app.data.get("status")?;
+    let text = |v: &Value| v.as_str().filter(|m| !m.is_empty()).map(str::to_owned);
+    let failed = matches!(
+        status
+            .pointer("/operationState/phase")
+            .and_then(Value::as_str),
+        Some("Failed" | "Error")
+    );
+    status
+        .pointer("/health/message")
+        .and_then(text)
+        .or_else(|| status.pointer("/conditions/0/message").and_then(text))
+        .or_else(|| {
+            failed
+                .then(|| status.pointer("/operationState/message").and_then(text))
+                .flatten()
+        })
+}
+
+/// The version of `chart` an Application deploys: the `targetRevision` of its Helm chart
+/// source (`spec.source` or one of `spec.sources`).
+pub fn chart_revision(app: &DynamicObject, chart: &str) -> Option<String> {
+    let spec = app.data.get("spec")?;
+    let single = spec.get("source").into_iter();
+    let many = spec
+        .get("sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    single
+        .chain(many)
+        .find(|s| s.get("chart").and_then(Value::as_str) == Some(chart))
+        .and_then(|s| s.get("targetRevision")?.as_str().map(str::to_owned))
 }
 
 /// Until the Argo CD Application is `Synced` and `Healthy`; a `Degraded` one fails at once.
@@ -209,5 +249,69 @@ pub async fn secret_with(
             what: format!("Secret {namespace}/{name}"),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(data: serde_json::Value) -> DynamicObject {
+        let mut a = DynamicObject::new("traefik", &application_resource());
+        a.data = data;
+        a
+    }
+
+    #[test]
+    fn the_chart_version_comes_from_the_helm_source_single_or_among_several() {
+        let single = app(
+            serde_json::json!({"spec": {"source": {"chart": "traefik", "targetRevision": "41.3.0"}}}),
+        );
+        assert_eq!(
+            chart_revision(&single, "traefik").as_deref(),
+            Some("41.3.0")
+        );
+        // GitHub mode: the chart beside the values' `$ref` source from the platform repository.
+        let multi = app(serde_json::json!({"spec": {"sources": [
+            {"repoURL": "https://github.test/acme/slipway-platform", "targetRevision": "main", "ref": "values"},
+            {"chart": "traefik", "targetRevision": "40.0.0"},
+        ]}}));
+        assert_eq!(chart_revision(&multi, "traefik").as_deref(), Some("40.0.0"));
+        assert_eq!(chart_revision(&multi, "backstage"), None);
+    }
+
+    #[test]
+    fn the_reason_is_argo_cds_health_message_then_its_first_condition() {
+        let degraded = app(serde_json::json!({"status": {
+            "health": {"status": "Degraded", "message": "Deployment backstage exceeded its progress deadline"},
+            "conditions": [{"type": "SyncError", "message": "later"}],
+        }}));
+        assert_eq!(
+            application_reason(&degraded).as_deref(),
+            Some("Deployment backstage exceeded its progress deadline")
+        );
+        let comparison = app(
+            serde_json::json!({"status": {"health": {"status": "Unknown"},
+            "conditions": [{"type": "ComparisonError", "message": "chart not found"}]}}),
+        );
+        assert_eq!(
+            application_reason(&comparison).as_deref(),
+            Some("chart not found")
+        );
+        let failed = app(
+            serde_json::json!({"status": {"operationState": {"phase": "Failed", "message": "one or more objects failed to apply"}}}),
+        );
+        assert_eq!(
+            application_reason(&failed).as_deref(),
+            Some("one or more objects failed to apply")
+        );
+        let running = app(
+            serde_json::json!({"status": {"operationState": {"phase": "Running", "message": "waiting for healthy state"}}}),
+        );
+        assert_eq!(
+            application_reason(&running),
+            None,
+            "a running sync's message is no reason"
+        );
     }
 }

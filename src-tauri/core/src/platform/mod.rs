@@ -6,6 +6,7 @@
 //! GitOps source → Applications Synced/Healthy → routing by HTTP). Every step checks before it
 //! writes, so a re-run resumes where a failed run stopped and a healthy platform is left untouched.
 
+pub mod durations;
 pub mod gitops;
 pub mod install;
 pub mod publish;
@@ -406,6 +407,7 @@ pub async fn up(
             Some(PlatformSummary::new(install_options))
         }
     };
+    durations::record(&stage.cluster.spec().name, &steps);
     Ok(UpReport {
         cluster: stage.cluster.spec().name.clone(),
         up_to_date: steps.iter().all(|s| !s.outcome.is_change()),
@@ -567,6 +569,13 @@ pub struct ComponentStatus {
     pub sync: String,
     /// `Healthy`, `Progressing`, `Degraded`, `Missing` …
     pub health: String,
+    /// The chart version the bundle pins.
+    pub pinned: Option<String>,
+    /// The chart version the cluster runs: Argo CD's release label, or the chart revision the
+    /// Application deploys (which an edited platform repository may have changed).
+    pub running: Option<String>,
+    /// Why it is not Healthy, in Argo CD's words, when Argo CD gave one.
+    pub reason: Option<String>,
 }
 
 pub async fn status(spec: ClusterSpec) -> Result<PlatformStatus, PlatformError> {
@@ -710,10 +719,24 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
         (n, r) if n == r => "Healthy",
         _ => "Progressing",
     };
+    let argo: gitops::Component = crate::bundle::yaml(crate::bundle::ARGO_CD)?;
+    // The chart's standard label (`helm.sh/chart: argo-cd-<version>`) on what it deployed.
+    let running = list.items.iter().find_map(|d| {
+        d.metadata
+            .labels
+            .as_ref()?
+            .get("helm.sh/chart")?
+            .strip_prefix(&format!("{}-", argo.chart.name))
+            .map(str::to_owned)
+    });
     let mut out = vec![ComponentStatus {
         name: "argo-cd".into(),
         sync: format!("{ready}/{} Deployments available", list.items.len()),
         health: health.into(),
+        pinned: Some(argo.chart.version),
+        running,
+        reason: (health != "Healthy" && !list.items.is_empty())
+            .then(|| format!("{ready} of {} Deployments available", list.items.len())),
     }];
     let apps: Api<DynamicObject> = Api::namespaced_with(
         client.clone(),
@@ -725,31 +748,71 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
             .await
             .map_err(|_| within("Applications"))?;
         // No Application CRD yet (Argo CD not installed) reads as missing, not as a failure.
-        let (sync, health) = match app {
-            Ok(Some(a)) => k8s::wait::application_state(&a),
-            Ok(None) => ("Missing".into(), "Missing".into()),
-            Err(kube::Error::Api(s)) if s.code == 404 => ("Missing".into(), "Missing".into()),
+        let app = match app {
+            Ok(app) => app,
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
             Err(e) => return Err(K8sError::from(e).into()),
         };
+        let (sync, health) = app.as_ref().map_or_else(
+            || ("Missing".into(), "Missing".into()),
+            k8s::wait::application_state,
+        );
+        let reason = app
+            .as_ref()
+            .filter(|_| health != "Healthy")
+            .and_then(k8s::wait::application_reason);
         out.push(ComponentStatus {
+            running: app
+                .as_ref()
+                .and_then(|a| k8s::wait::chart_revision(a, &c.chart.name)),
+            pinned: Some(c.chart.version),
             name: c.name,
             sync,
             health,
+            reason,
         });
     }
     Ok(out)
 }
 
-/// The checks `up` starts with, read-only: its warnings (low inotify limits, cgroup v1, disk …),
-/// or the error that would stop it (Docker unreachable, a port taken, a mismatched cluster).
-pub async fn preflight(spec: ClusterSpec) -> Result<Vec<String>, PlatformError> {
+/// What the checks `up` starts with found: the Docker daemon and its size against what the
+/// platform needs, and the warnings (low inotify limits, cgroup v1, disk …).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Preflight {
+    /// The Docker daemon asked, and how it was chosen (`unix:///… (context colima)`).
+    pub docker: String,
+    /// The memory Docker has, when it says.
+    #[ts(type = "number | null")]
+    pub memory_bytes: Option<u64>,
+    /// What the platform's pods request plus what Kubernetes itself takes.
+    #[ts(type = "number")]
+    pub needed_bytes: u64,
+    /// What the platform with a few services wants.
+    #[ts(type = "number")]
+    pub recommended_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// The checks `up` starts with, read-only: what they found, or the error that would stop `up`
+/// (Docker unreachable, a port taken, a mismatched cluster).
+pub async fn preflight(spec: ClusterSpec) -> Result<Preflight, PlatformError> {
     let mut cluster = Cluster::connect(spec).await?;
     let recorder = Recorder::default();
     let limit = UP_STEPS[0].timeout;
     cluster
         .preflight(StepContext::new("preflight", &recorder, limit), false)
         .await?;
-    Ok(recorder.warnings())
+    let (docker, memory_bytes) = cluster.docker_size().await?;
+    Ok(Preflight {
+        docker,
+        memory_bytes,
+        needed_bytes: crate::bundle::platform_memory_requests()?
+            + crate::cluster::preflight::KUBERNETES_MEMORY_BYTES,
+        recommended_bytes: crate::cluster::preflight::RECOMMENDED_MEMORY_BYTES.unsigned_abs(),
+        warnings: recorder.warnings(),
+    })
 }
 
 /// Argo CD's initial `admin` password, from the Secret Argo CD creates at first start.

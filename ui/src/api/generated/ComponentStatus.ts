@@ -8,4 +8,17 @@ sync: string,
 /**
  * `Healthy`, `Progressing`, `Degraded`, `Missing` …
  */
-health: string, };
+health: string, 
+/**
+ * The chart version the bundle pins.
+ */
+pinned: string | null, 
+/**
+ * The chart version the cluster runs: Argo CD's release label, or the chart revision the
+ * Application deploys (which an edited platform repository may have changed).
+ */
+running: string | null, 
+/**
+ * Why it is not Healthy, in Argo CD's words, when Argo CD gave one.
+ */
+reason: string | null, };
