@@ -19,10 +19,7 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<
                 .inner()
                 .clone();
             commands::helpers::announce_forward_changes(app.handle(), &forwards);
-            // A desktop without a status area still gets the window.
-            if let Err(e) = crate::tray::install(app.handle()) {
-                tracing::warn!("no tray icon: {e}");
-            }
+            crate::tray::install(app.handle());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -31,6 +28,9 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<
             commands::platform::platform_stop,
             commands::platform::platform_delete,
             commands::platform::platform_preflight,
+            commands::platform::platform_expected,
+            commands::platform::platform_links,
+            commands::platform::helm_check,
             commands::platform::argocd_password_copy,
             commands::platform::open_link,
             commands::helpers::hosts_show,

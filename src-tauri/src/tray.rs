@@ -1,4 +1,4 @@
-//! The tray icon: the platform's state at a glance, Start / Stop / Open Backstage / Show, Quit.
+//! The tray icon: the platform's state at a glance (the window's title carries the same line), Start / Stop / Open Backstage / Show, Quit.
 //! Tray actions run the same core calls as the window's commands and then announce
 //! `platform-changed` (the Platform view re-fetches).
 
@@ -6,12 +6,64 @@ use std::time::Duration;
 
 use slipway_core::platform::{self, PlatformSummary};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
-use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Emitter, Listener, Manager, Runtime};
 
 use crate::commands::{GuiSink, platform::spec, platform::up_settings};
 
-pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+/// The tray icon (when the desktop has a status area) and the state line it shares with the
+/// window's title, kept current.
+pub fn install<R: Runtime>(app: &AppHandle<R>) {
+    let tray = match build(app) {
+        Ok(tray) => Some(tray),
+        Err(e) => {
+            // A desktop without a status area still gets the window, and its title.
+            tracing::warn!("no tray icon: {e}");
+            None
+        }
+    };
+    // A start, stop or delete (window or tray) announces itself: the line follows at once.
+    let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wake = changed.clone();
+    app.listen_any("platform-changed", move |_| wake.notify_one());
+    let app = app.clone();
+    // Keep the state line current; a failed status read says so instead of going stale.
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let line = state_line().await;
+            if let Some((tray, state)) = &tray {
+                let _ = state.set_text(&line);
+                let _ = tray.set_tooltip(Some(format!("Slipway — {line}")));
+            }
+            // The task bar and window switchers show the title.
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.set_title(&format!("Slipway — {line}"));
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(15), changed.notified()).await;
+        }
+    });
+}
+
+async fn state_line() -> String {
+    match spec() {
+        Ok(spec) => match platform::status(spec).await {
+            Ok(s) if !s.cluster.exists => "Platform: not created".to_owned(),
+            Ok(s) if s.cluster.healthy => format!(
+                "Platform: running ({} components)",
+                s.components
+                    .iter()
+                    .filter(|c| c.health == "Healthy")
+                    .count()
+            ),
+            Ok(_) => "Platform: stopped or unhealthy".to_owned(),
+            Err(_) => "Platform: Docker unreachable".to_owned(),
+        },
+        Err(e) => format!("Settings: {}", e.message),
+    }
+}
+
+/// The tray icon and its state line (the menu's first, disabled item).
+fn build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<(TrayIcon<R>, MenuItem<R>)> {
     let state = MenuItem::with_id(app, "state", "Platform: checking…", false, None::<&str>)?;
     let menu = Menu::with_items(
         app,
@@ -33,31 +85,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }
-    let tray = tray.build(app)?;
-    // Keep the state line current; a failed status read says so instead of going stale.
-    tauri::async_runtime::spawn(async move {
-        loop {
-            let line = match spec() {
-                Ok(spec) => match platform::status(spec).await {
-                    Ok(s) if !s.cluster.exists => "Platform: not created".to_owned(),
-                    Ok(s) if s.cluster.healthy => format!(
-                        "Platform: running ({} components)",
-                        s.components
-                            .iter()
-                            .filter(|c| c.health == "Healthy")
-                            .count()
-                    ),
-                    Ok(_) => "Platform: stopped or unhealthy".to_owned(),
-                    Err(_) => "Platform: Docker unreachable".to_owned(),
-                },
-                Err(e) => format!("Settings: {}", e.message),
-            };
-            let _ = state.set_text(&line);
-            let _ = tray.set_tooltip(Some(format!("Slipway — {line}")));
-            tokio::time::sleep(Duration::from_secs(15)).await;
-        }
-    });
-    Ok(())
+    Ok((tray.build(app)?, state))
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {

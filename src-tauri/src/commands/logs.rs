@@ -72,8 +72,8 @@ pub async fn diagnostics() -> CommandResult<String> {
     let config = settings()?;
     let spec = super::platform::spec()?;
     let preflight = match slipway_core::platform::preflight(spec.clone()).await {
-        Ok(w) if w.is_empty() => "passed".to_owned(),
-        Ok(w) => w.join("\n  "),
+        Ok(p) if p.warnings.is_empty() => format!("passed (Docker at {})", p.docker),
+        Ok(p) => format!("Docker at {}\n  {}", p.docker, p.warnings.join("\n  ")),
         Err(e) => format!("failed: {e}"),
     };
     let status = match slipway_core::platform::status(spec).await {

@@ -2,7 +2,8 @@
 
 use slipway_core::cluster::ClusterSpec;
 use slipway_core::pipeline::{ProgressEvent, StepOutcome};
-use slipway_core::platform::{self, PlatformStatus, UpOptions, UpReport, UpSettings};
+use slipway_core::platform::durations::StepDuration;
+use slipway_core::platform::{self, PlatformStatus, Preflight, UpOptions, UpReport, UpSettings};
 use tauri::ipc::Channel;
 
 use super::{CommandResult, DesktopError, GuiSink, settings};
@@ -25,27 +26,85 @@ pub async fn platform_status() -> CommandResult<PlatformStatus> {
 
 /// `slipway up` with the settings: every step streamed to `on_event`. A re-run resumes.
 #[tauri::command]
-pub async fn platform_up(on_event: Channel<ProgressEvent>) -> CommandResult<UpReport> {
+pub async fn platform_up<R: tauri::Runtime>(
+    on_event: Channel<ProgressEvent>,
+    app: tauri::AppHandle<R>,
+) -> CommandResult<UpReport> {
     let (spec, options) = up_settings()?;
-    Ok(platform::up(spec, &options, &GuiSink::new("up", Some(on_event))).await?)
+    let done = platform::up(spec, &options, &GuiSink::new("up", Some(on_event))).await;
+    announce(&app);
+    Ok(done?)
+}
+
+/// The platform changed (or may have, after a failure): the tray and the title follow.
+fn announce<R: tauri::Runtime>(app: &tauri::AppHandle<R>) {
+    use tauri::Emitter;
+    let _ = app.emit("platform-changed", ());
 }
 
 /// Stop the node containers (the next Start resumes them).
 #[tauri::command]
-pub async fn platform_stop(on_event: Channel<ProgressEvent>) -> CommandResult<StepOutcome> {
-    Ok(platform::stop(spec()?, &GuiSink::new("stop", Some(on_event))).await?)
+pub async fn platform_stop<R: tauri::Runtime>(
+    on_event: Channel<ProgressEvent>,
+    app: tauri::AppHandle<R>,
+) -> CommandResult<StepOutcome> {
+    let done = platform::stop(spec()?, &GuiSink::new("stop", Some(on_event))).await;
+    announce(&app);
+    Ok(done?)
 }
 
 /// Delete the cluster (the webview asks for confirmation first).
 #[tauri::command]
-pub async fn platform_delete(on_event: Channel<ProgressEvent>) -> CommandResult<StepOutcome> {
-    Ok(platform::down(spec()?, &GuiSink::new("delete", Some(on_event))).await?)
+pub async fn platform_delete<R: tauri::Runtime>(
+    on_event: Channel<ProgressEvent>,
+    app: tauri::AppHandle<R>,
+) -> CommandResult<StepOutcome> {
+    let done = platform::down(spec()?, &GuiSink::new("delete", Some(on_event))).await;
+    announce(&app);
+    Ok(done?)
 }
 
-/// The checks Start begins with: warnings to show before starting.
+/// The checks Start begins with: Docker, its memory, warnings to show before starting.
 #[tauri::command]
-pub async fn platform_preflight() -> CommandResult<Vec<String>> {
+pub async fn platform_preflight() -> CommandResult<Preflight> {
     Ok(platform::preflight(spec()?).await?)
+}
+
+/// Where the platform's UIs answer with these settings (`null` for a cluster-only setup).
+#[tauri::command]
+pub fn platform_links() -> CommandResult<Option<platform::PlatformSummary>> {
+    Ok(up_settings()?
+        .1
+        .platform
+        .as_ref()
+        .map(platform::PlatformSummary::new))
+}
+
+/// How long each step of `up` took when it last ran here (the progress bar's expectation).
+#[tauri::command]
+pub fn platform_expected() -> CommandResult<Vec<StepDuration>> {
+    Ok(platform::durations::expected(&spec()?.name))
+}
+
+/// The helm `up` would run (the settings' `helm`, else `helm` on PATH) and its version.
+#[tauri::command]
+pub async fn helm_check() -> CommandResult<HelmFound> {
+    let (_, options) = up_settings()?;
+    let configured = options.platform.as_ref().and_then(|p| p.helm.as_deref());
+    let helm = slipway_core::helm::Helm::locate(configured).await?;
+    Ok(HelmFound {
+        path: helm.bin.display().to_string(),
+        version: helm.version,
+    })
+}
+
+/// The helm binary found.
+#[derive(Debug, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct HelmFound {
+    pub path: String,
+    pub version: String,
 }
 
 /// Open an http(s) link (Argo CD, Backstage, a repository …) in the default browser.

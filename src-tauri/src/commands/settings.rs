@@ -15,21 +15,26 @@ use super::CommandResult;
 pub struct SettingsView {
     pub config: Config,
     pub path: Option<String>,
+    /// A settings file exists: the window shows its first-run guide until one does.
+    pub exists: bool,
     pub error: Option<ErrorReport>,
 }
 
 #[tauri::command]
 pub fn settings_get() -> SettingsView {
+    let exists = Config::path().is_some_and(|p| p.exists());
     let path = Config::path().map(|p| p.display().to_string());
     match Config::load() {
         Ok(config) => SettingsView {
             config,
             path,
+            exists,
             error: None,
         },
         Err(e) => SettingsView {
             config: Config::default(),
             path,
+            exists,
             error: Some(e.into()),
         },
     }

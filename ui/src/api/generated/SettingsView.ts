@@ -6,4 +6,8 @@ import type { ErrorReport } from "./ErrorReport";
  * What Settings shows: the settings (the defaults when the file is unusable), where they are
  * kept, and why the file could not be used.
  */
-export type SettingsView = { config: Config, path: string | null, error: ErrorReport | null, };
+export type SettingsView = { config: Config, path: string | null, 
+/**
+ * A settings file exists: the window shows its first-run guide until one does.
+ */
+exists: boolean, error: ErrorReport | null, };
