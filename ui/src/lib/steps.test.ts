@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, warnings, type StepView } from './steps';
+import { applyEvent, duration, progress, warnings, type StepView } from './steps';
+import { componentTone, serviceTone } from './tones';
 import type { ProgressEvent } from '../api/types';
 
 const at = '2026-11-27T12:00:00Z';
@@ -34,5 +35,38 @@ describe('applyEvent', () => {
 
   it('ignores details of a step it never saw start', () => {
     expect(fold([{ type: 'stepDetail', id: 'ghost', message: 'x', at }])).toEqual([]);
+  });
+});
+
+describe('run progress', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 27, 12, 0, s)).toISOString();
+  const step = (id: string, state: StepView['state'], start: number): StepView => ({ id, title: id, state, attempts: 1, startedAt: at(start), finishedAt: null, detail: '', error: null, warnings: [] });
+
+  it('counts finished steps by their expected time and a running one up to it', () => {
+    const expected = new Map([['nodes', 20_000], ['argocd', 60_000], ['apps', 20_000]]);
+    const now = Date.parse(at(50));
+    const p = progress([step('nodes', 'changed', 0), step('argocd', 'running', 20)], expected, now);
+    expect(p.expectedMs).toBe(100_000);
+    expect(p.elapsedMs).toBe(50_000);
+    expect(p.fraction).toBeCloseTo(0.5);
+    // A step slower than last time holds the bar at its share, never past it.
+    const late = progress([step('nodes', 'changed', 0), step('argocd', 'running', 20)], expected, Date.parse(at(59)) + 60_000);
+    expect(late.fraction).toBeCloseTo(0.8);
+  });
+
+  it('has no estimate before any run finished here', () => {
+    expect(progress([step('nodes', 'running', 0)], new Map(), Date.parse(at(5))).fraction).toBeNull();
+    expect(duration(65_000)).toBe('1 min 05 s');
+    expect(duration(42_000)).toBe('42 s');
+  });
+});
+
+describe('state tones', () => {
+  it('reads Argo CD’s health and sync as one tone', () => {
+    expect(componentTone({ health: 'Healthy', sync: 'Synced' })).toBe('ok');
+    expect(componentTone({ health: 'Healthy', sync: 'OutOfSync' })).toBe('warn');
+    expect(componentTone({ health: 'Progressing', sync: 'Synced' })).toBe('busy');
+    expect(componentTone({ health: 'Degraded', sync: 'Synced' })).toBe('bad');
+    expect(serviceTone({ health: null, sync: null })).toBe('idle');
   });
 });

@@ -56,3 +56,31 @@ export function clock(at: string | null): string {
   const d = new Date(at);
   return Number.isNaN(d.getTime()) ? at : d.toLocaleTimeString();
 }
+
+/** How far a run is, from each step's time when it last ran (`expected`, step id → ms). */
+export interface RunProgress {
+  /** 0…1, or `null` with no expectation yet (the first run on this machine). */
+  fraction: number | null;
+  elapsedMs: number;
+  expectedMs: number | null;
+}
+
+export function progress(steps: StepView[], expected: Map<string, number>, now: number): RunProgress {
+  const first = steps.length ? Date.parse(steps[0].startedAt) : now;
+  const elapsedMs = Math.max(0, now - first);
+  const total = [...expected.values()].reduce((a, b) => a + b, 0);
+  if (total === 0) return { fraction: null, elapsedMs, expectedMs: null };
+  let done = 0;
+  for (const s of steps) {
+    const e = expected.get(s.id) ?? 0;
+    // A running step counts up to its expected time, never beyond it.
+    done += s.state === 'running' ? Math.min(e, now - Date.parse(s.startedAt)) : e;
+  }
+  return { fraction: Math.min(1, done / total), elapsedMs, expectedMs: total };
+}
+
+/** `1 min 05 s`, `42 s`. */
+export function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}

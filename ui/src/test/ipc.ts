@@ -4,6 +4,7 @@ import type { Channel } from '@tauri-apps/api/core';
 import { cleanup } from '@testing-library/svelte';
 import { afterEach } from 'vitest';
 import type { ProgressEvent } from '../api/types';
+import { forget } from '../lib/live.svelte';
 
 export type Handler = (args: Record<string, unknown>, emit: (e: ProgressEvent) => void) => unknown;
 
@@ -28,6 +29,7 @@ afterEach(async () => {
   await new Promise((resolve) => setTimeout(resolve, 0));
   clearMocks();
   calls.length = 0;
+  forget();
 });
 
 const at = '2026-11-27T12:00:00Z';

@@ -53,7 +53,7 @@ describe('the service form', () => {
     expect(screen.getByText(/Argo CD: Synced, Healthy/)).toBeTruthy();
     expect(screen.getByText(/shop-api.local is not in the hosts file yet/)).toBeTruthy();
     expect(calls.find((c) => c.cmd === 'service_create')?.args).toEqual({ name: 'shop-api', team: 'payments', template: 'nodejs-v24' });
-    expect(document.querySelector('tr[data-service="shop-api"]')).toBeTruthy();
+    expect(document.querySelector('[data-service="shop-api"]')).toBeTruthy();
   });
 
   it('offers Resume and Roll back after a failed step, and Resume runs the same creation again', async () => {
@@ -99,7 +99,7 @@ describe('teams', () => {
     });
     render(ServicesView);
     const row = await waitFor(() => {
-      const r = document.querySelector('tr[data-service="shop-api"] td.quota');
+      const r = document.querySelector('[data-service="shop-api"] .quota');
       expect(r?.textContent).toContain('pods 2/20');
       return r;
     });
@@ -136,7 +136,7 @@ describe('errors by kind', () => {
     render(ServicesView);
     await fireEvent.click(await screen.findByRole('button', { name: 'Check again' }));
     await waitFor(() => expect(lists).toBe(2));
-    expect(await screen.findByText(/None yet/)).toBeTruthy();
+    expect(await screen.findByText(/No services yet/)).toBeTruthy();
   });
 });
 

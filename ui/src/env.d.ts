@@ -1,0 +1,2 @@
+// Vite's own module types (`?raw` imports, import.meta.env).
+/// <reference types="vite/client" />
