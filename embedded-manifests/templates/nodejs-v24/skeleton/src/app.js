@@ -1,5 +1,6 @@
 'use strict';
 const http = require('node:http');
+const { trace } = require('@opentelemetry/api');
 const { logger } = require('./logger');
 const metrics = require('./metrics');
 
@@ -30,11 +31,12 @@ function createApp() {
     const path = new URL(req.url, 'http://localhost').pathname;
     const handler = routes[`${req.method} ${path}`];
     const route = handler ? path : 'unmatched';
-    const stop = metrics.duration.startTimer();
+    const started = process.hrtime.bigint();
+    // The server span the HTTP instrumentation opened for this request.
+    const span = trace.getActiveSpan()?.spanContext();
     res.on('finish', () => {
       const labels = { method: req.method, route, status_code: String(res.statusCode) };
-      stop(labels);
-      metrics.requests.inc(labels);
+      metrics.record(labels, Number(process.hrtime.bigint() - started) / 1e9, span);
     });
     if (!handler) {
       send(res, 404, { error: 'not found' });
