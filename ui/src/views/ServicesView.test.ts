@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import ServicesView from './ServicesView.svelte';
 import { backend, calls, done, failed, started } from '../test/ipc';
+import { brokenChain } from '../test/fixtures';
 
 // The backend's check (core's rules) is what the form shows; the mock answers like it.
 const check = ({ name, team }: Record<string, unknown>) => ({
@@ -141,19 +142,7 @@ describe('errors by kind', () => {
 });
 
 describe('where a service stands', () => {
-  const chain = {
-    name: 'shop-api',
-    team: 'payments',
-    broken: 'pods',
-    links: [
-      { kind: 'repository', state: 'done', summary: 'acme/shop-api, public, default branch main', url: 'https://github.test/acme/shop-api', fix: null },
-      { kind: 'ci', state: 'done', summary: 'CI passed for 1a2b3c4', url: 'https://github.test/acme/shop-api/actions/runs/7', fix: null },
-      { kind: 'image', state: 'done', summary: 'ghcr.io/acme/shop-api:1a2b3c4 on ghcr.io', url: null, fix: null },
-      { kind: 'application', state: 'waiting', summary: 'Synced, Progressing', url: 'a', fix: null },
-      { kind: 'pods', state: 'failed', summary: '0/1 ready in team-payments; ImagePullBackOff for ghcr.io/acme/shop-api:1a2b3c4: 401 Unauthorized', url: null, fix: 'the image is private and team-payments cannot pull it: `slipway up` refreshes the namespace’s pull Secret' },
-      { kind: 'url', state: 'waiting', summary: 'the route exists, no ready pod answers behind it (HTTP 503)', url: 'http://shop-api.local:8880', fix: null },
-    ],
-  };
+  const chain = brokenChain();
 
   it('shows the chain of a listed service with the first broken link and its fix', async () => {
     backend({
