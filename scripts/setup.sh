@@ -15,7 +15,7 @@ packages=(
   # the tests' private keyring: a Secret Service on their own D-Bus session, read with secret-tool
   dbus-daemon gnome-keyring libsecret-tools
   # the desktop app's WebDriver tests: a virtual display and WebKitGTK's WebDriver
-  xvfb webkit2gtk-driver
+  xvfb x11-utils webkit2gtk-driver
   # `slipway trust`'s tests: NSS's certutil on real NSS databases, Debian's system store, curl
   # checking HTTPS with the local CA
   libnss3-tools ca-certificates openssl curl

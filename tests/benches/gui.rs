@@ -14,6 +14,9 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let binary = slipway_bin();
     let state = tempfile::tempdir().expect("tmp");
+    // A returning user's start (settings kept, so the Platform view and not the first-run guide),
+    // as the earlier figures measured it.
+    std::fs::write(state.path().join("config.yaml"), "cluster: slipway-bench\n").expect("settings");
     let env = [
         ("XDG_STATE_HOME", state.path().display().to_string()),
         (

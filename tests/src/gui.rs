@@ -46,6 +46,7 @@ pub struct Gui {
     /// tauri-driver's, WebKitWebDriver's and the app's output.
     pub log: PathBuf,
     processes: Processes,
+    display: String,
     _dir: tempfile::TempDir,
 }
 
@@ -163,12 +164,17 @@ impl Gui {
             .wait_for("nav [role=tab]", Duration::from_secs(30))
             .await
             .expect("tabs rendered");
+        // The Platform view's summary, or the first-run guide for a person with no settings.
         loop {
-            let summary = match driver.find(".summary").await.expect("find") {
+            let summary = match driver
+                .find(".summary, [data-testid=first-run]")
+                .await
+                .expect("find")
+            {
                 Some(e) => driver.text(&e).await.unwrap_or_default(),
                 None => String::new(),
             };
-            if !summary.is_empty() && !summary.contains("Checking") {
+            if !summary.is_empty() && !summary.contains("Checking the platform") {
                 break;
             }
             assert!(
@@ -183,18 +189,60 @@ impl Gui {
             cold_start,
             log,
             processes,
+            display,
             _dir: dir,
         }
     }
 
-    /// Save a screenshot as `<screenshot_dir>/<name>.png`.
-    pub async fn screenshot(&self, name: &str) -> PathBuf {
+    /// The names of the X windows on the display (the window manager's view of the title).
+    pub fn window_titles(&self) -> Vec<String> {
+        let out = Command::new("xwininfo")
+            .args(["-root", "-tree"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xwininfo (x11-utils) runs");
+        // Lines read `0x… "Slipway — Platform: running": ("slipway" "Slipway")  …`.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| Some(l.split_once('"')?.1.split_once('"')?.0.to_owned()))
+            .collect()
+    }
+
+    /// Save the window as `<screenshot_dir>/<name>-light.png` and `-dark.png`: the theme is
+    /// switched the way Settings → Appearance does (`data-theme` on the root), then put back.
+    pub async fn screenshot(&self, name: &str) -> [PathBuf; 2] {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("screenshot dir");
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, self.driver.screenshot().await.expect("screenshot"))
-            .expect("write screenshot");
-        path
+        let before = self
+            .driver
+            .execute(
+                "return document.documentElement.dataset.theme || 'light';",
+                json!([]),
+            )
+            .await
+            .expect("theme");
+        let mut paths = Vec::new();
+        for theme in ["light", "dark"] {
+            self.set_theme(theme).await;
+            let path = dir.join(format!("{name}-{theme}.png"));
+            std::fs::write(&path, self.driver.screenshot().await.expect("screenshot"))
+                .expect("write screenshot");
+            paths.push(path);
+        }
+        self.set_theme(before.as_str().unwrap_or("light")).await;
+        paths.try_into().expect("two screenshots")
+    }
+
+    async fn set_theme(&self, theme: &str) {
+        self.driver
+            .execute(
+                "document.documentElement.dataset.theme = arguments[0]; return true;",
+                json!([theme]),
+            )
+            .await
+            .expect("set theme");
+        // One frame for the repaint.
+        tokio::time::sleep(Duration::from_millis(150)).await;
     }
 
     pub fn log_text(&self) -> String {

@@ -93,7 +93,7 @@ async fn wait_text(gui: &Gui, css: &str, needle: &str, secs: u64) -> String {
                 .unwrap_or_default();
             panic!(
                 "{css} never showed {needle:?} in {secs}s (screenshot {}); page:\n{}\napp log:\n{}",
-                shot.display(),
+                shot[0].display(),
                 page.as_str().unwrap_or_default(),
                 app_log(gui)
             );
@@ -132,8 +132,7 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
         FakeBackstage::start("unset-until-the-platform-made-it", github.state.clone()).await;
     let home = tempfile::tempdir().expect("tmp");
     let config = home.path().join("config.yaml");
-    // A settings file with a typo: the window opens anyway and says where and what.
-    std::fs::write(&config, "domian: dev.test\n").expect("config");
+    // No settings file yet: a new user, who gets the first-run guide.
     let state = STATE.get_or_init(|| home.path().join("state"));
     let env = [
         ("SLIPWAY_CONFIG", config.display().to_string()),
@@ -162,6 +161,18 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
             .expect("record IPC"),
         Value::Bool(true)
     );
+    // The guide asks the same commands Start does: this machine's Docker (the tests' dockerd)
+    // passes, with its memory against what the platform needs.
+    let docker = wait_text(&gui, "[data-check=docker]", "of memory", 60).await;
+    assert!(docker.contains("the platform needs"), "{docker}");
+    wait_text(&gui, "[data-check=helm]", "helm", 30).await;
+    click(&gui, "[data-check=github] button[type=button]").await;
+    wait_text(&gui, "[data-check=github]", "local mode", 10).await;
+    gui.screenshot("first-run").await;
+    // A settings file with a typo: the window says where and what.
+    std::fs::write(&config, "domian: dev.test\n").expect("config");
+    click(&gui, "#tab-settings").await;
+    click(&gui, "#tab-platform").await;
     wait_text(&gui, ".summary", "domian", 30).await;
     click(&gui, ".summary [role=alert] button").await;
     let problem = wait_text(&gui, "[data-testid=settings-file-problem]", "domian", 30).await;
@@ -178,6 +189,14 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
 
     // Start: the cluster comes up, then Argo CD's step fails (no helm there) and says so.
     click(&gui, "button.primary").await;
+    wait_text(
+        &gui,
+        "[data-testid=run-progress]",
+        "Starting the platform",
+        30,
+    )
+    .await;
+    gui.screenshot("platform-starting").await;
     let failure = wait_text(&gui, ".failure", "argocd", 300).await;
     assert!(failure.contains("helm"), "{failure}");
     assert!(
@@ -216,8 +235,36 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     for id in ["nodes", "argocd", "platform-apps", "routing"] {
         assert!(done.iter().any(|(s, _)| s == id), "{id} in {done:?}");
     }
-    wait_text(&gui, "tr[data-component=backstage]", "Healthy", 30).await;
-    gui.screenshot("platform-up").await;
+    wait_text(
+        &gui,
+        "[data-pool=platform] [data-component=backstage]",
+        "Healthy",
+        30,
+    )
+    .await;
+    // The picture: every component on the platform node, at the version the bundle pins.
+    let argo = wait_text(&gui, "[data-component=argo-cd]", "Healthy", 30).await;
+    assert!(argo.contains("10.1.1"), "the running chart version: {argo}");
+    // The window's title carries the platform's state (as the tray's tooltip does).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !gui
+        .window_titles()
+        .iter()
+        .any(|t| t.starts_with("Slipway — Platform: running"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "window titles: {:?}",
+            gui.window_titles()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let [light, dark] = gui.screenshot("platform-up").await;
+    // The README opens with this window, as this test last saw it.
+    let docs = root().join("docs/images");
+    std::fs::create_dir_all(&docs).expect("docs/images");
+    std::fs::copy(&light, docs.join("window-light.png")).expect("README screenshot");
+    std::fs::copy(&dark, docs.join("window-dark.png")).expect("README screenshot");
 
     // Settings: the token goes in through the password field, the login comes back.
     click(&gui, "#tab-settings").await;
@@ -308,11 +355,19 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     }
     gui.driver.click(&create).await.expect("create");
     wait_text(&gui, ".created", "is created", 120).await;
-    wait_text(&gui, "tr[data-service=shop-api]", "payments", 30).await;
+    wait_text(&gui, "article[data-service=shop-api]", "payments", 30).await;
+    // Its chain, commit to traffic, read for every listed service.
+    wait_text(
+        &gui,
+        "article[data-service=shop-api] [aria-label='shop-api from commit to traffic']",
+        "CI",
+        60,
+    )
+    .await;
     let mut links = Vec::new();
     for a in gui
         .driver
-        .find_all("tr[data-service=shop-api] a")
+        .find_all("article[data-service=shop-api] a")
         .await
         .expect("links")
     {
@@ -326,6 +381,14 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
         "links through the configured ingress port: {links:?}"
     );
     gui.screenshot("services-created").await;
+    gui.driver
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;",
+            json!(["article[data-service=shop-api]"]),
+        )
+        .await
+        .expect("scroll");
+    gui.screenshot("services-chain").await;
     let repo = github.repo("acme/shop-api").expect("repository on GitHub");
     assert!(
         repo.topics.contains(&"idp-managed".to_owned())
@@ -384,6 +447,7 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
     gui.screenshot("helpers").await;
     click(&gui, "table[aria-label='Port-forwards'] button").await;
     wait_text(&gui, "section", "No forwards running", 30).await;
+    gui.screenshot("helpers-empty").await;
 
     // Logs: this session's runs, newest first, with their steps.
     click(&gui, "#tab-logs").await;
@@ -394,7 +458,7 @@ async fn start_fails_then_retries_connect_github_and_create_a_service_through_th
 
     // Delete asks first, then removes the cluster.
     click(&gui, "#tab-platform").await;
-    wait_text(&gui, ".summary", "healthy", 30).await;
+    wait_text(&gui, "[data-testid=platform-state]", "healthy", 30).await;
     let delete = gui
         .driver
         .wait_for("button.danger", Duration::from_secs(10))

@@ -264,6 +264,14 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         components.iter().all(|(_, h)| h == "Healthy"),
         "{components:?}"
     );
+    // Each component runs the chart version the bundle pins (Argo CD's from its chart's
+    // helm.sh/chart label, the others from their Application's chart source).
+    for x in status["components"].as_array().expect("components") {
+        assert!(
+            x["pinned"].is_string() && x["running"] == x["pinned"],
+            "running against pinned: {x}"
+        );
+    }
     assert_eq!(
         status["httpsTrusted"], false,
         "no store here trusts the CA yet"

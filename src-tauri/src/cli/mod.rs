@@ -453,9 +453,21 @@ fn print_status(platform: &PlatformStatus) {
     }
     if !platform.components.is_empty() {
         println!();
-        println!("{:<16} {:<28} HEALTH", "COMPONENT", "SYNC");
+        println!(
+            "{:<16} {:<28} {:<12} VERSION",
+            "COMPONENT", "SYNC", "HEALTH"
+        );
         for c in &platform.components {
-            println!("{:<16} {:<28} {}", c.name, c.sync, c.health);
+            // The chart the cluster runs, and the pin when it differs (an edited platform repo).
+            let version = match (&c.running, &c.pinned) {
+                (Some(r), Some(p)) if r != p => format!("{r} (pinned {p})"),
+                (Some(v), _) | (None, Some(v)) => v.clone(),
+                (None, None) => String::new(),
+            };
+            println!("{:<16} {:<28} {:<12} {version}", c.name, c.sync, c.health);
+            if let Some(reason) = c.reason.as_deref().filter(|_| c.health != "Healthy") {
+                println!("{:<16} {reason}", "");
+            }
         }
     }
     if platform.mode.as_deref() == Some("local") {
@@ -500,4 +512,28 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+
+    /// docs/cli.md is this file's definitions rendered: a flag added, renamed or documented
+    /// differently without regenerating it fails here.
+    #[test]
+    fn docs_cli_md_is_rendered_from_the_definitions() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+        let rendered = format!(
+            "<!-- Generated from the CLI's definitions (src-tauri/src/cli); do not edit. Regenerate:\n     SLIPWAY_UPDATE_DOCS=1 cargo test -p slipway docs_cli_md -->\n\n{}",
+            clap_markdown::help_markdown::<Cli>()
+        );
+        if std::env::var_os("SLIPWAY_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &rendered).expect("write docs/cli.md");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == rendered,
+            "docs/cli.md is not what the CLI's definitions say: regenerate it with `SLIPWAY_UPDATE_DOCS=1 cargo test -p slipway docs_cli_md`"
+        );
+    }
 }

@@ -191,26 +191,26 @@ impl KubeSim {
 
     /// Serve the SIMULATED Traefik on `addr`: host-routed HTTP from the stored Ingresses.
     pub async fn serve_ingress(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let local = listener.local_addr()?;
-        self.extra_tasks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(tokio::spawn(ingress::serve(listener, self.shared.clone())));
-        Ok(local)
+        self.serve_on(addr, ingress::serve).await
     }
 
     /// Serve the SIMULATED Traefik's TLS entrypoint (`websecure`) on `addr`.
     pub async fn serve_ingress_tls(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        self.serve_on(addr, ingress::serve_tls).await
+    }
+
+    /// Bind `addr` and run `serve` on it for as long as this server lives.
+    async fn serve_on<F, Fut>(&self, addr: SocketAddr, serve: F) -> std::io::Result<SocketAddr>
+    where
+        F: FnOnce(tokio::net::TcpListener, Arc<Shared>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
         self.extra_tasks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(tokio::spawn(ingress::serve_tls(
-                listener,
-                self.shared.clone(),
-            )));
+            .push(tokio::spawn(serve(listener, self.shared.clone())));
         Ok(local)
     }
 
