@@ -51,12 +51,18 @@ pub fn check_rootless(info: &SystemInfo) -> Result<(), ClusterError> {
 /// controller manager, scheduler, two kubelets, kindnet, CoreDNS, kube-proxy, local-path).
 pub const KUBERNETES_MEMORY_BYTES: u64 = 1 << 30;
 
+/// The memory Docker must have for every pod to be scheduled: what the platform's pods request
+/// together plus what Kubernetes itself takes.
+pub fn needed_memory(platform_requests: u64) -> u64 {
+    platform_requests + KUBERNETES_MEMORY_BYTES
+}
+
 /// Soft warnings about the Docker host's size and cgroup version. `platform_requests`: the memory
 /// the platform's pods request together ([`crate::bundle::platform_memory_requests`]).
 pub fn resource_warnings(info: &SystemInfo, platform_requests: u64) -> Vec<String> {
     let gib = |b: f64| b / f64::from(1u32 << 30);
     let mut warnings = Vec::new();
-    let needed = platform_requests + KUBERNETES_MEMORY_BYTES;
+    let needed = needed_memory(platform_requests);
     let mem = info.mem_total.filter(|m| *m > 0).map(|m| m as u64);
     if let Some(mem) = mem.filter(|m| *m < needed) {
         warnings.push(format!(

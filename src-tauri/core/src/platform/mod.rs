@@ -808,8 +808,9 @@ pub async fn preflight(spec: ClusterSpec) -> Result<Preflight, PlatformError> {
     Ok(Preflight {
         docker,
         memory_bytes,
-        needed_bytes: crate::bundle::platform_memory_requests()?
-            + crate::cluster::preflight::KUBERNETES_MEMORY_BYTES,
+        needed_bytes: crate::cluster::preflight::needed_memory(
+            crate::bundle::platform_memory_requests()?,
+        ),
         recommended_bytes: crate::cluster::preflight::RECOMMENDED_MEMORY_BYTES.unsigned_abs(),
         warnings: recorder.warnings(),
     })
