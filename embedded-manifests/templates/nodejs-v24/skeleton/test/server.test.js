@@ -3,38 +3,9 @@
 // platform relies on: probes, metrics, graceful shutdown and trace ids in request logs.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const path = require('node:path');
+const { start: startService } = require('./support/service');
 
-const root = path.join(__dirname, '..');
-
-function start() {
-  const child = spawn(process.execPath, ['--require', './src/telemetry.js', 'src/server.js'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', SHUTDOWN_DRAIN_MS: '1500', OTEL_EXPORTER_OTLP_ENDPOINT: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = [];
-  let buffered = '';
-  child.stdout.on('data', (chunk) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop();
-    for (const line of parts) if (line.trim()) lines.push(JSON.parse(line));
-  });
-  const port = new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      const listening = lines.find((l) => l.message === 'listening');
-      if (listening) {
-        clearInterval(timer);
-        resolve(listening.port);
-      }
-    }, 50);
-    child.on('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, port, exited };
-}
+const start = () => startService({ SHUTDOWN_DRAIN_MS: '1500', OTEL_EXPORTER_OTLP_ENDPOINT: '' });
 
 test('probes, metrics, trace ids in logs and graceful shutdown', async () => {
   const server = start();

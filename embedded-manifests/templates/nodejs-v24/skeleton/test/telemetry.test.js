@@ -8,12 +8,12 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const { spawn } = require('node:child_process');
-const path = require('node:path');
+const { start } = require('./support/service');
 
-const root = path.join(__dirname, '..');
-
-/** Every OTLP export request, by signal path (`/v1/traces`, `/v1/logs`, `/v1/metrics`). */
+/** Every OTLP export request, by signal path (`/v1/traces`, `/v1/logs`, `/v1/metrics`), as
+ * the OTLP/HTTP spec has a receiver take them (https://opentelemetry.io/docs/specs/otlp/#otlphttp):
+ * POST, `application/json` for the JSON encoding (anything else 415 here, since only JSON is
+ * read), a 200 with an export response on success. */
 function receiver() {
   const received = { '/v1/traces': [], '/v1/logs': [], '/v1/metrics': [] };
   const server = http.createServer((req, res) => {
@@ -30,33 +30,6 @@ function receiver() {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, received, port: server.address().port })));
-}
-
-function start(env, stderr = 'inherit') {
-  const child = spawn(process.execPath, ['--require', './src/telemetry.js', 'src/server.js'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', stderr],
-  });
-  const lines = [];
-  let buffered = '';
-  child.stdout.on('data', (chunk) => {
-    buffered += chunk;
-    const parts = buffered.split('\n');
-    buffered = parts.pop();
-    for (const line of parts) if (line.trim()) lines.push(JSON.parse(line));
-  });
-  const port = new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      const listening = lines.find((l) => l.message === 'listening');
-      if (listening) {
-        clearInterval(timer);
-        resolve(listening.port);
-      }
-    }, 50);
-    child.on('exit', (code) => reject(new Error(`server exited early (${code})`)));
-  });
-  return { child, lines, port };
 }
 
 const attributes = (resource) => Object.fromEntries((resource?.attributes ?? []).map((a) => [a.key, Object.values(a.value)[0]]));
