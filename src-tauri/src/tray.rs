@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use slipway_core::platform::{self, PlatformSummary};
+use slipway_core::platform::{self, PlatformError, PlatformStatus, PlatformSummary};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Emitter, Listener, Manager, Runtime};
@@ -28,12 +28,20 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
     app.listen_any("platform-changed", move |_| wake.notify_one());
     let app = app.clone();
     // Keep the state line current; a failed status read says so instead of going stale. The
-    // first read waits until the window has shown its first view (which reads the status
-    // itself): on two cores, reading it twice at once slowed the start by a sixth.
+    // read is the window's too (`platform-status`: its sidebar dot), so the status is read in
+    // one place. The first read waits until the window has shown its first view (which reads
+    // the status itself): on two cores, reading it twice at once slowed the start by a sixth.
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
         loop {
-            let line = state_line().await;
+            let status = match spec() {
+                Ok(spec) => Ok(platform::status(spec).await),
+                Err(e) => Err(e.message),
+            };
+            if let Ok(Ok(s)) = &status {
+                let _ = app.emit("platform-status", s);
+            }
+            let line = state_line(&status);
             if let Some((tray, state)) = &tray {
                 let _ = state.set_text(&line);
                 let _ = tray.set_tooltip(Some(format!("Slipway — {line}")));
@@ -47,21 +55,20 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
-async fn state_line() -> String {
-    match spec() {
-        Ok(spec) => match platform::status(spec).await {
-            Ok(s) if !s.cluster.exists => "Platform: not created".to_owned(),
-            Ok(s) if s.cluster.healthy => format!(
-                "Platform: running ({} components)",
-                s.components
-                    .iter()
-                    .filter(|c| c.health == "Healthy")
-                    .count()
-            ),
-            Ok(_) => "Platform: stopped or unhealthy".to_owned(),
-            Err(_) => "Platform: Docker unreachable".to_owned(),
-        },
-        Err(e) => format!("Settings: {}", e.message),
+/// The status read (or why the settings stopped it) in one line.
+fn state_line(status: &Result<Result<PlatformStatus, PlatformError>, String>) -> String {
+    match status {
+        Ok(Ok(s)) if !s.cluster.exists => "Platform: not created".to_owned(),
+        Ok(Ok(s)) if s.cluster.healthy => format!(
+            "Platform: running ({} components)",
+            s.components
+                .iter()
+                .filter(|c| c.health == "Healthy")
+                .count()
+        ),
+        Ok(Ok(_)) => "Platform: stopped or unhealthy".to_owned(),
+        Ok(Err(_)) => "Platform: Docker unreachable".to_owned(),
+        Err(message) => format!("Settings: {message}"),
     }
 }
 

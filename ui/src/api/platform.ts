@@ -33,3 +33,5 @@ export const argocdPasswordCopy = () => invoke<null>('argocd_password_copy');
 /** Opens an http(s) link in the default browser. */
 export const openLink = (url: string) => invoke<null>('open_link', { url });
 export const onPlatformChanged = (refetch: () => void) => listen('platform-changed', refetch);
+/** The status the backend reads for the tray and the title (every 15 s and on each change). */
+export const onPlatformStatus = (update: (s: PlatformStatus) => void) => listen<PlatformStatus>('platform-status', (e) => update(e.payload));
