@@ -173,6 +173,12 @@ pub const RESERVED_NAMES: &[&str] = &[
     "backstage",
     "traefik",
     "sealed-secrets",
+    "cert-manager",
+    "otel-collector",
+    "prometheus",
+    "tempo",
+    "loki",
+    "grafana",
     "teams",
     "workloads",
     "platform",
@@ -323,6 +329,25 @@ pub fn render_to(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A service named like a platform component would take over its Application, a service
+    /// named like a platform host its host name.
+    #[test]
+    fn every_platform_component_and_host_name_is_reserved() {
+        let components = crate::platform::gitops::components().expect("components");
+        let hosts = crate::hosts::platform_hosts("local");
+        let names = components.iter().map(|c| c.name.clone()).chain(
+            hosts
+                .iter()
+                .map(|h| h.trim_end_matches(".local").to_owned()),
+        );
+        for name in names {
+            assert!(
+                RESERVED_NAMES.contains(&name.as_str()),
+                "{name} is not reserved"
+            );
+        }
+    }
 
     fn request(name: &str, team: &str) -> ServiceRequest {
         ServiceRequest {
