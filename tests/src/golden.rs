@@ -44,7 +44,7 @@ impl GoldenWorld {
         // run from it: the projects, the teams set (each team file renders teams/chart with the
         // real helm) and the SCM workloads set, plus the guard rails Slipway applies itself.
         let gh = GitHub::new(&github.url(), TOKEN).expect("github");
-        let published = publish::publish(&gh, "acme", true, false)
+        let published = publish::publish(&gh, "acme", true, &[], false)
             .await
             .expect("publish the platform repository");
         let files = publish::files(&published.site);
@@ -59,7 +59,7 @@ impl GoldenWorld {
             |kind: &str, plural: &str| -> String { crate::crd_yaml("argoproj.io", kind, plural) };
         let client = sim.client().await.expect("client");
         let mut objects = slipway_core::k8s::apply::parse(&format!(
-            "{}\n---\n{}\n---\n{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: backstage}}\n",
+            "{}\n---\n{}\n---\n{}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: backstage}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: observability}}\n",
             crd("ApplicationSet", "applicationsets"),
             crd("Application", "applications"),
             crd("AppProject", "appprojects")
@@ -68,7 +68,7 @@ impl GoldenWorld {
         let mut docs = bundle_docs("bootstrap/projects.yaml");
         docs.extend(bundle_docs("bootstrap/teams-appset.yaml"));
         docs.extend(bundle_docs("bootstrap/workloads-appset.yaml"));
-        docs.extend(slipway_core::platform::gitops::policies().expect("policies"));
+        docs.extend(slipway_core::platform::gitops::policies(&[]).expect("policies"));
         docs.push(slipway_core::platform::gitops::site_config("local"));
         docs.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "slipway-scm-token", "namespace": "argocd", "labels": {"argocd.argoproj.io/secret-type": "scm-creds"}}, "stringData": {"token": TOKEN}}));
         objects.extend(
@@ -218,7 +218,7 @@ impl EndState {
         let w = GoldenWorld::new().await;
         let clients = w.clients();
         if owner != "acme" {
-            publish::publish(&clients.0, owner, false, false)
+            publish::publish(&clients.0, owner, false, &[], false)
                 .await
                 .expect("publish");
         }

@@ -18,7 +18,7 @@ async fn through_backstage(owner: &str, name: &str) -> (EndState, Vec<(String, &
     let w = World::new().await;
     let clients = w.clients();
     if owner == "octo" {
-        publish::publish(&clients.0, owner, false, false)
+        publish::publish(&clients.0, owner, false, &[], false)
             .await
             .expect("publish");
     }
@@ -38,6 +38,7 @@ async fn through_backstage(owner: &str, name: &str) -> (EndState, Vec<(String, &
                 "team": "group:default/payments",
                 "description": "Shop API",
                 "domain": "local",
+                "httpPort": 8880,
                 "repoUrl": format!("github.test?owner={owner}&repo={name}"),
             }),
         )

@@ -89,10 +89,12 @@ async fn the_bootstrap_objects_apply_to_an_api_server() {
         );
     }
     // The guard rails Slipway applies itself, with the per-user parameters they read.
-    let mut rails = slipway_core::platform::gitops::policies().expect("policies");
+    let mut rails = slipway_core::platform::gitops::policies(&[]).expect("policies");
     rails.push(slipway_core::platform::gitops::site_config("local"));
-    let ns = apply::parse("apiVersion: v1\nkind: Namespace\nmetadata: {name: backstage}\n")
-        .expect("namespace");
+    let ns = apply::parse(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: backstage}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: observability}\n",
+    )
+    .expect("namespaces");
     apply::apply(&client, &ns, "slipway", "default", Duration::from_secs(10))
         .await
         .expect("backstage namespace");
@@ -146,7 +148,8 @@ async fn local_mode_platform_applications_are_generated_with_their_pins_and_valu
     )
     .await
     .expect("projects");
-    let set = slipway_core::platform::gitops::local_platform_appset("local").expect("local appset");
+    let set =
+        slipway_core::platform::gitops::local_platform_appset("local", &[]).expect("local appset");
     let objects = apply::parse(&serde_json::to_string(&set).expect("json")).expect("parse");
     apply::apply(
         &client,
@@ -287,8 +290,8 @@ fn every_value_slipway_sets_is_one_the_pinned_chart_reads() {
     }
     assert_eq!(
         releases.len(),
-        5,
-        "argo-cd, backstage, cert-manager, sealed-secrets, traefik"
+        10,
+        "argo-cd, backstage, cert-manager, sealed-secrets, traefik and observability's five"
     );
     for (chart, version, values) in &releases {
         let keys = ChartKeys::load(chart, version);

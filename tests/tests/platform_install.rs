@@ -5,6 +5,7 @@
 
 use slipway_core::helm::{ChartSource, KubeContext};
 use slipway_core::pipeline::{PipelineError, Recorder, StepOutcome};
+use slipway_core::platform::gitops::Part;
 use slipway_core::platform::install::{InstallOptions, Source, install};
 use slipway_core::secrets::{Keyring, accounts};
 use slipway_core::teams::{LocalTeams, TeamFile};
@@ -46,6 +47,8 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         exposed: false,
         https_port: None,
         tls_ingress: None,
+        // The part a developer may leave out, left out: the rest must not depend on it.
+        without: vec![Part::Observability],
     };
     let timeouts = slipway_e2e::test_timeouts();
     // Local mode's teams: Slipway renders each file with the team chart and applies it.
@@ -127,6 +130,21 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         assert_eq!(a["status"]["health"]["status"], "Healthy", "{app}");
         assert_eq!(a["spec"]["project"], "platform");
     }
+    // Without observability: none of its Applications, no Grafana Ingress or config.
+    for app in ["otel-collector", "prometheus", "tempo", "loki", "grafana"] {
+        assert!(
+            sim.object("argoproj.io", "applications", "argocd", app)
+                .is_none(),
+            "{app} left out"
+        );
+    }
+    assert!(
+        sim.object("networking.k8s.io", "ingresses", "observability", "grafana")
+            .is_none()
+            && sim
+                .object("", "configmaps", "observability", "slipway-grafana-config")
+                .is_none()
+    );
     for project in ["bootstrap", "platform", "team-payments"] {
         assert!(
             sim.object("argoproj.io", "appprojects", "argocd", project)

@@ -107,7 +107,8 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         .unwrap_or_default();
     assert!(
         routing.contains("https://argocd.local → 200")
-            && routing.contains("https://backstage.local → 200"),
+            && routing.contains("https://backstage.local → 200")
+            && routing.contains("https://grafana.local → 200"),
         "{routing}"
     );
     let done: Vec<String> = outcomes(&first).into_iter().map(|(s, _)| s).collect();
@@ -128,7 +129,11 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
             .contains(&format!("http://argocd.local:{}", c.http_port))
             && first
                 .stdout
-                .contains(&format!("http://backstage.local:{}", c.http_port)),
+                .contains(&format!("http://backstage.local:{}", c.http_port))
+            && first.stdout.contains(&format!(
+                "Grafana         http://grafana.local:{}",
+                c.http_port
+            )),
         "{}",
         first.stdout
     );
@@ -161,7 +166,7 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
     let set = c.kubectl_json(&["get", "applicationset", "platform", "-n", "argocd"]);
     assert_eq!(
         set["spec"],
-        gitops::local_platform_appset("local").expect("appset")["spec"]
+        gitops::local_platform_appset("local", &[]).expect("appset")["spec"]
     );
     for component in gitops::components().expect("components") {
         let app = c.kubectl_json(&["get", "application", &component.name, "-n", "argocd"]);
@@ -212,8 +217,22 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         "the token never reaches the output"
     );
 
+    // Grafana's per-cluster settings: this developer's URL, anonymous (Viewer) access on loopback.
+    let grafana = c.kubectl_json(&[
+        "get",
+        "configmap",
+        "slipway-grafana-config",
+        "-n",
+        "observability",
+    ]);
+    assert_eq!(
+        grafana["data"]["GF_SERVER_ROOT_URL"],
+        format!("http://grafana.local:{}", c.http_port).as_str()
+    );
+    assert_eq!(grafana["data"]["GF_AUTH_ANONYMOUS_ENABLED"], "true");
+
     // Routing through the published port, by Host header, as a browser would after `hosts apply`.
-    for host in ["argocd.local", "backstage.local"] {
+    for host in ["argocd.local", "backstage.local", "grafana.local"] {
         let (status, body) = get_host(c.http_port, host);
         assert_eq!(status, 200, "{host}: {body}");
     }
@@ -259,7 +278,8 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
             )
         })
         .collect();
-    assert_eq!(components.len(), 5, "{status}");
+    // Argo CD, then the nine charts Argo CD deploys (observability's five among them).
+    assert_eq!(components.len(), 10, "{status}");
     assert!(
         components.iter().all(|(_, h)| h == "Healthy"),
         "{components:?}"
@@ -291,7 +311,7 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         .stdout;
     let ca_file = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(ca_file.path(), &ca).expect("write");
-    for host in ["argocd.local", "backstage.local"] {
+    for host in ["argocd.local", "backstage.local", "grafana.local"] {
         let out = std::process::Command::new("curl")
             .args(["-sS", "--max-time", "10", "--cacert"])
             .arg(ca_file.path())
@@ -416,6 +436,17 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
             .is_some_and(|f| f.contains(&https("backstage.local"))),
         "{config}"
     );
+    let grafana = c.kubectl_json(&[
+        "get",
+        "configmap",
+        "slipway-grafana-config",
+        "-n",
+        "observability",
+    ]);
+    assert_eq!(
+        grafana["data"]["GF_SERVER_ROOT_URL"],
+        https("grafana.local").as_str()
+    );
     let status = c
         .run(
             c.command()
@@ -514,7 +545,8 @@ fn broken_charts(dir: &Path) {
 fn each_failing_step_names_itself_and_up_resumes_without_redoing_finished_steps() {
     let c = TestCluster::new("faults");
     c.up().expect_ok("cluster");
-    let short = ["--app-timeout", "3"];
+    // Without the observability part: what breaks and resumes must not depend on it.
+    let short = ["--app-timeout", "3", "--without", "observability"];
 
     // A helm failure: the step, the chart and helm's own words.
     let broken = tempfile::tempdir().expect("tmp");
@@ -598,4 +630,33 @@ fn each_failing_step_names_itself_and_up_resumes_without_redoing_finished_steps(
         );
     }
     assert_eq!(outcome(&run, "routing"), "up to date");
+    assert!(
+        !run.stdout.contains("Grafana") && !run.stderr.contains("grafana.local →"),
+        "{}",
+        run.stdout
+    );
+    // The part left out is not installed, and `status` does not call it missing.
+    let status: Value = serde_json::from_str(
+        &c.slipway(&["status", "-o", "json"])
+            .expect_ok("status")
+            .stdout,
+    )
+    .expect("status json");
+    let names: Vec<&str> = status["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|x| x["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "argo-cd",
+            "backstage",
+            "cert-manager",
+            "sealed-secrets",
+            "traefik"
+        ]
+    );
+    assert_eq!(status["problems"], json!([]), "{status}");
 }

@@ -28,14 +28,14 @@ async fn cluster() -> Cluster {
     let dir = tempfile::tempdir().expect("tmp");
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let mut docs = slipway_core::platform::gitops::policies().expect("policies");
+    let mut docs = slipway_core::platform::gitops::policies(&[]).expect("policies");
     docs.push(slipway_core::platform::gitops::site_config("local"));
     let yaml: String = docs
         .iter()
         .map(|d| format!("---\n{}\n", serde_json::to_string(d).expect("json")))
         .collect();
     let setup = format!(
-        "{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: backstage}}\n",
+        "{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: argocd}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: backstage}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: observability}}\n",
         crd_yaml("argoproj.io", "AppProject", "appprojects"),
         crd_yaml("argoproj.io", "Application", "applications")
     );
@@ -147,6 +147,35 @@ async fn a_team_baseline_renders_passes_a_server_dry_run_and_holds_its_tenants()
             "{kind} in the baseline: {kinds:?}"
         );
     }
+    // The platform's collector scrapes the team's pods and receives their OTLP, on its two
+    // ports only; the rest of the observability namespace stays out of reach.
+    let policy = |name: &str| {
+        docs.iter()
+            .find(|d| {
+                d["metadata"]["namespace"] == "team-payments" && d["metadata"]["name"] == name
+            })
+            .unwrap_or_else(|| panic!("NetworkPolicy {name}"))
+            .clone()
+    };
+    let collector = serde_json::json!({
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "opentelemetry-collector", "app.kubernetes.io/instance": "otel-collector"}},
+    });
+    assert_eq!(
+        policy("allow-from-collector")["spec"]["ingress"][0]["from"][0],
+        collector
+    );
+    let egress = policy("egress")["spec"]["egress"].clone();
+    let otlp = egress
+        .as_array()
+        .expect("egress rules")
+        .iter()
+        .find(|r| r["to"][0] == collector)
+        .expect("an egress rule to the collector");
+    assert_eq!(
+        otlp["ports"],
+        serde_json::json!([{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}])
+    );
     let (namespaces, rest): (Vec<Value>, Vec<Value>) =
         docs.into_iter().partition(|d| d["kind"] == "Namespace");
     expect(
@@ -304,7 +333,7 @@ async fn a_team_baseline_renders_passes_a_server_dry_run_and_holds_its_tenants()
         ),
         (
             "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: steal, namespace: team-web}\nspec:\n  rules:\n  - host: argocd.local\n    http: {paths: [{path: /api/v1/session, pathType: Prefix, backend: {service: {name: x, port: {number: 80}}}}]}\n".to_owned(),
-            "ValidatingAdmissionPolicy 'slipway-team-ingress-hosts' with binding 'slipway-team-ingress-hosts' denied request: team Ingress hosts must be <name>.local and not a platform host (argocd.local, backstage.local)",
+            "ValidatingAdmissionPolicy 'slipway-team-ingress-hosts' with binding 'slipway-team-ingress-hosts' denied request: team Ingress hosts must be <name>.local and not a platform host (argocd.local, backstage.local, grafana.local)",
         ),
         (
             "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: steal, namespace: team-web}\nspec:\n  rules:\n  - host: github.com\n    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: x, port: {number: 80}}}}]}\n".to_owned(),

@@ -142,7 +142,7 @@ mod tests {
         let readme = include_str!("../../../README.md");
         let mib = super::platform_memory_requests().expect("sum") >> 20;
         assert!(
-            readme.contains(&format!("| **platform in all** | **380m** | **{mib}Mi** |")),
+            readme.contains(&format!("| **platform in all** | **485m** | **{mib}Mi** |")),
             "README's Resources table should total {mib}Mi"
         );
     }
@@ -213,8 +213,18 @@ mod tests {
             .iter()
             .map(|p| doc(p)["name"].as_str().unwrap_or_default().to_owned())
             .collect();
-        assert_eq!(names.len(), 4, "{names:?}");
-        for expected in ["traefik", "cert-manager", "sealed-secrets", "backstage"] {
+        assert_eq!(names.len(), 9, "{names:?}");
+        for expected in [
+            "traefik",
+            "cert-manager",
+            "sealed-secrets",
+            "backstage",
+            "otel-collector",
+            "prometheus",
+            "tempo",
+            "loki",
+            "grafana",
+        ] {
             assert!(
                 names.iter().any(|n| n == expected),
                 "{expected} missing from {names:?}"

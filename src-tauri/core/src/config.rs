@@ -56,6 +56,10 @@ pub struct Config {
     /// A GitHub template repository (`OWNER/REPO`) for new services.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template_repo: Option<String>,
+    /// Optional parts of the platform left out (`[observability]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional, as = "Option<Vec<crate::platform::gitops::Part>>")]
+    pub without: Vec<crate::platform::gitops::Part>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +73,7 @@ pub enum ConfigError {
     },
     /// The file is not YAML of the settings' shape (or has an unknown key).
     #[error(
-        "the settings file {path} is invalid: {source} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo)"
+        "the settings file {path} is invalid: {source} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo, without)"
     )]
     Invalid {
         path: PathBuf,

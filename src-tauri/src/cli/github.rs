@@ -102,9 +102,14 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                 .ok_or(GitHubError::NotConnected { api: api.clone() })?;
             let github = GitHub::new(api, &token)?;
             let owner = github.identity().await?.owner(owner.as_deref())?;
-            let published =
-                slipway_core::platform::publish::publish(&github, &owner.name, owner.org, force)
-                    .await?;
+            let published = slipway_core::platform::publish::publish(
+                &github,
+                &owner.name,
+                owner.org,
+                &slipway_core::config::Config::load()?.without,
+                force,
+            )
+            .await?;
             if let Some(newer) = &published.newer {
                 println!(
                     "{} was published by Slipway {newer}, newer than this one: left as it is (--force writes over it).",

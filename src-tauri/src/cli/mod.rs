@@ -21,6 +21,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use slipway_core::cluster::{ClusterSpec, Overrides};
 use slipway_core::pipeline::Timeouts;
+use slipway_core::platform::gitops::Part;
 use slipway_core::platform::{self, PlatformStatus, UpReport, UpSettings};
 
 #[derive(Parser)]
@@ -110,6 +111,13 @@ pub fn parse() -> Cli {
             ("owner", config.owner.clone()),
             ("backstage_url", config.backstage_url.clone()),
             ("template_repo", config.template_repo.clone()),
+            (
+                "without",
+                (!config.without.is_empty()).then(|| {
+                    let parts: Vec<&str> = config.without.iter().map(|p| p.as_str()).collect();
+                    parts.join(",")
+                }),
+            ),
         ]
         .into_iter()
         .filter_map(|(id, v)| Some((id, v?)))
@@ -205,7 +213,7 @@ pub struct UpArgs {
     /// repository URL holding every chart. Default: each chart's upstream repository.
     #[arg(long, value_name = "DIR|URL", env = "SLIPWAY_CHARTS")]
     charts: Option<String>,
-    /// Domain of the platform's host names (`local`: argocd.local, backstage.local).
+    /// Domain of the platform's host names (`local`: argocd.local, backstage.local, grafana.local).
     #[arg(
         long,
         value_name = "DOMAIN",
@@ -232,6 +240,24 @@ pub struct UpArgs {
     /// GitHub's API (GitHub Enterprise: https://HOST/api/v3).
     #[arg(long, env = "SLIPWAY_GITHUB_API", default_value = slipway_core::github::DEFAULT_API)]
     github_api: String,
+    /// Leave an optional part of the platform out (repeatable; the settings key `without`
+    /// lists the same). `observability`: no collector, Prometheus, Tempo, Loki or Grafana;
+    /// services keep working and export nothing.
+    #[arg(long, value_name = "PART", value_parser = part, value_delimiter = ',')]
+    without: Vec<Part>,
+}
+
+fn part(text: &str) -> Result<Part, String> {
+    Part::ALL
+        .into_iter()
+        .find(|p| p.as_str() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Part::ALL.iter().map(|p| p.as_str()).collect();
+            format!(
+                "no optional part {text:?}; the parts are: {}",
+                names.join(", ")
+            )
+        })
 }
 
 #[derive(Args)]
@@ -292,6 +318,7 @@ impl UpArgs {
             owner: self.owner.clone(),
             github_api: Some(self.github_api.clone()),
             timeouts,
+            without: self.without.clone(),
         }
     }
 }
@@ -389,9 +416,12 @@ fn print_up(report: &UpReport) {
             p.argocd_url, p.argocd_user
         );
         println!("  Backstage       {}", p.backstage_url);
+        if let Some(grafana) = &p.grafana_url {
+            println!("  Grafana         {grafana}   (traces, metrics and logs of every service)");
+        }
         println!(
             "  {} must resolve to the ingress address: `slipway hosts apply` adds them.",
-            p.hosts.join(" and ")
+            p.hosts.join(", ")
         );
         if !p.https {
             println!(

@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(
             w[0].starts_with(
-                "Docker has 2.0 GiB of memory, less than the platform's pods request (1.2 GiB)"
+                "Docker has 2.0 GiB of memory, less than the platform's pods request (1.5 GiB)"
             ),
             "{w:?}"
         );

@@ -119,9 +119,10 @@ pub fn listed(path: &Path, name: &str) -> bool {
     })
 }
 
-/// The platform's own names under `domain` (`argocd.local`, `backstage.local`).
+/// The platform's own names under `domain` (`argocd.local`, `backstage.local`,
+/// `grafana.local`; a name whose part is left out resolves to a 404 from Traefik, harmless).
 pub fn platform_hosts(domain: &str) -> Vec<String> {
-    ["argocd", "backstage"]
+    ["argocd", "backstage", "grafana"]
         .iter()
         .map(|h| format!("{h}.{}", domain.trim_start_matches('.')))
         .collect()
@@ -544,7 +545,9 @@ mod tests {
         ));
         let written = fs::read_to_string(&path).expect("read");
         assert!(written.starts_with(original));
-        assert!(written.contains("127.0.0.1 argocd.local backstage.local shop.local"));
+        assert!(
+            written.contains("127.0.0.1 argocd.local backstage.local grafana.local shop.local")
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -625,7 +628,7 @@ mod tests {
         assert!(entries_for(&[], true).is_empty());
         assert_eq!(
             platform_hosts(".dev.test"),
-            ["argocd.dev.test", "backstage.dev.test"]
+            ["argocd.dev.test", "backstage.dev.test", "grafana.dev.test"]
         );
     }
 }

@@ -2,7 +2,7 @@
 //! platform without a GitHub connection ("local mode") the platform ApplicationSet rewritten to a
 //! list generator with the values inline, since Argo CD has no repository to read them from.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bundle::{self, BundleError};
@@ -15,9 +15,50 @@ pub struct Component {
     pub namespace: String,
     pub release: String,
     pub chart: Chart,
+    /// The optional part of the platform this chart belongs to (`part: observability`); a
+    /// component without one is always installed.
+    #[serde(default)]
+    pub part: Option<Part>,
 }
 
-/// Traefik, Sealed Secrets and Backstage: the components Argo CD deploys.
+/// A part of the platform a developer may leave out (`up --without PART`, the settings key
+/// `without`). Several charts can make one part (observability's five).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Part {
+    /// OpenTelemetry Collector, Prometheus, Tempo, Loki and Grafana in `observability`.
+    Observability,
+}
+
+impl Part {
+    pub const ALL: [Part; 1] = [Part::Observability];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Observability => "observability",
+        }
+    }
+
+    /// The namespace the part's charts share.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Part::Observability => OBSERVABILITY_NAMESPACE,
+        }
+    }
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the observability part runs; the template's services send OTLP to its collector here.
+pub const OBSERVABILITY_NAMESPACE: &str = "observability";
+
+/// Every component in the bundle, the optional parts' included.
 pub fn components() -> Result<Vec<Component>, BundleError> {
     let mut paths: Vec<String> = bundle::Bundle::iter()
         .filter(|p| p.starts_with("platform/components/") && p.ends_with(".yaml"))
@@ -25,6 +66,13 @@ pub fn components() -> Result<Vec<Component>, BundleError> {
         .collect();
     paths.sort();
     paths.iter().map(|p| bundle::yaml(p)).collect()
+}
+
+/// The components Argo CD deploys when the parts in `without` are left out.
+pub fn components_without(without: &[Part]) -> Result<Vec<Component>, BundleError> {
+    let mut all = components()?;
+    all.retain(|c| c.part.is_none_or(|p| !without.contains(&p)));
+    Ok(all)
 }
 
 /// A component's values, with the default `.local` host names moved to `domain`.
@@ -54,11 +102,38 @@ pub fn backstage_config(domain: &str, reach: crate::platform::Reach, guest: bool
     })
 }
 
+/// The ConfigMap Grafana takes environment variables from (the chart's `envFromConfigMaps`):
+/// its URL for this developer, and anonymous access only while the ingress listens on loopback
+/// (`guest`), as Backstage's guest sign-in.
+pub const GRAFANA_CONFIG: &str = "slipway-grafana-config";
+
+/// The `observability` namespace (Argo CD's CreateNamespace would make it only at the first
+/// sync, after this ConfigMap is applied) and [`GRAFANA_CONFIG`].
+pub fn grafana_config(domain: &str, reach: crate::platform::Reach, guest: bool) -> [Value; 2] {
+    let url = reach.url(&format!("grafana.{}", domain.trim_start_matches('.')));
+    let labels = json!({"app.kubernetes.io/managed-by": "slipway"});
+    [
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OBSERVABILITY_NAMESPACE}}),
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": GRAFANA_CONFIG, "namespace": OBSERVABILITY_NAMESPACE, "labels": labels},
+            // Grafana's `GF_<SECTION>_<KEY>` variables override grafana.ini (Grafana's
+            // "Configure Grafana" docs, "Override configuration with environment variables").
+            "data": {
+                "GF_SERVER_ROOT_URL": url,
+                "GF_AUTH_ANONYMOUS_ENABLED": guest.to_string(),
+                "GF_AUTH_ANONYMOUS_ORG_ROLE": "Editor",
+            },
+        }),
+    ]
+}
+
 /// `text` with the default `.local` host names moved to `domain`.
 pub fn with_domain(text: &str, domain: &str) -> String {
     let domain = domain.trim_start_matches('.');
     text.replace("argocd.local", &format!("argocd.{domain}"))
         .replace("backstage.local", &format!("backstage.{domain}"))
+        .replace("grafana.local", &format!("grafana.{domain}"))
 }
 
 /// Argo CD, installed by helm before anything else.
@@ -82,11 +157,11 @@ pub fn argo_cd_release(
 
 /// `bootstrap/platform-appset.yaml` for local mode: a list generator, one element per
 /// component carrying its chart pin and its values as YAML, and a single chart source.
-pub fn local_platform_appset(domain: &str) -> Result<Value, BundleError> {
+pub fn local_platform_appset(domain: &str, without: &[Part]) -> Result<Value, BundleError> {
     const PATH: &str = "bootstrap/platform-appset.yaml";
     let mut set: Value = bundle::yaml(PATH)?;
     let mut elements = Vec::new();
-    for c in components()? {
+    for c in components_without(without)? {
         let mut values = values(&c.name, domain)?;
         drop_platform_repo_references(&mut values);
         let values = serde_saphyr::to_string(&values).map_err(|source| BundleError::Render {
@@ -167,8 +242,9 @@ pub fn local_groups(teams: &[crate::teams::TeamFile]) -> Result<Value, crate::te
 
 /// The platform's guard rails, applied by Slipway on every `up` in both modes (never read from
 /// the shared repository): the admission policies for team namespaces, the platform
-/// namespaces' NetworkPolicies, the locked-down `default` project.
-pub fn policies() -> Result<Vec<Value>, BundleError> {
+/// namespaces' NetworkPolicies, the locked-down `default` project. Those in the namespace of a
+/// part left out (`without`) are not.
+pub fn policies(without: &[Part]) -> Result<Vec<Value>, BundleError> {
     let mut paths: Vec<String> = bundle::Bundle::iter()
         .filter(|p| p.starts_with("policies/") && p.ends_with(".yaml"))
         .map(|p| p.to_string())
@@ -178,6 +254,11 @@ pub fn policies() -> Result<Vec<Value>, BundleError> {
     for p in &paths {
         docs.extend(bundle::yaml_documents(p)?);
     }
+    docs.retain(|d| {
+        !without
+            .iter()
+            .any(|part| d["metadata"]["namespace"] == part.namespace())
+    });
     Ok(docs)
 }
 
@@ -238,9 +319,9 @@ mod tests {
         let allowed = site["data"]["allowedHost"].as_str().expect("allowedHost");
         let reserved = site["data"]["reservedHost"].as_str().expect("reservedHost");
         assert_eq!(allowed, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?\\.dev\\.test$");
-        assert_eq!(reserved, "^(argocd|backstage)\\.dev\\.test$");
+        assert_eq!(reserved, "^(argocd|backstage|grafana)\\.dev\\.test$");
         assert_eq!(site["data"]["workloadsPool"], "workloads");
-        let kinds: Vec<String> = policies()
+        let kinds: Vec<String> = policies(&[])
             .expect("policies")
             .iter()
             .map(|p| p["kind"].as_str().unwrap_or_default().to_owned())
@@ -342,14 +423,24 @@ mod tests {
 
     #[test]
     fn local_mode_lists_every_component_with_inline_values() {
-        let set = local_platform_appset("dev.test").expect("appset");
+        let set = local_platform_appset("dev.test", &[]).expect("appset");
         let elements = set["spec"]["generators"][0]["list"]["elements"]
             .as_array()
             .expect("list generator");
         let names: Vec<&str> = elements.iter().filter_map(|e| e["name"].as_str()).collect();
         assert_eq!(
             names,
-            ["backstage", "cert-manager", "sealed-secrets", "traefik"]
+            [
+                "backstage",
+                "cert-manager",
+                "grafana",
+                "loki",
+                "otel-collector",
+                "prometheus",
+                "sealed-secrets",
+                "tempo",
+                "traefik"
+            ]
         );
         let backstage = &elements[0];
         let values: Value =
@@ -401,5 +492,284 @@ mod tests {
                 .all(|g| g.as_object().is_some_and(|g| g.keys().all(|k| k == "list"))),
             "only the list generator"
         );
+    }
+}
+
+/// The observability part as the bundle makes it: its budget, its dashboard against the
+/// template's metric names, and the catalog's links into Grafana.
+#[cfg(test)]
+mod observability {
+    use super::*;
+    use crate::service::template;
+
+    fn part() -> Vec<Component> {
+        let mut all = components().expect("components");
+        all.retain(|c| c.part == Some(Part::Observability));
+        all
+    }
+
+    /// Every `resources` map below `v`: (requests.memory, limits.memory) in bytes.
+    fn memory(v: &Value, out: &mut Vec<(Option<f64>, Option<f64>)>) {
+        match v {
+            Value::Object(m) => {
+                // (A ClusterRole rule's `resources` is a list of API resources, not this.)
+                if let Some(r) = m.get("resources").filter(|r| r.is_object()) {
+                    let q = |k: &str| {
+                        r[k]["memory"]
+                            .as_str()
+                            .and_then(crate::k8s::quantity::parse)
+                    };
+                    out.push((q("requests"), q("limits")));
+                }
+                m.values().for_each(|v| memory(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| memory(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn five_charts_in_one_namespace_within_600_mib() {
+        let names: Vec<String> = part().into_iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            ["grafana", "loki", "otel-collector", "prometheus", "tempo"]
+        );
+        let mut limits = 0.0;
+        for c in part() {
+            assert_eq!(c.namespace, OBSERVABILITY_NAMESPACE, "{}", c.name);
+            let mut found = Vec::new();
+            memory(&values(&c.name, "local").expect("values"), &mut found);
+            assert!(!found.is_empty(), "{}: no resources", c.name);
+            for (request, limit) in found {
+                let (Some(request), Some(limit)) = (request, limit) else {
+                    panic!("{}: every container has a memory request and limit", c.name);
+                };
+                assert!(request <= limit, "{}", c.name);
+                limits += limit;
+            }
+        }
+        // The memory limits cap what the part can take: the issue's laptop budget.
+        let mib = limits / f64::from(1 << 20);
+        assert!(mib < 600.0, "observability may take {mib} MiB");
+        // The services' OTLP endpoint (the template's deploy/deployment.yaml) is the collector's.
+        let deployment =
+            crate::bundle::required_text("templates/nodejs-v24/skeleton/deploy/deployment.yaml")
+                .expect("deployment");
+        assert!(deployment.contains("http://otel-collector.observability.svc:4318"));
+        assert_eq!(
+            values("otel-collector", "local").expect("values")["fullnameOverride"],
+            "otel-collector"
+        );
+    }
+
+    #[test]
+    fn without_observability_none_of_its_charts_is_deployed() {
+        let kept: Vec<String> = components_without(&[Part::Observability])
+            .expect("components")
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            kept,
+            ["backstage", "cert-manager", "sealed-secrets", "traefik"]
+        );
+        let set = local_platform_appset("local", &[Part::Observability]).expect("appset");
+        let elements = set["spec"]["generators"][0]["list"]["elements"]
+            .as_array()
+            .expect("list");
+        assert_eq!(elements.len(), 4);
+    }
+
+    /// The metric names an expression reads (`http_requests_total`, a histogram's
+    /// `…_bucket` series as its name).
+    fn metrics_in(expr: &str) -> Vec<String> {
+        let functions = [
+            "sum",
+            "rate",
+            "by",
+            "histogram_quantile",
+            "label_values",
+            "le",
+        ];
+        regex::Regex::new(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+            .expect("regex")
+            .find_iter(expr)
+            .map(|m| m.as_str())
+            // Label matchers (`service_name=`), Grafana variables and functions are not metrics.
+            .filter(|t| {
+                let after = expr[expr.find(t).unwrap_or(0) + t.len()..].trim_start();
+                !functions.contains(t)
+                    && !t.starts_with("__")
+                    && !after.starts_with('=')
+                    && !after.starts_with("!=")
+                    && !after.starts_with("=~")
+                    && !expr.contains(&format!("${t}"))
+                    && t.starts_with("http_")
+            })
+            .map(|t| t.trim_end_matches("_bucket").to_owned())
+            .collect()
+    }
+
+    /// The metrics `src/metrics.js` of the template defines (`name: '…'`).
+    fn template_metrics() -> Vec<String> {
+        let js = crate::bundle::required_text("templates/nodejs-v24/skeleton/src/metrics.js")
+            .expect("metrics.js");
+        regex::Regex::new(r"name: '([a-z_]+)'")
+            .expect("regex")
+            .captures_iter(&js)
+            .map(|c| c[1].to_owned())
+            .collect()
+    }
+
+    /// Every expression of the starter dashboard and of Tempo's trace-to-metrics queries.
+    fn expressions(grafana: &Value) -> Vec<String> {
+        let dashboard: Value = serde_json::from_str(
+            grafana["dashboards"]["slipway"]["service"]["json"]
+                .as_str()
+                .expect("json"),
+        )
+        .expect("dashboard JSON");
+        let mut out: Vec<String> = dashboard["panels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t["expr"].as_str().map(str::to_owned))
+            .collect();
+        out.extend(
+            dashboard["templating"]["list"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v["query"]["query"].as_str().map(str::to_owned)),
+        );
+        for ds in grafana["datasources"]["datasources.yaml"]["datasources"]
+            .as_array()
+            .expect("datasources")
+        {
+            for q in ds["jsonData"]["tracesToMetrics"]["queries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                out.extend(q["query"].as_str().map(str::to_owned));
+            }
+        }
+        out
+    }
+
+    /// Expressions naming a metric the template does not define.
+    fn unknown_metrics(grafana: &Value, defined: &[String]) -> Vec<String> {
+        expressions(grafana)
+            .into_iter()
+            .filter(|e| metrics_in(e).iter().any(|m| !defined.contains(m)))
+            .collect()
+    }
+
+    #[test]
+    fn the_starter_dashboard_reads_the_template_s_own_metrics() {
+        let defined = template_metrics();
+        assert_eq!(
+            defined,
+            ["http_request_duration_seconds", "http_requests_total"]
+        );
+        let grafana = values("grafana", "local").expect("values");
+        assert_eq!(unknown_metrics(&grafana, &defined), Vec::<String>::new());
+        // Both are used: request and error rate from the counter, latency from the histogram.
+        let used: Vec<String> = expressions(&grafana)
+            .iter()
+            .flat_map(|e| metrics_in(e))
+            .collect();
+        for m in &defined {
+            assert!(used.contains(m), "{m} is on no panel");
+        }
+        // A metric renamed in the template fails the check.
+        let renamed = [
+            "http_request_duration_seconds".to_owned(),
+            "http_requests_count".to_owned(),
+        ];
+        assert!(!unknown_metrics(&grafana, &renamed).is_empty());
+    }
+
+    /// The uids of the datasources Grafana is provisioned with.
+    fn datasource_uids() -> Vec<String> {
+        values("grafana", "local").expect("values")["datasources"]["datasources.yaml"]["datasources"]
+            .as_array()
+            .expect("datasources")
+            .iter()
+            .filter_map(|d| d["uid"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn the_catalog_entry_links_the_service_s_traces_logs_and_dashboard() {
+        let files = template::render(
+            "nodejs-v24",
+            &template::Values {
+                name: "shop-api".into(),
+                team: "payments".into(),
+                description: "d".into(),
+                domain: "local".into(),
+                repo_slug: "acme/shop-api".into(),
+            },
+        )
+        .expect("render");
+        let entity: Value = crate::bundle::parse(
+            "catalog-info.yaml",
+            std::str::from_utf8(&files["catalog-info.yaml"]).expect("utf-8"),
+        )
+        .expect("yaml");
+        let links = entity["metadata"]["links"].as_array().expect("links");
+        let titles: Vec<&str> = links.iter().filter_map(|l| l["title"].as_str()).collect();
+        assert_eq!(titles, ["Traces", "Logs", "Dashboard"]);
+        let uids = datasource_uids();
+        for link in links {
+            let url = link["url"].as_str().expect("url");
+            let (path, query) = url
+                .strip_prefix("http://grafana.local:8880/")
+                .and_then(|rest| rest.split_once('?'))
+                .unwrap_or_else(|| panic!("{url}: the platform's Grafana"));
+            let params: std::collections::BTreeMap<String, String> =
+                form_urlencoded::parse(query.as_bytes())
+                    .into_owned()
+                    .collect();
+            if path == "explore" {
+                let panes: Value = serde_json::from_str(&params["panes"]).expect("panes JSON");
+                let pane = panes
+                    .as_object()
+                    .and_then(|p| p.values().next())
+                    .expect("a pane");
+                let query = &pane["queries"][0];
+                let uid = query["datasource"]["uid"].as_str().expect("uid");
+                assert!(uids.iter().any(|u| u == uid), "{uid} is provisioned");
+                let text = query["query"]
+                    .as_str()
+                    .or(query["expr"].as_str())
+                    .expect("query");
+                assert!(text.contains("\"shop-api\""), "{text}");
+            } else {
+                let dashboard: Value = serde_json::from_str(
+                    values("grafana", "local").expect("values")["dashboards"]["slipway"]["service"]
+                        ["json"]
+                        .as_str()
+                        .expect("json"),
+                )
+                .expect("dashboard");
+                let uid = dashboard["uid"].as_str().expect("uid");
+                assert!(path.starts_with(&format!("d/{uid}/")), "{path}");
+                assert_eq!(params["var-service"], "shop-api");
+                assert_eq!(dashboard["templating"]["list"][0]["name"], "service");
+            }
+        }
+        // Each datasource's links go to datasources that exist.
+        let grafana = values("grafana", "local").expect("values");
+        let text = serde_json::to_string(&grafana["datasources"]).expect("json");
+        for uid in regex::Regex::new(r#""datasourceUid":"([a-z]+)""#)
+            .expect("regex")
+            .captures_iter(&text)
+        {
+            assert!(uids.iter().any(|u| *u == uid[1]), "{}", &uid[1]);
+        }
     }
 }

@@ -287,6 +287,8 @@ pub struct InstallOptions {
     /// Where the platform node's HTTPS ingress is published (`127.0.0.1:8843`): `routing` checks
     /// the UIs' certificates there.
     pub tls_ingress: Option<SocketAddr>,
+    /// The optional parts left out (`--without`).
+    pub without: Vec<gitops::Part>,
 }
 
 impl InstallOptions {
@@ -312,6 +314,7 @@ impl InstallOptions {
             exposed: false,
             https_port: None,
             tls_ingress: None,
+            without: Vec::new(),
         }
     }
 }
@@ -654,7 +657,14 @@ impl InstallStage<'_> {
             token,
         } = self.github_owner(api, owner.as_deref()).await?;
         r.detail(format!("{}/{}", owner.name, publish::PLATFORM_REPO));
-        let published = publish::publish(&github, &owner.name, owner.org, false).await?;
+        let published = publish::publish(
+            &github,
+            &owner.name,
+            owner.org,
+            &self.options.without,
+            false,
+        )
+        .await?;
         let url = &published.repo_url;
         let outcome = if let Some(newer) = &published.newer {
             r.warn(format!("{url} was published by Slipway {newer}, newer than this one: left as it is; upgrade Slipway to run the same bundle"));
@@ -728,17 +738,30 @@ impl InstallStage<'_> {
             }
             None => {
                 objects.extend(crate::bundle::yaml_documents("bootstrap/projects.yaml")?);
-                objects.push(gitops::local_platform_appset(&self.options.domain)?);
+                objects.push(gitops::local_platform_appset(
+                    &self.options.domain,
+                    &self.options.without,
+                )?);
             }
         }
-        objects.extend(routing::ingresses(&self.options.domain)?);
-        objects.extend(gitops::policies()?);
+        objects.extend(routing::ingresses(
+            &self.options.domain,
+            &self.options.without,
+        )?);
+        objects.extend(gitops::policies(&self.options.without)?);
         objects.push(gitops::site_config(&self.options.domain));
         objects.push(gitops::backstage_config(
             &self.options.domain,
             self.options.reach(),
             !self.options.exposed,
         ));
+        if !self.options.without.contains(&gitops::Part::Observability) {
+            objects.extend(gitops::grafana_config(
+                &self.options.domain,
+                self.options.reach(),
+                !self.options.exposed,
+            ));
+        }
         self.apply(objects).await
     }
 
@@ -816,7 +839,7 @@ impl InstallStage<'_> {
     }
 
     async fn platform_apps(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
-        let components = gitops::components()?;
+        let components = gitops::components_without(&self.options.without)?;
         if self.published.is_some() {
             r.detail("waiting for the root Application");
             wait::application_healthy(&self.client, ARGO_NAMESPACE, ROOT_APP, r.deadline()).await?;
@@ -827,8 +850,12 @@ impl InstallStage<'_> {
         }
         let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
         let summary = format!("{} Synced and Healthy", names.join(", "));
-        if self.restart_backstage_on_new_config().await? {
-            r.detail("restarted Backstage: its per-cluster app-config changed");
+        let rolled = self.restart_on_new_config().await?;
+        if !rolled.is_empty() {
+            r.detail(format!(
+                "restarted {}: the per-cluster config changed",
+                rolled.join(", ")
+            ));
             return Ok(StepOutcome::changed(summary));
         }
         Ok(StepOutcome::up_to_date(summary))
@@ -856,7 +883,8 @@ impl InstallStage<'_> {
         )
         .await?;
         let mut issued = Vec::new();
-        for (ns, name) in platform_certificates() {
+        for (ns, name) in platform_certificates(&self.options.domain, &self.options.without)? {
+            let (ns, name) = (ns.as_str(), name.as_str());
             r.detail(format!("waiting for {ns}/{name}"));
             let secret = wait::secret_with(&self.client, ns, name, "tls.crt", r.deadline()).await?;
             let ca_crt = secret
@@ -889,24 +917,51 @@ impl InstallStage<'_> {
         })
     }
 
-    /// Backstage reads its app-config at start only: when `slipway-backstage-config` is not
-    /// what the running pods started with (the digest on the pod template), roll them, as
-    /// `kubectl rollout restart` does. Argo CD leaves an annotation it does not manage alone.
-    async fn restart_backstage_on_new_config(&self) -> Result<bool, InstallError> {
+    /// Backstage and Grafana read their per-cluster config at start only: when it is not what
+    /// the running pods started with, roll them. Whether any was rolled.
+    async fn restart_on_new_config(&self) -> Result<Vec<&'static str>, InstallError> {
+        let mut rolled = Vec::new();
+        let observability = !self.options.without.contains(&gitops::Part::Observability);
+        for (namespace, config, name) in [
+            ("backstage", gitops::BACKSTAGE_CONFIG, "backstage"),
+            (
+                gitops::OBSERVABILITY_NAMESPACE,
+                gitops::GRAFANA_CONFIG,
+                "grafana",
+            ),
+        ] {
+            if (name == "grafana" && !observability)
+                || !self.restart_on_new(namespace, config, name).await?
+            {
+                continue;
+            }
+            rolled.push(name);
+        }
+        Ok(rolled)
+    }
+
+    /// When ConfigMap `config` is not what Deployment `name`'s pods started with (the digest on
+    /// the pod template), roll them, as `kubectl rollout restart` does. Argo CD leaves an
+    /// annotation it does not manage alone.
+    async fn restart_on_new(
+        &self,
+        namespace: &str,
+        config: &str,
+        name: &str,
+    ) -> Result<bool, InstallError> {
         use k8s_openapi::api::apps::v1::Deployment;
         use k8s_openapi::api::core::v1::ConfigMap;
         use kube::api::{Api, Patch, PatchParams};
         const ANNOTATION: &str = "slipway.dev/app-config-digest";
         let kube = |e: kube::Error| InstallError::Kube(K8sError::Api(e));
-        let config = Api::<ConfigMap>::namespaced(self.client.clone(), "backstage")
-            .get_opt(gitops::BACKSTAGE_CONFIG)
+        let config = Api::<ConfigMap>::namespaced(self.client.clone(), namespace)
+            .get_opt(config)
             .await
             .map_err(kube)?;
-        let deployments = Api::<Deployment>::namespaced(self.client.clone(), "backstage");
-        let (Some(config), Some(deployment)) = (
-            config,
-            deployments.get_opt("backstage").await.map_err(kube)?,
-        ) else {
+        let deployments = Api::<Deployment>::namespaced(self.client.clone(), namespace);
+        let (Some(config), Some(deployment)) =
+            (config, deployments.get_opt(name).await.map_err(kube)?)
+        else {
             return Ok(false);
         };
         let digest = sha1_smol::Sha1::from(serde_json::to_vec(&config.data).unwrap_or_default())
@@ -937,7 +992,7 @@ impl InstallStage<'_> {
         let patch =
             json!({"spec": {"template": {"metadata": {"annotations": {ANNOTATION: digest}}}}});
         deployments
-            .patch("backstage", &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .map_err(kube)?;
         Ok(true)
@@ -951,7 +1006,7 @@ impl InstallStage<'_> {
             None => None,
         };
         let mut answers = Vec::new();
-        for host in crate::hosts::platform_hosts(&self.options.domain) {
+        for host in routed_hosts(&self.options.domain, &self.options.without)? {
             r.detail(format!(
                 "GET http://{host}/ through {}",
                 self.options.ingress
@@ -1053,12 +1108,38 @@ pub fn merge_escrow(escrowed: &[SealingKey], active: &[SealingKey]) -> Vec<Seali
 pub const CERT_MANAGER_NAMESPACE: &str = "cert-manager";
 const CLUSTER_ISSUER: &str = "tls/cluster-issuer.yaml";
 
-/// The certificate Secrets of the platform's own Ingresses (the names in their `spec.tls`).
-fn platform_certificates() -> [(&'static str, &'static str); 2] {
-    [
-        (ARGO_NAMESPACE, "argocd-ingress-tls"),
-        ("backstage", "backstage-tls"),
-    ]
+/// The certificate Secrets of the platform's own Ingresses (the names in their `spec.tls`):
+/// Argo CD's (from its chart) and those of the bundle's `ingress/` installed.
+fn platform_certificates(
+    domain: &str,
+    without: &[gitops::Part],
+) -> Result<Vec<(String, String)>, BundleError> {
+    let mut out = vec![(ARGO_NAMESPACE.to_owned(), "argocd-ingress-tls".to_owned())];
+    for ingress in routing::ingresses(domain, without)? {
+        if let (Some(ns), Some(secret)) = (
+            ingress["metadata"]["namespace"].as_str(),
+            ingress
+                .pointer("/spec/tls/0/secretName")
+                .and_then(|s| s.as_str()),
+        ) {
+            out.push((ns.to_owned(), secret.to_owned()));
+        }
+    }
+    Ok(out)
+}
+
+/// The UI hosts `routing` checks: Argo CD's, then each installed Ingress's.
+fn routed_hosts(domain: &str, without: &[gitops::Part]) -> Result<Vec<String>, BundleError> {
+    let mut hosts = vec![format!("argocd.{}", domain.trim_start_matches('.'))];
+    for ingress in routing::ingresses(domain, without)? {
+        hosts.extend(
+            ingress
+                .pointer("/spec/rules/0/host")
+                .and_then(|h| h.as_str())
+                .map(str::to_owned),
+        );
+    }
+    Ok(hosts)
 }
 
 /// The CA ClusterIssuer's Secret: the local CA's certificate and key, from the keyring only.

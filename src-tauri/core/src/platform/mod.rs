@@ -114,6 +114,8 @@ pub struct UpSettings {
     pub owner: Option<String>,
     pub github_api: Option<String>,
     pub timeouts: Timeouts,
+    /// Optional parts left out (`--without`; the settings key `without`).
+    pub without: Vec<gitops::Part>,
 }
 
 /// The step keys `--app-timeout` sets: every step that waits for the platform's components.
@@ -135,6 +137,7 @@ impl UpSettings {
             helm: config.helm.clone(),
             owner: config.owner.clone(),
             github_api: config.github_api.clone(),
+            without: config.without.clone(),
             ..Self::default()
         }
     }
@@ -172,6 +175,7 @@ impl UpSettings {
                 .as_deref()
                 .map_or(ChartSource::Upstream, ChartSource::parse);
             p.helm.clone_from(&self.helm);
+            p.without.clone_from(&self.without);
             if !self.local {
                 let api = self
                     .github_api
@@ -311,6 +315,8 @@ pub struct UpReport {
 pub struct PlatformSummary {
     pub argocd_url: String,
     pub backstage_url: String,
+    /// Grafana (traces, metrics, logs); `None` when the observability part is left out.
+    pub grafana_url: Option<String>,
     /// Argo CD's user; its initial password is read on request, never shown by default.
     pub argocd_user: &'static str,
     /// The names that must resolve to the ingress address (`slipway hosts apply` writes them).
@@ -369,6 +375,8 @@ impl PlatformSummary {
         Self {
             argocd_url: reach.url(&hosts[0]),
             backstage_url: reach.url(&hosts[1]),
+            grafana_url: (!options.without.contains(&gitops::Part::Observability))
+                .then(|| reach.url(&hosts[2])),
             argocd_user: "admin",
             hosts,
             https: reach.https_port.is_some(),
@@ -753,6 +761,10 @@ async fn components(client: &kube::Client) -> Result<Vec<ComponentStatus>, Platf
             Err(kube::Error::Api(s)) if s.code == 404 => None,
             Err(e) => return Err(K8sError::from(e).into()),
         };
+        // A part left out (`--without`) has no Application: not installed, not missing.
+        if app.is_none() && c.part.is_some() {
+            continue;
+        }
         let (sync, health) = app.as_ref().map_or_else(
             || ("Missing".into(), "Missing".into()),
             k8s::wait::application_state,

@@ -33,6 +33,9 @@ pub struct Site {
     /// The platform repository's default branch (`PLATFORM_BRANCH` in the bundle): whatever
     /// the user's or organisation's setting made it, not necessarily `main`.
     pub branch: String,
+    /// The optional parts the platform goes without: their component files are not published
+    /// (one published earlier is removed, so Argo CD prunes it).
+    pub without: Vec<super::gitops::Part>,
 }
 
 impl Site {
@@ -44,6 +47,7 @@ impl Site {
             web: "https://github.com".into(),
             api: DEFAULT_API.into(),
             branch: "main".into(),
+            without: Vec::new(),
         }
     }
 
@@ -79,7 +83,19 @@ impl Site {
 /// as they are: Backstage renders them).
 pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
     let slug = format!("{}/{PLATFORM_REPO}", site.owner);
+    let left_out = super::gitops::components()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.part.is_some_and(|p| site.without.contains(&p)))
+        .flat_map(|c| {
+            [
+                format!("platform/components/{}.yaml", c.name),
+                format!("platform/values/{}.yaml", c.name),
+            ]
+        })
+        .collect::<Vec<_>>();
     bundle::Bundle::iter()
+        .filter(|path| !left_out.iter().any(|p| p == path.as_ref()))
         .filter_map(|path| {
             let data = bundle::Bundle::get(&path)?.data.into_owned();
             let data = match String::from_utf8(data) {
@@ -235,6 +251,7 @@ pub async fn publish(
     github: &GitHub,
     owner: &str,
     org: bool,
+    without: &[super::gitops::Part],
     force: bool,
 ) -> Result<Published, PublishError> {
     let (repo, created) = match github.repo(owner, PLATFORM_REPO).await? {
@@ -255,6 +272,7 @@ pub async fn publish(
         web,
         api: github.api().trim_end_matches('/').to_owned(),
         branch: repo.default_branch.clone(),
+        without: without.to_vec(),
     };
     let mut published = Published {
         repo_url: repo.html_url.clone(),
@@ -475,6 +493,7 @@ mod tests {
             org: false,
             web: "https://ghe.corp".into(),
             api: "https://ghe.corp/api/v3".into(),
+            without: Vec::new(),
             branch: "trunk".into(),
         };
         let f = files(&site);
@@ -517,6 +536,24 @@ mod tests {
                 .contains("api: https://ghe.corp/api/v3")
         );
         assert_eq!(site.repo_url(), "https://ghe.corp/jo/slipway-platform.git");
+    }
+
+    #[test]
+    fn a_part_left_out_is_not_published() {
+        let all = files(&Site::github_com("acme", true));
+        let site = Site {
+            without: vec![super::super::gitops::Part::Observability],
+            ..Site::github_com("acme", true)
+        };
+        let without = files(&site);
+        let gone: Vec<&String> = all.keys().filter(|p| !without.contains_key(*p)).collect();
+        let mut expected = Vec::new();
+        for c in ["grafana", "loki", "otel-collector", "prometheus", "tempo"] {
+            expected.push(format!("platform/components/{c}.yaml"));
+            expected.push(format!("platform/values/{c}.yaml"));
+        }
+        expected.sort();
+        assert_eq!(gone, expected.iter().collect::<Vec<_>>());
     }
 
     #[test]

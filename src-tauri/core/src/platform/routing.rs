@@ -14,8 +14,9 @@ use crate::bundle::{self, BundleError};
 use crate::pipeline::{Deadline, Poll, poll};
 
 /// The Ingresses `ingress/base/kustomization.yaml` lists, each host set to `<name>.<domain>` as
-/// the `overlays/local` patch does for `local`.
-pub fn ingresses(domain: &str) -> Result<Vec<Value>, BundleError> {
+/// the `overlays/local` patch does for `local`; those in the namespace of a part left out
+/// (`without`) are not.
+pub fn ingresses(domain: &str, without: &[super::gitops::Part]) -> Result<Vec<Value>, BundleError> {
     let domain = domain.trim_start_matches('.');
     let kustomization: Value = bundle::yaml("ingress/base/kustomization.yaml")?;
     let mut out = Vec::new();
@@ -27,6 +28,12 @@ pub fn ingresses(domain: &str) -> Result<Vec<Value>, BundleError> {
     {
         let path = format!("ingress/base/{resource}");
         let mut ingress: Value = bundle::yaml(&path)?;
+        let namespace = ingress["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default();
+        if without.iter().any(|p| p.namespace() == namespace) {
+            continue;
+        }
         let name = ingress["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
@@ -201,15 +208,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_backstage_ingress_follows_the_domain() {
-        let i = ingresses("dev.test").expect("ingresses");
-        assert_eq!(i.len(), 1);
-        assert_eq!(i[0]["spec"]["rules"][0]["host"], "backstage.dev.test");
-        assert_eq!(i[0]["spec"]["ingressClassName"], "traefik");
+    fn the_ui_ingresses_follow_the_domain_and_the_parts_installed() {
+        let hosts = |domain: &str, without: &[super::super::gitops::Part]| -> Vec<String> {
+            ingresses(domain, without)
+                .expect("ingresses")
+                .iter()
+                .map(|i| {
+                    assert_eq!(i["spec"]["ingressClassName"], "traefik");
+                    // Its certificate is for the same host.
+                    assert_eq!(
+                        i["spec"]["tls"][0]["hosts"][0],
+                        i["spec"]["rules"][0]["host"]
+                    );
+                    i["spec"]["rules"][0]["host"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        };
         assert_eq!(
-            ingresses("local").expect("local")[0]["spec"]["rules"][0]["host"],
-            "backstage.local",
+            hosts("dev.test", &[]),
+            ["backstage.dev.test", "grafana.dev.test"]
+        );
+        assert_eq!(
+            hosts("local", &[]),
+            ["backstage.local", "grafana.local"],
             "as overlays/local says"
+        );
+        assert_eq!(
+            hosts("local", &[super::super::gitops::Part::Observability]),
+            ["backstage.local"],
+            "Grafana's Ingress goes with the observability part"
         );
     }
 

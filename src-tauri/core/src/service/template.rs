@@ -25,10 +25,20 @@ pub struct Values {
     pub repo_slug: String,
 }
 
+/// The platform's default HTTP ingress port (the host port of the platform node's port 80 in
+/// `cluster/kind-config.yaml`): links a service's repository keeps are the same for every
+/// teammate on the default setup, as its `<name>.<domain>` host is.
+pub const DEFAULT_HTTP_PORT: u16 = 8880;
+
 impl Values {
     /// The service's image: ghcr.io and the kubelet take only lower-case repository names.
     pub fn image(&self) -> String {
         format!("ghcr.io/{}", self.repo_slug.to_lowercase())
+    }
+
+    /// The platform's Grafana, where the catalog entry's links to the service's signals go.
+    pub fn grafana_url(&self) -> String {
+        crate::platform::ingress_url(&format!("grafana.{}", self.domain), DEFAULT_HTTP_PORT)
     }
 }
 
@@ -41,6 +51,7 @@ impl Values {
             "domain" => self.domain.as_str().into(),
             "repoSlug" => self.repo_slug.as_str().into(),
             "image" => self.image().into(),
+            "grafanaUrl" => self.grafana_url().into(),
             _ => return None,
         })
     }
