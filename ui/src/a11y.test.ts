@@ -23,7 +23,7 @@ async function violations(container: Element) {
 
 const common = {
   platform_status: () => runningStatus(),
-  platform_links: () => ({ argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: [], https: false }),
+  platform_links: () => ({ argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', grafanaUrl: 'http://grafana.local:8880', argocdUser: 'admin', hosts: [], https: false }),
   platform_preflight: () => preflight(),
   platform_expected: () => [],
   settings_get: () => settingsView(true),

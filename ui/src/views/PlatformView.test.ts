@@ -26,13 +26,14 @@ describe('the platform view', () => {
           emit(done(id));
         }
         up = true;
-        return { cluster: 'slipway', upToDate: false, elapsedMs: 1000, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: [], https: false } };
+        return { cluster: 'slipway', upToDate: false, elapsedMs: 1000, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', grafanaUrl: 'http://grafana.local:8880', argocdUser: 'admin', hosts: [], https: false } };
       },
     });
     render(PlatformView);
     expect(await screen.findByText(/No cluster yet/)).toBeTruthy();
     await fireEvent.click(screen.getByRole('button', { name: 'Start platform' }));
     expect(await screen.findByText('Open Backstage')).toBeTruthy();
+    expect(screen.getByText('Open Grafana').closest('a')?.getAttribute('href')).toBe('http://grafana.local:8880');
     const states = [...document.querySelectorAll('li[data-step]')].map((li) => li.getAttribute('data-state'));
     expect(states).toEqual(['changed', 'changed', 'changed']);
     await waitFor(() => expect(document.querySelector('[data-component="backstage"]')?.textContent).toContain('Healthy'));
@@ -97,7 +98,7 @@ describe('the platform view', () => {
     backend({
       platform_preflight: () => preflight(['inotify limits are low (max_user_instances=128); raise them with sysctl']), settings_get: () => settingsView(true),
       platform_status: () => status(false),
-      platform_up: () => ({ cluster: 'slipway', upToDate: true, elapsedMs: 1, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', argocdUser: 'admin', hosts: ['argocd.local'], https: false } }),
+      platform_up: () => ({ cluster: 'slipway', upToDate: true, elapsedMs: 1, platform: { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', grafanaUrl: 'http://grafana.local:8880', argocdUser: 'admin', hosts: ['argocd.local'], https: false } }),
       argocd_password_copy: () => null,
       open_link: () => null,
     });

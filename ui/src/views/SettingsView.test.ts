@@ -1,4 +1,4 @@
-import { fireEvent, render, screen } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import SettingsView from './SettingsView.svelte';
 import { backend, calls } from '../test/ipc';
@@ -44,6 +44,23 @@ describe('the settings form', () => {
     expect(await screen.findByText(/Saved to/)).toBeTruthy();
     expect(saved).toEqual({ domain: 'dev.test', owner: 'acme' });
     expect(screen.getByText(/fine-grained token/)).toBeTruthy();
+  });
+});
+
+describe('the observability part', () => {
+  it('is on by default; unticked, the settings leave it out, and ticked again, bring it back', async () => {
+    let saved: unknown = null;
+    backend({ settings_get: () => ({ config: { domain: 'dev.test' }, path: '/home/u/.config/slipway/config.yaml', error: null }), github_status: () => null, settings_set: ({ config }) => { saved = config; return '/home/u/.config/slipway/config.yaml'; } });
+    render(SettingsView);
+    await waitFor(() => expect((screen.getByLabelText(/^Domain/) as HTMLInputElement).value).toBe('dev.test'));
+    const box = screen.getByRole('checkbox', { name: /Observability/ }) as HTMLInputElement;
+    expect(box.checked).toBe(true);
+    await fireEvent.click(box);
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(saved).toEqual({ domain: 'dev.test', without: ['observability'] }));
+    await fireEvent.click(box);
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(saved).toEqual({ domain: 'dev.test' }));
   });
 });
 

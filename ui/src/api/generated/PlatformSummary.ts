@@ -5,6 +5,10 @@
  */
 export type PlatformSummary = { argocdUrl: string, backstageUrl: string, 
 /**
+ * Grafana (traces, metrics, logs); `None` when the observability part is left out.
+ */
+grafanaUrl: string | null, 
+/**
  * Argo CD's user; its initial password is read on request, never shown by default.
  */
 argocdUser: string, 
