@@ -50,7 +50,7 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
         "outside bytes kept, CRLF followed: {written:?}"
     );
     assert!(
-        written.contains("127.0.0.1 argocd.local backstage.local\r\n"),
+        written.contains("127.0.0.1 argocd.local backstage.local grafana.local\r\n"),
         "{written:?}"
     );
     let (ok, stdout, _) = slipway(
@@ -114,8 +114,8 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
         "{stdout}{stderr}"
     );
     assert!(
-        stdout.contains("- 127.0.0.1 argocd.local backstage.local")
-            && stdout.contains("+ 127.0.0.1 argocd.local backstage.local shop.local"),
+        stdout.contains("- 127.0.0.1 argocd.local backstage.local grafana.local")
+            && stdout.contains("+ 127.0.0.1 argocd.local backstage.local grafana.local shop.local"),
         "{stdout}"
     );
     assert_eq!(
@@ -135,7 +135,7 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
         &kubeconfig,
     );
     assert!(
-        ok && stdout.contains("current: 127.0.0.1 argocd.local backstage.local")
+        ok && stdout.contains("current: 127.0.0.1 argocd.local backstage.local grafana.local")
             && stdout.contains("shop.local"),
         "{stdout}"
     );
@@ -154,7 +154,7 @@ async fn hosts_apply_show_dry_run_and_remove_on_a_real_world_file() {
     assert!(
         std::fs::read_to_string(&hosts)
             .expect("read")
-            .contains("backstage.local shop.local")
+            .contains("grafana.local shop.local")
     );
 
     // Remove: exactly the original bytes again; the backup holds the previous version.

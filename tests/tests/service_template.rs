@@ -235,7 +235,15 @@ fn the_backstage_form_and_the_cli_accept_the_same_service_names() {
     values.sort_unstable();
     assert_eq!(
         values,
-        ["description", "domain", "image", "name", "repoSlug", "team"],
+        [
+            "description",
+            "domain",
+            "grafanaUrl",
+            "image",
+            "name",
+            "repoSlug",
+            "team"
+        ],
         "the placeholders Slipway fills (template::Values)"
     );
 }
