@@ -27,6 +27,16 @@ const INSTALL_STEPS: [&str; 10] = [
     "catalog",
 ];
 
+/// `slipway status -o json`.
+fn status_json(c: &TestCluster) -> Value {
+    serde_json::from_str(
+        &c.slipway(&["status", "-o", "json"])
+            .expect_ok("status")
+            .stdout,
+    )
+    .expect("status json")
+}
+
 /// The `[step] <verb>` lines of a run, in order.
 fn outcomes(run: &Run) -> Vec<(String, String)> {
     run.stderr
@@ -261,12 +271,7 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
         again.stderr
     );
 
-    let status: Value = serde_json::from_str(
-        &c.slipway(&["status", "-o", "json"])
-            .expect_ok("status")
-            .stdout,
-    )
-    .expect("status json");
+    let status = status_json(&c);
     let components: Vec<(String, String)> = status["components"]
         .as_array()
         .expect("components")
@@ -636,12 +641,7 @@ fn each_failing_step_names_itself_and_up_resumes_without_redoing_finished_steps(
         run.stdout
     );
     // The part left out is not installed, and `status` does not call it missing.
-    let status: Value = serde_json::from_str(
-        &c.slipway(&["status", "-o", "json"])
-            .expect_ok("status")
-            .stdout,
-    )
-    .expect("status json");
+    let status = status_json(&c);
     let names: Vec<&str> = status["components"]
         .as_array()
         .expect("components")
