@@ -115,15 +115,19 @@ describe('the platform view', () => {
   it('places the components on the platform node with their versions, reasons and the host ports', async () => {
     const s = runningStatus(['backstage is Degraded (Synced); run `slipway up` to repair it']);
     s.components[1] = { ...s.components[1], running: '40.0.0' };
-    backend({ platform_preflight: () => preflight(), settings_get: () => settingsView(true), platform_status: () => s, services_list: () => [] });
+    s.components.push({ name: 'grafana', sync: 'Synced', health: 'Healthy', pinned: '12.11.1', running: '12.11.1', reason: null });
+    const links = { argocdUrl: 'http://argocd.local:8880', backstageUrl: 'http://backstage.local:8880', grafanaUrl: 'http://grafana.local:8880', argocdUser: 'admin', hosts: [], https: false };
+    backend({ platform_preflight: () => preflight(), settings_get: () => settingsView(true), platform_status: () => s, services_list: () => [], platform_links: () => links });
     render(PlatformView);
     const platformNode = await waitFor(() => {
       const n = document.querySelector('[data-pool="platform"]');
       expect(n).toBeTruthy();
       return n as HTMLElement;
     });
-    expect([...platformNode.querySelectorAll('[data-component]')].map((c) => c.getAttribute('data-component'))).toEqual(['argo-cd', 'traefik', 'backstage']);
+    expect([...platformNode.querySelectorAll('[data-component]')].map((c) => c.getAttribute('data-component'))).toEqual(['argo-cd', 'traefik', 'backstage', 'grafana']);
     expect(platformNode.querySelector('[data-component="traefik"]')?.textContent).toContain('runs 40.0.0 · pinned 41.3.0');
+    // A component with a UI of its own opens it from its card.
+    await waitFor(() => expect(platformNode.querySelector('[data-component="grafana"] a')?.getAttribute('href')).toBe('http://grafana.local:8880'));
     const backstage = platformNode.querySelector('[data-component="backstage"]') as HTMLElement;
     expect(backstage.dataset.tone).toBe('bad');
     expect(backstage.textContent).toContain('CrashLoopBackOff');
