@@ -108,8 +108,16 @@ pub fn documents() -> Result<Vec<(String, serde_json::Value)>, BundleError> {
 
 /// The memory the platform's pods request together, in bytes: every `resources.requests.memory`
 /// in `platform/values/` (Argo CD's components included). The nodes must have that free for all
-/// of them to schedule; preflight compares it with what Docker has.
+/// of them to schedule; preflight compares it with what Docker has (for the parts installed:
+/// `platform::gitops::memory_requests`).
 pub fn platform_memory_requests() -> Result<u64, BundleError> {
+    memory_requests(Bundle::iter().filter(|p| p.starts_with("platform/values/")))
+}
+
+/// Every `resources.requests.memory` in the bundle files `paths`, in bytes.
+pub fn memory_requests<P: AsRef<str>>(
+    paths: impl IntoIterator<Item = P>,
+) -> Result<u64, BundleError> {
     fn sum(v: &serde_json::Value, total: &mut f64) {
         match v {
             serde_json::Value::Object(map) => {
@@ -127,8 +135,8 @@ pub fn platform_memory_requests() -> Result<u64, BundleError> {
         }
     }
     let mut total = 0.0;
-    for path in Bundle::iter().filter(|p| p.starts_with("platform/values/")) {
-        sum(&yaml::<serde_json::Value>(&path)?, &mut total);
+    for path in paths {
+        sum(&yaml::<serde_json::Value>(path.as_ref())?, &mut total);
     }
     Ok(total as u64)
 }

@@ -71,7 +71,7 @@ pub fn logs_runs() -> Vec<Run> {
 pub async fn diagnostics() -> CommandResult<String> {
     let config = settings()?;
     let spec = super::platform::spec()?;
-    let preflight = match slipway_core::platform::preflight(spec.clone()).await {
+    let preflight = match slipway_core::platform::preflight(spec.clone(), &config.without).await {
         Ok(p) if p.warnings.is_empty() => format!("passed (Docker at {})", p.docker),
         Ok(p) => format!("Docker at {}\n  {}", p.docker, p.warnings.join("\n  ")),
         Err(e) => format!("failed: {e}"),

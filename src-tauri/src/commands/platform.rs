@@ -67,7 +67,8 @@ pub async fn platform_delete<R: tauri::Runtime>(
 /// The checks Start begins with: Docker, its memory, warnings to show before starting.
 #[tauri::command]
 pub async fn platform_preflight() -> CommandResult<Preflight> {
-    Ok(platform::preflight(spec()?).await?)
+    let config = settings()?;
+    Ok(platform::preflight(spec()?, &config.without).await?)
 }
 
 /// Where the platform's UIs answer with these settings (`null` for a cluster-only setup).

@@ -125,15 +125,16 @@ impl Cluster {
 
     /// Validate, compare with an existing cluster, fix the API port, check host ports; no writes
     /// unless `recreate` asks to remove the old cluster.
+    /// `platform_requests`: the memory the platform's pods will request (0 for a bare cluster).
     pub async fn preflight(
         &mut self,
         report: StepContext<'_>,
         recreate: bool,
+        platform_requests: u64,
     ) -> Result<StepOutcome> {
         let info = self.docker_info().await?;
         preflight::check_rootless(info)?;
-        let requests = crate::bundle::platform_memory_requests()?;
-        for w in preflight::resource_warnings(info, requests) {
+        for w in preflight::resource_warnings(info, platform_requests) {
             report.warn(w);
         }
         if let Some(address) = self.spec.exposed() {

@@ -75,6 +75,15 @@ pub fn components_without(without: &[Part]) -> Result<Vec<Component>, BundleErro
     Ok(all)
 }
 
+/// The memory the platform's pods request with the parts in `without` left out: Argo CD's and
+/// each deployed component's values (what preflight compares with Docker's memory).
+pub fn memory_requests(without: &[Part]) -> Result<u64, BundleError> {
+    let argo: Component = bundle::yaml(bundle::ARGO_CD)?;
+    let names =
+        std::iter::once(argo.name).chain(components_without(without)?.into_iter().map(|c| c.name));
+    bundle::memory_requests(names.map(|n| format!("platform/values/{n}.yaml")))
+}
+
 /// A component's values, with the default `.local` host names moved to `domain`.
 pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
     let path = format!("platform/values/{component}.yaml");
@@ -561,6 +570,18 @@ mod observability {
             values("otel-collector", "local").expect("values")["fullnameOverride"],
             "otel-collector"
         );
+    }
+
+    /// Preflight's figure: a platform without observability needs its 320 MiB of requests less.
+    #[test]
+    fn a_part_left_out_requests_no_memory() {
+        let all = memory_requests(&[]).expect("all");
+        assert_eq!(
+            all,
+            crate::bundle::platform_memory_requests().expect("bundle")
+        );
+        let without = memory_requests(&[Part::Observability]).expect("without");
+        assert_eq!((all - without) >> 20, 320, "README's Resources table");
     }
 
     #[test]

@@ -396,6 +396,11 @@ pub async fn up(
     let mut stage = ClusterStage {
         cluster: Cluster::connect(spec).await?,
         recreate: options.recreate,
+        // A bare cluster (`--cluster-only`) runs no platform pods.
+        platform_requests: match &options.platform {
+            Some(p) => gitops::memory_requests(&p.without)?,
+            None => 0,
+        },
     };
     let mut steps = pipeline::run(&UP, &options.timeouts, sink, &mut stage).await?;
     let mut status = stage.cluster.status().await?;
@@ -430,6 +435,8 @@ pub async fn up(
 struct ClusterStage {
     cluster: Cluster,
     recreate: bool,
+    /// What the platform's pods will request (preflight compares it with Docker's memory).
+    platform_requests: u64,
 }
 
 impl Stage for ClusterStage {
@@ -443,7 +450,7 @@ impl Stage for ClusterStage {
     ) -> Result<StepOutcome, ClusterError> {
         let c = &mut self.cluster;
         match id {
-            StepId::Preflight => c.preflight(r, self.recreate).await,
+            StepId::Preflight => c.preflight(r, self.recreate, self.platform_requests).await,
             StepId::NodeImage => c.ensure_image(r).await,
             StepId::Network => c.ensure_network(r).await,
             StepId::Nodes => c.ensure_nodes(r).await,
@@ -809,20 +816,27 @@ pub struct Preflight {
 
 /// The checks `up` starts with, read-only: what they found, or the error that would stop `up`
 /// (Docker unreachable, a port taken, a mismatched cluster).
-pub async fn preflight(spec: ClusterSpec) -> Result<Preflight, PlatformError> {
+/// `without`: the optional parts the platform goes without (their pods request nothing).
+pub async fn preflight(
+    spec: ClusterSpec,
+    without: &[gitops::Part],
+) -> Result<Preflight, PlatformError> {
     let mut cluster = Cluster::connect(spec).await?;
     let recorder = Recorder::default();
     let limit = UP_STEPS[0].timeout;
+    let requests = gitops::memory_requests(without)?;
     cluster
-        .preflight(StepContext::new("preflight", &recorder, limit), false)
+        .preflight(
+            StepContext::new("preflight", &recorder, limit),
+            false,
+            requests,
+        )
         .await?;
     let (docker, memory_bytes) = cluster.docker_size().await?;
     Ok(Preflight {
         docker,
         memory_bytes,
-        needed_bytes: crate::cluster::preflight::needed_memory(
-            crate::bundle::platform_memory_requests()?,
-        ),
+        needed_bytes: crate::cluster::preflight::needed_memory(requests),
         recommended_bytes: crate::cluster::preflight::RECOMMENDED_MEMORY_BYTES.unsigned_abs(),
         warnings: recorder.warnings(),
     })
