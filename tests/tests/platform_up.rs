@@ -27,6 +27,17 @@ const INSTALL_STEPS: [&str; 10] = [
     "catalog",
 ];
 
+/// Grafana's per-cluster settings, as `up` wrote them.
+fn grafana_config(c: &TestCluster) -> Value {
+    c.kubectl_json(&[
+        "get",
+        "configmap",
+        "slipway-grafana-config",
+        "-n",
+        "observability",
+    ])
+}
+
 /// `slipway status -o json`.
 fn status_json(c: &TestCluster) -> Value {
     serde_json::from_str(
@@ -228,13 +239,7 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
     );
 
     // Grafana's per-cluster settings: this developer's URL, anonymous (Viewer) access on loopback.
-    let grafana = c.kubectl_json(&[
-        "get",
-        "configmap",
-        "slipway-grafana-config",
-        "-n",
-        "observability",
-    ]);
+    let grafana = grafana_config(&c);
     assert_eq!(
         grafana["data"]["GF_SERVER_ROOT_URL"],
         format!("http://grafana.local:{}", c.http_port).as_str()
@@ -441,13 +446,7 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
             .is_some_and(|f| f.contains(&https("backstage.local"))),
         "{config}"
     );
-    let grafana = c.kubectl_json(&[
-        "get",
-        "configmap",
-        "slipway-grafana-config",
-        "-n",
-        "observability",
-    ]);
+    let grafana = grafana_config(&c);
     assert_eq!(
         grafana["data"]["GF_SERVER_ROOT_URL"],
         https("grafana.local").as_str()

@@ -920,22 +920,19 @@ impl InstallStage<'_> {
     /// Backstage and Grafana read their per-cluster config at start only: when it is not what
     /// the running pods started with, roll them. Whether any was rolled.
     async fn restart_on_new_config(&self) -> Result<Vec<&'static str>, InstallError> {
-        let mut rolled = Vec::new();
-        let observability = !self.options.without.contains(&gitops::Part::Observability);
-        for (namespace, config, name) in [
-            ("backstage", gitops::BACKSTAGE_CONFIG, "backstage"),
-            (
+        let mut configured = vec![("backstage", gitops::BACKSTAGE_CONFIG, "backstage")];
+        if !self.options.without.contains(&gitops::Part::Observability) {
+            configured.push((
                 gitops::OBSERVABILITY_NAMESPACE,
                 gitops::GRAFANA_CONFIG,
                 "grafana",
-            ),
-        ] {
-            if (name == "grafana" && !observability)
-                || !self.restart_on_new(namespace, config, name).await?
-            {
-                continue;
+            ));
+        }
+        let mut rolled = Vec::new();
+        for (namespace, config, name) in configured {
+            if self.restart_on_new(namespace, config, name).await? {
+                rolled.push(name);
             }
-            rolled.push(name);
         }
         Ok(rolled)
     }
