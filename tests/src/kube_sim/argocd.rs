@@ -530,6 +530,26 @@ fn sync(shared: &Shared, git: Option<&dyn GitSource>, app: &Value) -> Outcome {
             Vec::new(),
         );
     }
+    // `CreateNamespace=true` (Argo CD's sync options, "Create Namespace"): the destination
+    // namespace is made before the resources, when there are any to put in it.
+    let creates_namespace = spec["syncPolicy"]["syncOptions"]
+        .as_array()
+        .is_some_and(|o| o.iter().any(|x| x == "CreateNamespace=true"));
+    if creates_namespace && !dest_ns.is_empty() && !planned.is_empty() {
+        let namespaces = shared.state().registry.by_kind("v1", "Namespace").cloned();
+        if let Some(t) = namespaces
+            && shared.state().get(&t, "", dest_ns).is_err()
+            && let Err(e) = apply(
+                shared,
+                &t,
+                "",
+                dest_ns,
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": dest_ns}}),
+            )
+        {
+            return Outcome::SyncFailed(e, Vec::new());
+        }
+    }
     let mut resources = Vec::new();
     let mut failures = Vec::new();
     for (t, obj_ns, name, object) in planned {
@@ -608,13 +628,13 @@ fn render_sources(
     let is_git = |s: &Value| {
         s.get("chart").is_none() && !(s.get("ref").is_some() && s.get("path").is_none())
     };
+    let mut objects = stand_in_charts(shared, git, app, sources)?;
     if sources.iter().all(|s| !is_git(s)) && !sources.iter().any(|s| s.get("ref").is_some()) {
-        return Ok(Vec::new());
+        return Ok(objects);
     }
     let git =
         git.ok_or_else(|| "kube-sim has no Git source: repositories cannot be read".to_owned())?;
     git::check_value_files(git, sources)?;
-    let mut objects = Vec::new();
     for source in sources.iter().filter(|s| is_git(s)) {
         match git::render_source(git, source)? {
             Rendered::Objects(o) => objects.extend(o),
@@ -634,6 +654,73 @@ fn render_sources(
         }
     }
     Ok(objects)
+}
+
+/// Chart sources from remote repositories that the test gave a stand-in for (same chart name,
+/// `version:` the source's `targetRevision`), rendered as the repo-server renders a pulled
+/// chart: `helm template` with the source's release name, destination namespace and values.
+fn stand_in_charts(
+    shared: &Shared,
+    git: Option<&dyn GitSource>,
+    app: &Value,
+    sources: &[Value],
+) -> Result<Vec<Value>, String> {
+    let dir = shared.chart_stand_ins.lock().ok().and_then(|d| d.clone());
+    let helm = shared.helm.lock().ok().and_then(|h| h.clone());
+    let (Some(dir), Some(helm)) = (dir, helm) else {
+        return Ok(Vec::new());
+    };
+    let mut objects = Vec::new();
+    for source in sources {
+        let Some(name) = source["chart"].as_str() else {
+            continue;
+        };
+        let version = source["targetRevision"].as_str().unwrap_or_default();
+        let root = dir.join(name);
+        let pinned = std::fs::read_to_string(root.join("Chart.yaml")).is_ok_and(|meta| {
+            meta.lines()
+                .any(|l| l.trim() == format!("version: {version}"))
+        });
+        if !pinned {
+            continue;
+        }
+        let mut chart = Vec::new();
+        read_tree(&root, &root, &mut chart).map_err(|e| format!("{}: {e}", root.display()))?;
+        let values = value_documents(git, source, sources, &chart)?;
+        let release = source["helm"]["releaseName"]
+            .as_str()
+            .or(app["metadata"]["name"].as_str())
+            .unwrap_or("release")
+            .to_owned();
+        let namespace = app["spec"]["destination"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_owned();
+        objects.extend(cached(
+            shared,
+            (&chart, &values, &release, &namespace),
+            || run_helm(&helm, &chart, &values, &release, &namespace),
+        )?);
+    }
+    Ok(objects)
+}
+
+/// Every file under `dir`, by its path relative to `root`.
+fn read_tree(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(std::fs::DirEntry::path);
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            read_tree(root, &path, out)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            out.push((
+                relative.to_string_lossy().into_owned(),
+                std::fs::read(&path)?,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `helm template` of a chart in Git with the source's values, as the repo-server runs it
@@ -659,7 +746,7 @@ fn helm_template(
         .filter_map(|(p, d)| Some((p.strip_prefix(&format!("{dir}/"))?.to_owned(), d.clone())))
         .collect();
     let helm_spec = &source["helm"];
-    let values = value_documents(git, source, sources, &chart)?;
+    let values = value_documents(Some(git), source, sources, &chart)?;
     let release = helm_spec["releaseName"]
         .as_str()
         .or(app["metadata"]["name"].as_str())
@@ -702,7 +789,7 @@ fn cached(
 /// source, others from the chart's folder), then `values`, then `valuesObject`
 /// (`reposerver/repository/repository.go`).
 fn value_documents(
-    git: &dyn GitSource,
+    git: Option<&dyn GitSource>,
     source: &Value,
     sources: &[Value],
     chart: &[(String, Vec<u8>)],
@@ -722,6 +809,9 @@ fn value_documents(
                     .iter()
                     .find(|s| s["ref"] == name)
                     .ok_or_else(|| format!("{file}: no source with ref {name}"))?;
+                let git = git.ok_or_else(|| {
+                    "kube-sim has no Git source: repositories cannot be read".to_owned()
+                })?;
                 git.files(r["repoURL"].as_str().unwrap_or_default(), &revision_of(r))
                     .and_then(|f| f.get(path).cloned())
             }
@@ -748,7 +838,7 @@ pub(super) fn chart_values(git: Option<&dyn GitSource>, app: &Value, chart: &str
     let sources = sources_of(spec);
     let source = sources.iter().find(|s| s["chart"] == chart)?;
     let documents = match git {
-        Some(git) => value_documents(git, source, &sources, &[]).ok()?,
+        Some(git) => value_documents(Some(git), source, &sources, &[]).ok()?,
         None if source["helm"]["valueFiles"]
             .as_array()
             .is_some_and(|f| !f.is_empty()) =>

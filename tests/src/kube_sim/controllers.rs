@@ -255,6 +255,9 @@ fn reconcile(
         }
     }
 
+    if let Some(ip) = shared.cloud() {
+        super::cloud::reconcile(shared, ip);
+    }
     super::argocd::reconcile(shared, faults);
     if enabled("CertManager") {
         super::certmanager::reconcile(shared);
@@ -441,7 +444,13 @@ fn ensure_pods(
     }
     let registry = shared.images.lock().ok().and_then(|r| r.clone());
     let mut all_ready = true;
-    for pod in &owned {
+    let cloud = shared.cloud().is_some();
+    let unbound = |p: &&Value| cloud && p["spec"]["nodeName"].is_null();
+    // A pod no node took when it was made stays so: these tests add no nodes.
+    if owned.iter().any(|p| unbound(&p)) {
+        all_ready = false;
+    }
+    for pod in owned.iter().filter(|p| !unbound(p)) {
         let ip = pod["status"]["podIP"]
             .as_str()
             .unwrap_or("10.244.0.10")
@@ -494,8 +503,22 @@ fn ensure_pods(
         {
             return (Some(e.message), false);
         }
-        pod["spec"]["nodeName"] = json!("kube-sim-node");
         drop(state);
+        if cloud {
+            match super::cloud::schedule(shared, &pod["spec"]) {
+                Ok(node) => pod["spec"]["nodeName"] = json!(node),
+                Err(message) => {
+                    pod["status"] = super::cloud::unschedulable(&message);
+                    all_ready = false;
+                    shared
+                        .state()
+                        .commit(&pod_t, &ns, &pod_name, Some(pod), false);
+                    continue;
+                }
+            }
+        } else {
+            pod["spec"]["nodeName"] = json!("kube-sim-node");
+        }
         let pulled = pull_images(shared, registry.as_deref(), &pod);
         all_ready &= ready && pulled.is_ok();
         pod["status"] = pod_status(&pod, &ip, ready, pulled);

@@ -16,6 +16,7 @@ mod admission;
 mod api;
 mod argocd;
 mod certmanager;
+pub mod cloud;
 mod controllers;
 pub mod git;
 mod ingress;
@@ -78,6 +79,18 @@ pub(crate) struct Shared {
     /// Where the simulated kubelet pulls images from (none: every pull succeeds).
     images: Mutex<Option<Arc<dyn ImageRegistry>>>,
     helm_cache: Mutex<HashMap<u64, Result<Vec<Value>, String>>>,
+    /// A managed cluster's load balancer address ([`KubeSim::as_cloud_cluster`]); also switches
+    /// on scheduling by nodeSelector.
+    pub(crate) cloud: Mutex<Option<std::net::IpAddr>>,
+    /// Stand-ins for remote charts, `<dir>/<chart>/Chart.yaml` at the pinned version, rendered
+    /// with the real helm where Argo CD would pull the chart.
+    pub(crate) chart_stand_ins: Mutex<Option<std::path::PathBuf>>,
+}
+
+impl Shared {
+    pub(crate) fn cloud(&self) -> Option<std::net::IpAddr> {
+        self.cloud.lock().ok().and_then(|c| *c)
+    }
 }
 
 impl Shared {
@@ -163,6 +176,8 @@ impl KubeSim {
             images: Mutex::new(None),
             backends: Mutex::new(HashMap::new()),
             helm_cache: Mutex::new(HashMap::new()),
+            cloud: Mutex::new(None),
+            chart_stand_ins: Mutex::new(None),
         });
         let snapshot = state_dir.map(|d| d.join("objects.json"));
         let restored = snapshot
@@ -355,6 +370,47 @@ impl KubeSim {
     }
 
     /// Let the simulated repo-server render Kustomize paths in Git with this real `kubectl`.
+    /// Look like a managed cloud cluster ([`cloud`]): its nodes, pod network and default
+    /// StorageClass, `LoadBalancer` Services given `lb_ip`, pods scheduled by nodeSelector.
+    pub fn as_cloud_cluster(&self, lb_ip: std::net::IpAddr) {
+        *self
+            .shared
+            .cloud
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lb_ip);
+        cloud::seed(&self.shared);
+    }
+
+    /// Render Helm chart sources from remote repositories with the stand-in charts in `dir`
+    /// (`<dir>/<chart>/` whose Chart.yaml has the pinned version) and the real helm
+    /// ([`set_helm`](Self::set_helm)).
+    pub fn set_chart_stand_ins(&self, dir: &Path) {
+        *self
+            .shared
+            .chart_stand_ins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dir.to_owned());
+        self.shared.changed.notify_one();
+    }
+
+    /// Every stored object as `apiVersion kind namespace/name` (Events left out).
+    pub fn object_names(&self) -> std::collections::BTreeSet<String> {
+        let state = self.shared.state();
+        let mut names = std::collections::BTreeSet::new();
+        for t in state.registry.types.iter().filter(|t| t.kind != "Event") {
+            for o in state.list(t, None) {
+                names.insert(format!(
+                    "{} {} {}/{}",
+                    t.api_version(),
+                    t.kind,
+                    o["metadata"]["namespace"].as_str().unwrap_or(""),
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        names
+    }
+
     pub fn set_kubectl(&self, kubectl: &Path) {
         *self
             .shared

@@ -410,6 +410,13 @@ impl Registry {
         ]);
         let mut resources = Vec::new();
         for t in types {
+            // The review kinds are create-only, as the API server serves them
+            // (`pkg/registry/authorization/*`: only Create is implemented).
+            let verbs = if t.kind.ends_with("Review") {
+                json!(["create"])
+            } else {
+                verbs.clone()
+            };
             let in_all = [
                 "Pod",
                 "Service",
