@@ -148,8 +148,8 @@ async fn local_mode_platform_applications_are_generated_with_their_pins_and_valu
     )
     .await
     .expect("projects");
-    let set =
-        slipway_core::platform::gitops::local_platform_appset("local", &[]).expect("local appset");
+    let set = slipway_core::platform::gitops::local_platform_appset("local", &[], None)
+        .expect("local appset");
     let objects = apply::parse(&serde_json::to_string(&set).expect("json")).expect("parse");
     apply::apply(
         &client,
@@ -280,7 +280,7 @@ impl ChartKeys {
 fn every_value_slipway_sets_is_one_the_pinned_chart_reads() {
     use slipway_core::platform::gitops;
     let mut releases = vec![{
-        let r = gitops::argo_cd_release("local", slipway_core::platform::Reach::http(8880))
+        let r = gitops::argo_cd_release("local", slipway_core::platform::Reach::http(8880), None)
             .expect("argo cd");
         (r.chart.name, r.chart.version, r.values)
     }];

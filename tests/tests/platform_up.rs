@@ -187,7 +187,7 @@ fn up_installs_the_platform_end_to_end_and_a_rerun_writes_nothing() {
     let set = c.kubectl_json(&["get", "applicationset", "platform", "-n", "argocd"]);
     assert_eq!(
         set["spec"],
-        gitops::local_platform_appset("local", &[]).expect("appset")["spec"]
+        gitops::local_platform_appset("local", &[], None).expect("appset")["spec"]
     );
     for component in gitops::components().expect("components") {
         let app = c.kubectl_json(&["get", "application", &component.name, "-n", "argocd"]);

@@ -60,6 +60,14 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[ts(optional, as = "Option<Vec<crate::platform::gitops::Part>>")]
     pub without: Vec<crate::platform::gitops::Part>,
+    /// An existing cluster's kubeconfig context the platform goes onto (`up --context`) and
+    /// every command acts on, instead of Slipway's own cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// The kubeconfig file holding `context` (default: kubectl's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(as = "Option<String>")]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +81,7 @@ pub enum ConfigError {
     },
     /// The file is not YAML of the settings' shape (or has an unknown key).
     #[error(
-        "the settings file {path} is invalid: {source} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo, without)"
+        "the settings file {path} is invalid: {source} (keys: cluster, domain, nodeImage, httpPort, httpsPort, charts, helm, githubApi, owner, backstageUrl, templateRepo, without, context, kubeconfig)"
     )]
     Invalid {
         path: PathBuf,

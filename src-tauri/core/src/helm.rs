@@ -245,6 +245,34 @@ impl Helm {
         .map(|_| ())
     }
 
+    /// `helm uninstall --wait`: the release's objects deleted (those its chart keeps stay).
+    pub async fn uninstall(
+        &self,
+        name: &str,
+        namespace: &str,
+        kube: &KubeContext,
+        timeout: Duration,
+    ) -> Result<()> {
+        let args: Vec<OsString> = vec![
+            "uninstall".into(),
+            name.into(),
+            "--namespace".into(),
+            namespace.into(),
+            "--wait".into(),
+            "--timeout".into(),
+            format!("{}s", timeout.as_secs()).into(),
+        ];
+        self.run(
+            "uninstall",
+            name,
+            args,
+            Some(kube),
+            timeout + Duration::from_secs(30),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Every release in the cluster.
     pub async fn list(&self, kube: &KubeContext) -> Result<Vec<ReleaseInfo>> {
         let out = self

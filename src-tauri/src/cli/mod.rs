@@ -22,6 +22,7 @@ use clap::{Args, Parser, Subcommand};
 use slipway_core::cluster::{ClusterSpec, Overrides};
 use slipway_core::pipeline::Timeouts;
 use slipway_core::platform::gitops::Part;
+use slipway_core::platform::target::{self, Existing, Expose, NodeSelector};
 use slipway_core::platform::{self, PlatformStatus, UpReport, UpSettings};
 
 #[derive(Parser)]
@@ -45,8 +46,9 @@ pub struct Cli {
 pub enum Command {
     /// Create or repair the cluster and the platform on it (resumes a half-done run; does nothing on a healthy one).
     Up(UpArgs),
-    /// Delete the cluster, its node volumes and its kubeconfig entries.
-    Down(ClusterArgs),
+    /// Delete the cluster, its node volumes and its kubeconfig entries; with --context, remove
+    /// the platform from that existing cluster (never the cluster).
+    Down(DownArgs),
     /// Stop the node containers, keeping their state; `slipway up` starts them again.
     Stop(ClusterArgs),
     /// Show the cluster's nodes, ports and kubeconfig context, and each platform component's state.
@@ -173,10 +175,61 @@ impl ClusterArgs {
     }
 }
 
+/// An existing cluster instead of Slipway's own (`--context`, the settings key `context`).
+#[derive(Args, Clone)]
+pub struct TargetArgs {
+    /// An existing cluster's kubeconfig context (EKS, GKE, AKS, k3d …) instead of Slipway's own
+    /// cluster; Docker is not used.
+    #[arg(long, value_name = "NAME", env = "SLIPWAY_CONTEXT")]
+    context: Option<String>,
+    /// The kubeconfig file holding --context (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "PATH", env = "SLIPWAY_KUBECONFIG")]
+    kubeconfig: Option<std::path::PathBuf>,
+}
+
+impl TargetArgs {
+    /// The existing cluster named, if any.
+    fn existing(&self) -> anyhow::Result<Option<Existing>> {
+        let Some(context) = &self.context else {
+            return Ok(None);
+        };
+        Ok(Some(Existing {
+            kube: target::kube_context(context, self.kubeconfig.as_deref())?,
+            expose: Expose::default(),
+            platform_nodes: None,
+        }))
+    }
+}
+
+#[derive(Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// With --context: confirm that the platform (Argo CD, every component, every service's
+    /// Application and namespace) is removed from that shared cluster.
+    #[arg(long)]
+    yes: bool,
+    /// With --context: the helm binary that uninstalls Argo CD (default: `helm` on PATH).
+    #[arg(long, value_name = "PATH", env = "SLIPWAY_HELM")]
+    helm: Option<std::path::PathBuf>,
+}
+
 #[derive(Args)]
 pub struct UpArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// An existing cluster: how traffic reaches Traefik (a LoadBalancer Service, or NodePorts
+    /// when the cluster has no load balancer).
+    #[arg(long, value_enum, value_name = "HOW")]
+    expose: Option<ExposeArg>,
+    /// An existing cluster: run the platform's pods on the nodes with this label (default:
+    /// wherever the scheduler puts them).
+    #[arg(long, value_name = "KEY=VALUE")]
+    platform_nodes: Option<NodeSelector>,
     /// Node image (default: the kindest/node image pinned by digest in the embedded config).
     #[arg(long, value_name = "REF")]
     node_image: Option<String>,
@@ -260,10 +313,18 @@ fn part(text: &str) -> Result<Part, String> {
         })
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExposeArg {
+    LoadBalancer,
+    NodePort,
+}
+
 #[derive(Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     output: Format,
@@ -319,7 +380,36 @@ impl UpArgs {
             github_api: Some(self.github_api.clone()),
             timeouts,
             without: self.without.clone(),
+            context: self.target.context.clone(),
+            kubeconfig: self.target.kubeconfig.clone(),
+            expose: match self.expose {
+                Some(ExposeArg::NodePort) => Expose::NodePort,
+                _ => Expose::LoadBalancer,
+            },
+            platform_nodes: self.platform_nodes.clone(),
         }
+    }
+
+    /// The flags that only mean something on an existing cluster, and those that never do.
+    fn check_target(&self) -> anyhow::Result<()> {
+        let existing = self.target.context.is_some();
+        if !existing && (self.expose.is_some() || self.platform_nodes.is_some()) {
+            anyhow::bail!(
+                "--expose and --platform-nodes place the platform on an existing cluster: add --context NAME"
+            );
+        }
+        if existing
+            && (self.node_image.is_some()
+                || self.http_port.is_some()
+                || self.https_port.is_some()
+                || self.listen_address.is_some()
+                || self.api_port.is_some())
+        {
+            anyhow::bail!(
+                "--node-image, --http-port, --https-port, --listen-address and --api-port shape Slipway's own cluster; an existing cluster (--context) keeps its own"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -345,17 +435,44 @@ pub fn run(command: Command, verbose: u8) -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => {
-            let (spec, options) = args.settings().resolve()?;
+            args.check_target()?;
+            let settings = args.settings();
             let sink = progress::Terminal::new();
-            let report = platform::up(spec, &options, &sink).await;
+            let report = if settings.context.is_some() {
+                let options = settings.resolve_existing()?;
+                platform::existing::up(&options, &settings.timeouts, &sink).await
+            } else {
+                let (spec, options) = settings.resolve()?;
+                platform::up(spec, &options, &sink).await
+            };
             sink.finish();
             print_up(&report?);
         }
         Command::Down(args) => {
             let sink = progress::Terminal::new();
-            let outcome = platform::down(args.spec()?, &sink).await;
-            sink.finish();
-            outcome?;
+            match args.target.existing()? {
+                Some(existing) => {
+                    if !args.yes {
+                        anyhow::bail!(
+                            "`down --context {}` removes the platform from that cluster: Argo CD, every component, every service's Application and namespace. Pass --yes to confirm",
+                            existing.kube.context
+                        );
+                    }
+                    let outcome =
+                        platform::existing::down(&existing, args.helm.as_deref(), &sink).await;
+                    sink.finish();
+                    outcome?;
+                    println!(
+                        "The platform is removed from context {}; the cluster stays.",
+                        existing.kube.context
+                    );
+                }
+                None => {
+                    let outcome = platform::down(args.cluster.spec()?, &sink).await;
+                    sink.finish();
+                    outcome?;
+                }
+            }
         }
         Command::Stop(args) => {
             let sink = progress::Terminal::new();
@@ -364,7 +481,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             outcome?;
         }
         Command::Status(args) => {
-            let status = platform::status(args.cluster.spec()?).await?;
+            let status = match args.target.existing()? {
+                Some(existing) => platform::existing::status(&existing).await?,
+                None => platform::status(args.cluster.spec()?).await?,
+            };
             match args.output {
                 Format::Json => println!(
                     "{}",
@@ -415,14 +535,32 @@ fn print_up(report: &UpReport) {
             "  Argo CD         {}   (user {}; password: slipway argocd-password)",
             p.argocd_url, p.argocd_user
         );
-        println!("  Backstage       {}", p.backstage_url);
+        match &p.backstage_forward {
+            Some(forward) => println!(
+                "  Backstage       not routed: its only sign-in is guest; reach it from here with `{forward}`"
+            ),
+            None => println!("  Backstage       {}", p.backstage_url),
+        }
         if let Some(grafana) = &p.grafana_url {
             println!("  Grafana         {grafana}   (traces, metrics and logs of every service)");
         }
-        println!(
-            "  {} must resolve to the ingress address: `slipway hosts apply` adds them.",
-            p.hosts.join(", ")
-        );
+        if p.backstage_forward.is_none() {
+            println!(
+                "  {} must resolve to the ingress address: `slipway hosts apply` adds them.",
+                p.hosts.join(", ")
+            );
+        } else if p.dns_records.is_empty() {
+            println!(
+                "  Traefik's Service has no address yet; `slipway status --context {}` shows it once it does, then add DNS records for {}.",
+                report.status.context,
+                p.hosts.join(", ")
+            );
+        } else {
+            println!("  Add these records to the domain's DNS zone:");
+            for r in &p.dns_records {
+                println!("    {:<40} {:<5} {}", r.name, r.record_type, r.value);
+            }
+        }
         if !p.https {
             println!(
                 "  HTTPS is served on the HTTPS port too: `slipway trust install` makes browsers trust it."

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::bundle::{self, BundleError};
 use crate::helm::{Chart, Release};
+use crate::platform::target::Existing;
 
 /// A platform component: a pinned chart and where it runs.
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +91,19 @@ pub fn values(component: &str, domain: &str) -> Result<Value, BundleError> {
     bundle::parse(&path, &with_domain(&bundle::required_text(&path)?, domain))
 }
 
+/// A component's values on `target` (`None`: Slipway's own cluster, as the bundle is written).
+pub fn values_on(
+    component: &str,
+    domain: &str,
+    target: Option<&Existing>,
+) -> Result<Value, BundleError> {
+    let values = values(component, domain)?;
+    match target {
+        Some(t) => t.values(component, values),
+        None => Ok(values),
+    }
+}
+
 /// The ConfigMap Backstage reads after its chart values (`backstage.extraAppConfig`): this
 /// developer's URLs, and guest sign-in only while the ingress listens on loopback (`guest`).
 pub const BACKSTAGE_CONFIG: &str = "slipway-backstage-config";
@@ -149,9 +163,10 @@ pub fn with_domain(text: &str, domain: &str) -> String {
 pub fn argo_cd_release(
     domain: &str,
     reach: crate::platform::Reach,
+    target: Option<&Existing>,
 ) -> Result<Release, BundleError> {
     let c: Component = bundle::yaml(bundle::ARGO_CD)?;
-    let mut values = values(&c.name, domain)?;
+    let mut values = values_on(&c.name, domain, target)?;
     // Argo CD's own links (notifications, the UI's deep links, SSO callbacks) use `url`, which
     // the chart makes `https://<global.domain>`: where it does not answer.
     values["configs"]["cm"]["url"] =
@@ -166,12 +181,16 @@ pub fn argo_cd_release(
 
 /// `bootstrap/platform-appset.yaml` for local mode: a list generator, one element per
 /// component carrying its chart pin and its values as YAML, and a single chart source.
-pub fn local_platform_appset(domain: &str, without: &[Part]) -> Result<Value, BundleError> {
+pub fn local_platform_appset(
+    domain: &str,
+    without: &[Part],
+    target: Option<&Existing>,
+) -> Result<Value, BundleError> {
     const PATH: &str = "bootstrap/platform-appset.yaml";
     let mut set: Value = bundle::yaml(PATH)?;
     let mut elements = Vec::new();
     for c in components_without(without)? {
-        let mut values = values(&c.name, domain)?;
+        let mut values = values_on(&c.name, domain, target)?;
         drop_platform_repo_references(&mut values);
         let values = serde_saphyr::to_string(&values).map_err(|source| BundleError::Render {
             what: format!("{}'s values", c.name),
@@ -393,7 +412,7 @@ mod tests {
             .map(|c| c.chart.repo)
             .collect();
         repos.push(
-            argo_cd_release("local", Reach::http(8880))
+            argo_cd_release("local", Reach::http(8880), None)
                 .expect("release")
                 .chart
                 .repo,
@@ -410,7 +429,7 @@ mod tests {
 
     #[test]
     fn argo_cd_release_follows_the_domain() {
-        let r = argo_cd_release("dev.test", Reach::http(9080)).expect("release");
+        let r = argo_cd_release("dev.test", Reach::http(9080), None).expect("release");
         assert_eq!(
             (r.name.as_str(), r.namespace.as_str(), r.chart.name.as_str()),
             ("argocd", "argocd", "argo-cd")
@@ -420,7 +439,7 @@ mod tests {
             r.values["configs"]["cm"]["url"],
             "http://argocd.dev.test:9080"
         );
-        let local = argo_cd_release("local", Reach::http(8880)).expect("release");
+        let local = argo_cd_release("local", Reach::http(8880), None).expect("release");
         assert_eq!(local.values["global"]["domain"], "argocd.local");
         assert_eq!(
             local.values["configs"]["cm"]["url"],
@@ -432,7 +451,7 @@ mod tests {
 
     #[test]
     fn local_mode_lists_every_component_with_inline_values() {
-        let set = local_platform_appset("dev.test", &[]).expect("appset");
+        let set = local_platform_appset("dev.test", &[], None).expect("appset");
         let elements = set["spec"]["generators"][0]["list"]["elements"]
             .as_array()
             .expect("list generator");
@@ -595,7 +614,7 @@ mod observability {
             kept,
             ["backstage", "cert-manager", "sealed-secrets", "traefik"]
         );
-        let set = local_platform_appset("local", &[Part::Observability]).expect("appset");
+        let set = local_platform_appset("local", &[Part::Observability], None).expect("appset");
         let elements = set["spec"]["generators"][0]["list"]["elements"]
             .as_array()
             .expect("list");

@@ -36,6 +36,9 @@ use crate::trust::{CaCert, LocalCa, TrustError};
 /// Field manager of everything Slipway applies.
 pub const FIELD_MANAGER: &str = "slipway";
 
+/// The label on everything Slipway applies itself (value `slipway`).
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+
 /// What a platform step can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -66,6 +69,12 @@ pub enum InstallError {
     /// Reading Sealed Secrets' keys failed.
     #[error(transparent)]
     Sealing(#[from] SealingError),
+    /// The existing cluster cannot take the platform, or gives Traefik no address.
+    #[error(transparent)]
+    Target(#[from] super::target::TargetError),
+    /// Backstage's guest sign-in would face an address beyond this machine.
+    #[error(transparent)]
+    Exposed(#[from] routing::GuestExposed),
     /// A UI did not answer through the ingress port.
     #[error(transparent)]
     Routing(#[from] routing::NotRouted),
@@ -106,6 +115,7 @@ impl StepFailure for InstallError {
             Self::Backstage(e) => e.is_transient(),
             Self::Publish(e) => e.is_transient(),
             Self::Sealing(SealingError::Api(e)) => k8s::transient_api_error(e),
+            Self::Target(e) => e.is_transient(),
             _ => false,
         }
     }
@@ -124,6 +134,8 @@ impl Classified for InstallError {
             Self::Publish(e) => e.kind(),
             Self::Sealing(e) => e.kind(),
             Self::Team(e) => e.kind(),
+            Self::Target(e) => e.kind(),
+            Self::Exposed(_) => ErrorKind::Settings,
             Self::Escrow { .. } => ErrorKind::Keyring,
             Self::Routing(_) | Self::NoArgoCd | Self::NoSealingKey { .. } => ErrorKind::Step,
         }
@@ -289,15 +301,40 @@ pub struct InstallOptions {
     pub tls_ingress: Option<SocketAddr>,
     /// The optional parts left out (`--without`).
     pub without: Vec<gitops::Part>,
+    /// An existing cluster (`up --context`) rather than Slipway's own: `ingress` and
+    /// `tls_ingress` are unused there (the address is Traefik's Service's), the UIs answer
+    /// over HTTPS only, and Backstage is not routed (port-forward only) until it has a
+    /// sign-in other than guest.
+    pub existing: Option<super::target::Existing>,
 }
 
 impl InstallOptions {
-    /// How a browser here reaches the UIs.
+    /// How a browser reaches the UIs: on an existing cluster, HTTPS on 443 of its address.
     pub fn reach(&self) -> super::Reach {
-        super::Reach {
-            http_port: self.ingress.port(),
-            https_port: self.https_port,
+        match self.existing {
+            Some(_) => super::Reach {
+                http_port: 80,
+                https_port: Some(443),
+            },
+            None => super::Reach {
+                http_port: self.ingress.port(),
+                https_port: self.https_port,
+            },
         }
+    }
+
+    /// The UI Ingresses this install applies: the bundle's for the domain and the parts
+    /// installed, on an existing cluster HTTPS-only and without Backstage's (its only sign-in
+    /// is guest, which must not face a reachable address).
+    pub fn ui_ingresses(&self) -> Result<Vec<serde_json::Value>, BundleError> {
+        let mut ingresses = routing::ingresses(&self.domain, &self.without)?;
+        if let Some(target) = &self.existing {
+            ingresses.retain(|i| i["metadata"]["name"] != "backstage");
+            for ingress in &mut ingresses {
+                target.ingress(ingress)?;
+            }
+        }
+        Ok(ingresses)
     }
 
     /// The defaults for a cluster whose HTTP ingress is published at `ingress`.
@@ -315,6 +352,7 @@ impl InstallOptions {
             https_port: None,
             tls_ingress: None,
             without: Vec::new(),
+            existing: None,
         }
     }
 }
@@ -373,7 +411,11 @@ impl InstallStage<'_> {
 
     /// Installed already at the pinned chart version and deployed: nothing to do.
     async fn argo_cd(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
-        let release = gitops::argo_cd_release(&self.options.domain, self.options.reach())?;
+        let release = gitops::argo_cd_release(
+            &self.options.domain,
+            self.options.reach(),
+            self.options.existing.as_ref(),
+        )?;
         let wanted = format!("{}-{}", release.chart.name, release.chart.version);
         let (kube, options) = (self.kube, self.options);
         let helm = self.helm().await?;
@@ -741,25 +783,26 @@ impl InstallStage<'_> {
                 objects.push(gitops::local_platform_appset(
                     &self.options.domain,
                     &self.options.without,
+                    self.options.existing.as_ref(),
                 )?);
             }
         }
-        objects.extend(routing::ingresses(
-            &self.options.domain,
-            &self.options.without,
-        )?);
+        let ingresses = self.options.ui_ingresses()?;
+        let guest = !self.options.exposed;
+        routing::refuse_exposed_guest(&ingresses, guest, self.loopback())?;
+        objects.extend(ingresses);
         objects.extend(gitops::policies(&self.options.without)?);
         objects.push(gitops::site_config(&self.options.domain));
         objects.push(gitops::backstage_config(
             &self.options.domain,
             self.options.reach(),
-            !self.options.exposed,
+            guest,
         ));
         if !self.options.without.contains(&gitops::Part::Observability) {
             objects.extend(gitops::grafana_config(
                 &self.options.domain,
                 self.options.reach(),
-                !self.options.exposed,
+                guest,
             ));
         }
         self.apply(objects).await
@@ -817,10 +860,19 @@ impl InstallStage<'_> {
         })
     }
 
+    /// Server-side apply, every object labelled as Slipway's (what `down --context` removes)
+    /// but Sealed Secrets' keys: those are the controller's, found by its own label, and a
+    /// restored one must match the live one or every run would write it again.
     async fn apply(&self, objects: Vec<serde_json::Value>) -> Result<StepOutcome, InstallError> {
         let objects = objects
             .into_iter()
-            .map(serde_json::from_value)
+            .map(|mut o| {
+                let labels = &mut o["metadata"]["labels"];
+                if labels.get(MANAGED_BY).is_none() && labels.get(sealing::KEY_LABEL).is_none() {
+                    labels[MANAGED_BY] = json!("slipway");
+                }
+                serde_json::from_value(o)
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(K8sError::from)?;
         let report = apply::apply(
@@ -883,7 +935,7 @@ impl InstallStage<'_> {
         )
         .await?;
         let mut issued = Vec::new();
-        for (ns, name) in platform_certificates(&self.options.domain, &self.options.without)? {
+        for (ns, name) in platform_certificates(self.options)? {
             let (ns, name) = (ns.as_str(), name.as_str());
             r.detail(format!("waiting for {ns}/{name}"));
             let secret = wait::secret_with(&self.client, ns, name, "tls.crt", r.deadline()).await?;
@@ -998,12 +1050,15 @@ impl InstallStage<'_> {
     /// Each UI through the HTTP ingress port, then through the HTTPS one as a browser trusting
     /// only the local CA would reach it (the certificate cert-manager issued, served by SNI).
     async fn routing(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
-        let ca = match self.options.tls_ingress {
-            Some(_) => self.local_ca(&r)?.map(|ca| ca.cert().der().to_vec()),
-            None => None,
+        let ca = match (self.options.tls_ingress, &self.options.existing) {
+            (None, None) => None,
+            _ => self.local_ca(&r)?.map(|ca| ca.cert().der().to_vec()),
         };
+        if self.options.existing.is_some() {
+            return self.routing_existing(ca.as_deref(), r).await;
+        }
         let mut answers = Vec::new();
-        for host in routed_hosts(&self.options.domain, &self.options.without)? {
+        for host in routed_hosts(self.options)? {
             r.detail(format!(
                 "GET http://{host}/ through {}",
                 self.options.ingress
@@ -1022,6 +1077,36 @@ impl InstallStage<'_> {
 }
 
 impl InstallStage<'_> {
+    /// The ingress listens on this machine only (Slipway's own cluster on 127.0.0.1).
+    fn loopback(&self) -> bool {
+        self.options.existing.is_none() && self.options.ingress.ip().is_loopback()
+    }
+
+    /// An existing cluster: each UI over HTTPS through Traefik's Service, as a browser trusting
+    /// only the local CA would reach it once DNS points its name there.
+    async fn routing_existing(
+        &self,
+        ca: Option<&[u8]>,
+        r: StepContext<'_>,
+    ) -> Result<StepOutcome, InstallError> {
+        let address = super::target::traefik_address(&self.client, r.deadline()).await?;
+        let Some(ca) = ca else {
+            r.warn("no local CA (no keyring): the UIs' HTTPS is not checked");
+            return Ok(StepOutcome::up_to_date(format!("Traefik at {address}")));
+        };
+        let tls = address.resolve().await?;
+        let mut answers = Vec::new();
+        for host in routed_hosts(self.options)? {
+            r.detail(format!("GET https://{host}/ through {tls}"));
+            let status = routing::wait_routed(tls, &host, Some(ca), r.deadline()).await?;
+            answers.push(format!("https://{host} → {status}"));
+        }
+        Ok(StepOutcome::up_to_date(format!(
+            "Traefik at {address}: {}",
+            answers.join(", ")
+        )))
+    }
+
     /// GitHub mode: every `idp-managed` repository of the owner registered in the catalog.
     /// Backstage's catalog is in-memory SQLite (a throwaway catalog on a laptop, no database to
     /// keep), so a restarted pod has forgotten every service; GitHub's topics are the record
@@ -1107,12 +1192,9 @@ const CLUSTER_ISSUER: &str = "tls/cluster-issuer.yaml";
 
 /// The certificate Secrets of the platform's own Ingresses (the names in their `spec.tls`):
 /// Argo CD's (from its chart) and those of the bundle's `ingress/` installed.
-fn platform_certificates(
-    domain: &str,
-    without: &[gitops::Part],
-) -> Result<Vec<(String, String)>, BundleError> {
+fn platform_certificates(options: &InstallOptions) -> Result<Vec<(String, String)>, BundleError> {
     let mut out = vec![(ARGO_NAMESPACE.to_owned(), "argocd-ingress-tls".to_owned())];
-    for ingress in routing::ingresses(domain, without)? {
+    for ingress in options.ui_ingresses()? {
         if let (Some(ns), Some(secret)) = (
             ingress["metadata"]["namespace"].as_str(),
             ingress
@@ -1126,9 +1208,9 @@ fn platform_certificates(
 }
 
 /// The UI hosts `routing` checks: Argo CD's, then each installed Ingress's.
-fn routed_hosts(domain: &str, without: &[gitops::Part]) -> Result<Vec<String>, BundleError> {
-    let mut hosts = vec![format!("argocd.{}", domain.trim_start_matches('.'))];
-    for ingress in routing::ingresses(domain, without)? {
+fn routed_hosts(options: &InstallOptions) -> Result<Vec<String>, BundleError> {
+    let mut hosts = vec![format!("argocd.{}", options.domain.trim_start_matches('.'))];
+    for ingress in options.ui_ingresses()? {
         hosts.extend(
             ingress
                 .pointer("/spec/rules/0/host")

@@ -7,10 +7,12 @@
 //! writes, so a re-run resumes where a failed run stopped and a healthy platform is left untouched.
 
 pub mod durations;
+pub mod existing;
 pub mod gitops;
 pub mod install;
 pub mod publish;
 pub mod routing;
+pub mod target;
 
 use std::time::{Duration, Instant};
 
@@ -38,6 +40,9 @@ pub enum PlatformError {
     /// A platform step failed.
     #[error(transparent)]
     Install(#[from] PipelineError<InstallError>),
+    /// An existing cluster's check or the platform's removal from it failed.
+    #[error(transparent)]
+    Target(#[from] PipelineError<target::TargetError>),
     /// Docker or the cluster could not be reached, or the request is invalid.
     #[error(transparent)]
     Connect(#[from] ClusterError),
@@ -70,6 +75,7 @@ impl Classified for PlatformError {
         match self {
             Self::Cluster(e) => pipeline_kind(e),
             Self::Install(e) => pipeline_kind(e),
+            Self::Target(e) => pipeline_kind(e),
             Self::Connect(e) => e.kind(),
             Self::Kube(e) => e.kind(),
             Self::Bundle(e) => e.kind(),
@@ -81,6 +87,7 @@ impl Classified for PlatformError {
         match self {
             Self::Cluster(e) => Some(e.step()),
             Self::Install(e) => Some(e.step()),
+            Self::Target(e) => Some(e.step()),
             _ => None,
         }
     }
@@ -116,6 +123,13 @@ pub struct UpSettings {
     pub timeouts: Timeouts,
     /// Optional parts left out (`--without`; the settings key `without`).
     pub without: Vec<gitops::Part>,
+    /// An existing cluster by its kubeconfig context (`--context`; the settings key
+    /// `context`), instead of Slipway's own.
+    pub context: Option<String>,
+    /// The kubeconfig file holding `context` (default: kubectl's).
+    pub kubeconfig: Option<std::path::PathBuf>,
+    pub expose: target::Expose,
+    pub platform_nodes: Option<target::NodeSelector>,
 }
 
 /// The step keys `--app-timeout` sets: every step that waits for the platform's components.
@@ -138,8 +152,68 @@ impl UpSettings {
             owner: config.owner.clone(),
             github_api: config.github_api.clone(),
             without: config.without.clone(),
+            context: config.context.clone(),
+            kubeconfig: config.kubeconfig.clone(),
             ..Self::default()
         }
+    }
+
+    /// The platform's options on the existing cluster `context` names. Local mode only for
+    /// now: the platform repository does not carry the target's values yet, so GitHub mode
+    /// would run Slipway's kind values there.
+    pub fn resolve_existing(&self) -> Result<InstallOptions, ClusterError> {
+        let Some(context) = &self.context else {
+            return Err(ClusterError::InvalidSetting(
+                "no existing cluster was named (`--context NAME`)".into(),
+            ));
+        };
+        if self.cluster_only || self.recreate {
+            return Err(ClusterError::InvalidSetting(
+                "--cluster-only and --recreate make Slipway's own cluster; an existing cluster (--context) is never made or deleted".into(),
+            ));
+        }
+        if let Some(problem) = self
+            .charts
+            .as_deref()
+            .and_then(crate::config::charts_problem)
+        {
+            return Err(ClusterError::InvalidSetting(problem));
+        }
+        let domain = self.domain.clone().unwrap_or_else(|| "local".into());
+        if let Some(problem) = crate::config::domain_problem(&domain) {
+            return Err(ClusterError::InvalidSetting(problem));
+        }
+        let kube = target::kube_context(context, self.kubeconfig.as_deref())?;
+        let existing = target::Existing {
+            kube,
+            expose: self.expose,
+            platform_nodes: self.platform_nodes.clone(),
+        };
+        let mut p = InstallOptions::new(
+            &existing.id(),
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        );
+        if !self.local {
+            let api = self
+                .github_api
+                .clone()
+                .unwrap_or_else(|| crate::github::DEFAULT_API.into());
+            if Source::detect(&p.keyring, &api, self.owner.clone()) != Source::Local {
+                return Err(ClusterError::InvalidSetting(
+                    "GitHub mode onto an existing cluster is not there yet (the platform repository does not carry the cluster's values); pass --local to run the embedded bundle on it".into(),
+                ));
+            }
+        }
+        p.domain = domain;
+        p.exposed = true;
+        p.charts = self
+            .charts
+            .as_deref()
+            .map_or(ChartSource::Upstream, ChartSource::parse);
+        p.helm.clone_from(&self.helm);
+        p.without.clone_from(&self.without);
+        p.existing = Some(existing);
+        Ok(p)
     }
 
     /// The cluster to make and how: GitHub mode when a token is kept for the API (and not
@@ -323,6 +397,23 @@ pub struct PlatformSummary {
     pub hosts: Vec<String>,
     /// The URLs are the HTTPS ones: a store of this machine trusts the local CA.
     pub https: bool,
+    /// An existing cluster: the records the domain's DNS zone needs (empty until Traefik's
+    /// Service has an address; always on Slipway's own cluster, where the hosts file serves).
+    pub dns_records: Vec<DnsRecord>,
+    /// An existing cluster: Backstage is not routed (its only sign-in is guest); this reaches
+    /// it from this machine.
+    pub backstage_forward: Option<String>,
+}
+
+/// One record of the platform's DNS zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DnsRecord {
+    pub name: String,
+    /// `A`, `AAAA` or `CNAME`.
+    pub record_type: &'static str,
+    pub value: String,
 }
 
 /// How a browser on this machine reaches the platform's UIs: HTTP on the HTTP ingress port, or
@@ -380,6 +471,11 @@ impl PlatformSummary {
             argocd_user: "admin",
             hosts,
             https: reach.https_port.is_some(),
+            dns_records: Vec::new(),
+            backstage_forward: options
+                .existing
+                .as_ref()
+                .map(|t| format!("slipway forward --context {} backstage", t.kube.context)),
         }
     }
 }

@@ -54,6 +54,29 @@ pub fn ingresses(domain: &str, without: &[super::gitops::Part]) -> Result<Vec<Va
     Ok(out)
 }
 
+/// Backstage with guest sign-in would be published where others reach it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "Slipway will not publish Backstage with guest sign-in on an address beyond this machine: anyone who reaches it would act as a signed-in user, with the platform's GitHub token. Keep the ingress on 127.0.0.1, or reach Backstage by `slipway forward` until it has another sign-in"
+)]
+pub struct GuestExposed;
+
+/// Refuse to route Backstage (an Ingress named `backstage` in `ingresses`) while its sign-in
+/// is `guest` and the ingress is not on loopback.
+pub fn refuse_exposed_guest(
+    ingresses: &[Value],
+    guest: bool,
+    loopback: bool,
+) -> Result<(), GuestExposed> {
+    let routes_backstage = ingresses
+        .iter()
+        .any(|i| i["metadata"]["name"] == "backstage" && i["metadata"]["namespace"] == "backstage");
+    if guest && routes_backstage && !loopback {
+        return Err(GuestExposed);
+    }
+    Ok(())
+}
+
 /// Why a probe got no HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -206,6 +229,23 @@ pub async fn wait_routed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_sign_in_never_faces_a_reachable_address() {
+        let all = ingresses("team.example.com", &[]).expect("ingresses");
+        assert!(
+            refuse_exposed_guest(&all, true, true).is_ok(),
+            "loopback: a laptop's"
+        );
+        assert!(refuse_exposed_guest(&all, false, false).is_ok(), "no guest");
+        let err = refuse_exposed_guest(&all, true, false).expect_err("refused");
+        assert!(err.to_string().contains("slipway forward"), "{err}");
+        let without_backstage: Vec<Value> = all
+            .into_iter()
+            .filter(|i| i["metadata"]["name"] != "backstage")
+            .collect();
+        assert!(refuse_exposed_guest(&without_backstage, true, false).is_ok());
+    }
 
     #[test]
     fn the_ui_ingresses_follow_the_domain_and_the_parts_installed() {

@@ -49,4 +49,13 @@ templateRepo?: string,
 /**
  * Optional parts of the platform left out (`[observability]`).
  */
-without?: Array<Part>, };
+without?: Array<Part>, 
+/**
+ * An existing cluster's kubeconfig context the platform goes onto (`up --context`) and
+ * every command acts on, instead of Slipway's own cluster.
+ */
+context?: string, 
+/**
+ * The kubeconfig file holding `context` (default: kubectl's).
+ */
+kubeconfig?: string, };

@@ -1,0 +1,356 @@
+//! `slipway up --context` onto an existing cluster: kube-sim on its own (no Docker at all:
+//! `DOCKER_HOST` points nowhere) made to look like a managed cloud cluster (nodes with a
+//! provider's labels and no Slipway pool, a default StorageClass, a load balancer controller,
+//! pods scheduled by nodeSelector), Traefik's chart rendered from its stand-in. The real
+//! `slipway` binary and helm; one simulated cluster for the whole file.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Command;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::Api;
+use slipway_e2e::kube_sim::{KubeSim, cloud};
+use slipway_e2e::{Run, root, slipway, tools_dir};
+
+/// The context's name as GKE writes it (underscores, which Slipway's own names never have).
+const CONTEXT: &str = "gke_team-project_europe-west1_team";
+const DOMAIN: &str = "platform.team.example";
+/// The simulated load balancer's address (a loopback one: the test serves Traefik there).
+const LB: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 31, 0, 1));
+
+struct Target {
+    sim: KubeSim,
+    kubeconfig: std::path::PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl Target {
+    async fn start() -> Self {
+        let sim = KubeSim::start().await.expect("sim");
+        sim.set_helm(&tools_dir().join("helm"));
+        sim.set_chart_stand_ins(&root().join("tests/tests/fixtures/charts"));
+        sim.as_cloud_cluster(LB);
+        // The load balancer's ports 80 and 443 reach Traefik's web and websecure entrypoints.
+        let root_user = rustix::process::geteuid().is_root();
+        assert!(
+            root_user,
+            "the simulated load balancer serves ports 80/443: run as root (CI does)"
+        );
+        sim.serve_ingress(SocketAddr::new(LB, 80))
+            .await
+            .expect("lb :80");
+        sim.serve_ingress_tls(SocketAddr::new(LB, 443))
+            .await
+            .expect("lb :443");
+        let home = tempfile::tempdir().expect("home");
+        let kubeconfig = home.path().join("team-kubeconfig");
+        std::fs::write(&kubeconfig, sim.kubeconfig_as(CONTEXT)).expect("kubeconfig");
+        Self {
+            sim,
+            kubeconfig,
+            home,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = slipway();
+        c.args(args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.home.path())
+            .env("XDG_STATE_HOME", self.home.path().join("state"))
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"));
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let mut c = self.command(args);
+        tokio::task::block_in_place(|| Run::of(&mut c))
+    }
+
+    fn up(&self, extra: &[&str]) -> Run {
+        self.up_in(DOMAIN, extra)
+    }
+
+    fn up_in(&self, domain: &str, extra: &[&str]) -> Run {
+        let kubeconfig = self.kubeconfig.to_string_lossy().into_owned();
+        let charts = root().join("tests/tests/fixtures/charts");
+        let helm = tools_dir().join("helm");
+        let mut args = vec![
+            "up",
+            "--context",
+            CONTEXT,
+            "--kubeconfig",
+            &kubeconfig,
+            "--domain",
+            domain,
+            "--local",
+            "--app-timeout",
+            "60",
+        ];
+        let (charts, helm) = (
+            charts.to_string_lossy().into_owned(),
+            helm.to_string_lossy().into_owned(),
+        );
+        args.extend(["--charts", &charts, "--helm", &helm]);
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn target_args(&self) -> Vec<String> {
+        vec![
+            "--context".into(),
+            CONTEXT.into(),
+            "--kubeconfig".into(),
+            self.kubeconfig.to_string_lossy().into_owned(),
+        ]
+    }
+}
+
+async fn wait_for_nodes(sim: &KubeSim) {
+    let client = sim.client().await.expect("client");
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client);
+    for _ in 0..100 {
+        let list = nodes.list(&Default::default()).await.expect("nodes");
+        let ready = list.items.iter().all(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        });
+        if ready && !list.items.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the simulated cloud nodes never became Ready");
+}
+
+/// HTTP through the load balancer's port 80 with a `Host` header: the status code.
+async fn http_status(host: &str) -> u16 {
+    slipway_core::platform::routing::probe(SocketAddr::new(LB, 80), host)
+        .await
+        .expect("HTTP answer")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_it_was() {
+    let t = Target::start().await;
+    wait_for_nodes(&t.sim).await;
+    let before = t.sim.object_names();
+
+    // The cluster's nodes carry no Slipway pool label: naming a label no node has is refused
+    // before anything is written, and so is the laptop's `.local` domain.
+    let writes = t.sim.client_writes();
+    let wrong = t.up(&["--platform-nodes", "cloud.google.com/gke-nodepool=nope"]);
+    assert!(!wrong.ok, "{}", wrong.stdout);
+    assert!(
+        wrong
+            .stderr
+            .contains("no node has the label cloud.google.com/gke-nodepool=nope"),
+        "{}",
+        wrong.stderr
+    );
+    let local = t.up_in("local", &[]);
+    assert!(
+        !local.ok && local.stderr.contains("needs --domain ZONE"),
+        "{}",
+        local.stderr
+    );
+    assert_eq!(
+        t.sim.client_writes(),
+        writes,
+        "a refused preflight writes nothing"
+    );
+
+    let pool = format!("{}=default-pool", cloud::POOL_LABEL);
+    let up = t.up(&["--platform-nodes", &pool]).expect_ok("up --context");
+    // The summary names the DNS records for the load balancer's address, and no hosts file.
+    for host in ["argocd", "grafana"] {
+        let record = format!("{host}.{DOMAIN}");
+        let line = up
+            .stdout
+            .lines()
+            .find(|l| l.contains(&record) && l.contains(" A "))
+            .unwrap_or_default();
+        assert!(
+            line.contains("127.31.0.1"),
+            "no A record for {record}:\n{}",
+            up.stdout
+        );
+    }
+    assert!(!up.stdout.contains("hosts apply"), "{}", up.stdout);
+    assert!(
+        up.stdout.contains("slipway forward --context"),
+        "Backstage is reached by port-forward:\n{}",
+        up.stdout
+    );
+
+    let client = t.sim.client().await.expect("client");
+    // Traefik: behind a LoadBalancer Service, no host port, on the named nodes (scheduled, so
+    // the kind pool label is gone from its selector), two replicas.
+    let traefik: Deployment = Api::namespaced(client.clone(), "traefik")
+        .get("traefik")
+        .await
+        .expect("traefik");
+    let spec = traefik.spec.expect("spec");
+    assert_eq!(spec.replicas, Some(2));
+    let pod = spec.template.spec.expect("pod spec");
+    let selector = pod.node_selector.clone().unwrap_or_default();
+    assert_eq!(
+        selector.get(cloud::POOL_LABEL).map(String::as_str),
+        Some("default-pool"),
+        "{selector:?}"
+    );
+    assert!(!selector.contains_key("slipway.dev/pool") && !selector.contains_key("ingress-ready"));
+    assert!(
+        pod.containers[0]
+            .ports
+            .iter()
+            .flatten()
+            .all(|p| p.host_port.is_none())
+    );
+    let service: Service = Api::namespaced(client.clone(), "traefik")
+        .get("traefik")
+        .await
+        .expect("service");
+    assert_eq!(
+        service.spec.and_then(|s| s.type_).as_deref(),
+        Some("LoadBalancer")
+    );
+    // The UIs: HTTPS only (routing checked them over TLS with the local CA); Backstage not routed.
+    let ingresses: Api<Ingress> = Api::all(client.clone());
+    let names: Vec<String> = ingresses
+        .list(&Default::default())
+        .await
+        .expect("ingresses")
+        .items
+        .into_iter()
+        .filter_map(|i| i.metadata.name)
+        .collect();
+    assert!(!names.iter().any(|n| n == "backstage"), "{names:?}");
+    assert_eq!(
+        http_status(&format!("argocd.{DOMAIN}")).await,
+        404,
+        "Argo CD must not answer over HTTP"
+    );
+    assert_eq!(http_status(&format!("grafana.{DOMAIN}")).await, 404);
+
+    // A second run, as a teammate's or the same person's: up to date, no write.
+    let writes = t.sim.client_writes();
+    let again = t
+        .up(&["--platform-nodes", &pool])
+        .expect_ok("second up --context");
+    assert!(
+        again.stdout.contains("nothing changed"),
+        "{}\n{}",
+        again.stdout,
+        again.stderr
+    );
+    assert_eq!(t.sim.client_writes(), writes, "the second up wrote");
+
+    let mut status_args = vec!["status".to_owned(), "-o".into(), "json".into()];
+    status_args.extend(t.target_args());
+    let status_args: Vec<&str> = status_args.iter().map(String::as_str).collect();
+    let status = t.run(&status_args).expect_ok("status --context");
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).expect("status JSON");
+    assert_eq!(status["platformInstalled"], true, "{status:#}");
+    assert_eq!(status["ingressAnswering"], true, "{status:#}");
+    assert_eq!(status["problems"], serde_json::json!([]), "{status:#}");
+    assert_eq!(
+        status["nodes"].as_array().map(Vec::len),
+        Some(3),
+        "{status:#}"
+    );
+    let traefik_row = status["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "traefik")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(traefik_row["health"], "Healthy", "{status:#}");
+    assert_eq!(traefik_row["pinned"], traefik_row["running"], "{status:#}");
+
+    // down: refused without --yes, then the platform goes and the cluster is as it was.
+    let mut down_args = vec!["down".to_owned()];
+    down_args.extend(t.target_args());
+    let down: Vec<&str> = down_args.iter().map(String::as_str).collect();
+    let refused = t.run(&down);
+    assert!(
+        !refused.ok && refused.stderr.contains("--yes"),
+        "{}",
+        refused.stderr
+    );
+    let helm = tools_dir().join("helm");
+    let helm = helm.to_string_lossy().into_owned();
+    let mut confirmed = down.clone();
+    confirmed.extend(["--yes", "--helm", &helm]);
+    t.run(&confirmed).expect_ok("down --context --yes");
+    let after = t.sim.object_names();
+    let left: Vec<&String> = after.difference(&before).collect();
+    let lost: Vec<&String> = before.difference(&after).collect();
+    assert!(
+        left.is_empty() && lost.is_empty(),
+        "left behind: {left:#?}\nremoved what was there: {lost:#?}"
+    );
+}
+
+#[test]
+fn the_stand_in_traefik_chart_renders_what_the_cluster_target_promises() {
+    // The target's Traefik values (as `up --context` sends them) through the stand-in with the
+    // real helm: a LoadBalancer Service on 80/443, no hostPort, the named selector only.
+    let existing = slipway_core::platform::target::Existing {
+        kube: slipway_core::helm::KubeContext {
+            kubeconfig: "/dev/null".into(),
+            context: CONTEXT.into(),
+        },
+        expose: slipway_core::platform::target::Expose::NodePort,
+        platform_nodes: Some("node-pool=platform".parse().expect("selector")),
+    };
+    let values = slipway_core::platform::gitops::values_on("traefik", DOMAIN, Some(&existing))
+        .expect("values");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("values.json");
+    std::fs::write(&file, values.to_string()).expect("values file");
+    let out = Command::new(tools_dir().join("helm"))
+        .args(["template", "traefik"])
+        .arg(root().join("tests/tests/fixtures/charts/traefik"))
+        .args(["--namespace", "traefik", "--values"])
+        .arg(&file)
+        .env("HELM_CACHE_HOME", dir.path().join("cache"))
+        .env("HELM_CONFIG_HOME", dir.path().join("config"))
+        .output()
+        .expect("helm");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).expect("rendered");
+    let kind = |k: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == k)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let service = kind("Service");
+    assert_eq!(service["spec"]["type"], "NodePort");
+    let ports: Vec<i64> = service["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["port"].as_i64())
+        .collect();
+    assert_eq!(ports, [80, 443]);
+    let pod = &kind("Deployment")["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["nodeSelector"],
+        serde_json::json!({"node-pool": "platform"})
+    );
+    assert!(pod["tolerations"].is_null(), "{}", pod["tolerations"]);
+    assert!(!text.contains("hostPort"), "{text}");
+}
