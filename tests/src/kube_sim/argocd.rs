@@ -687,15 +687,7 @@ fn stand_in_charts(
         let mut chart = Vec::new();
         read_tree(&root, &root, &mut chart).map_err(|e| format!("{}: {e}", root.display()))?;
         let values = value_documents(git, source, sources, &chart)?;
-        let release = source["helm"]["releaseName"]
-            .as_str()
-            .or(app["metadata"]["name"].as_str())
-            .unwrap_or("release")
-            .to_owned();
-        let namespace = app["spec"]["destination"]["namespace"]
-            .as_str()
-            .unwrap_or("default")
-            .to_owned();
+        let (release, namespace) = release_of(app, source);
         objects.extend(cached(
             shared,
             (&chart, &values, &release, &namespace),
@@ -703,6 +695,19 @@ fn stand_in_charts(
         )?);
     }
     Ok(objects)
+}
+
+/// The release name and namespace the repo-server renders a Helm source with: the source's
+/// `releaseName` (else the Application's name) and the destination namespace.
+fn release_of(app: &Value, source: &Value) -> (String, String) {
+    let release = source["helm"]["releaseName"]
+        .as_str()
+        .or(app["metadata"]["name"].as_str())
+        .unwrap_or("release");
+    let namespace = app["spec"]["destination"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
+    (release.to_owned(), namespace.to_owned())
 }
 
 /// Every file under `dir`, by its path relative to `root`.
@@ -745,17 +750,8 @@ fn helm_template(
         .iter()
         .filter_map(|(p, d)| Some((p.strip_prefix(&format!("{dir}/"))?.to_owned(), d.clone())))
         .collect();
-    let helm_spec = &source["helm"];
     let values = value_documents(Some(git), source, sources, &chart)?;
-    let release = helm_spec["releaseName"]
-        .as_str()
-        .or(app["metadata"]["name"].as_str())
-        .unwrap_or("release")
-        .to_owned();
-    let namespace = app["spec"]["destination"]["namespace"]
-        .as_str()
-        .unwrap_or("default")
-        .to_owned();
+    let (release, namespace) = release_of(app, source);
     cached(shared, (&chart, &values, &release, &namespace), || {
         run_helm(helm, &chart, &values, &release, &namespace)
     })

@@ -408,6 +408,30 @@ async fn delete_ignoring_gone(api: &Api<DynamicObject>, name: &str) -> Result<()
     }
 }
 
+/// Wait within the step until `left` names nothing, or fail naming what is left.
+async fn until_gone<F, Fut>(r: StepContext<'_>, what: &str, left: F) -> Result<(), TargetError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Vec<String>, TargetError>>,
+{
+    let look = || async {
+        let left = left().await?;
+        Ok(if left.is_empty() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending(left.join(", "))
+        })
+    };
+    pipeline::poll(r.deadline(), Duration::from_secs(1), look, |state| {
+        TargetError::Kube(K8sError::NotReady {
+            what: what.to_owned(),
+            secs: r.deadline().secs(),
+            state: format!("left: {state}"),
+        })
+    })
+    .await
+}
+
 impl RemoveStage<'_> {
     fn argo(&self, resource: &kube::discovery::ApiResource) -> Api<DynamicObject> {
         Api::namespaced_with(self.client.clone(), ARGO_NAMESPACE, resource)
@@ -597,25 +621,14 @@ impl RemoveStage<'_> {
             }
         }
         r.detail("waiting for the namespaces to go");
-        let look = || async {
+        until_gone(r, "the platform's namespaces being deleted", || async {
             let mut left = Vec::new();
             for name in &names {
                 if api.get_opt(name).await.map_err(K8sError::from)?.is_some() {
                     left.push(name.clone());
                 }
             }
-            Ok(if left.is_empty() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending(left.join(", "))
-            })
-        };
-        pipeline::poll(r.deadline(), Duration::from_secs(1), look, |state| {
-            TargetError::Kube(K8sError::NotReady {
-                what: "the platform's namespaces being deleted".into(),
-                secs: r.deadline().secs(),
-                state: format!("left: {state}"),
-            })
+            Ok(left)
         })
         .await?;
         Ok(if deleted.is_empty() {

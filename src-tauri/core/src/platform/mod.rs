@@ -172,20 +172,9 @@ impl UpSettings {
                 "--cluster-only and --recreate make Slipway's own cluster; an existing cluster (--context) is never made or deleted".into(),
             ));
         }
-        if let Some(problem) = self
-            .charts
-            .as_deref()
-            .and_then(crate::config::charts_problem)
-        {
-            return Err(ClusterError::InvalidSetting(problem));
-        }
-        let domain = self.domain.clone().unwrap_or_else(|| "local".into());
-        if let Some(problem) = crate::config::domain_problem(&domain) {
-            return Err(ClusterError::InvalidSetting(problem));
-        }
-        let kube = target::kube_context(context, self.kubeconfig.as_deref())?;
+        self.check()?;
         let existing = target::Existing {
-            kube,
+            kube: target::kube_context(context, self.kubeconfig.as_deref())?,
             expose: self.expose,
             platform_nodes: self.platform_nodes.clone(),
         };
@@ -193,46 +182,60 @@ impl UpSettings {
             &existing.id(),
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         );
-        if !self.local {
-            let api = self
-                .github_api
-                .clone()
-                .unwrap_or_else(|| crate::github::DEFAULT_API.into());
-            if Source::detect(&p.keyring, &api, self.owner.clone()) != Source::Local {
-                return Err(ClusterError::InvalidSetting(
-                    "GitHub mode onto an existing cluster is not there yet (the platform repository does not carry the cluster's values); pass --local to run the embedded bundle on it".into(),
-                ));
-            }
+        self.fill(&mut p);
+        if p.source != Source::Local {
+            return Err(ClusterError::InvalidSetting(
+                "GitHub mode onto an existing cluster is not there yet (the platform repository does not carry the cluster's values); pass --local to run the embedded bundle on it".into(),
+            ));
         }
-        p.domain = domain;
         p.exposed = true;
+        p.existing = Some(existing);
+        Ok(p)
+    }
+
+    /// The domain and chart source are usable.
+    fn check(&self) -> Result<(), ClusterError> {
+        let problem = self
+            .domain
+            .as_deref()
+            .and_then(crate::config::domain_problem)
+            .or_else(|| {
+                self.charts
+                    .as_deref()
+                    .and_then(crate::config::charts_problem)
+            });
+        match problem {
+            Some(problem) => Err(ClusterError::InvalidSetting(problem)),
+            None => Ok(()),
+        }
+    }
+
+    /// What the platform's options take from these settings on any cluster: the domain, the
+    /// charts and helm, the parts left out, and GitHub mode when a token is kept for the API
+    /// (and not `local`).
+    fn fill(&self, p: &mut InstallOptions) {
+        if let Some(domain) = &self.domain {
+            p.domain.clone_from(domain);
+        }
         p.charts = self
             .charts
             .as_deref()
             .map_or(ChartSource::Upstream, ChartSource::parse);
         p.helm.clone_from(&self.helm);
         p.without.clone_from(&self.without);
-        p.existing = Some(existing);
-        Ok(p)
+        if !self.local {
+            let api = self
+                .github_api
+                .clone()
+                .unwrap_or_else(|| crate::github::DEFAULT_API.into());
+            p.source = Source::detect(&p.keyring, &api, self.owner.clone());
+        }
     }
 
     /// The cluster to make and how: GitHub mode when a token is kept for the API (and not
     /// `local`), else local mode.
     pub fn resolve(&self) -> Result<(ClusterSpec, UpOptions), ClusterError> {
-        if let Some(problem) = self
-            .domain
-            .as_deref()
-            .and_then(crate::config::domain_problem)
-        {
-            return Err(ClusterError::InvalidSetting(problem));
-        }
-        if let Some(problem) = self
-            .charts
-            .as_deref()
-            .and_then(crate::config::charts_problem)
-        {
-            return Err(ClusterError::InvalidSetting(problem));
-        }
+        self.check()?;
         let spec = ClusterSpec::embedded_default()?.with_overrides(&self.cluster)?;
         let platform = (!self.cluster_only).then(|| {
             let mut p = InstallOptions::new(&spec.name, spec.http_ingress());
@@ -241,22 +244,7 @@ impl UpSettings {
             p.tls_ingress = spec
                 .https_port()
                 .map(|port| std::net::SocketAddr::new(spec.http_ingress().ip(), port));
-            if let Some(domain) = &self.domain {
-                p.domain.clone_from(domain);
-            }
-            p.charts = self
-                .charts
-                .as_deref()
-                .map_or(ChartSource::Upstream, ChartSource::parse);
-            p.helm.clone_from(&self.helm);
-            p.without.clone_from(&self.without);
-            if !self.local {
-                let api = self
-                    .github_api
-                    .clone()
-                    .unwrap_or_else(|| crate::github::DEFAULT_API.into());
-                p.source = Source::detect(&p.keyring, &api, self.owner.clone());
-            }
+            self.fill(&mut p);
             p
         });
         let options = UpOptions {
