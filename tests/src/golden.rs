@@ -44,7 +44,7 @@ impl GoldenWorld {
         // run from it: the projects, the teams set (each team file renders teams/chart with the
         // real helm) and the SCM workloads set, plus the guard rails Slipway applies itself.
         let gh = GitHub::new(&github.url(), TOKEN).expect("github");
-        let published = publish::publish(&gh, "acme", true, &[], false)
+        let published = publish::publish(&gh, "acme", true, &[], None, false)
             .await
             .expect("publish the platform repository");
         let files = publish::files(&published.site);
@@ -218,7 +218,7 @@ impl EndState {
         let w = GoldenWorld::new().await;
         let clients = w.clients();
         if owner != "acme" {
-            publish::publish(&clients.0, owner, false, &[], false)
+            publish::publish(&clients.0, owner, false, &[], None, false)
                 .await
                 .expect("publish");
         }

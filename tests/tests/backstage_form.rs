@@ -18,7 +18,7 @@ async fn through_backstage(owner: &str, name: &str) -> (EndState, Vec<(String, &
     let w = World::new().await;
     let clients = w.clients();
     if owner == "octo" {
-        publish::publish(&clients.0, owner, false, &[], false)
+        publish::publish(&clients.0, owner, false, &[], None, false)
             .await
             .expect("publish");
     }

@@ -354,3 +354,119 @@ fn the_stand_in_traefik_chart_renders_what_the_cluster_target_promises() {
     assert!(pod["tolerations"].is_null(), "{}", pod["tolerations"]);
     assert!(!text.contains("hostPort"), "{text}");
 }
+
+/// GitHub mode on an existing cluster, as a team runs it: the platform repository carries the
+/// cluster's values (Argo CD reads them after the base ones), and a second person with their own
+/// keyring and state gets the same platform with no write to the cluster or to GitHub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_nothing() {
+    use slipway_core::pipeline::Recorder;
+    use slipway_core::platform::install::{InstallOptions, Source};
+    use slipway_core::platform::target::{Existing, Expose};
+    use slipway_core::secrets::{Keyring, accounts};
+    use slipway_e2e::github_platform::{GitHubPlatform, TOKEN};
+
+    let w = GitHubPlatform::new(None).await;
+    let lb = IpAddr::V4(Ipv4Addr::new(127, 31, 0, 2));
+    w.sim
+        .set_chart_stand_ins(&root().join("tests/tests/fixtures/charts"));
+    w.sim.as_cloud_cluster(lb);
+    w.sim
+        .serve_ingress(SocketAddr::new(lb, 80))
+        .await
+        .expect("lb :80");
+    w.sim
+        .serve_ingress_tls(SocketAddr::new(lb, 443))
+        .await
+        .expect("lb :443");
+    let existing = Existing {
+        kube: w.kube.clone(),
+        expose: Expose::LoadBalancer,
+        platform_nodes: Some(
+            format!("{}=big-pool", cloud::POOL_LABEL)
+                .parse()
+                .expect("selector"),
+        ),
+    };
+    let person = |teams: &std::path::Path| {
+        let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("keyring"));
+        keyring
+            .set(&accounts::github_token(&w.github.url()), TOKEN)
+            .expect("token");
+        InstallOptions {
+            cluster: existing.id(),
+            domain: DOMAIN.into(),
+            keyring,
+            exposed: true,
+            existing: Some(existing.clone()),
+            teams: slipway_core::teams::LocalTeams::in_dir(teams),
+            ..w.options.clone()
+        }
+    };
+    let dirs = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    let (alice, bob) = (person(dirs.0.path()), person(dirs.1.path()));
+    assert!(matches!(alice.source, Source::GitHub { .. }));
+    let timeouts = slipway_e2e::test_timeouts();
+
+    slipway_core::platform::existing::up(&alice, &timeouts, &Recorder::default())
+        .await
+        .expect("the first person's up --context");
+    let repo = w
+        .github
+        .repo("octo/slipway-platform")
+        .expect("platform repository");
+    let set = String::from_utf8_lossy(&repo.files["bootstrap/platform-appset.yaml"]).into_owned();
+    assert!(
+        set.contains("$values/targets/cluster/values/{{ .name }}.yaml"),
+        "{set}"
+    );
+    assert!(
+        repo.files
+            .contains_key("targets/cluster/values/traefik.yaml")
+    );
+    // Argo CD rendered Traefik from Git with both values files: the target's placement.
+    let traefik: Deployment = Api::namespaced(w.sim.client().await.expect("client"), "traefik")
+        .get("traefik")
+        .await
+        .expect("traefik from Git");
+    let selector = traefik
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.node_selector)
+        .unwrap_or_default();
+    assert_eq!(
+        selector.get(cloud::POOL_LABEL).map(String::as_str),
+        Some("big-pool"),
+        "{selector:?}"
+    );
+
+    let (writes, commits) = (w.sim.client_writes(), repo.commits.len());
+    let report = slipway_core::platform::existing::up(&bob, &timeouts, &Recorder::default())
+        .await
+        .expect("the second person's up --context");
+    assert_eq!(
+        w.sim.client_writes(),
+        writes,
+        "the second person wrote to the cluster: {:?}",
+        report.steps
+    );
+    let repo = w
+        .github
+        .repo("octo/slipway-platform")
+        .expect("platform repository");
+    assert_eq!(
+        repo.commits.len(),
+        commits,
+        "the second person wrote to GitHub"
+    );
+    // What the second person learnt went to their own keyring: the platform's Backstage token.
+    let token = |o: &InstallOptions| {
+        o.keyring
+            .get(&accounts::backstage_api_token(&existing.id()))
+            .expect("keyring")
+    };
+    assert!(token(&bob).is_some() && token(&bob) == token(&alice));
+}

@@ -403,7 +403,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
         serde_json::from_slice(&w.github.repo(&full).expect("repo").files[RECORD]).expect("record")
     };
 
-    let first = publish::publish(&gh, "acme", true, &[], false)
+    let first = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect("publish");
     assert!(first.created && !first.changed.is_empty());
@@ -435,7 +435,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
         "the initial commit, then the bundle with its record"
     );
 
-    let again = publish::publish(&gh, "acme", true, &[], false)
+    let again = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect("again");
     assert!(!again.created && again.changed.is_empty(), "{again:?}");
@@ -444,7 +444,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     // A platform engineer edits a file: the same bundle publishes nothing and keeps the edit.
     let edited = "bootstrap/projects.yaml";
     write(edited, b"# the team's own projects\n".to_vec()).await;
-    let kept = publish::publish(&gh, "acme", true, &[], false)
+    let kept = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect("keeps");
     assert_eq!(
@@ -462,7 +462,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     write(upgraded, old.clone()).await;
     write(RECORD, serde_json::to_vec(&older).expect("json")).await;
     let before = commits();
-    let err = publish::publish(&gh, "acme", true, &[], false)
+    let err = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect_err("both changed");
     assert!(
@@ -473,7 +473,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     assert_eq!(commits(), before, "nothing written");
 
     // --force writes the bundle over it.
-    let forced = publish::publish(&gh, "acme", true, &[], true)
+    let forced = publish::publish(&gh, "acme", true, &[], None, true)
         .await
         .expect("force");
     assert_eq!(forced.changed, [edited.to_owned(), upgraded.to_owned()]);
@@ -485,7 +485,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     // Only the bundle changed since the last publish: it is published, no questions asked.
     write(upgraded, old.clone()).await;
     write(RECORD, serde_json::to_vec(&older).expect("json")).await;
-    let upgrade = publish::publish(&gh, "acme", true, &[], false)
+    let upgrade = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect("upgrade");
     assert_eq!(upgrade.changed, [upgraded.to_owned()]);
@@ -501,7 +501,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
         .insert(retired.into(), publish::blob_id(&retired_yaml));
     write(retired, retired_yaml).await;
     write(RECORD, serde_json::to_vec(&with_retired).expect("json")).await;
-    let pruned = publish::publish(&gh, "acme", true, &[], false)
+    let pruned = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect("prune");
     assert_eq!(pruned.removed, [retired.to_owned()]);
@@ -523,7 +523,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     write(upgraded, old).await;
     write(RECORD, serde_json::to_vec(&newer).expect("json")).await;
     let before = commits();
-    let left = publish::publish(&gh, "acme", true, &[], false)
+    let left = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect("newer");
     assert_eq!(left.newer.as_deref(), Some("999.0.0"));
@@ -535,7 +535,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
     gh.create_repo("acme", true, PLATFORM_REPO, "cut short", true)
         .await
         .expect("created, then interrupted");
-    let resumed = publish::publish(&gh, "acme", true, &[], false)
+    let resumed = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect("the next run completes it");
     assert!(!resumed.changed.is_empty());
@@ -547,7 +547,7 @@ async fn the_platform_bundle_is_published_privately_and_never_over_someone_else_
         .await
         .expect("someone's repository");
     write("plans.md", b"ours\n".to_vec()).await;
-    let err = publish::publish(&gh, "acme", true, &[], false)
+    let err = publish::publish(&gh, "acme", true, &[], None, false)
         .await
         .expect_err("not Slipway's");
     assert!(
@@ -573,7 +573,7 @@ async fn a_personal_account_lists_its_services_in_the_platform_repository() {
         err.step() == Some("registry") && err.to_string().contains("slipway github publish"),
         "{err}"
     );
-    publish::publish(gh, "octo", false, &[], false)
+    publish::publish(gh, "octo", false, &[], None, false)
         .await
         .expect("publish");
     create::create(&req, &services, &Recorder::default())

@@ -107,6 +107,7 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                 &owner.name,
                 owner.org,
                 &slipway_core::config::Config::load()?.without,
+                None,
                 force,
             )
             .await?;

@@ -472,10 +472,32 @@ impl InstallStage<'_> {
     /// the controller is deployed so it adopts them: all applied only if different.
     async fn owned_secrets(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let keyring = &self.options.keyring;
+        let account = accounts::backstage_api_token(&self.options.cluster);
+        // On a shared cluster the platform's token is the cluster's, whoever made it: a second
+        // person keeps it (and now holds it too) rather than replacing everyone's.
+        let adopted = match (&self.options.existing, keyring.unavailable_reason()) {
+            (Some(_), None) => {
+                k8s::secret_value(
+                    &self.client,
+                    "backstage",
+                    "backstage-secrets",
+                    "SLIPWAY_API_TOKEN",
+                )
+                .await?
+            }
+            _ => None,
+        };
         let api_token = match keyring.unavailable_reason() {
+            None if adopted.is_some() => {
+                let token = adopted.unwrap_or_default();
+                if keyring.get(&account)?.as_deref() != Some(token.as_str()) {
+                    keyring.set(&account, &token)?;
+                    r.detail("kept the cluster's Backstage API token in the keyring");
+                }
+                token
+            }
             None => {
-                let (token, created) =
-                    keyring.get_or_create(&accounts::backstage_api_token(&self.options.cluster))?;
+                let (token, created) = keyring.get_or_create(&account)?;
                 if created {
                     r.detail("made Backstage's API token and kept it in the keyring");
                 }
@@ -534,7 +556,7 @@ impl InstallStage<'_> {
                 r.detail("GitHub not connected: no SCM token for the workloads ApplicationSet yet")
             }
         }
-        match self.local_ca(&r)? {
+        match self.local_ca(&r).await? {
             Some(ca) => {
                 objects.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CERT_MANAGER_NAMESPACE}}));
                 objects.push(ca_secret(&ca));
@@ -554,13 +576,32 @@ impl InstallStage<'_> {
 
     /// The machine's local CA (made and kept in the keyring on the first `up`); none without a
     /// keyring. Read once per run, so what it says about the CA is said once.
-    fn local_ca(&mut self, r: &StepContext<'_>) -> Result<Option<LocalCa>, InstallError> {
+    async fn local_ca(&mut self, r: &StepContext<'_>) -> Result<Option<LocalCa>, InstallError> {
         if let Some(ca) = &self.ca {
             return Ok(ca.clone());
         }
-        let ca = self.read_local_ca(r)?;
+        let ca = match self.cluster_ca().await? {
+            Some(ca) => Some(ca),
+            None => self.read_local_ca(r)?,
+        };
         self.ca = Some(ca.clone());
         Ok(ca)
+    }
+
+    /// An existing cluster's CA, when Slipway gave it one before (from this machine or
+    /// another): on a shared cluster the issuer is the platform's, so a second person's `up`
+    /// keeps it, rather than replacing it with their machine's and re-issuing every
+    /// certificate. `None` on Slipway's own cluster, whose CA is always this machine's.
+    async fn cluster_ca(&self) -> Result<Option<LocalCa>, InstallError> {
+        if self.options.existing.is_none() {
+            return Ok(None);
+        }
+        let read = |key| k8s::secret_value(&self.client, CERT_MANAGER_NAMESPACE, "slipway-ca", key);
+        let (Some(cert), Some(key)) = (read("tls.crt").await?, read("tls.key").await?) else {
+            return Ok(None);
+        };
+        // One that cannot be read is replaced, as a missing one is made.
+        Ok(LocalCa::from_pem(&format!("{cert}\n{key}")).ok())
     }
 
     fn read_local_ca(&self, r: &StepContext<'_>) -> Result<Option<LocalCa>, InstallError> {
@@ -699,11 +740,17 @@ impl InstallStage<'_> {
             token,
         } = self.github_owner(api, owner.as_deref()).await?;
         r.detail(format!("{}/{}", owner.name, publish::PLATFORM_REPO));
+        let shape = self
+            .options
+            .existing
+            .as_ref()
+            .map(super::target::Existing::shape);
         let published = publish::publish(
             &github,
             &owner.name,
             owner.org,
             &self.options.without,
+            shape.as_ref(),
             false,
         )
         .await?;
@@ -918,7 +965,7 @@ impl InstallStage<'_> {
     /// made anew) is deleted, so cert-manager issues it again: cert-manager itself re-issues only
     /// on a change of names or issuer.
     async fn certificates(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
-        let Some(ca) = self.local_ca(&r)? else {
+        let Some(ca) = self.local_ca(&r).await? else {
             return Ok(StepOutcome::up_to_date(
                 "no local CA (no keyring): HTTP only",
             ));
@@ -1052,7 +1099,7 @@ impl InstallStage<'_> {
     async fn routing(&mut self, r: StepContext<'_>) -> Result<StepOutcome, InstallError> {
         let ca = match (self.options.tls_ingress, &self.options.existing) {
             (None, None) => None,
-            _ => self.local_ca(&r)?.map(|ca| ca.cert().der().to_vec()),
+            _ => self.local_ca(&r).await?.map(|ca| ca.cert().der().to_vec()),
         };
         if self.options.existing.is_some() {
             return self.routing_existing(ca.as_deref(), r).await;
@@ -1123,6 +1170,13 @@ impl InstallStage<'_> {
             .await?;
         if services.is_empty() {
             return Ok(StepOutcome::up_to_date("no services yet"));
+        }
+        if self.options.existing.is_some() {
+            r.warn(format!(
+                "Backstage is not routed on this cluster (guest sign-in only), so its catalog was not checked for the {} service(s); register them from Backstage, reached by `slipway forward`",
+                services.len()
+            ));
+            return Ok(StepOutcome::up_to_date("Backstage not routed"));
         }
         let backstage_token = self
             .options

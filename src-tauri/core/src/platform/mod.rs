@@ -158,9 +158,8 @@ impl UpSettings {
         }
     }
 
-    /// The platform's options on the existing cluster `context` names. Local mode only for
-    /// now: the platform repository does not carry the target's values yet, so GitHub mode
-    /// would run Slipway's kind values there.
+    /// The platform's options on the existing cluster `context` names (GitHub mode publishes
+    /// the cluster's values with the bundle).
     pub fn resolve_existing(&self) -> Result<InstallOptions, ClusterError> {
         let Some(context) = &self.context else {
             return Err(ClusterError::InvalidSetting(
@@ -183,11 +182,6 @@ impl UpSettings {
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         );
         self.fill(&mut p);
-        if p.source != Source::Local {
-            return Err(ClusterError::InvalidSetting(
-                "GitHub mode onto an existing cluster is not there yet (the platform repository does not carry the cluster's values); pass --local to run the embedded bundle on it".into(),
-            ));
-        }
         p.exposed = true;
         p.existing = Some(existing);
         Ok(p)

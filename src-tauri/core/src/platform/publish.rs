@@ -36,6 +36,9 @@ pub struct Site {
     /// The optional parts the platform goes without: their component files are not published
     /// (one published earlier is removed, so Argo CD prunes it).
     pub without: Vec<super::gitops::Part>,
+    /// An existing cluster (`up --context`): each component's values file for it is published
+    /// under `targets/cluster/values/` and the platform ApplicationSet reads it after the base.
+    pub target: Option<super::target::Shape>,
 }
 
 impl Site {
@@ -48,6 +51,7 @@ impl Site {
             api: DEFAULT_API.into(),
             branch: "main".into(),
             without: Vec::new(),
+            target: None,
         }
     }
 
@@ -94,7 +98,7 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
             ]
         })
         .collect::<Vec<_>>();
-    bundle::Bundle::iter()
+    let mut files: BTreeMap<String, Vec<u8>> = bundle::Bundle::iter()
         .filter(|path| !left_out.iter().any(|p| p == path.as_ref()))
         .filter_map(|path| {
             let data = bundle::Bundle::get(&path)?.data.into_owned();
@@ -117,7 +121,45 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
             };
             Some((path.to_string(), data))
         })
-        .collect()
+        .collect();
+    if let Some(shape) = &site.target {
+        for_target(&mut files, shape, &site.without);
+    }
+    files
+}
+
+/// An existing cluster's files: every component's values for it, as the values file Argo CD
+/// merges after the base one (the platform ApplicationSet lists it second).
+fn for_target(
+    files: &mut BTreeMap<String, Vec<u8>>,
+    shape: &super::target::Shape,
+    without: &[super::gitops::Part],
+) {
+    const BASE: &str = "              - $values/platform/values/{{ .name }}.yaml\n";
+    const SET: &str = "bootstrap/platform-appset.yaml";
+    if let Some(set) = files.get_mut(SET) {
+        let text = String::from_utf8_lossy(set).replace(
+            BASE,
+            &format!("{BASE}              - $values/targets/cluster/values/{{{{ .name }}}}.yaml\n"),
+        );
+        *set = text.into_bytes();
+    }
+    for c in super::gitops::components_without(without).unwrap_or_default() {
+        let base: Option<serde_json::Value> =
+            bundle::yaml(&format!("platform/values/{}.yaml", c.name)).ok();
+        let overlay = base.and_then(|b| shape.overlay(&c.name, &b).ok());
+        let text = overlay.and_then(|o| serde_saphyr::to_string(&o).ok());
+        if let Some(text) = text {
+            let header = format!(
+                "# {}'s values on this existing cluster (`slipway up --context`), merged over\n# platform/values/{}.yaml; written by Slipway from targets/cluster/ in its bundle.\n",
+                c.name, c.name
+            );
+            files.insert(
+                format!("targets/cluster/values/{}.yaml", c.name),
+                format!("{header}{text}").into_bytes(),
+            );
+        }
+    }
 }
 
 /// Where the repository records Slipway's last publish.
@@ -252,6 +294,7 @@ pub async fn publish(
     owner: &str,
     org: bool,
     without: &[super::gitops::Part],
+    target: Option<&super::target::Shape>,
     force: bool,
 ) -> Result<Published, PublishError> {
     let (repo, created) = match github.repo(owner, PLATFORM_REPO).await? {
@@ -273,6 +316,7 @@ pub async fn publish(
         api: github.api().trim_end_matches('/').to_owned(),
         branch: repo.default_branch.clone(),
         without: without.to_vec(),
+        target: target.cloned(),
     };
     let mut published = Published {
         repo_url: repo.html_url.clone(),
@@ -495,6 +539,7 @@ mod tests {
             api: "https://ghe.corp/api/v3".into(),
             without: Vec::new(),
             branch: "trunk".into(),
+            target: None,
         };
         let f = files(&site);
         let all: String = f
@@ -536,6 +581,50 @@ mod tests {
                 .contains("api: https://ghe.corp/api/v3")
         );
         assert_eq!(site.repo_url(), "https://ghe.corp/jo/slipway-platform.git");
+    }
+
+    #[test]
+    fn an_existing_cluster_s_values_are_published_and_read_second() {
+        let shape = super::super::target::Shape {
+            platform_nodes: Some("node-pool=platform".parse().expect("selector")),
+            ..Default::default()
+        };
+        let site = Site {
+            target: Some(shape.clone()),
+            ..Site::github_com("acme", true)
+        };
+        let f = files(&site);
+        let set: serde_json::Value = serde_saphyr::from_str(&String::from_utf8_lossy(
+            &f["bootstrap/platform-appset.yaml"],
+        ))
+        .expect("set");
+        assert_eq!(
+            set["spec"]["template"]["spec"]["sources"][0]["helm"]["valueFiles"],
+            serde_json::json!([
+                "$values/platform/values/{{ .name }}.yaml",
+                "$values/targets/cluster/values/{{ .name }}.yaml"
+            ])
+        );
+        for c in super::super::gitops::components().expect("components") {
+            let path = format!("targets/cluster/values/{}.yaml", c.name);
+            let overlay: serde_json::Value =
+                serde_saphyr::from_str(&String::from_utf8_lossy(&f[&path])).expect(&path);
+            let base: serde_json::Value =
+                bundle::yaml(&format!("platform/values/{}.yaml", c.name)).expect("base");
+            let mut merged = base.clone();
+            json_patch::merge(&mut merged, &overlay);
+            assert_eq!(
+                merged,
+                shape.values(&c.name, base).expect("values"),
+                "{path}"
+            );
+        }
+        // Slipway's own cluster reads the base values only.
+        let kind = files(&Site::github_com("acme", true));
+        assert!(
+            !String::from_utf8_lossy(&kind["bootstrap/platform-appset.yaml"])
+                .contains("targets/cluster")
+        );
     }
 
     #[test]

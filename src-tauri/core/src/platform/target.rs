@@ -185,7 +185,77 @@ pub struct Existing {
     pub platform_nodes: Option<NodeSelector>,
 }
 
+/// What of an existing cluster's choices shapes the platform's values, and so the files the
+/// platform repository carries for it: the way in and the platform's nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub expose: Expose,
+    pub platform_nodes: Option<NodeSelector>,
+}
+
+impl Shape {
+    /// `component`'s values as this target wants them: the target's values file merged over
+    /// them, then the placement rule.
+    pub fn values(&self, component: &str, mut values: Value) -> Result<Value, BundleError> {
+        let path = format!("targets/cluster/values/{component}.yaml");
+        if let Some(text) = bundle::text(&path) {
+            let overlay: Value = bundle::parse(&path, &text)?;
+            json_patch::merge(&mut values, &overlay);
+        }
+        if component == "traefik" {
+            values["service"]["spec"]["type"] = Value::from(self.expose.service_type());
+        }
+        place(
+            &mut values,
+            &file()?.placement,
+            self.platform_nodes.as_ref(),
+        );
+        Ok(values)
+    }
+
+    /// The values file that, merged over `base` as Helm merges a later values file, gives
+    /// `component`'s values on this target: what GitHub mode publishes as
+    /// `targets/cluster/values/<component>.yaml`.
+    pub fn overlay(&self, component: &str, base: &Value) -> Result<Value, BundleError> {
+        Ok(merge_diff(base, &self.values(component, base.clone())?))
+    }
+}
+
+/// The merge patch (RFC 7386, as Helm merges values files) that turns `from` into `to`: maps
+/// compared key by key, a key `to` lacks set to `null`, anything else replaced whole.
+pub fn merge_diff(from: &Value, to: &Value) -> Value {
+    match (from, to) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut patch = serde_json::Map::new();
+            for key in a.keys().filter(|k| !b.contains_key(*k)) {
+                patch.insert(key.clone(), Value::Null);
+            }
+            for (key, value) in b {
+                match a.get(key) {
+                    Some(old) if old == value => {}
+                    Some(old @ Value::Object(_)) if value.is_object() => {
+                        patch.insert(key.clone(), merge_diff(old, value));
+                    }
+                    _ => {
+                        patch.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => to.clone(),
+    }
+}
+
 impl Existing {
+    /// What of this target shapes the values.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            expose: self.expose,
+            platform_nodes: self.platform_nodes.clone(),
+        }
+    }
+
     /// What Slipway keys this target's state on (lock, keyring entries, team files): the
     /// context's name in the characters a file name and a cluster name take.
     pub fn id(&self) -> String {
@@ -743,6 +813,31 @@ mod tests {
         target.expose = Expose::NodePort;
         let np = target.values("traefik", base).expect("np");
         assert_eq!(np["service"]["spec"]["type"], "NodePort");
+    }
+
+    #[test]
+    fn the_published_overlay_merged_as_helm_merges_gives_the_target_values() {
+        let shape = existing(Some("node-pool=platform")).shape();
+        for c in crate::platform::gitops::components().expect("components") {
+            let base: Value =
+                bundle::yaml(&format!("platform/values/{}.yaml", c.name)).expect("values");
+            let overlay = shape.overlay(&c.name, &base).expect("overlay");
+            let mut merged = base.clone();
+            json_patch::merge(&mut merged, &overlay);
+            assert_eq!(
+                merged,
+                shape.values(&c.name, base).expect("values"),
+                "{}",
+                c.name
+            );
+        }
+        assert_eq!(
+            merge_diff(
+                &json!({"a": {"b": 1, "c": 2}, "d": [1]}),
+                &json!({"a": {"b": 1}, "d": [2], "e": true})
+            ),
+            json!({"a": {"c": null}, "d": [2], "e": true})
+        );
     }
 
     #[test]
