@@ -274,7 +274,49 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
     assert_eq!(traefik_row["health"], "Healthy", "{status:#}");
     assert_eq!(traefik_row["pinned"], traefik_row["running"], "{status:#}");
 
-    // down: refused without --yes, then the platform goes and the cluster is as it was.
+    // The other commands take the same target: a team's namespace and baseline there (local
+    // mode: Slipway applies it), and a Secret sealed with that cluster's controller.
+    let helm = tools_dir().join("helm");
+    let helm = helm.to_string_lossy().into_owned();
+    let with_target = |args: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(t.target_args());
+        all
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        t.run(&args)
+    };
+    run(with_target(&[
+        "team", "apply", "payments", "--local", "--helm", &helm,
+    ]))
+    .expect_ok("team apply --context");
+    let teams = run(with_target(&["team", "list", "--local", "-o", "json"]))
+        .expect_ok("team list --context");
+    let teams: serde_json::Value = serde_json::from_str(&teams.stdout).expect("teams JSON");
+    assert_eq!(teams[0]["name"], "payments", "{teams:#}");
+    assert_eq!(
+        teams[0]["applied"], true,
+        "the baseline is on the existing cluster: {teams:#}"
+    );
+    let sealed = run(with_target(&[
+        "seal",
+        "--name",
+        "db",
+        "--namespace",
+        "team-payments",
+        "--from-literal",
+        "password=s3cret-value",
+    ]))
+    .expect_ok("seal --context");
+    assert!(
+        sealed.stdout.contains("kind: SealedSecret") && !sealed.stdout.contains("s3cret-value"),
+        "{}",
+        sealed.stdout
+    );
+
+    // down: refused without --yes, then the platform goes and the cluster is as it was (the
+    // team's namespace with it).
     let mut down_args = vec!["down".to_owned()];
     down_args.extend(t.target_args());
     let down: Vec<&str> = down_args.iter().map(String::as_str).collect();

@@ -24,20 +24,15 @@ pub struct ForwardArgs {
     /// Local address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     address: IpAddr,
-    /// Kubeconfig context (default: kind-<cluster name>).
-    #[arg(long)]
-    context: Option<String>,
+    #[command(flatten)]
+    target: super::TargetArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
 
 pub async fn run(args: ForwardArgs) -> anyhow::Result<()> {
     let specs = forward::from_words(&args.specs, &args.namespace)?;
-    let client = args
-        .cluster
-        .kube_target(args.context.clone())?
-        .client()
-        .await?;
+    let client = args.target.kube_target(&args.cluster)?.client().await?;
     let forwards = Forwards::default();
     let mut events = forwards.subscribe();
     for spec in specs {

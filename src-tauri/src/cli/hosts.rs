@@ -31,9 +31,8 @@ struct Common {
     /// Also write ::1 entries (default on macOS, where .local lookups otherwise stall on IPv6).
     #[arg(long, global = true)]
     ipv6: bool,
-    /// Kubeconfig context to read Ingress hosts from (default: kind-<cluster name>).
-    #[arg(long, global = true)]
-    context: Option<String>,
+    #[command(flatten)]
+    target: super::TargetArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -77,11 +76,7 @@ impl Common {
     }
 
     async fn desired(&self) -> anyhow::Result<Vec<hosts::HostEntry>> {
-        let desired = hosts::desired(
-            &self.domain,
-            &self.cluster.kube_target(self.context.clone())?,
-        )
-        .await;
+        let desired = hosts::desired(&self.domain, &self.target.kube_target(&self.cluster)?).await;
         if let Some(why) = &desired.cluster_skipped {
             eprintln!(
                 "note: only the platform hosts; the cluster's Ingress hosts were skipped ({why})"

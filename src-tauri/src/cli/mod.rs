@@ -161,17 +161,9 @@ fn with_defaults(mut command: clap::Command, defaults: &[(&str, String)]) -> cla
 }
 
 impl ClusterArgs {
-    /// The kubeconfig context of this cluster, unless `--context` overrides it.
-    fn kube_target(
-        &self,
-        context: Option<String>,
-    ) -> anyhow::Result<slipway_core::k8s::KubeTarget> {
-        let name = self.spec()?.name;
-        let mut target = slipway_core::k8s::KubeTarget::cluster(&name);
-        if context.is_some() {
-            target.context = context;
-        }
-        Ok(target)
+    /// The kubeconfig context of this cluster (`kind-<name>`).
+    fn kube_target(&self) -> anyhow::Result<slipway_core::k8s::KubeTarget> {
+        Ok(slipway_core::k8s::KubeTarget::cluster(&self.spec()?.name))
     }
 }
 
@@ -188,6 +180,14 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// Whom to talk to: the existing cluster named, else Slipway's own `cluster`.
+    fn kube_target(&self, cluster: &ClusterArgs) -> anyhow::Result<slipway_core::k8s::KubeTarget> {
+        match &self.context {
+            Some(context) => Ok(target::located(context, self.kubeconfig.as_deref())?.1),
+            None => cluster.kube_target(),
+        }
+    }
+
     /// The existing cluster named, if any.
     fn existing(&self) -> anyhow::Result<Option<Existing>> {
         let Some(context) = &self.context else {

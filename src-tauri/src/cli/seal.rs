@@ -16,6 +16,8 @@ pub struct SealArgs {
     /// The cluster whose controller seals (its certificate, its keys); `--name` is the Secret's.
     #[arg(id = super::CLUSTER_ARG, long = "cluster", value_name = "NAME", env = "SLIPWAY_CLUSTER")]
     cluster_name: Option<String>,
+    #[command(flatten)]
+    target: super::TargetArgs,
     /// A Secret manifest (YAML or JSON, `data` or `stringData`); `-` or nothing reads stdin.
     #[arg(value_name = "FILE")]
     input: Option<PathBuf>,
@@ -62,10 +64,12 @@ enum Output {
 }
 
 impl SealArgs {
-    fn cluster(&self) -> super::ClusterArgs {
-        super::ClusterArgs {
+    /// The cluster whose controller seals: the existing one named, else Slipway's.
+    fn kube_target(&self) -> anyhow::Result<slipway_core::k8s::KubeTarget> {
+        let cluster = super::ClusterArgs {
             name: self.cluster_name.clone(),
-        }
+        };
+        self.target.kube_target(&cluster)
     }
 }
 
@@ -86,7 +90,7 @@ pub async fn run(args: SealArgs) -> anyhow::Result<()> {
         Some(path) => std::fs::read(path)
             .with_context(|| format!("cannot read the certificate {}", path.display()))?,
         None => {
-            let client = args.cluster().kube_target(None)?.client().await?;
+            let client = args.kube_target()?.client().await?;
             sealing::fetch_cert(
                 &client,
                 sealing::CONTROLLER_NAMESPACE,
@@ -152,7 +156,7 @@ fn input(args: &SealArgs) -> anyhow::Result<SecretInput> {
 }
 
 async fn backup(args: &SealArgs, path: &std::path::Path) -> anyhow::Result<()> {
-    let keys = sealing::active_keys(&args.cluster().kube_target(None)?.client().await?).await?;
+    let keys = sealing::active_keys(&args.kube_target()?.client().await?).await?;
     anyhow::ensure!(
         !keys.is_empty(),
         "the cluster has no Sealed Secrets key yet (is Sealed Secrets running? `slipway status`)"
@@ -185,8 +189,7 @@ async fn restore(args: &SealArgs, path: &std::path::Path) -> anyhow::Result<()> 
         .map(sealing::SealingKey::from_secret)
         .collect::<Result<_, _>>()?;
     anyhow::ensure!(!keys.is_empty(), "{} holds no sealing key", path.display());
-    let restarted =
-        sealing::restore_keys(&args.cluster().kube_target(None)?.client().await?, &keys).await?;
+    let restarted = sealing::restore_keys(&args.kube_target()?.client().await?, &keys).await?;
     eprintln!(
         "Restored {} sealing key(s) into {}.",
         keys.len(),

@@ -62,13 +62,28 @@ struct TargetArgs {
     /// The helm binary (local mode renders the team chart with it).
     #[arg(long, value_name = "PATH", env = "SLIPWAY_HELM", global = true)]
     helm: Option<std::path::PathBuf>,
+    /// An existing cluster's kubeconfig context (`up --context`) instead of Slipway's own.
+    #[arg(long, value_name = "NAME", env = "SLIPWAY_CONTEXT", global = true)]
+    context: Option<String>,
+    /// The kubeconfig file holding --context (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "PATH", env = "SLIPWAY_KUBECONFIG", global = true)]
+    kubeconfig: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: TeamArgs) -> anyhow::Result<()> {
     let t = &args.target;
+    // An existing cluster's team files are keyed as `up --context` keys them.
+    let (cluster, kube) = match &t.context {
+        Some(context) => slipway_core::platform::target::located(context, t.kubeconfig.as_deref())?,
+        None => (
+            t.cluster.clone(),
+            slipway_core::k8s::KubeTarget::cluster(&t.cluster),
+        ),
+    };
     let target = TeamsTarget {
-        local_teams: LocalTeams::for_cluster(&t.cluster),
-        cluster: t.cluster.clone(),
+        local_teams: LocalTeams::for_cluster(&cluster),
+        kube,
+        cluster,
         github_api: t.github_api.clone(),
         owner: t.owner.clone(),
         local: t.local,

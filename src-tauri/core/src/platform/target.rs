@@ -176,6 +176,37 @@ pub fn kube_context(
     )))
 }
 
+/// What Slipway keys an existing cluster's state on, from its context's name.
+pub fn id_of(context: &str) -> String {
+    let safe: String = context
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("context-{}", safe.trim_matches('-'))
+}
+
+/// Slipway's key for an existing cluster and how to reach it: its context in the kubeconfig
+/// that holds it.
+pub fn located(
+    context: &str,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<(String, crate::k8s::KubeTarget), crate::cluster::ClusterError> {
+    let kube = kube_context(context, kubeconfig)?;
+    Ok((
+        id_of(context),
+        crate::k8s::KubeTarget {
+            kubeconfig: Some(kube.kubeconfig),
+            context: Some(kube.context),
+        },
+    ))
+}
+
 /// An existing cluster the platform goes onto, and what the user chose for it.
 #[derive(Debug, Clone)]
 pub struct Existing {
@@ -259,19 +290,7 @@ impl Existing {
     /// What Slipway keys this target's state on (lock, keyring entries, team files): the
     /// context's name in the characters a file name and a cluster name take.
     pub fn id(&self) -> String {
-        let safe: String = self
-            .kube
-            .context
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        format!("context-{}", safe.trim_matches('-'))
+        id_of(&self.kube.context)
     }
 
     pub async fn client(&self) -> Result<kube::Client, K8sError> {

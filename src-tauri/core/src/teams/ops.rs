@@ -32,6 +32,8 @@ pub struct TeamsTarget {
     pub helm: Option<PathBuf>,
     /// Local mode's team files.
     pub local_teams: LocalTeams,
+    /// The cluster the teams' namespaces are on (Slipway's own: `kind-<cluster>`).
+    pub kube: KubeTarget,
 }
 
 impl TeamsTarget {
@@ -41,9 +43,17 @@ impl TeamsTarget {
     ) -> Result<Self, crate::cluster::ClusterError> {
         let spec = crate::cluster::ClusterSpec::embedded_default()?
             .with_overrides(&config.cluster_overrides())?;
+        // An existing cluster (the settings' `context`) keys its team files as `up --context`.
+        let (cluster, kube) = match &config.context {
+            Some(context) => {
+                crate::platform::target::located(context, config.kubeconfig.as_deref())?
+            }
+            None => (spec.name.clone(), KubeTarget::cluster(&spec.name)),
+        };
         Ok(Self {
-            local_teams: LocalTeams::for_cluster(&spec.name),
-            cluster: spec.name,
+            local_teams: LocalTeams::for_cluster(&cluster),
+            kube,
+            cluster,
             github_api: config.github_api_or_default(),
             owner: config.owner.clone(),
             local: false,
@@ -131,15 +141,15 @@ pub struct TeamSummary {
     pub services: Vec<String>,
 }
 
-async fn client(cluster: &str) -> Option<kube::Client> {
-    KubeTarget::cluster(cluster).client().await.ok()
+async fn client(kube: &KubeTarget) -> Option<kube::Client> {
+    kube.client().await.ok()
 }
 
 /// Every team, with its namespace's quota use and services when the cluster answers.
 pub async fn list(target: &TeamsTarget, keyring: &Keyring) -> Result<Vec<TeamSummary>, TeamError> {
     let files = files(target, keyring).await?;
     let teams = files.teams().await?;
-    let client = client(&target.cluster).await;
+    let client = client(&target.kube).await;
     let apps = match &client {
         Some(c) => Api::<DynamicObject>::namespaced_with(
             c.clone(),
@@ -258,7 +268,7 @@ pub async fn apply(
             .unwrap_or_else(|| TeamFile::new(&change.name)),
     );
     team.validate()?;
-    let client = client(&target.cluster).await;
+    let client = client(&target.kube).await;
     match &files {
         Files::Local(local) => {
             local.save(&team)?;
@@ -384,7 +394,7 @@ pub async fn remove(
     match &files {
         Files::Local(local) => {
             local.remove(name)?;
-            if let Some(client) = client(&target.cluster).await {
+            if let Some(client) = client(&target.kube).await {
                 delete_baseline(&client, name).await?;
                 let groups: DynamicObject =
                     serde_json::from_value(crate::platform::gitops::local_groups(&local.list()?)?)
@@ -428,7 +438,7 @@ pub async fn remove(
                     &format!("Drop team {name}'s Backstage group (Slipway)"),
                 )
                 .await?;
-            if let Some(client) = client(&target.cluster).await {
+            if let Some(client) = client(&target.kube).await {
                 refresh(&client, "teams").await?;
             }
             Ok(format!(
