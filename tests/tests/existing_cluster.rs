@@ -10,6 +10,7 @@ use std::process::Command;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 use slipway_e2e::kube_sim::{KubeSim, cloud};
 use slipway_e2e::{Run, root, slipway, tools_dir};

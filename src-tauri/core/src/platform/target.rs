@@ -622,23 +622,6 @@ pub async fn preflight(
         ));
     }
 
-    // A dry run writes nothing, and proves the server takes server-side apply from this user.
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let probe =
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "slipway-preflight"}});
-    let params = PatchParams::apply(super::install::FIELD_MANAGER).dry_run();
-    if let Err(e) = within(
-        "a dry-run apply",
-        namespaces.patch("slipway-preflight", &params, &Patch::Apply(&probe)),
-    )
-    .await
-    {
-        return Err(match e {
-            K8sError::Api(kube::Error::Api(s)) => TargetError::NoServerSideApply(s.message),
-            other => other.into(),
-        });
-    }
-
     let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     let mut denied = Vec::new();
     for a in &rules.access {
@@ -666,6 +649,23 @@ pub async fn preflight(
     }
     if !denied.is_empty() {
         return Err(TargetError::Forbidden(denied.join(", ")));
+    }
+
+    // A dry run writes nothing, and proves the server takes server-side apply from this user.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let probe =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "slipway-preflight"}});
+    let params = PatchParams::apply(super::install::FIELD_MANAGER).dry_run();
+    if let Err(e) = within(
+        "a dry-run apply",
+        namespaces.patch("slipway-preflight", &params, &Patch::Apply(&probe)),
+    )
+    .await
+    {
+        return Err(match e {
+            K8sError::Api(kube::Error::Api(s)) => TargetError::NoServerSideApply(s.message),
+            other => other.into(),
+        });
     }
 
     let classes: Api<StorageClass> = Api::all(client.clone());
