@@ -160,11 +160,61 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
         "{}",
         local.stderr
     );
+    // A user without cluster-wide rights (the context impersonates a developer no role is bound
+    // to, as `kubectl --as` would) is told which rights are missing.
+    let restricted = t.home.path().join("restricted-kubeconfig");
+    let text = t
+        .sim
+        .kubeconfig_as("restricted")
+        .replace("    token:", "    as: dev-alice\n    token:");
+    std::fs::write(&restricted, text).expect("restricted kubeconfig");
+    let restricted = restricted.to_string_lossy().into_owned();
+    let denied = t.run(&[
+        "up",
+        "--context",
+        "restricted",
+        "--kubeconfig",
+        &restricted,
+        "--domain",
+        DOMAIN,
+        "--local",
+    ]);
+    assert!(!denied.ok, "{}", denied.stdout);
+    assert!(
+        denied.stderr.contains(
+            "may not create customresourcedefinitions (apiextensions.k8s.io), create clusterroles"
+        ) && denied.stderr.contains("cluster-admin"),
+        "{}",
+        denied.stderr
+    );
     assert_eq!(
         t.sim.client_writes(),
         writes,
         "a refused preflight writes nothing"
     );
+
+    // No default StorageClass while Loki and Prometheus claim volumes: refused, naming the fix.
+    let classes: Api<StorageClass> = Api::all(t.sim.client().await.expect("client"));
+    let class = classes.get(cloud::STORAGE_CLASS).await.expect("class");
+    classes
+        .delete(cloud::STORAGE_CLASS, &Default::default())
+        .await
+        .expect("delete class");
+    let no_class = t.up(&[]);
+    assert!(
+        !no_class.ok
+            && no_class.stderr.contains("is-default-class=true")
+            && no_class.stderr.contains("--without observability"),
+        "{}",
+        no_class.stderr
+    );
+    let mut back = class.clone();
+    back.metadata.resource_version = None;
+    back.metadata.uid = None;
+    classes
+        .create(&Default::default(), &back)
+        .await
+        .expect("class back");
 
     let pool = format!("{}=default-pool", cloud::POOL_LABEL);
     let up = t.up(&["--platform-nodes", &pool]).expect_ok("up --context");
