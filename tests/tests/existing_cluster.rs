@@ -233,6 +233,13 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
         );
     }
     assert!(!up.stdout.contains("hosts apply"), "{}", up.stdout);
+    // Services select Slipway's workloads pool, which no node of this cluster carries yet.
+    assert!(
+        up.stderr
+            .contains("no node carries slipway.dev/pool=workloads"),
+        "{}",
+        up.stderr
+    );
     assert!(
         up.stdout.contains("slipway forward --context"),
         "Backstage is reached by port-forward:\n{}",

@@ -695,6 +695,21 @@ pub async fn preflight(
     let nodes = within("the nodes", nodes.list(&ListParams::default()))
         .await?
         .items;
+    // Services keep selecting Slipway's workloads pool (the team placement policy holds them
+    // to it), so some nodes must carry that label for them to run.
+    let pool = &rules.placement.pool_label;
+    let workloads = crate::cluster::spec::WORKLOADS_POOL;
+    let for_services = nodes.iter().any(|n| {
+        n.metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.get(pool).is_some_and(|v| v == workloads))
+    });
+    if !for_services {
+        r.warn(format!(
+            "no node carries {pool}={workloads}, which services select: label the nodes for them (`kubectl label nodes NODE {pool}={workloads}`), or their pods stay Pending"
+        ));
+    }
     if let Some(wanted) = &target.platform_nodes {
         let matches = nodes.iter().any(|n| {
             n.metadata
