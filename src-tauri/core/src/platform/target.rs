@@ -302,23 +302,9 @@ impl Existing {
         .await
     }
 
-    /// `component`'s values (already moved to the domain) as this target wants them: the
-    /// target's values file merged over them, then the placement rule.
-    pub fn values(&self, component: &str, mut values: Value) -> Result<Value, BundleError> {
-        let path = format!("targets/cluster/values/{component}.yaml");
-        if let Some(text) = bundle::text(&path) {
-            let overlay: Value = bundle::parse(&path, &text)?;
-            json_patch::merge(&mut values, &overlay);
-        }
-        if component == "traefik" {
-            values["service"]["spec"]["type"] = Value::from(self.expose.service_type());
-        }
-        place(
-            &mut values,
-            &file()?.placement,
-            self.platform_nodes.as_ref(),
-        );
-        Ok(values)
+    /// `component`'s values (already moved to the domain) as this target wants them.
+    pub fn values(&self, component: &str, values: Value) -> Result<Value, BundleError> {
+        self.shape().values(component, values)
     }
 
     /// A platform UI's Ingress as this target routes it: HTTPS only.
