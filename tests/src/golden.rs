@@ -69,7 +69,7 @@ impl GoldenWorld {
         docs.extend(bundle_docs("bootstrap/teams-appset.yaml"));
         docs.extend(bundle_docs("bootstrap/workloads-appset.yaml"));
         docs.extend(slipway_core::platform::gitops::policies(&[]).expect("policies"));
-        docs.push(slipway_core::platform::gitops::site_config("local"));
+        docs.push(slipway_core::platform::gitops::site_config("local", None));
         docs.push(serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "slipway-scm-token", "namespace": "argocd", "labels": {"argocd.argoproj.io/secret-type": "scm-creds"}}, "stringData": {"token": TOKEN}}));
         objects.extend(
             docs.into_iter()

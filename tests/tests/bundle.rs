@@ -90,7 +90,7 @@ async fn the_bootstrap_objects_apply_to_an_api_server() {
     }
     // The guard rails Slipway applies itself, with the per-user parameters they read.
     let mut rails = slipway_core::platform::gitops::policies(&[]).expect("policies");
-    rails.push(slipway_core::platform::gitops::site_config("local"));
+    rails.push(slipway_core::platform::gitops::site_config("local", None));
     let ns = apply::parse(
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: backstage}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: observability}\n",
     )

@@ -154,6 +154,16 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
         "{}",
         wrong.stderr
     );
+    let wrong = t.up(&["--workload-nodes", "cloud.google.com/gke-nodepool=nope"]);
+    assert!(
+        !wrong.ok
+            && wrong.stderr.contains(
+                "no node has the label cloud.google.com/gke-nodepool=nope; name a label the nodes for services carry"
+            )
+            && wrong.stderr.contains("leave --workload-nodes out"),
+        "{}",
+        wrong.stderr
+    );
     let local = t.up_in("local", &[]);
     assert!(
         !local.ok && local.stderr.contains("needs --domain ZONE"),
@@ -233,13 +243,6 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
         );
     }
     assert!(!up.stdout.contains("hosts apply"), "{}", up.stdout);
-    // Services select Slipway's workloads pool, which no node of this cluster carries yet.
-    assert!(
-        up.stderr
-            .contains("no node carries slipway.dev/pool=workloads"),
-        "{}",
-        up.stderr
-    );
     assert!(
         up.stdout.contains("slipway forward --context"),
         "Backstage is reached by port-forward:\n{}",
@@ -409,6 +412,7 @@ fn the_stand_in_traefik_chart_renders_what_the_cluster_target_promises() {
         },
         expose: slipway_core::platform::target::Expose::NodePort,
         platform_nodes: Some("node-pool=platform".parse().expect("selector")),
+        workload_nodes: None,
     };
     let values = slipway_core::platform::gitops::values_on("traefik", DOMAIN, Some(&existing))
         .expect("values");
@@ -484,6 +488,11 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
         expose: Expose::LoadBalancer,
         platform_nodes: Some(
             format!("{}=big-pool", cloud::POOL_LABEL)
+                .parse()
+                .expect("selector"),
+        ),
+        workload_nodes: Some(
+            format!("{}=default-pool", cloud::POOL_LABEL)
                 .parse()
                 .expect("selector"),
         ),
@@ -569,4 +578,107 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
             .expect("keyring")
     };
     assert!(token(&bob).is_some() && token(&bob) == token(&alice));
+
+    // Services from either machine: each person's creation runs where `--workload-nodes` says
+    // (the workloads ApplicationSet's patch over the template's own pool label, held by the
+    // placement policy), and the other person lists it.
+    let client = w.sim.client().await.expect("client");
+    let create = async |name: &str, person: &InstallOptions| {
+        let clients = w.clients();
+        let services = slipway_core::service::create::Services {
+            cluster: existing.id(),
+            reach: person.reach(),
+            ..w.services(&clients, Some(client.clone()))
+        };
+        let request = slipway_core::service::ServiceRequest {
+            domain: DOMAIN.into(),
+            ..GitHubPlatform::request(name)
+        };
+        slipway_core::service::create::create(&request, &services, &Recorder::default())
+            .await
+            .expect("service created");
+    };
+    create("shop-api", &alice).await;
+    create("cart", &bob).await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> =
+        Api::namespaced(client.clone(), "team-payments");
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    for name in ["shop-api", "cart"] {
+        let pod = loop {
+            let running = pods
+                .list(
+                    &kube::api::ListParams::default()
+                        .labels(&format!("app.kubernetes.io/name={name}")),
+                )
+                .await
+                .expect("pods")
+                .items
+                .into_iter()
+                .find(|p| p.spec.as_ref().is_some_and(|s| s.node_name.is_some()));
+            match running {
+                Some(p) => break p,
+                None => assert!(
+                    std::time::Instant::now() < deadline,
+                    "no scheduled {name} pod: {:?}",
+                    w.app(name)
+                ),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        let spec = pod.spec.expect("spec");
+        let selector = spec.node_selector.unwrap_or_default();
+        assert_eq!(
+            selector.into_iter().collect::<Vec<_>>(),
+            [(cloud::POOL_LABEL.to_owned(), "default-pool".to_owned())],
+            "{name}"
+        );
+        while w
+            .app(name)
+            .is_none_or(|a| a["status"]["health"]["status"] != "Healthy")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: {:?}",
+                w.app(name)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let node = nodes
+            .get(&spec.node_name.expect("node"))
+            .await
+            .expect("node");
+        assert_eq!(
+            node.metadata
+                .labels
+                .unwrap_or_default()
+                .get(cloud::POOL_LABEL)
+                .map(String::as_str),
+            Some("default-pool")
+        );
+    }
+    let clients = w.clients();
+    for person in [&alice, &bob] {
+        let owner = slipway_core::github::Owner {
+            name: "octo".into(),
+            org: false,
+        };
+        let listed = slipway_core::service::list::list(
+            &clients.github,
+            &owner,
+            Some(&client),
+            DOMAIN,
+            person.reach(),
+        )
+        .await
+        .expect("list");
+        let names: Vec<&str> = listed.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["cart", "shop-api"], "{listed:?}");
+        assert!(
+            listed
+                .iter()
+                .all(|s| s.health.as_deref() == Some("Healthy")),
+            "{listed:?}"
+        );
+    }
 }

@@ -29,7 +29,7 @@ async fn cluster() -> Cluster {
     let kubeconfig = dir.path().join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
     let mut docs = slipway_core::platform::gitops::policies(&[]).expect("policies");
-    docs.push(slipway_core::platform::gitops::site_config("local"));
+    docs.push(slipway_core::platform::gitops::site_config("local", None));
     let yaml: String = docs
         .iter()
         .map(|d| format!("---\n{}\n", serde_json::to_string(d).expect("json")))

@@ -197,6 +197,7 @@ impl TargetArgs {
             kube: target::kube_context(context, self.kubeconfig.as_deref())?,
             expose: Expose::default(),
             platform_nodes: None,
+            workload_nodes: None,
         }))
     }
 }
@@ -230,6 +231,10 @@ pub struct UpArgs {
     /// wherever the scheduler puts them).
     #[arg(long, value_name = "KEY=VALUE")]
     platform_nodes: Option<NodeSelector>,
+    /// An existing cluster: run services' pods on the nodes with this label, and only there
+    /// (default: wherever the scheduler puts them).
+    #[arg(long, value_name = "KEY=VALUE")]
+    workload_nodes: Option<NodeSelector>,
     /// Node image (default: the kindest/node image pinned by digest in the embedded config).
     #[arg(long, value_name = "REF")]
     node_image: Option<String>,
@@ -387,15 +392,20 @@ impl UpArgs {
                 _ => Expose::LoadBalancer,
             },
             platform_nodes: self.platform_nodes.clone(),
+            workload_nodes: self.workload_nodes.clone(),
         }
     }
 
     /// The flags that only mean something on an existing cluster, and those that never do.
     fn check_target(&self) -> anyhow::Result<()> {
         let existing = self.target.context.is_some();
-        if !existing && (self.expose.is_some() || self.platform_nodes.is_some()) {
+        if !existing
+            && (self.expose.is_some()
+                || self.platform_nodes.is_some()
+                || self.workload_nodes.is_some())
+        {
             anyhow::bail!(
-                "--expose and --platform-nodes place the platform on an existing cluster: add --context NAME"
+                "--expose, --platform-nodes and --workload-nodes place the platform on an existing cluster: add --context NAME"
             );
         }
         if existing

@@ -871,7 +871,10 @@ fn revision_of(s: &Value) -> String {
 }
 
 /// `kustomize build` of a Git path, as the repo-server runs it (`util/kustomize`), here with
-/// the real `kubectl kustomize` on the repository's files, cached by its inputs.
+/// the real `kubectl kustomize` on the repository's files, cached by its inputs. The
+/// Application's inline `kustomize.patches` are added to the path's kustomization's `patches`
+/// first, as Argo CD does ("any patches that target existing Kustomization file will be
+/// merged": argo-cd docs user-guide/kustomize.md, Patches).
 fn kustomize_build(
     shared: &Shared,
     git: &dyn GitSource,
@@ -881,12 +884,20 @@ fn kustomize_build(
     let repo = source["repoURL"].as_str().unwrap_or_default();
     let files = git.files(repo, &revision_of(source)).unwrap_or_default();
     let path = source["path"].as_str().unwrap_or(".").trim_matches('/');
-    cached(shared, (&files, path, "kustomize"), || {
+    let patches = source["kustomize"]["patches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let patches_key = Value::from(patches.clone()).to_string();
+    cached(shared, (&files, path, "kustomize", patches_key), || {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         write_tree(
             dir.path(),
             files.iter().map(|(p, d)| (p.as_str(), d.as_slice())),
         )?;
+        if !patches.is_empty() {
+            add_patches(&dir.path().join(path), patches)?;
+        }
         let out = std::process::Command::new(kubectl)
             .arg("kustomize")
             .arg(dir.path().join(path))
@@ -901,6 +912,23 @@ fn kustomize_build(
         }
         parse_documents(&String::from_utf8_lossy(&out.stdout), "kustomize output")
     })
+}
+
+/// Append `patches` to the kustomization in `dir` (kustomize reads it as YAML, so JSON does).
+fn add_patches(dir: &Path, patches: Vec<Value>) -> Result<(), String> {
+    let file = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "kustomize.patches on a path with no kustomization".to_owned())?;
+    let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    let mut kustomization: Value =
+        serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    match kustomization["patches"].as_array_mut() {
+        Some(list) => list.extend(patches),
+        None => kustomization["patches"] = Value::from(patches),
+    }
+    std::fs::write(&file, kustomization.to_string()).map_err(|e| e.to_string())
 }
 
 fn write_tree<'a>(

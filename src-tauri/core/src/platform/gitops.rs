@@ -294,8 +294,9 @@ pub fn policies(without: &[Part]) -> Result<Vec<Value>, BundleError> {
 pub const SITE_CONFIG: &str = "slipway-site";
 
 /// `argocd/slipway-site`: what the admission policies compare with, for this user's domain
-/// (the allowed `<name>.<domain>` hosts, the platform's own hosts, the workloads pool).
-pub fn site_config(domain: &str) -> Value {
+/// (the allowed `<name>.<domain>` hosts, the platform's own hosts) and cluster (`target` none:
+/// Slipway's own; the label team pods must select, empty when they may run anywhere).
+pub fn site_config(domain: &str, target: Option<&super::target::Shape>) -> Value {
     let domain = domain.trim_start_matches('.');
     let escaped = regex_escape(domain);
     let platform: Vec<String> = crate::hosts::platform_hosts(domain);
@@ -304,12 +305,15 @@ pub fn site_config(domain: &str) -> Value {
         .map(|h| regex_escape(h.split('.').next().unwrap_or_default()))
         .collect::<Vec<_>>()
         .join("|");
+    let workloads = super::target::workload_nodes(target);
+    let (label, pool) = workloads.map_or_else(Default::default, |n| (n.key, n.value));
     json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": SITE_CONFIG, "namespace": "argocd", "labels": {"app.kubernetes.io/managed-by": "slipway"}},
         "data": {
             "domain": domain,
-            "workloadsPool": crate::cluster::spec::WORKLOADS_POOL,
+            "workloadsLabel": label,
+            "workloadsPool": pool,
             "allowedHost": format!("^[a-z0-9]([-a-z0-9]*[a-z0-9])?\\.{escaped}$"),
             "reservedHost": format!("^({reserved})\\.{escaped}$"),
             "reservedNames": platform.join(", "),
@@ -343,12 +347,17 @@ mod tests {
 
     #[test]
     fn the_site_config_allows_service_hosts_under_the_domain_only() {
-        let site = site_config("dev.test");
+        let site = site_config("dev.test", None);
         let allowed = site["data"]["allowedHost"].as_str().expect("allowedHost");
         let reserved = site["data"]["reservedHost"].as_str().expect("reservedHost");
         assert_eq!(allowed, "^[a-z0-9]([-a-z0-9]*[a-z0-9])?\\.dev\\.test$");
         assert_eq!(reserved, "^(argocd|backstage|grafana)\\.dev\\.test$");
+        assert_eq!(site["data"]["workloadsLabel"], "slipway.dev/pool");
         assert_eq!(site["data"]["workloadsPool"], "workloads");
+        // An existing cluster without --workload-nodes: no placement rule for team pods.
+        let anywhere = super::super::target::Shape::default();
+        let site = site_config("dev.test", Some(&anywhere));
+        assert_eq!(site["data"]["workloadsLabel"], "");
         let kinds: Vec<String> = policies(&[])
             .expect("policies")
             .iter()

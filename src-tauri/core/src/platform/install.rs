@@ -839,7 +839,12 @@ impl InstallStage<'_> {
         routing::refuse_exposed_guest(&ingresses, guest, self.loopback())?;
         objects.extend(ingresses);
         objects.extend(gitops::policies(&self.options.without)?);
-        objects.push(gitops::site_config(&self.options.domain));
+        let shape = self
+            .options
+            .existing
+            .as_ref()
+            .map(super::target::Existing::shape);
+        objects.push(gitops::site_config(&self.options.domain, shape.as_ref()));
         objects.push(gitops::backstage_config(
             &self.options.domain,
             self.options.reach(),

@@ -130,6 +130,7 @@ pub struct UpSettings {
     pub kubeconfig: Option<std::path::PathBuf>,
     pub expose: target::Expose,
     pub platform_nodes: Option<target::NodeSelector>,
+    pub workload_nodes: Option<target::NodeSelector>,
 }
 
 /// The step keys `--app-timeout` sets: every step that waits for the platform's components.
@@ -176,6 +177,7 @@ impl UpSettings {
             kube: target::kube_context(context, self.kubeconfig.as_deref())?,
             expose: self.expose,
             platform_nodes: self.platform_nodes.clone(),
+            workload_nodes: self.workload_nodes.clone(),
         };
         let mut p = InstallOptions::new(
             &existing.id(),

@@ -98,6 +98,7 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
             ]
         })
         .collect::<Vec<_>>();
+    let workload_nodes = super::target::workload_patch(site.target.as_ref()).to_string();
     let mut files: BTreeMap<String, Vec<u8>> = bundle::Bundle::iter()
         .filter(|path| !left_out.iter().any(|p| p == path.as_ref()))
         .filter_map(|path| {
@@ -111,6 +112,7 @@ pub fn files(site: &Site) -> BTreeMap<String, Vec<u8>> {
                         .replace("github.com", site.host())
                         .replace("${SLIPWAY_PLATFORM_REPO}", &slug)
                         .replace("OWNER", &site.owner)
+                        .replace("WORKLOAD_NODES", &workload_nodes)
                         .replace("PLATFORM_BRANCH", &site.branch)
                         .replace("UNUSED_WORKLOADS_APPSET", site.unused_workloads_appset())
                         .replace("PERSONAL_ACCOUNT", if site.org { "false" } else { "true" });
@@ -625,6 +627,49 @@ mod tests {
             !String::from_utf8_lossy(&kind["bootstrap/platform-appset.yaml"])
                 .contains("targets/cluster")
         );
+    }
+
+    #[test]
+    fn the_workloads_sets_place_services_where_the_cluster_says() {
+        let selector = |site: &Site, set: &str| {
+            let f = files(site);
+            let set: serde_json::Value =
+                serde_saphyr::from_str(&String::from_utf8_lossy(&f[set])).expect("set");
+            let patch = &set["spec"]["template"]["spec"]["source"]["kustomize"]["patches"][0];
+            assert_eq!(patch["target"]["kind"], "^(Deployment|StatefulSet)$");
+            let patch: serde_json::Value =
+                serde_json::from_str(patch["patch"].as_str().expect("patch")).expect("json");
+            patch["spec"]["template"]["spec"]["nodeSelector"].clone()
+        };
+        for set in [
+            "bootstrap/workloads-appset.yaml",
+            "bootstrap/workloads-registry-appset.yaml",
+        ] {
+            let kind = Site::github_com("acme", true);
+            assert_eq!(
+                selector(&kind, set),
+                serde_json::json!({"slipway.dev/pool": "workloads"})
+            );
+            let named = Site {
+                target: Some(super::super::target::Shape {
+                    workload_nodes: Some("node-pool=apps".parse().expect("selector")),
+                    ..Default::default()
+                }),
+                ..Site::github_com("acme", true)
+            };
+            assert_eq!(
+                selector(&named, set),
+                serde_json::json!({"slipway.dev/pool": null, "node-pool": "apps"})
+            );
+            let anywhere = Site {
+                target: Some(Default::default()),
+                ..Site::github_com("acme", true)
+            };
+            assert_eq!(
+                selector(&anywhere, set),
+                serde_json::json!({"slipway.dev/pool": null})
+            );
+        }
     }
 
     #[test]

@@ -214,6 +214,8 @@ pub struct Existing {
     pub expose: Expose,
     /// Where platform pods run; `None`: wherever the scheduler puts them.
     pub platform_nodes: Option<NodeSelector>,
+    /// Where team pods run (`--workload-nodes`); `None`: wherever the scheduler puts them.
+    pub workload_nodes: Option<NodeSelector>,
 }
 
 /// What of an existing cluster's choices shapes the platform's values, and so the files the
@@ -222,6 +224,7 @@ pub struct Existing {
 pub struct Shape {
     pub expose: Expose,
     pub platform_nodes: Option<NodeSelector>,
+    pub workload_nodes: Option<NodeSelector>,
 }
 
 impl Shape {
@@ -284,6 +287,7 @@ impl Existing {
         Shape {
             expose: self.expose,
             platform_nodes: self.platform_nodes.clone(),
+            workload_nodes: self.workload_nodes.clone(),
         }
     }
 
@@ -352,6 +356,30 @@ fn place(values: &mut Value, rule: &Placement, nodes: Option<&NodeSelector>) {
     }
 }
 
+/// Where team pods must run: Slipway's workloads pool on its own cluster (`target` none), the
+/// nodes the user named on an existing one, or anywhere the scheduler puts them (`None`).
+pub fn workload_nodes(target: Option<&Shape>) -> Option<NodeSelector> {
+    match target {
+        None => Some(NodeSelector {
+            key: crate::cluster::spec::POOL_LABEL.to_owned(),
+            value: crate::cluster::spec::WORKLOADS_POOL.to_owned(),
+        }),
+        Some(shape) => shape.workload_nodes.clone(),
+    }
+}
+
+/// The `nodeSelector` the workloads ApplicationSets merge into every service's Deployments and
+/// StatefulSets (a strategic merge patch): the service template's pool label removed (`null`)
+/// unless it is the one that applies, then the label that does.
+pub fn workload_patch(target: Option<&Shape>) -> Value {
+    let mut selector = serde_json::Map::new();
+    selector.insert(crate::cluster::spec::POOL_LABEL.to_owned(), Value::Null);
+    if let Some(n) = workload_nodes(target) {
+        selector.insert(n.key, Value::from(n.value));
+    }
+    Value::Object(selector)
+}
+
 /// Why an existing cluster cannot take the platform.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -384,9 +412,13 @@ pub enum TargetError {
     NoDefaultStorageClass,
     /// No node matches the selector the user named.
     #[error(
-        "no node has the label {0}; name a label the platform's nodes carry (`kubectl get nodes --show-labels`), or leave --platform-nodes out"
+        "no node has the label {selector}; name a label the nodes for {role} carry (`kubectl get nodes --show-labels`), or leave {flag} out"
     )]
-    NoMatchingNode(NodeSelector),
+    NoMatchingNode {
+        selector: NodeSelector,
+        role: &'static str,
+        flag: &'static str,
+    },
     #[error(transparent)]
     Helm(#[from] crate::helm::HelmError),
     /// The domain is the laptop's `.local`.
@@ -419,7 +451,7 @@ impl Classified for TargetError {
             | Self::NoServerSideApply(_)
             | Self::NoDefaultStorageClass
             | Self::Forbidden(_) => ErrorKind::Cluster,
-            Self::NoMatchingNode(_) | Self::LocalDomain => ErrorKind::Settings,
+            Self::NoMatchingNode { .. } | Self::LocalDomain => ErrorKind::Settings,
             Self::NoAddress { .. } | Self::Resolve { .. } => ErrorKind::Step,
         }
     }
@@ -681,22 +713,12 @@ pub async fn preflight(
     let nodes = within("the nodes", nodes.list(&ListParams::default()))
         .await?
         .items;
-    // Services keep selecting Slipway's workloads pool (the team placement policy holds them
-    // to it), so some nodes must carry that label for them to run.
-    let pool = &rules.placement.pool_label;
-    let workloads = crate::cluster::spec::WORKLOADS_POOL;
-    let for_services = nodes.iter().any(|n| {
-        n.metadata
-            .labels
-            .as_ref()
-            .is_some_and(|l| l.get(pool).is_some_and(|v| v == workloads))
-    });
-    if !for_services {
-        r.warn(format!(
-            "no node carries {pool}={workloads}, which services select: label the nodes for them (`kubectl label nodes NODE {pool}={workloads}`), or their pods stay Pending"
-        ));
-    }
-    if let Some(wanted) = &target.platform_nodes {
+    let chosen = [
+        (&target.platform_nodes, "the platform", "--platform-nodes"),
+        (&target.workload_nodes, "services", "--workload-nodes"),
+    ];
+    for (selector, role, flag) in chosen {
+        let Some(wanted) = selector else { continue };
         let matches = nodes.iter().any(|n| {
             n.metadata
                 .labels
@@ -704,7 +726,11 @@ pub async fn preflight(
                 .is_some_and(|l| l.get(&wanted.key) == Some(&wanted.value))
         });
         if !matches {
-            return Err(TargetError::NoMatchingNode(wanted.clone()));
+            return Err(TargetError::NoMatchingNode {
+                selector: wanted.clone(),
+                role,
+                flag,
+            });
         }
     }
     // A cloud's nodes carry its provider ID; elsewhere a LoadBalancer Service needs MetalLB or
@@ -758,6 +784,7 @@ mod tests {
             },
             expose: Expose::LoadBalancer,
             platform_nodes: nodes.map(|n| n.parse().expect("selector")),
+            workload_nodes: None,
         }
     }
 
