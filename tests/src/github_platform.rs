@@ -117,6 +117,7 @@ impl GitHubPlatform {
             local_teams: LocalTeams::in_dir(&journal.join("teams")),
             helm: Some(tools_dir().join("helm")),
             reach: self.options.reach(),
+            zone: self.options.existing.is_some(),
         }
     }
 

@@ -143,6 +143,7 @@ impl GoldenWorld {
             ),
             helm: Some(crate::tools_dir().join("helm")),
             reach: slipway_core::platform::Reach::http(GOLDEN_HTTP_PORT),
+            zone: false,
         }
     }
 

@@ -588,6 +588,7 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
         let services = slipway_core::service::create::Services {
             cluster: existing.id(),
             reach: person.reach(),
+            zone: true,
             ..w.services(&clients, Some(client.clone()))
         };
         let request = slipway_core::service::ServiceRequest {

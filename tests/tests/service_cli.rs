@@ -285,3 +285,121 @@ async fn the_token_is_kept_in_the_secret_service_of_the_session_and_nowhere_else
         "{outside}"
     );
 }
+
+/// `service create --context` on an existing cluster: Backstage is not routed there (its
+/// sign-in is guest), so the registration goes through a port-forward Slipway opens itself to
+/// the cluster's `backstage/backstage` Service; the URL is the DNS zone's, with no hosts file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_create_on_an_existing_cluster_reaches_backstage_through_a_port_forward() {
+    use kube::api::{Api, Patch, PatchParams};
+    let w = World::new().await;
+    let api = w.github.url();
+    let context = "eks_team_platform";
+    let keyring = PrivateKeyring::shared();
+    keyring.set(&accounts::github_token(&api), TOKEN);
+    keyring.set(
+        &accounts::backstage_api_token(&slipway_core::platform::target::id_of(context)),
+        BACKSTAGE_TOKEN,
+    );
+    let kubeconfig = w.journal.path().join("team-kubeconfig");
+    std::fs::write(&kubeconfig, w.sim.kubeconfig_as(context)).expect("kubeconfig");
+    // The platform's Backstage as its chart names it, its pods' port 7007 the fake Backstage.
+    let client = w.sim.client().await.expect("client");
+    let pp = PatchParams::apply("test").force();
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "backstage");
+    deployments
+        .patch("backstage", &pp, &Patch::Apply(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "backstage"},
+            "spec": {"selector": {"matchLabels": {"app": "backstage"}}, "template": {
+                "metadata": {"labels": {"app": "backstage"}, "annotations": {"kube-sim.slipway.dev/port-7007": w.backstage.addr.to_string()}},
+                "spec": {"containers": [{"name": "backstage", "image": "backstage", "ports": [{"name": "http", "containerPort": 7007}]}]}}}
+        })))
+        .await
+        .expect("deployment");
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(client.clone(), "backstage");
+    services
+        .patch("backstage", &pp, &Patch::Apply(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "backstage"},
+            "spec": {"selector": {"app": "backstage"}, "ports": [{"name": "http", "port": 7007, "targetPort": "http"}]}
+        })))
+        .await
+        .expect("service");
+
+    let kubeconfig = kubeconfig.to_string_lossy().into_owned();
+    let on_target = |args: &[&str]| -> Vec<String> {
+        let target = [
+            "--context",
+            context,
+            "--kubeconfig",
+            &kubeconfig,
+            "--owner",
+            "acme",
+            "--github-api",
+            &api,
+        ];
+        args.iter()
+            .chain(&target)
+            .map(|a| (*a).to_owned())
+            .collect()
+    };
+    let (ok, out) = slipway(
+        on_target(&[
+            "service",
+            "create",
+            "--name",
+            "ctx-svc",
+            "--team",
+            "payments",
+            "--domain",
+            "idp.example.com",
+            "--wait",
+            "0",
+        ]),
+        "",
+        w.journal.path().to_owned(),
+    )
+    .await;
+    assert!(ok && out.contains("Service \"ctx-svc\" created"), "{out}");
+    assert_eq!(w.locations_for("ctx-svc"), 1, "registered in the catalog");
+    assert!(
+        out.contains("https://ctx-svc.idp.example.com") && !out.contains("hosts apply"),
+        "{out}"
+    );
+    // The cluster was the named context's: the team's namespace got its pull Secret there.
+    assert!(
+        w.sim
+            .object("", "secrets", "team-payments", "ghcr-pull")
+            .is_some(),
+        "{out}"
+    );
+
+    let (ok, json) = slipway(
+        on_target(&[
+            "service",
+            "status",
+            "ctx-svc",
+            "--domain",
+            "idp.example.com",
+            "--json",
+        ]),
+        "",
+        w.journal.path().to_owned(),
+    )
+    .await;
+    assert!(ok, "{json}");
+    let start = json.find("{\n  \"name\"").unwrap_or_default();
+    let end = json[start..]
+        .find("\n}")
+        .map_or(json.len(), |e| start + e + 2);
+    let chain: serde_json::Value = serde_json::from_str(&json[start..end]).unwrap_or_default();
+    let url = &chain["links"][5];
+    assert_eq!(url["url"], "https://ctx-svc.idp.example.com", "{json}");
+    // The cluster has no Traefik here, so nothing to probe: said, not guessed from 127.0.0.1.
+    assert_eq!(url["summary"], "Traefik has no address yet", "{json}");
+    assert_ne!(
+        chain["links"][3]["state"], "unknown",
+        "the cluster was read: {json}"
+    );
+}

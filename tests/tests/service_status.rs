@@ -48,7 +48,8 @@ async fn the_chain_follows_a_new_service_from_commit_to_traffic_and_names_the_br
         owner: &owner,
         kube: Some(&kube),
         domain: "local",
-        ingress: w.options.ingress,
+        ingress: Some(w.options.ingress),
+        zone: false,
     };
 
     // Just created: the push queued CI; the Deployment runs `latest`, which ghcr.io lacks, so
@@ -254,7 +255,8 @@ async fn a_failed_ci_run_and_a_missing_repository_are_named_with_their_fix() {
         owner: &owner,
         kube: None,
         domain: "local",
-        ingress: w.options.ingress,
+        ingress: Some(w.options.ingress),
+        zone: false,
     };
     for bad in ["../user", "a/actions/runs", "Shop"] {
         let refused = status::status(&sources, bad).await.expect_err(bad);

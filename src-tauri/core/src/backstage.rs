@@ -105,6 +105,12 @@ impl Backstage {
         Self::build(&shown, &format!("http://{ingress}"), Some(header), token)
     }
 
+    /// Backstage at `local`, a port-forward's listener, shown as `shown` (where the user's own
+    /// `slipway forward backstage` puts it).
+    pub fn through_forward(local: std::net::SocketAddr, shown: &str, token: &str) -> Result<Self> {
+        Self::build(shown, &format!("http://{local}"), None, token)
+    }
+
     fn build(shown: &str, base: &str, host: Option<String>, token: &str) -> Result<Self> {
         let url = shown.to_owned();
         let invalid = |reason: String| BackstageError::InvalidUrl {

@@ -57,6 +57,8 @@ struct StatusArgs {
     /// Print the chain as JSON.
     #[arg(long, conflicts_with = "follow")]
     json: bool,
+    #[command(flatten)]
+    target: super::TargetArgs,
 }
 
 #[derive(Args)]
@@ -115,6 +117,17 @@ struct CreateArgs {
     /// URL) for up to SECS, printing each change; 0 skips it.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     wait: u64,
+    #[command(flatten)]
+    target: super::TargetArgs,
+}
+
+/// `target` on the existing cluster `--context` names, if it names one (its Backstage is then
+/// reached through a port-forward, and the service's URL is in the domain's DNS zone).
+fn on_context(target: Target, args: &super::TargetArgs) -> anyhow::Result<Target> {
+    Ok(match &args.context {
+        Some(context) => target.on(context, args.kubeconfig.as_deref())?,
+        None => target,
+    })
 }
 
 pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
@@ -134,7 +147,9 @@ async fn status(a: StatusArgs) -> anyhow::Result<()> {
         http_ingress: std::net::SocketAddr::from(([127, 0, 0, 1], a.http_port)),
         https_port: Some(a.https_port),
         helm: None,
+        existing: None,
     };
+    let target = on_context(target, &a.target)?;
     let keyring = Keyring::os();
     let reading = match a.follow {
         Some(secs) => follow(&a.name, &target, &keyring, secs).await?,
@@ -265,7 +280,9 @@ async fn create(a: CreateArgs) -> anyhow::Result<()> {
         http_ingress: std::net::SocketAddr::from(([127, 0, 0, 1], a.http_port)),
         https_port: Some(a.https_port),
         helm: a.helm.clone(),
+        existing: None,
     };
+    let target = on_context(target, &a.target)?;
     let keyring = Keyring::os();
     if a.rollback {
         let undone = create::rollback_service(&request.name, &target, &keyring).await?;

@@ -512,6 +512,15 @@ pub async fn traefik_address(
     client: &kube::Client,
     deadline: crate::pipeline::Deadline,
 ) -> Result<Address, TargetError> {
+    traefik_entrypoint(client, deadline, "websecure").await
+}
+
+/// Where Traefik's Service port `name` (the chart's `web` or `websecure`) answers.
+pub async fn traefik_entrypoint(
+    client: &kube::Client,
+    deadline: crate::pipeline::Deadline,
+    name: &str,
+) -> Result<Address, TargetError> {
     let services: Api<Service> = Api::namespaced(client.clone(), TRAEFIK.0);
     let nodes: Api<Node> = Api::all(client.clone());
     let look = || async {
@@ -522,16 +531,10 @@ pub async fn traefik_address(
             .spec
             .as_ref()
             .and_then(|s| s.ports.as_ref())
-            .and_then(|ports| {
-                ports
-                    .iter()
-                    .find(|p| p.name.as_deref() == Some("websecure"))
-            })
+            .and_then(|ports| ports.iter().find(|p| p.name.as_deref() == Some(name)))
             .cloned();
         let Some(port) = port else {
-            return Ok(crate::pipeline::Poll::Pending(
-                "no websecure port".to_owned(),
-            ));
+            return Ok(crate::pipeline::Poll::Pending(format!("no {name} port")));
         };
         let expose = match service.spec.as_ref().and_then(|s| s.type_.as_deref()) {
             Some("NodePort") => Expose::NodePort,
@@ -546,7 +549,7 @@ pub async fn traefik_address(
                 .and_then(|i| i.ip.or(i.hostname))
                 .map(|host| Address {
                     host,
-                    port: u16::try_from(port.port).unwrap_or(443),
+                    port: u16::try_from(port.port).unwrap_or_default(),
                 }),
             Expose::NodePort => {
                 let node_port = port.node_port.and_then(|p| u16::try_from(p).ok());

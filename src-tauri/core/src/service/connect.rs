@@ -26,11 +26,21 @@ pub struct Target {
     pub owner: Option<String>,
     /// The helm binary (a new team in local mode is rendered with the team chart).
     pub helm: Option<std::path::PathBuf>,
+    /// An existing cluster (`--context`), which `cluster` then names by its id; `None`:
+    /// Slipway's own cluster `cluster` (context `kind-<cluster>`).
+    pub existing: Option<crate::k8s::KubeTarget>,
 }
 
 impl Target {
-    /// How a browser here reaches the platform: HTTPS once a store trusts the local CA.
+    /// How a browser here reaches the platform: HTTPS once a store trusts the local CA; an
+    /// existing cluster's names are its DNS zone's, on HTTPS's own port.
     pub fn reach(&self, keyring: &Keyring) -> crate::platform::Reach {
+        if self.existing.is_some() {
+            return crate::platform::Reach {
+                http_port: 80,
+                https_port: Some(443),
+            };
+        }
         crate::platform::Reach {
             http_port: self.http_ingress.port(),
             https_port: crate::platform::trusted_https_port(keyring, self.https_port),
@@ -43,7 +53,7 @@ impl Target {
     ) -> Result<Self, crate::cluster::ClusterError> {
         let spec = crate::cluster::ClusterSpec::embedded_default()?
             .with_overrides(&config.cluster_overrides())?;
-        Ok(Self {
+        let target = Self {
             github_api: config.github_api_or_default(),
             backstage_url: config.backstage_url.clone(),
             domain: config.domain_or_default(),
@@ -52,7 +62,32 @@ impl Target {
             cluster: spec.name,
             owner: config.owner.clone(),
             helm: config.helm.clone(),
+            existing: None,
+        };
+        match &config.context {
+            Some(context) => target.on(context, config.kubeconfig.as_deref()),
+            None => Ok(target),
+        }
+    }
+
+    /// The same, on the existing cluster `context` (in `kubeconfig`, default kubectl's files).
+    pub fn on(
+        self,
+        context: &str,
+        kubeconfig: Option<&std::path::Path>,
+    ) -> Result<Self, crate::cluster::ClusterError> {
+        let (cluster, kube) = crate::platform::target::located(context, kubeconfig)?;
+        Ok(Self {
+            cluster,
+            existing: Some(kube),
+            ..self
         })
+    }
+
+    fn kube(&self) -> crate::k8s::KubeTarget {
+        self.existing
+            .clone()
+            .unwrap_or_else(|| crate::k8s::KubeTarget::cluster(&self.cluster))
     }
 }
 
@@ -73,6 +108,10 @@ pub struct Connection {
     pub cluster: String,
     pub helm: Option<std::path::PathBuf>,
     pub reach: crate::platform::Reach,
+    pub zone: bool,
+    /// The port-forward an existing cluster's Backstage is reached through, open while this
+    /// connection lives.
+    _forward: Option<crate::forward::Forwards>,
 }
 
 impl Connection {
@@ -89,6 +128,7 @@ impl Connection {
             local_teams: crate::teams::LocalTeams::for_cluster(&self.cluster),
             helm: self.helm.clone(),
             reach: self.reach,
+            zone: self.zone,
         }
     }
 }
@@ -120,12 +160,24 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
         .ok_or_else(|| BackstageError::NoToken {
             cluster: target.cluster.clone(),
         })?;
+    let kube = cluster(target).await;
+    let mut forward = None;
     // The platform's Backstage is reached at the ingress's address with its name in the Host
     // header, as the routing check does: resolving `backstage.local` could answer from mDNS (or
     // anyone on the network) before the hosts file is applied, and the token would go there.
-    let backstage = match &target.backstage_url {
-        Some(url) => Backstage::new(url, &backstage_token)?,
-        None => Backstage::through_ingress(
+    // An existing cluster does not route it (its sign-in is guest), so a port-forward does.
+    let backstage = match (&target.backstage_url, &target.existing) {
+        (Some(url), _) => Backstage::new(url, &backstage_token)?,
+        (None, Some(_)) => {
+            let client = match &kube {
+                Some(c) => c.clone(),
+                None => target.kube().client().await?,
+            };
+            let (forwards, local) = backstage_forward(client).await?;
+            forward = Some(forwards);
+            Backstage::through_forward(local, &backstage_shown(), &backstage_token)?
+        }
+        (None, None) => Backstage::through_ingress(
             &format!("backstage.{}", target.domain.trim_start_matches('.')),
             target.http_ingress,
             &backstage_token,
@@ -134,17 +186,50 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
     Ok(Connection {
         github,
         backstage,
-        kube: cluster(target).await,
+        kube,
         cluster: target.cluster.clone(),
         helm: target.helm.clone(),
         reach: target.reach(keyring),
+        zone: target.existing.is_some(),
+        _forward: forward,
     })
+}
+
+/// A port-forward to the cluster's Backstage on a free local port: the forwards (dropping them
+/// closes it) and where it listens.
+async fn backstage_forward(
+    client: kube::Client,
+) -> Result<(crate::forward::Forwards, std::net::SocketAddr), ServiceError> {
+    use crate::forward::{Forwards, SpecError, preset};
+    let mut spec = preset("backstage")
+        .ok_or_else(|| SpecError::Target("backstage".into()))
+        .map_err(crate::forward::ForwardError::from)?;
+    let shown = spec.to_string();
+    for port in &mut spec.ports {
+        port.local = 0;
+    }
+    let forwards = Forwards::default();
+    let info = forwards
+        .start(client, spec, std::net::Ipv4Addr::LOCALHOST.into())
+        .await?;
+    let local = info
+        .listeners
+        .first()
+        .map(|(addr, _)| *addr)
+        .ok_or(SpecError::NoPorts(shown))
+        .map_err(crate::forward::ForwardError::from)?;
+    Ok((forwards, local))
+}
+
+/// Where the user's own `slipway forward backstage` shows Backstage (the catalog links).
+fn backstage_shown() -> String {
+    let port = crate::forward::preset("backstage")
+        .and_then(|s| s.ports.first().map(|p| p.local))
+        .unwrap_or(7007);
+    format!("http://127.0.0.1:{port}")
 }
 
 /// The platform cluster's client, if its API answers.
 pub async fn cluster(target: &Target) -> Option<kube::Client> {
-    crate::k8s::KubeTarget::cluster(&target.cluster)
-        .client()
-        .await
-        .ok()
+    target.kube().client().await.ok()
 }

@@ -285,6 +285,8 @@ pub struct Services<'a> {
     /// The host port of the platform's HTTP ingress, for the service's URL.
     /// How a browser here reaches the service (the URL in the summary).
     pub reach: crate::platform::Reach,
+    /// The domain is a DNS zone (an existing cluster): no hosts file is involved.
+    pub zone: bool,
 }
 
 /// The result of a creation, for the summary and the notification.
@@ -296,7 +298,8 @@ pub struct Created {
     pub catalog_entity: String,
     pub service_url: String,
     /// The service's host (`<name>.<domain>`) and whether the hosts file maps it already:
-    /// until it does, the URL resolves nowhere (`slipway hosts apply` adds it).
+    /// until it does, the URL resolves nowhere (`slipway hosts apply` adds it). Always true in
+    /// a DNS zone (an existing cluster's domain).
     pub host: String,
     pub host_listed: bool,
     /// The Argo CD Application's sync and health right after the refresh, if it exists yet.
@@ -737,7 +740,7 @@ pub async fn create(
         repo_url,
         catalog_entity: format!("component:default/{}", request.name),
         service_url: services.reach.url(&host),
-        host_listed: crate::hosts::listed(&crate::hosts::default_path(), &host),
+        host_listed: services.zone || crate::hosts::listed(&crate::hosts::default_path(), &host),
         host,
         application,
         steps,

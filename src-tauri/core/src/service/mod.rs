@@ -30,6 +30,9 @@ pub enum ServiceError {
     /// The cluster refused or failed (the Argo CD refresh).
     #[error(transparent)]
     Kube(#[from] crate::k8s::K8sError),
+    /// An existing cluster's Backstage could not be reached through a port-forward.
+    #[error("cannot reach the cluster's Backstage through a port-forward: {0}")]
+    Forward(#[from] crate::forward::ForwardError),
     /// The keyring failed.
     #[error(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
@@ -128,6 +131,7 @@ impl Classified for ServiceError {
             Self::GitHub(e) => e.kind(),
             Self::Backstage(e) => e.kind(),
             Self::Kube(e) => e.kind(),
+            Self::Forward(e) => e.kind(),
             Self::Secrets(e) => e.kind(),
             Self::Team(e) => e.kind(),
             Self::RepoExists { .. } | Self::CatalogExists(_) | Self::NotEmpty(_) => {

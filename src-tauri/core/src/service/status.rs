@@ -102,8 +102,23 @@ pub struct Sources<'a> {
     pub owner: &'a Owner,
     pub kube: Option<&'a kube::Client>,
     pub domain: &'a str,
-    /// The published HTTP ingress (127.0.0.1:8880 by default).
-    pub ingress: SocketAddr,
+    /// The published HTTP ingress (127.0.0.1:8880 by default); `None`: not known (an existing
+    /// cluster whose Traefik has no address yet).
+    pub ingress: Option<SocketAddr>,
+    /// The domain is a DNS zone (an existing cluster, `ingress` its load balancer): the links
+    /// are `https://<host>` and the hosts file plays no part.
+    pub zone: bool,
+}
+
+impl Sources<'_> {
+    /// `host`'s URL as a browser here opens it.
+    fn url(&self, host: &str) -> String {
+        if self.zone {
+            format!("https://{host}")
+        } else {
+            ingress_url(host, self.ingress.map_or(80, |i| i.port()))
+        }
+    }
 }
 
 fn link(kind: LinkKind, state: LinkState, summary: impl Into<String>) -> Link {
@@ -196,7 +211,7 @@ pub async fn status(sources: &Sources<'_>, name: &str) -> Result<ServiceStatus, 
 
     let app_url = format!(
         "{}/applications/{ARGO_NAMESPACE}/{name}",
-        ingress_url(&format!("argocd.{domain}"), sources.ingress.port())
+        sources.url(&format!("argocd.{domain}"))
     );
     match sources.kube {
         None => {
@@ -214,7 +229,7 @@ pub async fn status(sources: &Sources<'_>, name: &str) -> Result<ServiceStatus, 
     }
 
     let host = format!("{name}.{domain}");
-    links.push(url_link(sources.ingress, &host).await);
+    links.push(url_link(sources, &host).await);
     Ok(finish(name, team, links))
 }
 
@@ -486,10 +501,15 @@ async fn pods_link(client: &kube::Client, name: &str, team: &str, image_pushed: 
     }
 }
 
-async fn url_link(ingress: SocketAddr, host: &str) -> Link {
+async fn url_link(sources: &Sources<'_>, host: &str) -> Link {
     use LinkKind::Url;
     use LinkState as S;
-    let url = ingress_url(host, ingress.port());
+    let url = sources.url(host);
+    let Some(ingress) = sources.ingress else {
+        return link(Url, S::Unknown, "Traefik has no address yet")
+            .fix("slipway status --context NAME")
+            .url(url);
+    };
     let l = match routing::probe(ingress, host).await {
         Ok(code) if code < 400 => link(Url, S::Done, format!("{url} answers (HTTP {code})")),
         Ok(404) => link(
@@ -507,7 +527,10 @@ async fn url_link(ingress: SocketAddr, host: &str) -> Link {
         Err(e) => link(Url, S::Failed, format!("{e}")).fix("slipway up"),
     };
     let l = l.url(url);
-    if l.state == S::Done && !crate::hosts::listed(&crate::hosts::default_path(), host) {
+    if l.state == S::Done
+        && !sources.zone
+        && !crate::hosts::listed(&crate::hosts::default_path(), host)
+    {
         // Through Slipway it answers; the browser also needs the name to resolve.
         return l.fix(format!(
             "{host} is not in the hosts file yet: `slipway hosts apply`"
@@ -571,12 +594,33 @@ pub async fn follow_service(
 ) -> Result<ServiceStatus, ServiceError> {
     let github = super::connect::github(target, keyring).await?;
     let kube = super::connect::cluster(target).await;
+    // On an existing cluster the services answer on Traefik's load balancer (its `web` port:
+    // only the platform's own UIs are HTTPS-only there).
+    let ingress = match (&target.existing, &kube) {
+        (Some(_), Some(client)) => {
+            let web = crate::platform::target::traefik_entrypoint(
+                client,
+                Deadline::after(Duration::ZERO),
+                "web",
+            )
+            .await;
+            match web {
+                Ok(address) => address.resolve().await.ok(),
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
     let sources = Sources {
         github: &github.github,
         owner: &github.owner,
         kube: kube.as_ref(),
         domain: &target.domain,
-        ingress: target.http_ingress,
+        ingress: match target.existing {
+            Some(_) => ingress,
+            None => Some(target.http_ingress),
+        },
+        zone: target.existing.is_some(),
     };
     follow(&sources, name, deadline, FOLLOW_EVERY, changed).await
 }

@@ -8,7 +8,8 @@ import type { StepReport } from "./StepReport";
 export type Created = { repoUrl: string, catalogEntity: string, serviceUrl: string, 
 /**
  * The service's host (`<name>.<domain>`) and whether the hosts file maps it already:
- * until it does, the URL resolves nowhere (`slipway hosts apply` adds it).
+ * until it does, the URL resolves nowhere (`slipway hosts apply` adds it). Always true in
+ * a DNS zone (an existing cluster's domain).
  */
 host: string, hostListed: boolean, 
 /**
