@@ -299,11 +299,10 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
     );
     assert_eq!(http_status(&format!("grafana.{DOMAIN}")).await, 404);
 
-    // A second run, as a teammate's or the same person's: up to date, no write.
+    // A second run, as a teammate's who names none of the first run's choices: they come
+    // from the cluster's record, so it is up to date and writes nothing.
     let writes = t.sim.client_writes();
-    let again = t
-        .up(&["--platform-nodes", &pool])
-        .expect_ok("second up --context");
+    let again = t.up(&[]).expect_ok("second up --context");
     assert!(
         again.stdout.contains("nothing changed"),
         "{}\n{}",
@@ -413,6 +412,7 @@ fn the_stand_in_traefik_chart_renders_what_the_cluster_target_promises() {
         expose: slipway_core::platform::target::Expose::NodePort,
         platform_nodes: Some("node-pool=platform".parse().expect("selector")),
         workload_nodes: None,
+        recall: Default::default(),
     };
     let values = slipway_core::platform::gitops::values_on("traefik", DOMAIN, Some(&existing))
         .expect("values");
@@ -496,8 +496,22 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
                 .parse()
                 .expect("selector"),
         ),
+        recall: Default::default(),
     };
-    let person = |teams: &std::path::Path| {
+    // The second person names none of those choices: `up --context NAME` alone takes them
+    // from the cluster's record of the first person's `up`.
+    let plain = Existing {
+        kube: w.kube.clone(),
+        expose: Expose::default(),
+        platform_nodes: None,
+        workload_nodes: None,
+        recall: slipway_core::platform::target::Recall {
+            expose: true,
+            platform_nodes: true,
+            workload_nodes: true,
+        },
+    };
+    let person = |teams: &std::path::Path, existing: &Existing| {
         let keyring = Keyring::with_store(keyring_core::mock::Store::new().expect("keyring"));
         keyring
             .set(&accounts::github_token(&w.github.url()), TOKEN)
@@ -516,7 +530,10 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
         tempfile::tempdir().expect("a"),
         tempfile::tempdir().expect("b"),
     );
-    let (alice, bob) = (person(dirs.0.path()), person(dirs.1.path()));
+    let (alice, bob) = (
+        person(dirs.0.path(), &existing),
+        person(dirs.1.path(), &plain),
+    );
     assert!(matches!(alice.source, Source::GitHub { .. }));
     let timeouts = slipway_e2e::test_timeouts();
 

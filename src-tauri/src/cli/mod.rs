@@ -198,6 +198,7 @@ impl TargetArgs {
             expose: Expose::default(),
             platform_nodes: None,
             workload_nodes: None,
+            recall: target::Recall::default(),
         }))
     }
 }
@@ -224,7 +225,8 @@ pub struct UpArgs {
     #[command(flatten)]
     target: TargetArgs,
     /// An existing cluster: how traffic reaches Traefik (a LoadBalancer Service, or NodePorts
-    /// when the cluster has no load balancer).
+    /// when the cluster has no load balancer). Default for this and the two below: what the
+    /// cluster's last `up` was given (its record in argocd/slipway-site).
     #[arg(long, value_enum, value_name = "HOW")]
     expose: Option<ExposeArg>,
     /// An existing cluster: run the platform's pods on the nodes with this label (default:
@@ -387,10 +389,10 @@ impl UpArgs {
             without: self.without.clone(),
             context: self.target.context.clone(),
             kubeconfig: self.target.kubeconfig.clone(),
-            expose: match self.expose {
-                Some(ExposeArg::NodePort) => Expose::NodePort,
-                _ => Expose::LoadBalancer,
-            },
+            expose: self.expose.map(|e| match e {
+                ExposeArg::NodePort => Expose::NodePort,
+                ExposeArg::LoadBalancer => Expose::LoadBalancer,
+            }),
             platform_nodes: self.platform_nodes.clone(),
             workload_nodes: self.workload_nodes.clone(),
         }

@@ -90,6 +90,16 @@ pub async fn up(
     let target = existing(options)?;
     let _lock = RunLock::acquire(&target.id(), "slipway up --context")?;
     let client = target.client().await?;
+    let recalled;
+    let (options, target) = if target.recall == target::Recall::default() {
+        (options, target)
+    } else {
+        recalled = InstallOptions {
+            existing: Some(target.clone().recalled(&target::record(&client).await?)),
+            ..options.clone()
+        };
+        (&recalled, existing(&recalled)?)
+    };
     let mut check = CheckStage {
         client: client.clone(),
         target,

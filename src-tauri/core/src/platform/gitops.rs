@@ -307,7 +307,7 @@ pub fn site_config(domain: &str, target: Option<&super::target::Shape>) -> Value
         .join("|");
     let workloads = super::target::workload_nodes(target);
     let (label, pool) = workloads.map_or_else(Default::default, |n| (n.key, n.value));
-    json!({
+    let mut site = json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": SITE_CONFIG, "namespace": "argocd", "labels": {"app.kubernetes.io/managed-by": "slipway"}},
         "data": {
@@ -318,7 +318,23 @@ pub fn site_config(domain: &str, target: Option<&super::target::Shape>) -> Value
             "reservedHost": format!("^({reserved})\\.{escaped}$"),
             "reservedNames": platform.join(", "),
         },
-    })
+    });
+    // An existing cluster's record of the other choices its last `up` was given, which the
+    // next `up --context` without them keeps (`target::Existing::recalled`).
+    if let Some(shape) = target {
+        site["data"]["expose"] = json!(match shape.expose {
+            super::target::Expose::LoadBalancer => "load-balancer",
+            super::target::Expose::NodePort => "node-port",
+        });
+        site["data"]["platformNodes"] = json!(
+            shape
+                .platform_nodes
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+    }
+    site
 }
 
 /// `text` with the regex metacharacters a domain can hold escaped.

@@ -128,7 +128,9 @@ pub struct UpSettings {
     pub context: Option<String>,
     /// The kubeconfig file holding `context` (default: kubectl's).
     pub kubeconfig: Option<std::path::PathBuf>,
-    pub expose: target::Expose,
+    /// An existing cluster's choices; each one not made is the cluster's record of the last
+    /// `up --context` (else the default: a LoadBalancer, the scheduler's placement).
+    pub expose: Option<target::Expose>,
     pub platform_nodes: Option<target::NodeSelector>,
     pub workload_nodes: Option<target::NodeSelector>,
 }
@@ -175,9 +177,14 @@ impl UpSettings {
         self.check()?;
         let existing = target::Existing {
             kube: target::kube_context(context, self.kubeconfig.as_deref())?,
-            expose: self.expose,
+            expose: self.expose.unwrap_or_default(),
             platform_nodes: self.platform_nodes.clone(),
             workload_nodes: self.workload_nodes.clone(),
+            recall: target::Recall {
+                expose: self.expose.is_none(),
+                platform_nodes: self.platform_nodes.is_none(),
+                workload_nodes: self.workload_nodes.is_none(),
+            },
         };
         let mut p = InstallOptions::new(
             &existing.id(),

@@ -216,6 +216,50 @@ pub struct Existing {
     pub platform_nodes: Option<NodeSelector>,
     /// Where team pods run (`--workload-nodes`); `None`: wherever the scheduler puts them.
     pub workload_nodes: Option<NodeSelector>,
+    /// The choices the user did not make this time, to be taken from the cluster's record of
+    /// the last `up` (so a teammate's `up --context` keeps the platform as it is).
+    pub recall: Recall,
+}
+
+/// Which of an [`Existing`]'s choices come from the cluster's record (`argocd/slipway-site`)
+/// when it has one; none by default (every field as given).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recall {
+    pub expose: bool,
+    pub platform_nodes: bool,
+    pub workload_nodes: bool,
+}
+
+impl Existing {
+    /// This target with what the cluster's record (`data` of `argocd/slipway-site`) says for
+    /// the choices to recall; a record without a key keeps the choice as it is.
+    pub fn recalled(mut self, data: &std::collections::BTreeMap<String, String>) -> Self {
+        let selector = |key: &str| data.get(key).map(|text| text.parse::<NodeSelector>().ok());
+        if self.recall.expose
+            && let Some(expose) = data.get("expose")
+        {
+            self.expose = match expose.as_str() {
+                "node-port" => Expose::NodePort,
+                _ => Expose::LoadBalancer,
+            };
+        }
+        if self.recall.platform_nodes
+            && let Some(nodes) = selector("platformNodes")
+        {
+            self.platform_nodes = nodes;
+        }
+        if self.recall.workload_nodes
+            && let (Some(label), Some(pool)) =
+                (data.get("workloadsLabel"), data.get("workloadsPool"))
+        {
+            self.workload_nodes = (!label.is_empty()).then(|| NodeSelector {
+                key: label.clone(),
+                value: pool.clone(),
+            });
+        }
+        self.recall = Recall::default();
+        self
+    }
 }
 
 /// What of an existing cluster's choices shapes the platform's values, and so the files the
@@ -598,6 +642,26 @@ pub fn major_minor(text: &str) -> Option<(u64, u64)> {
     Some((major, minor))
 }
 
+/// The cluster's record of the last `up --context` (`argocd/slipway-site`'s data; empty before
+/// the first).
+pub async fn record(
+    client: &kube::Client,
+) -> Result<std::collections::BTreeMap<String, String>, K8sError> {
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), super::install::ARGO_NAMESPACE);
+    let site = match within(
+        "the platform's site record",
+        maps.get_opt(super::gitops::SITE_CONFIG),
+    )
+    .await
+    {
+        // A user who may not read it may not install either: the check says which rights.
+        Err(K8sError::Api(kube::Error::Api(s))) if s.code == 403 => None,
+        other => other?,
+    };
+    Ok(site.and_then(|m| m.data).unwrap_or_default())
+}
+
 fn within<T>(
     what: &str,
     call: impl Future<Output = Result<T, kube::Error>>,
@@ -788,7 +852,44 @@ mod tests {
             expose: Expose::LoadBalancer,
             platform_nodes: nodes.map(|n| n.parse().expect("selector")),
             workload_nodes: None,
+            recall: Recall::default(),
         }
+    }
+
+    #[test]
+    fn choices_not_made_are_the_cluster_s_record_of_the_last_up() {
+        let chosen = Existing {
+            expose: Expose::NodePort,
+            workload_nodes: Some("pool=apps".parse().expect("selector")),
+            ..existing(Some("pool=platform"))
+        };
+        let shape = chosen.shape();
+        let site = crate::platform::gitops::site_config("team.example.com", Some(&shape));
+        let record: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(site["data"].clone()).expect("data");
+        let plain = Existing {
+            recall: Recall {
+                expose: true,
+                platform_nodes: true,
+                workload_nodes: true,
+            },
+            ..existing(None)
+        };
+        assert_eq!(plain.clone().recalled(&record).shape(), shape);
+        // What this run names wins; a cluster without a record keeps the defaults.
+        let named = Existing {
+            platform_nodes: Some("pool=big".parse().expect("selector")),
+            recall: Recall {
+                platform_nodes: false,
+                ..plain.recall
+            },
+            ..plain.clone()
+        };
+        let recalled = named.recalled(&record);
+        assert_eq!(recalled.platform_nodes.expect("nodes").value, "big");
+        assert_eq!(recalled.expose, Expose::NodePort);
+        let fresh = plain.recalled(&Default::default());
+        assert_eq!(fresh.shape(), Shape::default());
     }
 
     #[test]
