@@ -311,6 +311,76 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
     );
     assert_eq!(t.sim.client_writes(), writes, "the second up wrote");
 
+    // GitHub sign-in: with an OAuth app kept for the cluster (its secret from stdin, never an
+    // argument), the next `up` routes Backstage over HTTPS with GitHub as its only sign-in.
+    const SECRET: &str = "0123456789abcdef0123456789abcdef01234567";
+    let mut oauth = t.command(&["github", "oauth", "set", "--client-id", "Ov23liTeamApp01"]);
+    oauth.args(t.target_args());
+    let set = tokio::task::block_in_place(|| {
+        use std::io::Write;
+        let mut child = oauth
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("slipway");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(SECRET.as_bytes())
+            .expect("secret");
+        child.wait_with_output().expect("oauth set")
+    });
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let signed = t.up(&[]).expect_ok("up --context with GitHub sign-in");
+    let callback = format!("https://backstage.{DOMAIN}/api/auth/github/handler/frame");
+    assert!(
+        signed.stdout.contains(&callback) && !signed.stdout.contains("slipway forward"),
+        "{}",
+        signed.stdout
+    );
+    assert!(!format!("{}{}", signed.stdout, signed.stderr).contains(SECRET));
+    let backstage: Ingress = Api::namespaced(client.clone(), "backstage")
+        .get("backstage")
+        .await
+        .expect("Backstage routed");
+    assert_eq!(
+        backstage.metadata.annotations.unwrap_or_default()["traefik.ingress.kubernetes.io/router.entrypoints"],
+        "websecure"
+    );
+    let config = t
+        .sim
+        .object("", "configmaps", "backstage", "slipway-backstage-config")
+        .expect("Backstage's config");
+    let config: serde_json::Value = serde_saphyr::from_str(
+        config["data"]["app-config.slipway.yaml"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .expect("app-config");
+    assert_eq!(
+        config["auth"]["providers"]["github"]["production"]["clientId"],
+        "Ov23liTeamApp01"
+    );
+    assert!(config["auth"]["providers"]["guest"].is_null(), "{config}");
+    let secrets = t
+        .sim
+        .object("", "secrets", "backstage", "backstage-secrets")
+        .expect("backstage-secrets");
+    let kept = secrets["data"]["AUTH_GITHUB_CLIENT_SECRET"]
+        .as_str()
+        .map(|v| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v));
+    assert_eq!(
+        kept.and_then(Result::ok).as_deref(),
+        Some(SECRET.as_bytes()),
+        "the OAuth app's secret reaches Backstage through its Secret"
+    );
+
     let mut status_args = vec!["status".to_owned(), "-o".into(), "json".into()];
     status_args.extend(t.target_args());
     let status_args: Vec<&str> = status_args.iter().map(String::as_str).collect();
@@ -534,6 +604,12 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
         person(dirs.0.path(), &existing),
         person(dirs.1.path(), &plain),
     );
+    // The first person gave Backstage GitHub sign-in; the second has no OAuth app of their own.
+    let app = slipway_core::github::account::OAuthApp {
+        client_id: "Ov23liTeamApp01".into(),
+        client_secret: "0123456789abcdef0123456789abcdef01234567".into(),
+    };
+    app.keep(&existing.id(), &alice.keyring).expect("OAuth app");
     assert!(matches!(alice.source, Source::GitHub { .. }));
     let timeouts = slipway_e2e::test_timeouts();
 
@@ -595,6 +671,12 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
             .expect("keyring")
     };
     assert!(token(&bob).is_some() && token(&bob) == token(&alice));
+    assert_eq!(
+        slipway_core::github::account::OAuthApp::kept(&existing.id(), &bob.keyring)
+            .expect("keyring"),
+        Some(app),
+        "the second person keeps the cluster's Backstage sign-in (and so its route)"
+    );
 
     // Services from either machine: each person's creation runs where `--workload-nodes` says
     // (the workloads ApplicationSet's patch over the template's own pool label, held by the

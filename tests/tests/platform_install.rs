@@ -50,6 +50,7 @@ async fn argo_cd_then_gitops_then_healthy_apps_and_a_rerun_writes_nothing() {
         // The part a developer may leave out, left out: the rest must not depend on it.
         without: vec![Part::Observability],
         existing: None,
+        github_sign_in: None,
     };
     let timeouts = slipway_e2e::test_timeouts();
     // Local mode's teams: Slipway renders each file with the team chart and applies it.

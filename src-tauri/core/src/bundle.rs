@@ -421,7 +421,7 @@ mod tests {
                 .is_some_and(|l| l.iter().any(|l| l["target"]
                     .as_str()
                     .is_some_and(|t| t.ends_with("/catalog/teams.yaml"))
-                    && l["rules"][0]["allow"] == serde_json::json!(["Group"]))),
+                    && l["rules"][0]["allow"] == serde_json::json!(["Group", "User"]))),
             "{locations}"
         );
     }

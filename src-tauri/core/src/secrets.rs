@@ -37,6 +37,11 @@ pub mod accounts {
         format!("backstage-api-token/{cluster}")
     }
 
+    /// The GitHub OAuth app (JSON) a cluster's Backstage signs people in with.
+    pub fn github_oauth_app(cluster: &str) -> String {
+        format!("github-oauth-app/{cluster}")
+    }
+
     /// Sealed Secrets' sealing keys of a cluster (JSON), kept across re-creates of that cluster.
     pub fn sealing_keys(cluster: &str) -> String {
         format!("sealed-secrets-keys/{cluster}")

@@ -35,6 +35,12 @@ enum GitHubCommand {
         #[arg(long)]
         read_only: bool,
     },
+    /// Backstage's GitHub sign-in on an existing cluster (`up --context`): the GitHub OAuth app
+    /// it signs team members in with. Without one Backstage is not routed there.
+    Oauth {
+        #[command(subcommand)]
+        action: OAuthAction,
+    },
     /// Publish the platform bundle as OWNER/slipway-platform (the private repository Argo CD
     /// reads in GitHub mode): one commit with what changed, none when it is current. Files
     /// someone else changed since Slipway's last publish are never overwritten without --force.
@@ -45,6 +51,23 @@ enum GitHubCommand {
         /// Write the bundle over others' changes (or over a newer Slipway's publish).
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OAuthAction {
+    /// Keep the OAuth app (https://github.com/settings/developers): its client ID here, its
+    /// client secret from the prompt or stdin.
+    Set {
+        #[arg(long, value_name = "ID")]
+        client_id: String,
+        #[command(flatten)]
+        target: super::TargetArgs,
+    },
+    /// Forget the OAuth app: Backstage goes back to port-forward only.
+    Remove {
+        #[command(flatten)]
+        target: super::TargetArgs,
     },
 }
 
@@ -74,6 +97,7 @@ pub async fn run(args: GitHubArgs) -> anyhow::Result<()> {
                 status.identity.login
             );
         }
+        GitHubCommand::Oauth { action } => oauth(action, &keyring).await?,
         GitHubCommand::Status => {
             let status = account::status(api, &keyring)
                 .await?
@@ -195,20 +219,62 @@ fn print_identity(
 }
 
 fn read_token() -> anyhow::Result<String> {
-    let token = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("GitHub token (input hidden): ")
-            .context("cannot read the token")?
+    read_secret("GitHub token", "token")
+}
+
+/// A secret from a hidden prompt, or stdin when it is not a terminal; never an argument.
+fn read_secret(prompt: &str, what: &str) -> anyhow::Result<String> {
+    let secret = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("{prompt} (input hidden): "))
+            .with_context(|| format!("cannot read the {what}"))?
     } else {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .context("cannot read the token from stdin")?;
+            .with_context(|| format!("cannot read the {what} from stdin"))?;
         text
     };
-    let token = token.trim().to_owned();
+    let secret = secret.trim().to_owned();
     anyhow::ensure!(
-        !token.is_empty(),
-        "no token given (paste it at the prompt, or pipe it on stdin)"
+        !secret.is_empty(),
+        "no {what} given (paste it at the prompt, or pipe it on stdin)"
     );
-    Ok(token)
+    Ok(secret)
+}
+
+/// `slipway github oauth set|remove`: Backstage's GitHub sign-in on an existing cluster.
+async fn oauth(action: OAuthAction, keyring: &Keyring) -> anyhow::Result<()> {
+    let target = match &action {
+        OAuthAction::Set { target, .. } | OAuthAction::Remove { target } => target.clone(),
+    };
+    let context = target.context.as_deref().context(
+        "Backstage signs in with GitHub on an existing cluster (on Slipway's own, only this machine reaches it and guest sign-in serves): add --context NAME",
+    )?;
+    let (cluster, _) =
+        slipway_core::platform::target::located(context, target.kubeconfig.as_deref())?;
+    match action {
+        OAuthAction::Set { client_id, .. } => {
+            let client_secret = read_secret("The OAuth app's client secret", "client secret")?;
+            account::OAuthApp {
+                client_id,
+                client_secret,
+            }
+            .keep(&cluster, keyring)?;
+            println!(
+                "Kept the OAuth app for {context}'s Backstage in the OS keyring: the next `slipway up --context {context}` routes Backstage with GitHub sign-in (team members only) and prints the callback URL the app must have."
+            );
+        }
+        OAuthAction::Remove { .. } => {
+            let had = account::OAuthApp::forget(&cluster, keyring)?;
+            println!(
+                "{}: the next `slipway up --context {context}` stops routing Backstage (port-forward only).",
+                if had {
+                    "Forgot the OAuth app"
+                } else {
+                    "No OAuth app was kept"
+                }
+            );
+        }
+    }
+    Ok(())
 }

@@ -549,14 +549,19 @@ fn print_up(report: &UpReport) {
         );
         match &p.backstage_forward {
             Some(forward) => println!(
-                "  Backstage       not routed: its only sign-in is guest; reach it from here with `{forward}`"
+                "  Backstage       not routed: it has no sign-in but guest; reach it from here with `{forward}`, or give it GitHub sign-in (`slipway github oauth set --context NAME`)"
             ),
             None => println!("  Backstage       {}", p.backstage_url),
+        }
+        if let Some(callback) = &p.github_callback {
+            println!(
+                "                  signs in with GitHub: the OAuth app's callback URL must be {callback}"
+            );
         }
         if let Some(grafana) = &p.grafana_url {
             println!("  Grafana         {grafana}   (traces, metrics and logs of every service)");
         }
-        if p.backstage_forward.is_none() {
+        if !p.dns_zone {
             println!(
                 "  {} must resolve to the ingress address: `slipway hosts apply` adds them.",
                 p.hosts.join(", ")

@@ -24,6 +24,11 @@ pub enum AccountError {
          or a classic token with no scope (public repositories only)"
     )]
     Writes(String),
+    /// A client ID or secret that is not one word.
+    #[error(
+        "that is not a GitHub OAuth app's client ID and secret (each one word, as the app's page at https://github.com/settings/developers shows them)"
+    )]
+    OAuthApp,
 }
 
 impl Classified for AccountError {
@@ -32,6 +37,7 @@ impl Classified for AccountError {
             Self::GitHub(e) => e.kind(),
             Self::Keyring(e) => e.kind(),
             Self::Writes(_) => ErrorKind::GitHubAuth,
+            Self::OAuthApp => ErrorKind::Invalid,
         }
     }
 }
@@ -167,5 +173,51 @@ mod tests {
             super::writing_scopes(&scopes(&["repo", "read:org", "public_repo", "workflow"])),
             ["repo", "public_repo", "workflow"]
         );
+    }
+}
+
+/// A GitHub OAuth app Backstage signs people in with on one cluster (an app has one callback
+/// URL, and so serves one platform): kept in the keyring, never in settings or argv.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthApp {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for OAuthApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthApp")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl OAuthApp {
+    /// Check and keep `self` as the sign-in of `cluster`'s Backstage.
+    pub fn keep(&self, cluster: &str, keyring: &Keyring) -> Result<(), AccountError> {
+        // GitHub's client IDs are `Iv1.`/`Ov23` plus hex or base62; secrets 40 hex digits.
+        // Checked loosely: a pasted line with spaces or a URL is the mistake to catch.
+        let word =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+        if !word(&self.client_id) || !word(&self.client_secret) {
+            return Err(AccountError::OAuthApp);
+        }
+        let text = serde_json::to_string(self).map_err(|_| AccountError::OAuthApp)?;
+        keyring.set(&accounts::github_oauth_app(cluster), &text)?;
+        Ok(())
+    }
+
+    /// The app kept for `cluster`, if any.
+    pub fn kept(cluster: &str, keyring: &Keyring) -> Result<Option<Self>, SecretsError> {
+        Ok(keyring
+            .get(&accounts::github_oauth_app(cluster))?
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    /// Forget `cluster`'s app; whether there was one.
+    pub fn forget(cluster: &str, keyring: &Keyring) -> Result<bool, SecretsError> {
+        keyring.delete(&accounts::github_oauth_app(cluster))
     }
 }

@@ -72,6 +72,65 @@ impl Stage for CheckStage<'_> {
     }
 }
 
+/// `options` with what this run did not name from the cluster's record, and Backstage's GitHub
+/// sign-in from the keyring, else the one a teammate gave the cluster (kept in this keyring
+/// too, as Backstage's API token is: a second person's `up` keeps the platform as it is).
+async fn prepared(
+    options: &InstallOptions,
+    target: &Existing,
+    client: &kube::Client,
+) -> Result<InstallOptions, PlatformError> {
+    let mut prepared = options.clone();
+    if target.recall != target::Recall::default() {
+        prepared.existing = Some(target.clone().recalled(&target::record(client).await?));
+    }
+    if prepared.github_sign_in.is_none() && prepared.keyring.unavailable_reason().is_none() {
+        use crate::github::account::OAuthApp;
+        prepared.github_sign_in = match OAuthApp::kept(&target.id(), &prepared.keyring)? {
+            Some(app) => Some(app),
+            None => match cluster_sign_in(client).await {
+                Some(app) => {
+                    // Checked when it was set; the keyring is where this person's runs read it.
+                    if app.keep(&target.id(), &prepared.keyring).is_ok() {
+                        Some(app)
+                    } else {
+                        None
+                    }
+                }
+                None => None,
+            },
+        };
+    }
+    Ok(prepared)
+}
+
+/// The GitHub sign-in the cluster's Backstage has: its app's client ID in Backstage's config
+/// (`slipway-backstage-config`), its secret in `backstage-secrets`. `None` when either is
+/// missing or unreadable (a user who may not read them may not install either).
+async fn cluster_sign_in(client: &kube::Client) -> Option<crate::github::account::OAuthApp> {
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), "backstage");
+    let config = maps.get_opt(gitops::BACKSTAGE_CONFIG).await.ok()??;
+    let text = config.data?.remove("app-config.slipway.yaml")?;
+    let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let client_id = config
+        .pointer("/auth/providers/github/production/clientId")?
+        .as_str()?
+        .to_owned();
+    let client_secret = crate::k8s::secret_value(
+        client,
+        "backstage",
+        "backstage-secrets",
+        gitops::GITHUB_CLIENT_SECRET_ENV,
+    )
+    .await
+    .ok()??;
+    Some(crate::github::account::OAuthApp {
+        client_id,
+        client_secret,
+    })
+}
+
 fn existing(options: &InstallOptions) -> Result<&Existing, crate::cluster::ClusterError> {
     options.existing.as_ref().ok_or_else(|| {
         crate::cluster::ClusterError::InvalidSetting(
@@ -90,16 +149,8 @@ pub async fn up(
     let target = existing(options)?;
     let _lock = RunLock::acquire(&target.id(), "slipway up --context")?;
     let client = target.client().await?;
-    let recalled;
-    let (options, target) = if target.recall == target::Recall::default() {
-        (options, target)
-    } else {
-        recalled = InstallOptions {
-            existing: Some(target.clone().recalled(&target::record(&client).await?)),
-            ..options.clone()
-        };
-        (&recalled, existing(&recalled)?)
-    };
+    let options = &prepared(options, target, &client).await?;
+    let target = existing(options)?;
     let mut check = CheckStage {
         client: client.clone(),
         target,

@@ -108,15 +108,54 @@ pub fn values_on(
 /// developer's URLs, and guest sign-in only while the ingress listens on loopback (`guest`).
 pub const BACKSTAGE_CONFIG: &str = "slipway-backstage-config";
 
-pub fn backstage_config(domain: &str, reach: crate::platform::Reach, guest: bool) -> Value {
+/// How people sign in to Backstage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn<'a> {
+    /// Guest: a local, single-user platform reached from this machine only.
+    Guest,
+    /// GitHub, with this OAuth app's client ID (its secret is `AUTH_GITHUB_CLIENT_SECRET` in
+    /// `backstage-secrets`): people whose login is a User of the catalog (a team member).
+    GitHub { client_id: &'a str },
+    /// None configured: Backstage is reached by port-forward only.
+    Closed,
+}
+
+/// The environment variable Backstage reads its GitHub OAuth app's secret from.
+pub const GITHUB_CLIENT_SECRET_ENV: &str = "AUTH_GITHUB_CLIENT_SECRET";
+
+/// Where GitHub sends a person back after signing in to the Backstage at `url`: the OAuth app's
+/// callback URL (`<backend.baseUrl>/api/auth/github/handler/frame`, auth-node's
+/// createOAuthRouteHandlers).
+pub fn github_callback(url: &str) -> String {
+    format!("{url}/api/auth/github/handler/frame")
+}
+
+pub fn backstage_config(domain: &str, reach: crate::platform::Reach, sign_in: SignIn<'_>) -> Value {
     let url = reach.url(&format!("backstage.{}", domain.trim_start_matches('.')));
     let mut config = json!({
         "app": {"baseUrl": url},
         "backend": {"baseUrl": url, "cors": {"origin": url}},
     });
-    if guest {
-        // A local, single-user platform reached from this machine only.
-        config["auth"] = json!({"environment": "development", "providers": {"guest": {"dangerouslyAllowOutsideDevelopment": true}}});
+    match sign_in {
+        SignIn::Guest => {
+            config["auth"] = json!({"environment": "development", "providers": {"guest": {"dangerouslyAllowOutsideDevelopment": true}}});
+        }
+        // Keys of plugins/auth-backend-module-github-provider (config.d.ts). The resolver
+        // matches the GitHub login with a User entity's name, which Slipway registers for every
+        // team member; nobody else signs in (no `dangerouslyAllowSignInWithoutUserInCatalog`).
+        // No guest provider: the demo app's page still offers it, and the backend refuses it.
+        SignIn::GitHub { client_id } => {
+            config["auth"] = json!({
+                "environment": "production",
+                "providers": {"github": {"production": {
+                    "clientId": client_id,
+                    "clientSecret": format!("${{{GITHUB_CLIENT_SECRET_ENV}}}"),
+                    "callbackUrl": github_callback(&url),
+                    "signIn": {"resolvers": [{"resolver": "usernameMatchingUserEntityName"}]},
+                }}},
+            });
+        }
+        SignIn::Closed => {}
     }
     json!({
         "apiVersion": "v1", "kind": "ConfigMap",
@@ -238,7 +277,7 @@ fn drop_platform_repo_references(values: &mut Value) {
             .as_str()
             .is_some_and(|t| t.contains("${SLIPWAY_PLATFORM_REPO}"))
     });
-    locations.push(json!({"type": "file", "target": format!("{LOCAL_GROUPS_DIR}/teams.yaml"), "rules": [{"allow": ["Group"]}]}));
+    locations.push(json!({"type": "file", "target": format!("{LOCAL_GROUPS_DIR}/teams.yaml"), "rules": [{"allow": ["Group", "User"]}]}));
     let backstage = &mut values["backstage"];
     push(
         backstage,
@@ -392,7 +431,8 @@ mod tests {
     #[test]
     fn backstage_gets_this_developer_s_urls_and_guest_sign_in_only_on_loopback() {
         let config = |guest| -> Value {
-            let cm = backstage_config("dev.test", Reach::http(9080), guest);
+            let sign_in = if guest { SignIn::Guest } else { SignIn::Closed };
+            let cm = backstage_config("dev.test", Reach::http(9080), sign_in);
             serde_saphyr::from_str(
                 cm["data"]["app-config.slipway.yaml"]
                     .as_str()
@@ -418,7 +458,7 @@ mod tests {
                 http_port: 8880,
                 https_port: Some(8843),
             },
-            true,
+            SignIn::Guest,
         );
         let https: Value = serde_saphyr::from_str(
             cm["data"]["app-config.slipway.yaml"]
@@ -427,6 +467,39 @@ mod tests {
         )
         .expect("YAML");
         assert_eq!(https["backend"]["baseUrl"], "https://backstage.local:8843");
+    }
+
+    #[test]
+    fn github_sign_in_names_the_app_and_never_its_secret_or_guest() {
+        let reach = Reach {
+            http_port: 80,
+            https_port: Some(443),
+        };
+        let cm = backstage_config(
+            "idp.example.com",
+            reach,
+            SignIn::GitHub {
+                client_id: "Iv1.abc",
+            },
+        );
+        let text = cm["data"]["app-config.slipway.yaml"]
+            .as_str()
+            .expect("file");
+        let config: Value = serde_saphyr::from_str(text).expect("YAML");
+        let github = &config["auth"]["providers"]["github"]["production"];
+        assert_eq!(config["auth"]["environment"], "production");
+        assert_eq!(github["clientId"], "Iv1.abc");
+        assert_eq!(github["clientSecret"], "${AUTH_GITHUB_CLIENT_SECRET}");
+        assert_eq!(
+            github["callbackUrl"],
+            "https://backstage.idp.example.com/api/auth/github/handler/frame"
+        );
+        assert_eq!(
+            github["signIn"]["resolvers"][0]["resolver"],
+            "usernameMatchingUserEntityName"
+        );
+        assert!(config["auth"]["providers"]["guest"].is_null(), "{text}");
+        assert!(!text.contains("dangerously"), "{text}");
     }
 
     #[test]

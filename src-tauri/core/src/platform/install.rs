@@ -306,9 +306,24 @@ pub struct InstallOptions {
     /// over HTTPS only, and Backstage is not routed (port-forward only) until it has a
     /// sign-in other than guest.
     pub existing: Option<super::target::Existing>,
+    /// The GitHub OAuth app Backstage signs people in with (`slipway github oauth set`): on an
+    /// existing cluster Backstage is routed only with it.
+    pub github_sign_in: Option<crate::github::account::OAuthApp>,
 }
 
 impl InstallOptions {
+    /// How people sign in to Backstage: guest while only this machine reaches it, GitHub when
+    /// an OAuth app is kept, else not at all (port-forward only).
+    pub fn sign_in(&self) -> gitops::SignIn<'_> {
+        match (&self.github_sign_in, self.exposed) {
+            (Some(app), _) => gitops::SignIn::GitHub {
+                client_id: &app.client_id,
+            },
+            (None, false) => gitops::SignIn::Guest,
+            (None, true) => gitops::SignIn::Closed,
+        }
+    }
+
     /// How a browser reaches the UIs: on an existing cluster, HTTPS on 443 of its address.
     pub fn reach(&self) -> super::Reach {
         match self.existing {
@@ -324,12 +339,14 @@ impl InstallOptions {
     }
 
     /// The UI Ingresses this install applies: the bundle's for the domain and the parts
-    /// installed, on an existing cluster HTTPS-only and without Backstage's (its only sign-in
-    /// is guest, which must not face a reachable address).
+    /// installed, on an existing cluster HTTPS-only and without Backstage's until it has GitHub
+    /// sign-in (guest must not face a reachable address).
     pub fn ui_ingresses(&self) -> Result<Vec<serde_json::Value>, BundleError> {
         let mut ingresses = routing::ingresses(&self.domain, &self.without)?;
         if let Some(target) = &self.existing {
-            ingresses.retain(|i| i["metadata"]["name"] != "backstage");
+            if self.sign_in() == gitops::SignIn::Closed {
+                ingresses.retain(|i| i["metadata"]["name"] != "backstage");
+            }
             for ingress in &mut ingresses {
                 target.ingress(ingress)?;
             }
@@ -353,6 +370,7 @@ impl InstallOptions {
             tls_ingress: None,
             without: Vec::new(),
             existing: None,
+            github_sign_in: None,
         }
     }
 }
@@ -528,6 +546,9 @@ impl InstallStage<'_> {
         // Backstage is what people and processes reach (its UI and API), so it never holds the
         // user's writing token: nothing in local mode, only the read-only token in GitHub mode.
         let mut backstage = BTreeMap::from([("SLIPWAY_API_TOKEN", api_token)]);
+        if let Some(app) = &self.options.github_sign_in {
+            backstage.insert(gitops::GITHUB_CLIENT_SECRET_ENV, app.client_secret.clone());
+        }
         if matches!(self.options.source, Source::GitHub { .. }) {
             match &read_only {
                 Some(token) => {
@@ -835,7 +856,7 @@ impl InstallStage<'_> {
             }
         }
         let ingresses = self.options.ui_ingresses()?;
-        let guest = !self.options.exposed;
+        let guest = self.options.sign_in() == gitops::SignIn::Guest;
         routing::refuse_exposed_guest(&ingresses, guest, self.loopback())?;
         objects.extend(ingresses);
         objects.extend(gitops::policies(&self.options.without)?);
@@ -848,7 +869,7 @@ impl InstallStage<'_> {
         objects.push(gitops::backstage_config(
             &self.options.domain,
             self.options.reach(),
-            guest,
+            self.options.sign_in(),
         ));
         if !self.options.without.contains(&gitops::Part::Observability) {
             objects.extend(gitops::grafana_config(

@@ -55,6 +55,9 @@ pub enum PlatformError {
     /// Another Slipway process is working on the cluster.
     #[error(transparent)]
     Busy(#[from] LockError),
+    /// The keyring could not be read (an existing cluster's Backstage sign-in).
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 /// A stopped pipeline is as actionable as its step's own error (a missing GitHub token, a
@@ -78,6 +81,7 @@ impl Classified for PlatformError {
             Self::Target(e) => pipeline_kind(e),
             Self::Connect(e) => e.kind(),
             Self::Kube(e) => e.kind(),
+            Self::Secrets(e) => e.kind(),
             Self::Bundle(e) => e.kind(),
             Self::Busy(e) => e.kind(),
         }
@@ -391,9 +395,13 @@ pub struct PlatformSummary {
     /// An existing cluster: the records the domain's DNS zone needs (empty until Traefik's
     /// Service has an address; always on Slipway's own cluster, where the hosts file serves).
     pub dns_records: Vec<DnsRecord>,
-    /// An existing cluster: Backstage is not routed (its only sign-in is guest); this reaches
-    /// it from this machine.
+    /// An existing cluster: Backstage is not routed (it has no GitHub sign-in yet); this
+    /// reaches it from this machine.
     pub backstage_forward: Option<String>,
+    /// Backstage signs people in with GitHub: the callback URL its OAuth app must have.
+    pub github_callback: Option<String>,
+    /// The domain is a DNS zone (an existing cluster): no hosts file is involved.
+    pub dns_zone: bool,
 }
 
 /// One record of the platform's DNS zone.
@@ -453,10 +461,11 @@ impl PlatformSummary {
     /// Where the platform installed with `options` answers.
     pub fn new(options: &InstallOptions) -> Self {
         let reach = options.reach();
+        let backstage_url = reach.url(&crate::hosts::platform_hosts(&options.domain)[1]);
         let hosts = crate::hosts::platform_hosts(&options.domain);
         Self {
             argocd_url: reach.url(&hosts[0]),
-            backstage_url: reach.url(&hosts[1]),
+            backstage_url: backstage_url.clone(),
             grafana_url: (!options.without.contains(&gitops::Part::Observability))
                 .then(|| reach.url(&hosts[2])),
             argocd_user: "admin",
@@ -466,7 +475,11 @@ impl PlatformSummary {
             backstage_forward: options
                 .existing
                 .as_ref()
+                .filter(|_| options.sign_in() == gitops::SignIn::Closed)
                 .map(|t| format!("slipway forward --context {} backstage", t.kube.context)),
+            github_callback: matches!(options.sign_in(), gitops::SignIn::GitHub { .. })
+                .then(|| gitops::github_callback(&backstage_url)),
+            dns_zone: options.existing.is_some(),
         }
     }
 }

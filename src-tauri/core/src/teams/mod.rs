@@ -418,17 +418,38 @@ pub fn group_entity(team: &TeamFile) -> Value {
     entity
 }
 
-/// Every team's Group entity, one YAML stream (the platform repository's `catalog/teams.yaml`
-/// in GitHub mode, the ConfigMap Backstage reads in local mode).
+/// The teams' members as Backstage `User` entities named by their GitHub login, each a member
+/// of its teams: the catalog users GitHub sign-in admits (`usernameMatchingUserEntityName`).
+pub fn user_entities(teams: &[TeamFile]) -> Vec<Value> {
+    let mut teams_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for team in teams {
+        for member in &team.members {
+            teams_of.entry(member).or_default().push(&team.name);
+        }
+    }
+    teams_of
+        .into_iter()
+        .map(|(login, teams)| {
+            json!({
+                "apiVersion": "backstage.io/v1alpha1", "kind": "User",
+                "metadata": {"name": login, "annotations": {"github.com/user-login": login}},
+                "spec": {"profile": {"displayName": login}, "memberOf": teams},
+            })
+        })
+        .collect()
+}
+
+/// Every team's Group entity and its members' User entities, one YAML stream (the platform
+/// repository's `catalog/teams.yaml` in GitHub mode, the ConfigMap Backstage reads in local
+/// mode).
 pub fn group_catalog(teams: &[TeamFile]) -> Result<String, TeamError> {
     let mut out = String::from(
-        "# Backstage Group entities of the platform's teams, written by Slipway from teams/*.yaml.\n",
+        "# Backstage Group entities of the platform's teams and User entities of their members, written by Slipway from teams/*.yaml.\n",
     );
-    for team in teams {
+    for entity in teams.iter().map(group_entity).chain(user_entities(teams)) {
         out.push_str("---\n");
         out.push_str(
-            &serde_saphyr::to_string(&group_entity(team))
-                .map_err(|e| TeamError::Render(e.to_string()))?,
+            &serde_saphyr::to_string(&entity).map_err(|e| TeamError::Render(e.to_string()))?,
         );
     }
     Ok(out)
@@ -526,6 +547,36 @@ impl LocalTeams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalog_has_every_member_once_as_a_user_of_its_teams() {
+        let mut payments = TeamFile::new("payments");
+        payments.members = vec!["octo".into(), "mona".into()];
+        let mut web = TeamFile::new("web");
+        web.members = vec!["octo".into()];
+        let teams = [payments, web];
+        let text = group_catalog(&teams).expect("catalog");
+        let entities: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML");
+        let kinds: Vec<(&str, &str)> = entities
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap_or_default(),
+                    e["metadata"]["name"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("Group", "payments"),
+                ("Group", "web"),
+                ("User", "mona"),
+                ("User", "octo")
+            ]
+        );
+        assert_eq!(entities[3]["spec"]["memberOf"], json!(["payments", "web"]));
+    }
 
     #[test]
     fn team_files_are_checked_whole_and_name_their_problems() {

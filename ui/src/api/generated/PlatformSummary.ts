@@ -27,7 +27,15 @@ https: boolean,
  */
 dnsRecords: Array<DnsRecord>, 
 /**
- * An existing cluster: Backstage is not routed (its only sign-in is guest); this reaches
- * it from this machine.
+ * An existing cluster: Backstage is not routed (it has no GitHub sign-in yet); this
+ * reaches it from this machine.
  */
-backstageForward: string | null, };
+backstageForward: string | null, 
+/**
+ * Backstage signs people in with GitHub: the callback URL its OAuth app must have.
+ */
+githubCallback: string | null, 
+/**
+ * The domain is a DNS zone (an existing cluster): no hosts file is involved.
+ */
+dnsZone: boolean, };
