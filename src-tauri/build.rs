@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "github_status",
     "github_disconnect",
     "settings_get",
+    "kube_contexts",
     "settings_set",
     "trust_status",
     "trust_install",

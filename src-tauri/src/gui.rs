@@ -50,6 +50,7 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<
             commands::github::github_status,
             commands::github::github_disconnect,
             commands::settings::settings_get,
+            commands::settings::kube_contexts,
             commands::settings::settings_set,
             commands::trust::trust_status,
             commands::trust::trust_install,

@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
-use slipway_core::platform::{self, PlatformError, PlatformStatus, PlatformSummary};
+use slipway_core::platform::{PlatformError, PlatformStatus};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Emitter, Listener, Manager, Runtime};
 
-use crate::commands::{GuiSink, platform::spec, platform::up_settings};
+use crate::commands::GuiSink;
+use crate::commands::platform::{self as commands, links, read_status};
 
 /// The tray icon (when the desktop has a status area) and the state line it shares with the
 /// window's title, kept current.
@@ -34,10 +35,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
         loop {
-            let status = match spec() {
-                Ok(spec) => Ok(platform::status(spec).await),
-                Err(e) => Err(e.message),
-            };
+            let status = read_status().await.map_err(|e| e.message);
             if let Ok(Ok(s)) = &status {
                 let _ = app.emit("platform-status", s);
             }
@@ -67,7 +65,7 @@ fn state_line(status: &Result<Result<PlatformStatus, PlatformError>, String>) ->
                 .count()
         ),
         Ok(Ok(_)) => "Platform: stopped or unhealthy".to_owned(),
-        Ok(Err(_)) => "Platform: Docker unreachable".to_owned(),
+        Ok(Err(_)) => "Platform: unreachable (Docker or the cluster's API)".to_owned(),
         Err(message) => format!("Settings: {message}"),
     }
 }
@@ -108,10 +106,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             }
         }
         "backstage" => {
-            let url = up_settings()
-                .ok()
-                .and_then(|(_, o)| o.platform)
-                .map(|p| PlatformSummary::new(&p).backstage_url);
+            let url = links().ok().flatten().map(|p| p.backstage_url);
             if let Some(url) = url {
                 use tauri_plugin_opener::OpenerExt;
                 let _ = app.opener().open_url(url, None::<&str>);
@@ -122,14 +117,9 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             tauri::async_runtime::spawn(async move {
                 let result = async {
                     if start {
-                        let (spec, options) = up_settings()?;
-                        platform::up(spec, &options, &GuiSink::new("up (tray)", None))
-                            .await
-                            .map(drop)?;
+                        commands::start(&GuiSink::new("up (tray)", None)).await?;
                     } else {
-                        platform::stop(spec()?, &GuiSink::new("stop (tray)", None))
-                            .await
-                            .map(drop)?;
+                        commands::stop(&GuiSink::new("stop (tray)", None)).await?;
                     }
                     Ok::<(), slipway_core::error::ErrorReport>(())
                 }

@@ -43,12 +43,17 @@ pub enum DesktopError {
     /// The app's own path is unknown.
     #[error("cannot locate the slipway binary for the elevated write: {0}")]
     Exe(#[from] std::io::Error),
+    /// Stop and Delete act on Slipway's own cluster; the settings name an existing one.
+    #[error(
+        "the platform runs on the existing cluster {0:?}, which is not Slipway's to stop or delete; `slipway down --context {0} --yes` removes the platform from it (never the cluster), or clear Settings → Existing cluster to use Slipway's own"
+    )]
+    ExistingCluster(String),
 }
 
 impl Classified for DesktopError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::NotALink(_) => ErrorKind::Invalid,
+            Self::NotALink(_) | Self::ExistingCluster(_) => ErrorKind::Invalid,
             Self::NoPassword => ErrorKind::Cluster,
             Self::Opener(_) | Self::Clipboard(_) => ErrorKind::Unavailable,
             Self::Task(_) | Self::Exe(_) => ErrorKind::Internal,

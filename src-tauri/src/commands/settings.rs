@@ -20,6 +20,13 @@ pub struct SettingsView {
     pub error: Option<ErrorReport>,
 }
 
+/// The kubeconfig contexts Settings offers as an existing cluster (`kubeconfig`, else kubectl's
+/// files).
+#[tauri::command]
+pub fn kube_contexts(kubeconfig: Option<String>) -> Vec<String> {
+    slipway_core::platform::target::contexts(kubeconfig.as_deref().map(std::path::Path::new))
+}
+
 #[tauri::command]
 pub fn settings_get() -> SettingsView {
     let exists = Config::path().is_some_and(|p| p.exists());

@@ -118,3 +118,24 @@ describe('HTTPS trust', () => {
     expect(JSON.stringify(calls)).not.toContain('PRIVATE KEY');
   });
 });
+
+describe('an existing cluster', () => {
+  it('offers kubectl\'s contexts, warns that .local is this machine\'s, and saves the context', async () => {
+    let saved: unknown = null;
+    backend({
+      settings_get: () => ({ config: {}, path: '/home/u/.config/slipway/config.yaml', error: null }),
+      github_status: () => null,
+      kube_contexts: () => ['gke_team_europe-west1_platform', 'k3d-big'],
+      settings_set: ({ config }) => { saved = config; return '/home/u/.config/slipway/config.yaml'; },
+    });
+    render(SettingsView);
+    await waitFor(() => expect([...document.querySelectorAll('#kube-contexts option')].map((o) => (o as HTMLOptionElement).value)).toEqual(['gke_team_europe-west1_platform', 'k3d-big']));
+    expect(screen.queryByText(/must be a DNS zone/)).toBeNull();
+    await fireEvent.input(screen.getByLabelText(/Kubeconfig context/), { target: { value: 'k3d-big' } });
+    expect((await screen.findByText(/must be a DNS zone/)).getAttribute('role')).toBe('alert');
+    await fireEvent.input(screen.getByLabelText(/^Domain/), { target: { value: 'idp.example.com' } });
+    await waitFor(() => expect(screen.queryByText(/must be a DNS zone/)).toBeNull());
+    await fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(saved).toEqual({ domain: 'idp.example.com', context: 'k3d-big' }));
+  });
+});

@@ -176,6 +176,24 @@ pub fn kube_context(
     )))
 }
 
+/// Every context of `kubeconfig` (else of kubectl's files), sorted, without Slipway's own
+/// clusters' (`kind-…`): what Settings offers as existing clusters.
+pub fn contexts(kubeconfig: Option<&std::path::Path>) -> Vec<String> {
+    let paths = match kubeconfig {
+        Some(p) => vec![p.to_path_buf()],
+        None => crate::cluster::kubeconfig::paths().unwrap_or_default(),
+    };
+    let mut names: Vec<String> = paths
+        .iter()
+        .filter_map(|p| kube::config::Kubeconfig::read_from(p).ok())
+        .flat_map(|c| c.contexts.into_iter().map(|c| c.name))
+        .filter(|n| !n.starts_with("kind-"))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// What Slipway keys an existing cluster's state on, from its context's name.
 pub fn id_of(context: &str) -> String {
     let safe: String = context
