@@ -180,6 +180,27 @@ impl Run {
         Self::from(out, started.elapsed().as_secs_f64())
     }
 
+    /// Run `command` to its end with `stdin` as its input (a secret never passed as an
+    /// argument), timing it.
+    pub fn feeding(command: &mut Command, stdin: &str) -> Self {
+        use std::io::Write;
+        let started = Instant::now();
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run slipway");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("run slipway");
+        Self::from(out, started.elapsed().as_secs_f64())
+    }
+
     fn from(out: Output, secs: f64) -> Self {
         Self {
             ok: out.status.success(),

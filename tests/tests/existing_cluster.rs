@@ -316,27 +316,7 @@ async fn up_context_runs_the_platform_on_a_cloud_cluster_and_down_leaves_it_as_i
     const SECRET: &str = "0123456789abcdef0123456789abcdef01234567";
     let mut oauth = t.command(&["github", "oauth", "set", "--client-id", "Ov23liTeamApp01"]);
     oauth.args(t.target_args());
-    let set = tokio::task::block_in_place(|| {
-        use std::io::Write;
-        let mut child = oauth
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("slipway");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(SECRET.as_bytes())
-            .expect("secret");
-        child.wait_with_output().expect("oauth set")
-    });
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
+    tokio::task::block_in_place(|| Run::feeding(&mut oauth, SECRET)).expect_ok("oauth set");
     let signed = t.up(&[]).expect_ok("up --context with GitHub sign-in");
     let callback = format!("https://backstage.{DOMAIN}/api/auth/github/handler/frame");
     assert!(

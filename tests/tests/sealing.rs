@@ -47,27 +47,10 @@ fn open(key: &Path, label: &str, values: &[&str]) -> Vec<String> {
 }
 
 fn seal(args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = slipway_e2e::slipway()
-        .arg("seal")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("SLIPWAY_LOG", "debug")
-        .spawn()
-        .expect("slipway");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("slipway seal");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut command = slipway_e2e::slipway();
+    command.arg("seal").args(args).env("SLIPWAY_LOG", "debug");
+    let run = slipway_e2e::Run::feeding(&mut command, stdin);
+    (run.ok, run.stdout, run.stderr)
 }
 
 fn hex(s: &[u8]) -> String {

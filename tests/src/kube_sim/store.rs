@@ -253,6 +253,14 @@ impl State {
             .ok_or_else(|| ApiError::new(404, "NotFound", format!("the server could not find the requested resource ({group}/{version} {plural})")))
     }
 
+    /// Whether `ns` exists and is not being deleted.
+    fn namespace_open(&self, ns: &str) -> bool {
+        self.objects
+            .get(&(String::new(), "namespaces".to_owned()))
+            .and_then(|m| m.get(&(String::new(), ns.to_owned())))
+            .is_some_and(|n| n["metadata"]["deletionTimestamp"].is_null())
+    }
+
     fn table(&mut self, t: &ResourceType) -> &mut BTreeMap<ObjectKey, Value> {
         self.objects
             .entry((t.group.clone(), t.plural.clone()))
@@ -296,6 +304,12 @@ impl State {
         }
         let key = (ns.to_owned(), name.to_owned());
         let old = self.table(t).get(&key).cloned();
+        // The API server's NamespaceLifecycle admission: nothing new in a namespace that is gone
+        // or being deleted, whoever writes (a simulated controller that listed objects before a
+        // namespace's deletion must not bring its contents back, as cert-manager cannot).
+        if old.is_none() && new.is_some() && t.namespaced && !self.namespace_open(ns) {
+            return None;
+        }
         let (kind, stored) = match (old, new) {
             (None, None) => return None,
             (Some(old), None) => {

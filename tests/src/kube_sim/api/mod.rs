@@ -433,11 +433,29 @@ fn crud(
     let ns = t.namespace.as_str();
     if rt.namespaced && !t.all_namespaces && rt.kind != "Namespace" {
         let ns_type = state.resource("", "v1", "namespaces")?;
-        if state.get(&ns_type, "", ns).is_err() && *method != Method::GET {
+        let namespace = state.get(&ns_type, "", ns);
+        if namespace.is_err() && *method != Method::GET {
             return Err(ApiError::new(
                 404,
                 "NotFound",
                 format!("namespaces \"{ns}\" not found"),
+            ));
+        }
+        // NamespaceLifecycle's wording for a namespace being deleted (apiserver
+        // plugin/namespace/lifecycle); only new objects are refused.
+        let terminating = namespace.is_ok_and(|n| !n["metadata"]["deletionTimestamp"].is_null());
+        let creates = *method == Method::POST
+            || (matches!(*method, Method::PUT | Method::PATCH)
+                && t.name
+                    .as_deref()
+                    .is_some_and(|n| state.get(rt, ns, n).is_err()));
+        if terminating && creates {
+            return Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
             ));
         }
     }
