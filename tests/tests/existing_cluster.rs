@@ -761,4 +761,100 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
             "{listed:?}"
         );
     }
+
+    // An upgrade through Git: the platform repository as an earlier release published it, with
+    // Traefik pinned to the chart before this one (its stand-in rendered meanwhile); this
+    // release's `up` publishes its own pin in one commit, Argo CD renders the new chart, and
+    // `status` shows what runs against the pin all along.
+    use slipway_core::platform::publish::{RECORD, Record, blob_id};
+    let pinned = slipway_core::platform::gitops::components()
+        .expect("components")
+        .into_iter()
+        .find(|c| c.name == "traefik")
+        .expect("traefik")
+        .chart
+        .version;
+    let earlier = "41.2.0";
+    let fixtures = root().join("tests/tests/fixtures/charts");
+    let charts = tempfile::tempdir().expect("charts");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .args([fixtures.join("argo-cd"), fixtures.join("traefik")])
+        .arg(charts.path())
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let meta = charts.path().join("traefik/Chart.yaml");
+    let pin = |v: &str| format!("version: {v}");
+    let text = std::fs::read_to_string(&meta).expect("Chart.yaml");
+    std::fs::write(&meta, text.replace(&pin(&pinned), &pin(earlier))).expect("earlier chart");
+    w.sim.set_chart_stand_ins(charts.path());
+    let platform = "octo/slipway-platform";
+    let mut files = w.github.repo(platform).expect("repository").files;
+    let component = "platform/components/traefik.yaml";
+    let old = String::from_utf8_lossy(&files[component]).replace(&pin(&pinned), &pin(earlier));
+    files.insert(component.into(), old.into_bytes());
+    let mut record: Record = serde_json::from_slice(&files[RECORD]).expect("record");
+    record.version = "0.0.1".into();
+    record
+        .files
+        .insert(component.into(), blob_id(&files[component]));
+    files.insert(
+        RECORD.into(),
+        serde_json::to_vec_pretty(&record).expect("record"),
+    );
+    w.github
+        .push(platform, files, "Publish the platform (Slipway 0.0.1)")
+        .expect("the earlier release's publish");
+    let traefik_chart = async || {
+        let d: Deployment = Api::namespaced(client.clone(), "traefik")
+            .get("traefik")
+            .await
+            .expect("traefik");
+        d.metadata.labels.unwrap_or_default()["helm.sh/chart"].clone()
+    };
+    let running = async || {
+        slipway_core::platform::existing::status(&existing)
+            .await
+            .expect("status --context")
+            .components
+            .into_iter()
+            .find(|c| c.name == "traefik")
+            .expect("traefik")
+    };
+    let settled = async |version: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = running().await;
+            if now.running.as_deref() == Some(version)
+                && now.health == "Healthy"
+                && traefik_chart().await == format!("traefik-{version}")
+            {
+                return now;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Traefik never ran {version}: {now:?}, {}",
+                traefik_chart().await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    let before = settled(earlier).await;
+    assert_eq!(
+        before.pinned.as_deref(),
+        Some(pinned.as_str()),
+        "{before:?}"
+    );
+
+    w.sim.set_chart_stand_ins(&fixtures);
+    let commits = w.github.repo(platform).expect("repository").commits.len();
+    slipway_core::platform::existing::up(&alice, &timeouts, &Recorder::default())
+        .await
+        .expect("the upgrade");
+    let repo = w.github.repo(platform).expect("repository");
+    assert_eq!(repo.commits.len(), commits + 1, "one commit upgrades it");
+    assert!(String::from_utf8_lossy(&repo.files[component]).contains(&pin(&pinned)));
+    let after = settled(&pinned).await;
+    assert_eq!(after.pinned, after.running, "{after:?}");
 }
