@@ -293,6 +293,43 @@ fn every_value_slipway_sets_is_one_the_pinned_chart_reads() {
         10,
         "argo-cd, backstage, cert-manager, sealed-secrets, traefik and observability's five"
     );
+    // And as an existing cluster's target overlay leaves them (targets/cluster/values/).
+    let existing = slipway_core::platform::target::Existing {
+        kube: slipway_core::helm::KubeContext {
+            kubeconfig: "/dev/null".into(),
+            context: "team".into(),
+        },
+        expose: slipway_core::platform::target::Expose::NodePort,
+        platform_nodes: Some("node-pool=platform".parse().expect("selector")),
+        workload_nodes: None,
+        recall: Default::default(),
+    };
+    let on_target = releases
+        .iter()
+        .map(|(chart, version, _)| {
+            let values = if chart == "argo-cd" {
+                gitops::argo_cd_release(
+                    "team.example.com",
+                    slipway_core::platform::Reach {
+                        http_port: 80,
+                        https_port: Some(443),
+                    },
+                    Some(&existing),
+                )
+                .expect("argo cd")
+                .values
+            } else {
+                let c = gitops::components()
+                    .expect("components")
+                    .into_iter()
+                    .find(|c| &c.chart.name == chart)
+                    .expect("component");
+                gitops::values_on(&c.name, "team.example.com", Some(&existing)).expect("values")
+            };
+            (chart.clone(), version.clone(), values)
+        })
+        .collect::<Vec<_>>();
+    releases.extend(on_target);
     for (chart, version, values) in &releases {
         let keys = ChartKeys::load(chart, version);
         let unknown = keys.unknown(values);

@@ -911,6 +911,20 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_cluster_runs_two_of_argo_cd_s_stateless_parts() {
+        let base = crate::platform::gitops::values("argo-cd", "team.example.com").expect("values");
+        let values = existing(None).values("argo-cd", base).expect("on target");
+        for part in ["server", "repoServer", "applicationSet"] {
+            assert_eq!(values[part]["replicas"], 2, "{part}");
+        }
+        assert_eq!(values["server"]["pdb"]["minAvailable"], 1);
+        assert_eq!(
+            values["server"]["ingress"]["annotations"]["traefik.ingress.kubernetes.io/router.entrypoints"],
+            "websecure"
+        );
+    }
+
+    #[test]
     fn versions_read_as_helm_ranges_do() {
         assert_eq!(major_minor("v1.31.4-eks-0a1b2c3"), Some((1, 31)));
         assert_eq!(major_minor("v1.29.10-gke.1200"), Some((1, 29)));
