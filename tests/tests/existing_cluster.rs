@@ -590,12 +590,26 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
         client_secret: "0123456789abcdef0123456789abcdef01234567".into(),
     };
     app.keep(&existing.id(), &alice.keyring).expect("OAuth app");
+    // The token the fake Backstage takes, as the real one takes what `up` puts in
+    // backstage-secrets from the first person's keyring.
+    alice
+        .keyring
+        .set(
+            &accounts::backstage_api_token(&existing.id()),
+            slipway_e2e::github_platform::BACKSTAGE_TOKEN,
+        )
+        .expect("Backstage token");
     assert!(matches!(alice.source, Source::GitHub { .. }));
     let timeouts = slipway_e2e::test_timeouts();
 
     slipway_core::platform::existing::up(&alice, &timeouts, &Recorder::default())
         .await
         .expect("the first person's up --context");
+    // The platform's Backstage as a port-forward reaches it (its chart is not rendered here).
+    w.sim
+        .serve_service("backstage", "backstage", 7007, w.backstage.addr)
+        .await
+        .expect("Backstage's Service");
     let repo = w
         .github
         .repo("octo/slipway-platform")
@@ -849,9 +863,25 @@ async fn a_second_person_runs_up_context_against_the_same_platform_and_writes_no
 
     w.sim.set_chart_stand_ins(&fixtures);
     let commits = w.github.repo(platform).expect("repository").commits.len();
-    slipway_core::platform::existing::up(&alice, &timeouts, &Recorder::default())
+    // Meanwhile Backstage restarted and its in-memory catalog lost a service: the same `up`
+    // registers it again, through a port-forward to the cluster's Backstage.
+    w.backstage
+        .state()
+        .locations
+        .retain(|_, target| !target.contains("/cart/blob/"));
+    let upgrade = slipway_core::platform::existing::up(&alice, &timeouts, &Recorder::default())
         .await
         .expect("the upgrade");
+    let catalog = upgrade
+        .steps
+        .iter()
+        .find(|s| s.id == "catalog")
+        .expect("catalog step");
+    assert!(
+        format!("{:?}", catalog.outcome)
+            .contains("registered again (the catalog had lost them): cart"),
+        "{catalog:?}"
+    );
     let repo = w.github.repo(platform).expect("repository");
     assert_eq!(repo.commits.len(), commits + 1, "one commit upgrades it");
     assert!(String::from_utf8_lossy(&repo.files[component]).contains(&pin(&pinned)));

@@ -291,7 +291,6 @@ async fn the_token_is_kept_in_the_secret_service_of_the_session_and_nowhere_else
 /// the cluster's `backstage/backstage` Service; the URL is the DNS zone's, with no hosts file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_create_on_an_existing_cluster_reaches_backstage_through_a_port_forward() {
-    use kube::api::{Api, Patch, PatchParams};
     let w = World::new().await;
     let api = w.github.url();
     let context = "eks_team_platform";
@@ -304,28 +303,10 @@ async fn service_create_on_an_existing_cluster_reaches_backstage_through_a_port_
     let kubeconfig = w.journal.path().join("team-kubeconfig");
     std::fs::write(&kubeconfig, w.sim.kubeconfig_as(context)).expect("kubeconfig");
     // The platform's Backstage as its chart names it, its pods' port 7007 the fake Backstage.
-    let client = w.sim.client().await.expect("client");
-    let pp = PatchParams::apply("test").force();
-    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
-        Api::namespaced(client.clone(), "backstage");
-    deployments
-        .patch("backstage", &pp, &Patch::Apply(serde_json::json!({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "backstage"},
-            "spec": {"selector": {"matchLabels": {"app": "backstage"}}, "template": {
-                "metadata": {"labels": {"app": "backstage"}, "annotations": {"kube-sim.slipway.dev/port-7007": w.backstage.addr.to_string()}},
-                "spec": {"containers": [{"name": "backstage", "image": "backstage", "ports": [{"name": "http", "containerPort": 7007}]}]}}}
-        })))
+    w.sim
+        .serve_service("backstage", "backstage", 7007, w.backstage.addr)
         .await
-        .expect("deployment");
-    let services: Api<k8s_openapi::api::core::v1::Service> =
-        Api::namespaced(client.clone(), "backstage");
-    services
-        .patch("backstage", &pp, &Patch::Apply(serde_json::json!({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "backstage"},
-            "spec": {"selector": {"app": "backstage"}, "ports": [{"name": "http", "port": 7007, "targetPort": "http"}]}
-        })))
-        .await
-        .expect("service");
+        .expect("Backstage's Service");
 
     let kubeconfig = kubeconfig.to_string_lossy().into_owned();
     let on_target = |args: &[&str]| -> Vec<String> {

@@ -204,6 +204,55 @@ impl KubeSim {
         })
     }
 
+    /// Stand `target` in for the Service `namespace/name` on `port` as a port-forward reaches
+    /// it: a Deployment whose pods' `port` goes to `target` (the forward-target annotation)
+    /// behind a Service of that name (e.g. the fake Backstage as the platform's Backstage).
+    pub async fn serve_service(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+        target: SocketAddr,
+    ) -> Result<(), kube::Error> {
+        use kube::api::{Api, DynamicObject, Patch, PatchParams};
+        let client = self.client().await?;
+        let pp = PatchParams::apply("kube-sim-test").force();
+        let objects = [
+            (
+                "apps",
+                "v1",
+                "Deployment",
+                "deployments",
+                serde_json::json!({
+                    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+                    "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+                        "metadata": {"labels": {"app": name}, "annotations": {format!("kube-sim.slipway.dev/port-{port}"): target.to_string()}},
+                        "spec": {"containers": [{"name": name, "image": name, "ports": [{"name": "http", "containerPort": port}]}]}}},
+                }),
+            ),
+            (
+                "",
+                "v1",
+                "Service",
+                "services",
+                serde_json::json!({
+                    "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+                    "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": port, "targetPort": "http"}]},
+                }),
+            ),
+        ];
+        for (group, version, kind, plural, object) in objects {
+            let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+            let resource = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(client.clone(), namespace, &resource);
+            let object: DynamicObject =
+                serde_json::from_value(object).map_err(kube::Error::SerdeError)?;
+            api.patch(name, &pp, &Patch::Apply(&object)).await?;
+        }
+        Ok(())
+    }
+
     /// Serve the SIMULATED Traefik on `addr`: host-routed HTTP from the stored Ingresses.
     pub async fn serve_ingress(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
         self.serve_on(addr, ingress::serve).await

@@ -229,6 +229,35 @@ impl Shared {
     }
 }
 
+/// A port-forward to the platform's preset `name` (`backstage`, `argocd`) on a free local port
+/// for Slipway's own calls: the forwards (dropping them closes it) and where it listens.
+pub async fn preset_for_calls(
+    client: kube::Client,
+    name: &str,
+) -> Result<(Forwards, SocketAddr), ForwardError> {
+    let mut spec = preset(name).ok_or_else(|| SpecError::Target(name.to_owned()))?;
+    let shown = spec.to_string();
+    for port in &mut spec.ports {
+        port.local = 0;
+    }
+    let forwards = Forwards::default();
+    let info = forwards
+        .start(client, spec, std::net::Ipv4Addr::LOCALHOST.into())
+        .await?;
+    let local = info
+        .listeners
+        .first()
+        .map(|(addr, _)| *addr)
+        .ok_or(SpecError::NoPorts(shown))?;
+    Ok((forwards, local))
+}
+
+/// Where the user's own `slipway forward NAME` shows the preset (the links Slipway prints).
+pub fn preset_url(name: &str) -> Option<String> {
+    let port = preset(name)?.ports.first()?.local;
+    Some(format!("http://127.0.0.1:{port}"))
+}
+
 impl Forwards {
     pub fn subscribe(&self) -> broadcast::Receiver<ForwardEvent> {
         self.events.subscribe()

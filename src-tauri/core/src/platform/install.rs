@@ -45,6 +45,9 @@ pub enum InstallError {
     /// A Kubernetes call or wait failed.
     #[error(transparent)]
     Kube(#[from] K8sError),
+    /// An existing cluster's Backstage could not be reached through a port-forward.
+    #[error("cannot reach the cluster's Backstage through a port-forward: {0}")]
+    Forward(#[from] crate::forward::ForwardError),
     /// helm could not be found or failed.
     #[error(transparent)]
     Helm(#[from] HelmError),
@@ -125,6 +128,7 @@ impl Classified for InstallError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Kube(e) => e.kind(),
+            Self::Forward(e) => e.kind(),
             Self::Helm(e) => e.kind(),
             Self::Bundle(e) => e.kind(),
             Self::Secrets(e) => e.kind(),
@@ -1197,13 +1201,6 @@ impl InstallStage<'_> {
         if services.is_empty() {
             return Ok(StepOutcome::up_to_date("no services yet"));
         }
-        if self.options.existing.is_some() {
-            r.warn(format!(
-                "Backstage is not routed on this cluster (guest sign-in only), so its catalog was not checked for the {} service(s); register them from Backstage, reached by `slipway forward`",
-                services.len()
-            ));
-            return Ok(StepOutcome::up_to_date("Backstage not routed"));
-        }
         let backstage_token = self
             .options
             .keyring
@@ -1211,11 +1208,26 @@ impl InstallStage<'_> {
             .ok_or_else(|| crate::backstage::BackstageError::NoToken {
                 cluster: self.options.cluster.clone(),
             })?;
-        let backstage = crate::backstage::Backstage::through_ingress(
-            &format!("backstage.{}", self.options.domain.trim_start_matches('.')),
-            self.options.ingress,
-            &backstage_token,
-        )?;
+        // An existing cluster's Backstage is reached through the API server (routed or not, its
+        // address may not be in DNS yet); Slipway's own through its ingress.
+        let (_forward, backstage) = match &self.options.existing {
+            Some(_) => {
+                let (forwards, local) =
+                    crate::forward::preset_for_calls(self.client.clone(), "backstage").await?;
+                let shown = crate::forward::preset_url("backstage").unwrap_or_default();
+                let backstage =
+                    crate::backstage::Backstage::through_forward(local, &shown, &backstage_token)?;
+                (Some(forwards), backstage)
+            }
+            None => (
+                None,
+                crate::backstage::Backstage::through_ingress(
+                    &format!("backstage.{}", self.options.domain.trim_start_matches('.')),
+                    self.options.ingress,
+                    &backstage_token,
+                )?,
+            ),
+        };
         let mut registered = Vec::new();
         for (repo, _) in &services {
             let target = crate::service::catalog_location(repo);

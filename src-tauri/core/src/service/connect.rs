@@ -173,9 +173,10 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
                 Some(c) => c.clone(),
                 None => target.kube().client().await?,
             };
-            let (forwards, local) = backstage_forward(client).await?;
+            let (forwards, local) = crate::forward::preset_for_calls(client, "backstage").await?;
             forward = Some(forwards);
-            Backstage::through_forward(local, &backstage_shown(), &backstage_token)?
+            let shown = crate::forward::preset_url("backstage").unwrap_or_default();
+            Backstage::through_forward(local, &shown, &backstage_token)?
         }
         (None, None) => Backstage::through_ingress(
             &format!("backstage.{}", target.domain.trim_start_matches('.')),
@@ -193,40 +194,6 @@ pub async fn connect(target: &Target, keyring: &Keyring) -> Result<Connection, S
         zone: target.existing.is_some(),
         _forward: forward,
     })
-}
-
-/// A port-forward to the cluster's Backstage on a free local port: the forwards (dropping them
-/// closes it) and where it listens.
-async fn backstage_forward(
-    client: kube::Client,
-) -> Result<(crate::forward::Forwards, std::net::SocketAddr), ServiceError> {
-    use crate::forward::{Forwards, SpecError, preset};
-    let mut spec = preset("backstage")
-        .ok_or_else(|| SpecError::Target("backstage".into()))
-        .map_err(crate::forward::ForwardError::from)?;
-    let shown = spec.to_string();
-    for port in &mut spec.ports {
-        port.local = 0;
-    }
-    let forwards = Forwards::default();
-    let info = forwards
-        .start(client, spec, std::net::Ipv4Addr::LOCALHOST.into())
-        .await?;
-    let local = info
-        .listeners
-        .first()
-        .map(|(addr, _)| *addr)
-        .ok_or(SpecError::NoPorts(shown))
-        .map_err(crate::forward::ForwardError::from)?;
-    Ok((forwards, local))
-}
-
-/// Where the user's own `slipway forward backstage` shows Backstage (the catalog links).
-fn backstage_shown() -> String {
-    let port = crate::forward::preset("backstage")
-        .and_then(|s| s.ports.first().map(|p| p.local))
-        .unwrap_or(7007);
-    format!("http://127.0.0.1:{port}")
 }
 
 /// The platform cluster's client, if its API answers.
