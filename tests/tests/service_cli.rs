@@ -14,32 +14,14 @@ async fn slipway(
     journal: std::path::PathBuf,
 ) -> (bool, String) {
     tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = slipway_e2e::slipway()
+        let mut command = slipway_e2e::slipway();
+        command
             .args(&args)
             .env("SLIPWAY_LOG", "debug")
             .env("XDG_STATE_HOME", journal)
-            .env("KUBECONFIG", "/nonexistent")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("slipway");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write");
-        let out = child.wait_with_output().expect("run");
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+            .env("KUBECONFIG", "/nonexistent");
+        let run = slipway_e2e::Run::feeding(&mut command, stdin);
+        (run.ok, format!("{}{}", run.stdout, run.stderr))
     })
     .await
     .expect("join")

@@ -88,17 +88,10 @@ async fn prepared(
         use crate::github::account::OAuthApp;
         prepared.github_sign_in = match OAuthApp::kept(&target.id(), &prepared.keyring)? {
             Some(app) => Some(app),
-            None => match cluster_sign_in(client).await {
-                Some(app) => {
-                    // Checked when it was set; the keyring is where this person's runs read it.
-                    if app.keep(&target.id(), &prepared.keyring).is_ok() {
-                        Some(app)
-                    } else {
-                        None
-                    }
-                }
-                None => None,
-            },
+            // Checked when it was set; the keyring is where this person's runs read it.
+            None => cluster_sign_in(client)
+                .await
+                .filter(|app| app.keep(&target.id(), &prepared.keyring).is_ok()),
         };
     }
     Ok(prepared)

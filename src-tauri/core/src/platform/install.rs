@@ -331,10 +331,7 @@ impl InstallOptions {
     /// How a browser reaches the UIs: on an existing cluster, HTTPS on 443 of its address.
     pub fn reach(&self) -> super::Reach {
         match self.existing {
-            Some(_) => super::Reach {
-                http_port: 80,
-                https_port: Some(443),
-            },
+            Some(_) => super::Reach::ZONE,
             None => super::Reach {
                 http_port: self.ingress.port(),
                 https_port: self.https_port,

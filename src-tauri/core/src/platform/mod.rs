@@ -427,6 +427,12 @@ pub struct Reach {
 }
 
 impl Reach {
+    /// An existing cluster's: its names are in the domain's DNS zone, on HTTPS's own port.
+    pub const ZONE: Self = Self {
+        http_port: 80,
+        https_port: Some(443),
+    };
+
     pub fn http(http_port: u16) -> Self {
         Self {
             http_port,

@@ -36,10 +36,7 @@ impl Target {
     /// existing cluster's names are its DNS zone's, on HTTPS's own port.
     pub fn reach(&self, keyring: &Keyring) -> crate::platform::Reach {
         if self.existing.is_some() {
-            return crate::platform::Reach {
-                http_port: 80,
-                https_port: Some(443),
-            };
+            return crate::platform::Reach::ZONE;
         }
         crate::platform::Reach {
             http_port: self.http_ingress.port(),

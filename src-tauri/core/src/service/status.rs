@@ -114,7 +114,7 @@ impl Sources<'_> {
     /// `host`'s URL as a browser here opens it.
     fn url(&self, host: &str) -> String {
         if self.zone {
-            format!("https://{host}")
+            crate::platform::Reach::ZONE.url(host)
         } else {
             ingress_url(host, self.ingress.map_or(80, |i| i.port()))
         }
